@@ -1,0 +1,2 @@
+class OPSAgent:  # placeholder
+    pass
