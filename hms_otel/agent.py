@@ -1,2 +1,112 @@
-class OPSAgent:  # placeholder
-    pass
+"""``OPSAgent``: the tutorial's one-line set-up.
+
+>>> agent = OPSAgent(service_name="payments").start()
+>>> ...
+>>> agent.stop()
+
+Under ``opentelemetry-instrument`` the SDK is already set up; ``start()`` then
+only adds what was asked for (the ``/metrics`` port) and never configures a
+second pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import metrics
+
+from hms_otel import sdk
+from hms_otel.prometheus_text import PrometheusTextReader, serve
+
+_log = logging.getLogger("hms_otel")
+
+
+class OPSAgent:
+    """Start and stop HMS telemetry for one process.
+
+    :param port: serve Prometheus text at ``http://127.0.0.1:PORT/metrics``;
+        ``None`` or ``0`` serves nothing.
+    :param service_name: ``service.name`` unless ``OTEL_SERVICE_NAME`` or
+        ``OTEL_RESOURCE_ATTRIBUTES`` says otherwise.
+    :param endpoint: OTLP endpoint unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+    :param shutdown_timeout: seconds ``stop()`` may take at most (default
+        ``HMS_OTEL_SHUTDOWN_TIMEOUT``, 2 s).
+    """
+
+    def __init__(
+        self,
+        port: int | None = 8009,
+        service_name: str | None = None,
+        endpoint: str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        shutdown_timeout: float | None = None,
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.service_name = service_name
+        self.endpoint = endpoint
+        self.shutdown_timeout = shutdown_timeout
+        self._providers: sdk.Providers | None = None
+        self._server: Any = None
+        self._reader: PrometheusTextReader | None = None
+
+    @property
+    def metrics_url(self) -> str | None:
+        if self._server is None:
+            return None
+        return f"http://{self.host}:{self._server.server_port}/metrics"
+
+    def start(self) -> OPSAgent:
+        if self.endpoint:
+            os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint)
+        if self.service_name:
+            os.environ.setdefault("OTEL_SERVICE_NAME", self.service_name)
+        self._reader = PrometheusTextReader() if self.port is not None else None
+        extra = [self._reader] if self._reader is not None else []
+        self._providers = sdk.install(self.service_name, extra_readers=extra)
+        if self._providers is None and self._reader is not None:
+            self._attach_to_existing_sdk(self._reader)
+        if self._reader is not None:
+            try:
+                self._server = serve(self._reader, self.port or 0, self.host)
+            except OSError as error:
+                raise OSError(
+                    f"OPSAgent cannot serve /metrics on {self.host}:{self.port}: {error.strerror or error}. "
+                    "Pass another port (OPSAgent(port=...)) or port=None to serve nothing."
+                ) from None
+        return self
+
+    def _attach_to_existing_sdk(self, reader: PrometheusTextReader) -> None:
+        provider = metrics.get_meter_provider()
+        add = getattr(provider, "add_metric_reader", None)
+        if add is None:
+            _log.warning("hms_otel: the configured meter provider cannot serve /metrics; skipped")
+            self._reader = None
+            return
+        add(reader)
+
+    def flush(self) -> bool:
+        providers = self._providers or sdk.installed()
+        return providers.force_flush(self.shutdown_timeout) if providers else True
+
+    def stop(self) -> None:
+        """Flush and stop; bounded by ``shutdown_timeout`` whatever the collector does."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._providers is not None:
+            self._providers.shutdown(self.shutdown_timeout)
+            self._providers = None
+
+    def __enter__(self) -> OPSAgent:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

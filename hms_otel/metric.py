@@ -1,1 +1,325 @@
-"""Placeholder: replaced by the facades shortly."""
+"""The metric facades: ``from hms_otel import metric``.
+
+>>> @metric.timer("payment_latency_ms")
+... def pay(order): ...
+>>> metric.increment("refund_pdf_total")
+>>> metric.log("Payment #123 timed out", level="warning", order="123")
+
+Everything here sits on the OpenTelemetry *API*: without an SDK it costs
+almost nothing; with one (``opentelemetry-instrument``, :class:`OPSAgent`)
+measurements go to the SDK, which exports on its own thread.
+
+Two rules:
+- mistakes a developer makes while writing code (an invalid name, one name
+  used as two kinds) raise ``ValueError`` where the decorator or instrument is
+  created;
+- at call time nothing raises into the application: a failure is logged once
+  per metric and counted in ``hms_otel.facade.errors``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from opentelemetry import _logs, metrics
+from opentelemetry._logs import SeverityNumber
+
+from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
+
+__all__ = ["errors", "gauge", "increment", "log", "observe", "push", "timer"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_SCOPE = "hms_otel"
+_log = logging.getLogger("hms_otel")
+_perf_counter = time.perf_counter
+
+_SEVERITY: dict[str, tuple[SeverityNumber, str]] = {
+    "trace": (SeverityNumber.TRACE, "TRACE"),
+    "debug": (SeverityNumber.DEBUG, "DEBUG"),
+    "info": (SeverityNumber.INFO, "INFO"),
+    "warn": (SeverityNumber.WARN, "WARN"),
+    "warning": (SeverityNumber.WARN, "WARN"),
+    "error": (SeverityNumber.ERROR, "ERROR"),
+    "critical": (SeverityNumber.FATAL, "FATAL"),
+    "fatal": (SeverityNumber.FATAL, "FATAL"),
+}
+
+
+# -- instruments ---------------------------------------------------------------
+
+_instruments: dict[str, Any] = {}
+_instruments_lock = threading.Lock()
+
+
+def _instrument(definition: MetricDefinition) -> Any:
+    """The one API instrument for ``definition``, created on first use.
+
+    Created through the global meter: before an SDK is installed that is a
+    proxy which binds to the real instrument once the SDK arrives.
+    """
+    instrument = _instruments.get(definition.name)
+    if instrument is not None:
+        return instrument
+    with _instruments_lock:
+        instrument = _instruments.get(definition.name)
+        if instrument is None:
+            instrument = _create(metrics.get_meter(_SCOPE), definition)
+            _instruments[definition.name] = instrument
+    return instrument
+
+
+def _create(meter: metrics.Meter, definition: MetricDefinition) -> Any:
+    kind, args = definition.kind, (definition.name, definition.unit, definition.description)
+    if kind is Kind.HISTOGRAM:
+        return meter.create_histogram(*args)
+    if kind is Kind.COUNTER:
+        return meter.create_counter(*args)
+    if kind is Kind.UPDOWN_COUNTER:
+        return meter.create_up_down_counter(*args)
+    if kind is Kind.GAUGE:
+        return meter.create_gauge(*args)
+    raise ValueError(
+        f"metric {definition.name!r} is an {kind.value}: it is read through a callback "
+        "(see hms_otel.hooks), not set with a facade"
+    )
+
+
+def _resolve(name: str, kind: Kind, unit: str | None = None) -> MetricDefinition:
+    """Check ``name`` and find its definition; raises ``ValueError`` subclasses."""
+    return REGISTRY.resolve(check_name(name), kind, unit)
+
+
+# -- call-time failure handling ------------------------------------------------
+
+_error_counts: Counter[tuple[str, str]] = Counter()
+_errors_lock = threading.Lock()
+
+
+def _failed(facade: str, name: object, error: BaseException) -> None:
+    """Log the first failure per (facade, metric), count every one. Never raises."""
+    try:
+        key = (facade, str(name))
+        with _errors_lock:
+            _error_counts[key] += 1
+            first = _error_counts[key] == 1
+        if first:
+            _log.warning("hms_otel: metric.%s(%r) failed and was skipped: %s", facade, name, error)
+        _error_counter().add(1, {"facade": facade, "metric": key[1][:64]})
+    except Exception:
+        pass
+
+
+@functools.lru_cache(maxsize=1)
+def _error_counter() -> Any:
+    return metrics.get_meter(_SCOPE).create_counter(
+        "hms_otel.facade.errors", "{error}", "Facade calls that failed and were skipped"
+    )
+
+
+def errors() -> dict[tuple[str, str], int]:
+    """Failures so far, as ``{(facade, metric name): count}``."""
+    with _errors_lock:
+        return dict(_error_counts)
+
+
+# -- timer -----------------------------------------------------------------------
+
+
+def _error_type(error: BaseException) -> str:
+    cls = type(error)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _Timer:
+    """Decorator and context manager that records elapsed milliseconds.
+
+    Instrument and attributes are resolved once, here, so the hot path is a
+    ``perf_counter`` pair and one ``record``.
+    """
+
+    __slots__ = ("_attributes", "_error_attributes", "_name", "_record", "_start")
+
+    def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
+        definition = _resolve(name, Kind.HISTOGRAM, "ms")
+        self._name = name
+        self._record = _instrument(definition).record
+        self._attributes: dict[str, Any] | None = dict(attributes) or None
+        self._error_attributes: dict[type, dict[str, Any]] = {}
+        self._start: list[float] = []
+
+    def _attributes_for(self, error: BaseException) -> dict[str, Any]:
+        cached = self._error_attributes.get(type(error))
+        if cached is None:
+            cached = {**(self._attributes or {}), "error.type": _error_type(error)}
+            self._error_attributes[type(error)] = cached
+        return cached
+
+    def _record_error(self, elapsed_ms: float, error: BaseException) -> None:
+        try:
+            self._record(elapsed_ms, self._attributes_for(error))
+        except Exception as failure:
+            _failed("timer", self._name, failure)
+
+    def __call__(self, func: _F) -> _F:
+        if not callable(func):
+            raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got {func!r}")
+        record, attributes, name = self._record, self._attributes, self._name
+        record_error = self._record_error
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                start = _perf_counter()
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as error:
+                    record_error((_perf_counter() - start) * 1000.0, error)
+                    raise
+                elapsed = (_perf_counter() - start) * 1000.0
+                try:
+                    record(elapsed, attributes)
+                except Exception as failure:
+                    _failed("timer", name, failure)
+                return result
+
+            return timed_async  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = _perf_counter()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as error:
+                record_error((_perf_counter() - start) * 1000.0, error)
+                raise
+            elapsed = (_perf_counter() - start) * 1000.0
+            try:
+                record(elapsed, attributes)
+            except Exception as failure:
+                _failed("timer", name, failure)
+            return result
+
+        return timed  # type: ignore[return-value]
+
+    # Context manager use: `with metric.timer("x"):`. A stack keeps nested and
+    # re-entered uses of one timer object correct.
+    def __enter__(self) -> _Timer:
+        self._start.append(_perf_counter())
+        return self
+
+    def __exit__(self, exc_type: type | None, error: BaseException | None, tb: Any) -> None:
+        try:
+            elapsed = (_perf_counter() - self._start.pop()) * 1000.0
+        except IndexError:
+            return
+        if error is not None:
+            self._record_error(elapsed, error)
+            return
+        try:
+            self._record(elapsed, self._attributes)
+        except Exception as failure:
+            _failed("timer", self._name, failure)
+
+    async def __aenter__(self) -> _Timer:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type | None, error: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, error, tb)
+
+
+@overload
+def timer(name: str, **attributes: Any) -> _Timer: ...
+@overload
+def timer(name: _F) -> _F: ...
+def timer(name: Any, **attributes: Any) -> Any:
+    """Time a function (sync or async) or a ``with`` block in milliseconds.
+
+    ``@metric.timer("payment_latency_ms", channel="web")``. A raising call is
+    recorded with ``error.type`` and the exception propagates unchanged.
+    Raises ``ValueError`` for an invalid name or one registered as another kind.
+    """
+    if callable(name):  # bare @metric.timer: name the metric after the function
+        return _Timer(f"{name.__name__}_ms", attributes)(name)
+    return _Timer(name, attributes)
+
+
+# -- call-style facades -----------------------------------------------------------
+
+
+# (name, kind) -> instrument, so the call path skips name checks after the first call.
+_by_call: dict[tuple[str, Kind], Any] = {}
+
+
+def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any]) -> None:
+    try:
+        instrument = _by_call.get((name, kind))
+        if instrument is None:
+            instrument = _by_call[(name, kind)] = _instrument(_resolve(name, kind))
+        if kind is Kind.COUNTER:
+            instrument.add(value, attributes or None)
+        elif kind is Kind.HISTOGRAM:
+            instrument.record(value, attributes or None)
+        else:
+            instrument.set(value, attributes or None)
+    except Exception as failure:
+        _failed(facade, name, failure)
+
+
+def increment(name: str, value: float = 1, **attributes: Any) -> None:
+    """Add ``value`` to the counter ``name``."""
+    _call("increment", name, Kind.COUNTER, value, attributes)
+
+
+def gauge(name: str, value: float, **attributes: Any) -> None:
+    """Set the gauge ``name`` to ``value`` (the last value wins)."""
+    _call("gauge", name, Kind.GAUGE, value, attributes)
+
+
+def observe(name: str, value: float, **attributes: Any) -> None:
+    """Record ``value`` into the histogram ``name``."""
+    _call("observe", name, Kind.HISTOGRAM, value, attributes)
+
+
+def push(name: str, value: float, **attributes: Any) -> None:
+    """The tutorial's API: record ``value`` as the registry's kind for ``name``
+    (a histogram when the name is new)."""
+    definition = REGISTRY.get(name)
+    kind = definition.kind if definition is not None else Kind.HISTOGRAM
+    if kind is Kind.COUNTER:
+        increment(name, value, **attributes)
+    elif kind is Kind.GAUGE:
+        gauge(name, value, **attributes)
+    elif kind is Kind.HISTOGRAM:
+        observe(name, value, **attributes)
+    else:
+        _failed("push", name, ValueError(f"{name!r} is an {kind.value}; it cannot be pushed"))
+
+
+# -- logs ---------------------------------------------------------------------------
+
+
+def log(message: str, level: str = "info", **attributes: Any) -> None:
+    """Emit an OTel log record (exported to Loki by the HMS collector).
+
+    Attributes become Loki structured metadata; keep them low in cardinality
+    where you want to filter on them.
+    """
+    try:
+        severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))
+        _logs.get_logger(_SCOPE).emit(
+            body=str(message),
+            severity_number=severity,
+            severity_text=text,
+            attributes=attributes or None,
+            timestamp=time.time_ns(),
+        )
+    except Exception as failure:
+        _failed("log", "log", failure)

@@ -17,6 +17,7 @@ from enum import Enum
 
 _MAX_NAME_LENGTH = 255
 _ALLOWED_CHAR = re.compile(r"[A-Za-z0-9_.\-/]")
+_VALID_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/]{0,254}")
 
 
 class Kind(str, Enum):
@@ -43,6 +44,8 @@ class MetricKindConflict(ValueError):
 def check_name(name: object) -> str:
     """Return ``name`` if it follows the OTel instrument-name rules, else raise
     :class:`MetricNameError` saying which rule it broke."""
+    if isinstance(name, str) and _VALID_NAME.fullmatch(name):
+        return name
     if not isinstance(name, str):
         raise MetricNameError(f"metric name must be a string, got {type(name).__name__}: {name!r}")
     if not name:

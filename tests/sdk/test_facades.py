@@ -1,0 +1,100 @@
+import logging
+
+import pytest
+from opentelemetry._logs import SeverityNumber, set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.test.globals_test import reset_logging_globals
+
+from hms_otel import metric
+
+from .test_timer import only_point, points
+
+
+def test_increment_counts(reader):
+    metric.increment("refund_pdf_total")
+    metric.increment("refund_pdf_total", 2)
+    metric.increment("f_jobs_total", queue="renewals")
+    assert only_point(reader, "refund_pdf_total").value == 3
+    assert only_point(reader, "f_jobs_total", queue="renewals").value == 1
+
+
+def test_gauge_keeps_last_value(reader):
+    metric.gauge("citizen_satisfaction_score", 0.5, page="renew")
+    metric.gauge("citizen_satisfaction_score", 0.9, page="renew")
+    assert only_point(reader, "citizen_satisfaction_score", page="renew").value == 0.9
+
+
+def test_observe_records_histogram(reader):
+    metric.observe("page_load_ms", 120, page="home")
+    metric.observe("page_load_ms", 80, page="home")
+    point = only_point(reader, "page_load_ms", page="home")
+    assert point.count == 2 and point.sum == 200
+
+
+def test_push_follows_the_registry_kind(reader):
+    metric.push("refund_pdf_total", 1)
+    metric.push("citizen_satisfaction_score", 0.7)
+    metric.push("f_new_push_metric", 12.5)
+    assert only_point(reader, "refund_pdf_total").value == 1
+    assert only_point(reader, "citizen_satisfaction_score").value == 0.7
+    assert only_point(reader, "f_new_push_metric").count == 1
+
+
+def test_call_time_mistakes_never_raise_and_are_counted_once_logged(reader, caplog):
+    with caplog.at_level(logging.WARNING, logger="hms_otel"):
+        for _ in range(3):
+            metric.increment("payment latency")  # invalid name
+            metric.increment("payment_latency_ms")  # histogram used as counter
+            metric.gauge("job_queue_depth", 3)  # observable gauge is callback-only
+    counts = metric.errors()
+    assert counts[("increment", "payment latency")] >= 3
+    assert counts[("increment", "payment_latency_ms")] >= 3
+    warnings = [r.getMessage() for r in caplog.records if "payment_latency_ms" in r.getMessage()]
+    assert len(warnings) == 1 and "histogram" in warnings[0]
+    assert points(reader, "payment latency") == []
+    assert only_point(reader, "hms_otel.facade.errors", facade="increment", metric="payment_latency_ms").value >= 3
+
+
+def test_facades_without_an_sdk_are_no_ops():
+    metric.increment("f_nosdk_total")
+    metric.observe("f_nosdk_ms", 1)
+    metric.log("nobody listens")
+
+
+@pytest.fixture
+def logs():
+    reset_logging_globals()
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    set_logger_provider(provider)
+    yield exporter
+    provider.shutdown()
+    reset_logging_globals()
+
+
+def test_log_emits_an_otel_record(logs):
+    metric.log("Payment #123 timed out", level="warning", order_ref="123")
+    metric.log("fine")
+    metric.log("odd level", level="loud")
+    records = [data.log_record for data in logs.get_finished_logs()]
+    assert [r.body for r in records] == ["Payment #123 timed out", "fine", "odd level"]
+    assert records[0].severity_number is SeverityNumber.WARN
+    assert records[0].severity_text == "WARN"
+    assert dict(records[0].attributes) == {"order_ref": "123"}
+    assert records[1].severity_number is SeverityNumber.INFO
+    assert records[0].timestamp is not None
+
+
+def test_hms_ops_alias_runs_the_tutorial_import():
+    import hms_ops
+    import hms_otel
+    from hms_ops import OPSAgent
+    from hms_ops import metric as tutorial_metric
+
+    assert tutorial_metric is metric and OPSAgent is hms_otel.OPSAgent
+    assert hms_ops.__version__ == hms_otel.__version__
+    from hms_ops.registry import REGISTRY
+
+    assert "payment_latency_ms" in REGISTRY

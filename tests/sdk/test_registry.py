@@ -1,0 +1,78 @@
+import pytest
+
+from hms_otel.contract import CONTRACT
+from hms_otel.registry import (
+    REGISTRY,
+    Kind,
+    MetricDefinition,
+    MetricKindConflict,
+    MetricNameError,
+    MetricRegistry,
+    check_name,
+    prometheus_name,
+)
+
+
+def test_contract_is_seeded_with_kinds_and_units():
+    assert len(CONTRACT) == 16
+    assert REGISTRY["payment_latency_ms"].kind is Kind.HISTOGRAM
+    assert REGISTRY["payment_latency_ms"].unit == "ms"
+    assert REGISTRY["job_queue_depth"].kind is Kind.OBSERVABLE_GAUGE
+    assert REGISTRY["ach_flagged_total"].layer == "ACH"
+    assert {d.layer for d in REGISTRY.by_layer("SVC")} == {"SVC"}
+
+
+def test_prometheus_series_are_the_contract_names():
+    assert REGISTRY["payment_latency_ms"].prometheus_series == (
+        "payment_latency_ms_bucket",
+        "payment_latency_ms_sum",
+        "payment_latency_ms_count",
+    )
+    assert REGISTRY["refund_pdf_total"].prometheus_series == ("refund_pdf_total",)
+    assert REGISTRY.by_prometheus_name("ach_latency_ms_bucket").name == "ach_latency_ms"
+    assert prometheus_name("http.server.duration") == "http_server_duration"
+    assert REGISTRY["job_fail_total"].prometheus_labels == ("queue", "error_type")
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("", "empty"),
+        ("9lives", "must start with an ASCII letter"),
+        ("_hidden", "must start with an ASCII letter"),
+        ("payment latency", "' ' at position 7"),
+        ("latency{ms}", "'{' at position 7"),
+        ("a" * 256, "at most 255"),
+        ("crédit", "'é' at position 2"),
+    ],
+)
+def test_invalid_names_say_which_rule(name, rule):
+    with pytest.raises(MetricNameError, match=rule) as info:
+        check_name(name)
+    assert isinstance(info.value, ValueError)
+
+
+def test_non_string_name():
+    with pytest.raises(MetricNameError, match="must be a string"):
+        check_name(42)
+
+
+@pytest.mark.parametrize("name", ["a", "payment_latency_ms", "http.server.duration", "a-b/c", "A" * 255])
+def test_valid_names(name):
+    assert check_name(name) == name
+
+
+def test_same_name_two_kinds_is_a_clear_error():
+    registry = MetricRegistry([MetricDefinition("jobs_total", Kind.COUNTER, "{job}", layer="SVC")])
+    with pytest.raises(MetricKindConflict, match=r"'jobs_total' is a counter \(HMS SVC contract\).*histogram"):
+        registry.define("jobs_total", Kind.HISTOGRAM)
+    with pytest.raises(MetricKindConflict, match="unit"):
+        registry.resolve("jobs_total", Kind.COUNTER, "ms")
+    assert registry.define("jobs_total", Kind.COUNTER, "{job}") is registry["jobs_total"]
+
+
+def test_resolve_registers_new_names_once():
+    registry = MetricRegistry()
+    first = registry.resolve("new_thing_ms", Kind.HISTOGRAM, "ms")
+    assert registry.resolve("new_thing_ms", Kind.HISTOGRAM, "ms") is first
+    assert "new_thing_ms" in registry and len(registry) == 1

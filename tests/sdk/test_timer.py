@@ -1,0 +1,137 @@
+import asyncio
+import inspect
+
+import pytest
+
+from hms_otel import metric
+from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel.registry import MetricKindConflict, MetricNameError
+
+
+def points(reader, name):
+    data = reader.get_metrics_data()
+    if data is None:
+        return []
+    return [
+        point
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == name
+        for point in m.data.data_points
+    ]
+
+
+def only_point(reader, name, **attributes):
+    found = [p for p in points(reader, name) if dict(p.attributes) == attributes]
+    assert len(found) == 1, (name, attributes, [dict(p.attributes) for p in points(reader, name)])
+    return found[0]
+
+
+def test_sync_function_records_milliseconds_and_keeps_identity(reader):
+    @metric.timer("t_sync_ms", channel="web")
+    def pay(order: int, *, currency: str = "USD") -> str:
+        """Pay an order."""
+        return f"{order}{currency}"
+
+    assert pay(5) == "5USD"
+    assert pay.__name__ == "pay" and pay.__doc__ == "Pay an order."
+    assert str(inspect.signature(pay)) == "(order: int, *, currency: str = 'USD') -> str"
+    point = only_point(reader, "t_sync_ms", channel="web")
+    assert point.count == 1 and 0 <= point.sum < 1000
+    assert tuple(point.explicit_bounds) == tuple(float(b) for b in LATENCY_MS_BUCKETS)
+
+
+def test_async_function(reader):
+    @metric.timer("t_async_ms")
+    async def fetch(x):
+        await asyncio.sleep(0.01)
+        return x * 2
+
+    assert inspect.iscoroutinefunction(fetch)
+    assert asyncio.run(fetch(21)) == 42
+    point = only_point(reader, "t_async_ms")
+    assert point.count == 1 and point.sum >= 10
+
+
+def test_raising_function_records_error_type_and_reraises_same_exception(reader):
+    boom = TimeoutError("gateway")
+
+    @metric.timer("t_raise_ms")
+    def pay():
+        raise boom
+
+    with pytest.raises(TimeoutError) as info:
+        pay()
+    assert info.value is boom
+    assert only_point(reader, "t_raise_ms", **{"error.type": "TimeoutError"}).count == 1
+
+
+def test_raising_async_function(reader):
+    class GatewayDown(Exception):
+        pass
+
+    @metric.timer("t_araise_ms", step="pay")
+    async def pay():
+        raise GatewayDown()
+
+    with pytest.raises(GatewayDown):
+        asyncio.run(pay())
+    error_type = f"{__name__}.test_raising_async_function.<locals>.GatewayDown"
+    assert only_point(reader, "t_araise_ms", step="pay", **{"error.type": error_type}).count == 1
+
+
+def test_context_manager_sync_and_async(reader):
+    with metric.timer("t_block_ms", part="a"):
+        pass
+    with pytest.raises(KeyError), metric.timer("t_block_ms", part="a"):
+        raise KeyError("x")
+
+    async def run():
+        async with metric.timer("t_block_ms", part="b"):
+            await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert only_point(reader, "t_block_ms", part="a").count == 1
+    assert only_point(reader, "t_block_ms", part="a", **{"error.type": "KeyError"}).count == 1
+    assert only_point(reader, "t_block_ms", part="b").count == 1
+
+
+def test_one_timer_object_nested(reader):
+    timer = metric.timer("t_nested_ms")
+    with timer, timer:
+        pass
+    assert only_point(reader, "t_nested_ms").count == 2
+
+
+def test_bare_decorator_names_metric_after_function(reader):
+    @metric.timer
+    def renew_licence():
+        return 1
+
+    assert renew_licence() == 1
+    assert only_point(reader, "renew_licence_ms").count == 1
+
+
+def test_invalid_name_fails_at_decoration():
+    with pytest.raises(MetricNameError, match="position 7"):
+        metric.timer("payment latency")
+
+
+def test_contract_name_of_another_kind_fails_at_decoration():
+    with pytest.raises(MetricKindConflict, match="'refund_pdf_total' is a counter"):
+        metric.timer("refund_pdf_total")
+
+
+def test_record_failure_never_reaches_the_caller(reader, caplog):
+    @metric.timer("t_badattr_ms", bad=object())  # not a valid attribute value type
+    def work():
+        return "done"
+
+    assert work() == "done"
+    assert work() == "done"
+
+
+def test_decorating_a_non_callable_is_a_type_error():
+    with pytest.raises(TypeError):
+        metric.timer("t_nc_ms")(42)
