@@ -90,8 +90,12 @@ def _labels(attributes: Any) -> tuple[list[str], list[str]]:
 def _families(item: Any) -> Iterator[Metric]:
     name, data = prometheus_name(item.name), item.data
     if isinstance(data, Sum) and data.is_monotonic:
-        # CounterMetricFamily would add `_total`; the HMS names already carry it.
-        family: Metric = Metric(name, item.description, "counter")
+        # prometheus_client writes a counter family as `<family>_total`; the HMS
+        # names carry `_total` already, and one without it is left untyped.
+        if name.endswith("_total"):
+            family: Metric = Metric(name[: -len("_total")], item.description, "counter")
+        else:
+            family = Metric(name, item.description, "unknown")
         for point in data.data_points:
             keys, values = _labels(point.attributes)
             family.add_sample(name, dict(zip(keys, values)), point.value)

@@ -1,0 +1,200 @@
+"""`opentelemetry-instrument python app.py` with the HMS distro, in subprocesses."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import APPS, app_env, run_instrumented
+from .otlp_receiver import attributes_of
+
+
+def sum_value(receiver, name, **attributes):
+    metric = receiver.latest(name)
+    if metric is None:
+        return None
+    data = getattr(metric, metric.WhichOneof("data"))
+    return sum(
+        getattr(p, "as_int", 0) or getattr(p, "as_double", 0) or getattr(p, "count", 0)
+        for p in data.data_points
+        if attributes_of(p) == attributes
+    )
+
+
+def test_entry_points_export_metrics_and_logs_over_otlp_grpc(otlp_receiver):
+    result = run_instrumented("quickstart.py", app_env(otlp_receiver.endpoint), "7")
+    assert result.returncode == 0, result.stderr
+    assert "sent 7" in result.stdout
+
+    histogram = otlp_receiver.wait_for(lambda: otlp_receiver.latest("payment_latency_ms"))
+    point = histogram.histogram.data_points[0]
+    assert histogram.unit == "ms" and point.count == 7
+    assert list(point.explicit_bounds)[:3] == [5.0, 10.0, 25.0]
+    # cumulative, as both Prometheus paths need
+    assert histogram.histogram.aggregation_temporality == 2
+    assert sum_value(otlp_receiver, "refund_pdf_total") == 7
+
+    records = otlp_receiver.wait_for(otlp_receiver.log_records)
+    bodies = {record.body.string_value: (resource, record) for resource, record in records}
+    resource, record = bodies["Payment #123 timed out"]
+    assert record.severity_text == "WARN" and record.time_unix_nano > 0
+    assert attributes_of(record)["order_ref"] == "123"
+    assert resource["service.name"] == "quickstart"
+    assert resource["deployment.environment"] == "local"
+    assert "stdlib logging reaches OTel too" in bodies  # Python logging is bridged
+
+
+def test_otel_variables_win_over_hms_defaults(otlp_receiver):
+    env = app_env(
+        otlp_receiver.endpoint,
+        OTEL_SERVICE_NAME="renewals",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=prod,team=licensing",
+        OTEL_LOGS_EXPORTER="none",
+        HMS_LAYER="ACH",
+    )
+    result = run_instrumented("quickstart.py", env, "2")
+    assert result.returncode == 0, result.stderr
+    otlp_receiver.wait_for(lambda: otlp_receiver.latest("refund_pdf_total"))
+    resource = otlp_receiver.metrics()[-1][0]
+    assert resource["service.name"] == "renewals"
+    assert resource["deployment.environment"] == "prod"
+    assert resource["team"] == "licensing"
+    assert resource["hms.layer"] == "ACH"
+    assert otlp_receiver.log_records() == []  # OTEL_LOGS_EXPORTER=none was honoured
+
+
+def test_http_protocol_is_honoured(tmp_path):
+    # Nothing listens on this port: the app must still run and exit quickly.
+    env = app_env("http://127.0.0.1:9", OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
+    result = run_instrumented("quickstart.py", env, "1", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "port=9" in result.stderr and "/v1/metrics" in result.stderr  # the HTTP exporter was chosen
+
+
+@pytest.mark.parametrize("target", ["refused", "blackhole"])
+def test_unreachable_collector_never_blocks_the_app(target):
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(0)  # accepts nothing: the kernel queues one connection, then silence
+        port = blackhole.getsockname()[1] if target == "blackhole" else 1
+        env = app_env(f"http://127.0.0.1:{port}", OTEL_METRIC_EXPORT_INTERVAL="200", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+        started = time.monotonic()
+        # The 30 s limit is a hang detector; without the bounded shutdown the
+        # SDK waits for its exporter retries at exit.
+        result = run_instrumented("quickstart.py", env, "200", timeout=30)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "sent 200" in result.stdout
+    print(f"{target}: run + exit took {elapsed:.2f} s")
+
+
+def test_export_never_runs_on_the_callers_thread():
+    code = """
+import threading
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+threads = set()
+original = OTLPMetricExporter.export
+def spy(self, *args, **kwargs):
+    threads.add(threading.current_thread().name)
+    return original(self, *args, **kwargs)
+OTLPMetricExporter.export = spy
+from hms_otel import OPSAgent, metric
+agent = OPSAgent(port=None, service_name="thread-check").start()
+@metric.timer("payment_latency_ms")
+def pay():
+    pass
+for _ in range(50):
+    pay()
+agent.flush()
+agent.stop()
+assert threads, "nothing was exported"
+assert "MainThread" not in threads, threads
+print("export threads:", sorted(threads))
+"""
+    env = app_env("http://127.0.0.1:1", OTEL_METRIC_EXPORT_INTERVAL="100", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "MainThread" not in result.stdout.split("export threads:")[1]
+
+
+def test_fork_child_exports_its_own_data_once(otlp_receiver):
+    result = run_instrumented("fork_app.py", app_env(otlp_receiver.endpoint))
+    assert result.returncode == 0, result.stderr
+    assert "exited 0" in result.stdout
+
+    def by_instance():
+        seen = {}
+        for resource, metric in otlp_receiver.metrics():
+            if metric.name == "refund_pdf_total":
+                seen[resource["service.instance.id"]] = metric.sum.data_points[0].as_int
+        return seen if len(seen) == 2 else None
+
+    values = otlp_receiver.wait_for(by_instance)
+    # The parent's 5 and the child's own 3; the child did not re-send the parent's 5.
+    assert sorted(values.values()) == [3, 5]
+    child_logs = [r for _, r in otlp_receiver.log_records() if r.body.string_value == "from the child"]
+    assert len(child_logs) == 1
+
+
+def test_ops_agent_serves_prometheus_text_with_contract_names():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+    with subprocess.Popen(
+        [sys.executable, str(APPS / "agent_app.py"), str(port)],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as app:
+        try:
+            url = app.stdout.readline().strip()
+            assert url == f"http://127.0.0.1:{port}/metrics"
+            text = urllib.request.urlopen(url, timeout=10).read().decode()
+            app.stdin.write("\n")
+            app.stdin.flush()
+            out, err = app.communicate(timeout=20)
+        finally:
+            app.kill()
+    assert 'payment_latency_ms_bucket{le="2000.0"} 4.0' in text
+    assert "payment_latency_ms_count 4.0" in text
+    assert "refund_pdf_total 2.0" in text
+    assert "_milliseconds" not in text and "_total_total" not in text
+    assert "stopped" in out, err
+
+
+def test_ops_agent_port_in_use_is_a_clear_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = f"from hms_otel import OPSAgent\nOPSAgent(port={port}).start()"
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=app_env("http://127.0.0.1:1"), capture_output=True, text=True,
+            timeout=30,
+        )
+    assert result.returncode != 0
+    assert f"cannot serve /metrics on 127.0.0.1:{port}" in result.stderr
+    assert "OPSAgent(port=...)" in result.stderr
+
+
+def test_agent_under_opentelemetry_instrument_does_not_configure_twice(otlp_receiver, tmp_path):
+    app = tmp_path / "twice.py"
+    app.write_text(
+        "from hms_otel import OPSAgent, metric, sdk\n"
+        "agent = OPSAgent(port=None).start()\n"
+        "assert agent._providers is None, 'configured a second pipeline'\n"
+        "metric.increment('refund_pdf_total', 4)\n"
+        "agent.stop()\n"
+    )
+    bindir = Path(sys.executable).parent
+    result = subprocess.run(
+        [str(bindir / "opentelemetry-instrument"), sys.executable, str(app)],
+        env=app_env(otlp_receiver.endpoint), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    otlp_receiver.wait_for(lambda: otlp_receiver.latest("refund_pdf_total"))
+    values = [m.sum.data_points[0].as_int for _, m in otlp_receiver.metrics() if m.name == "refund_pdf_total"]
+    assert set(values) == {4}
