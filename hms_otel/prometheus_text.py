@@ -22,10 +22,14 @@ from opentelemetry.sdk.metrics import (
 from opentelemetry.sdk.metrics import _Gauge as Gauge
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
-    Gauge as GaugeData,
-    Histogram as HistogramData,
     MetricReader,
     Sum,
+)
+from opentelemetry.sdk.metrics.export import (
+    Gauge as GaugeData,
+)
+from opentelemetry.sdk.metrics.export import (
+    Histogram as HistogramData,
 )
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -98,21 +102,21 @@ def _families(item: Any) -> Iterator[Metric]:
             family = Metric(name, item.description, "unknown")
         for point in data.data_points:
             keys, values = _labels(point.attributes)
-            family.add_sample(name, dict(zip(keys, values)), point.value)
+            family.add_sample(name, dict(zip(keys, values, strict=True)), point.value)
         yield family
     elif isinstance(data, (Sum, GaugeData)):
         family = GaugeMetricFamily(name, item.description, labels=None)
         for point in data.data_points:
             keys, values = _labels(point.attributes)
-            family.add_sample(name, dict(zip(keys, values)), point.value)
+            family.add_sample(name, dict(zip(keys, values, strict=True)), point.value)
         yield family
     elif isinstance(data, HistogramData):
         family = HistogramMetricFamily(name, item.description, labels=None)
         for point in data.data_points:
             keys, values = _labels(point.attributes)
-            labels = dict(zip(keys, values))
+            labels = dict(zip(keys, values, strict=True))
             cumulative = 0
-            for bound, count in zip([*point.explicit_bounds, float("inf")], point.bucket_counts):
+            for bound, count in zip([*point.explicit_bounds, float("inf")], point.bucket_counts, strict=True):
                 cumulative += count
                 le = "+Inf" if bound == float("inf") else repr(float(bound))
                 family.add_sample(f"{name}_bucket", {**labels, "le": le}, cumulative)

@@ -38,7 +38,7 @@ class OtlpReceiver(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service
     def stop(self) -> None:
         self._server.stop(grace=None)
 
-    def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def Export(self, request: Any, context: Any) -> Any:
         with self._lock:
             if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
                 self.metric_requests.append(request)
