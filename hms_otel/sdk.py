@@ -226,7 +226,37 @@ def _bridge_logging(logger_provider: LoggerProvider) -> logging.Handler:
         handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
     handler.addFilter(_not_from_exporters)
     logging.getLogger().addHandler(handler)
+    _keep_handler_through_logging_config(handler)
     return handler
+
+
+def _keep_handler_through_logging_config(handler: logging.Handler) -> None:
+    """``logging.basicConfig`` does nothing when the root logger has a handler,
+    and ``dictConfig``/``fileConfig`` remove it: hide ours while they run."""
+    import logging.config
+
+    root = logging.getLogger()
+
+    def around(configure: Any) -> Any:
+        if getattr(configure, "_hms_otel_wrapped", False):
+            return configure
+
+        def configure_without_otel_handler(*args: Any, **kwargs: Any) -> Any:
+            had_it = handler in root.handlers
+            if had_it:
+                root.removeHandler(handler)
+            try:
+                return configure(*args, **kwargs)
+            finally:
+                if had_it and handler not in root.handlers:
+                    root.addHandler(handler)
+
+        configure_without_otel_handler._hms_otel_wrapped = True  # type: ignore[attr-defined]
+        return configure_without_otel_handler
+
+    logging.basicConfig = around(logging.basicConfig)
+    logging.config.dictConfig = around(logging.config.dictConfig)
+    logging.config.fileConfig = around(logging.config.fileConfig)
 
 
 def _not_from_exporters(record: logging.LogRecord) -> bool:

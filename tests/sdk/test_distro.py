@@ -198,3 +198,28 @@ def test_agent_under_opentelemetry_instrument_does_not_configure_twice(otlp_rece
     otlp_receiver.wait_for(lambda: otlp_receiver.latest("refund_pdf_total"))
     values = [m.sum.data_points[0].as_int for _, m in otlp_receiver.metrics() if m.name == "refund_pdf_total"]
     assert set(values) == {4}
+
+
+def test_exporter_failures_are_not_fed_back_into_the_log_pipeline():
+    code = (
+        "import logging, time\n"
+        "logging.basicConfig(level=logging.DEBUG)\n"
+        "from hms_otel import metric\n"
+        "metric.increment('refund_pdf_total')\n"
+        "logging.getLogger('app').warning('the app speaks')\n"
+        "time.sleep(1.5)\n"
+    )
+    env = app_env(
+        "http://127.0.0.1:1", OTEL_LOGS_EXPORTER="console", OTEL_METRIC_EXPORT_INTERVAL="200",
+        HMS_OTEL_SHUTDOWN_TIMEOUT="1",
+    )
+    bindir = Path(sys.executable).parent
+    result = subprocess.run(
+        [str(bindir / "opentelemetry-instrument"), sys.executable, "-c", code],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Transient error" in result.stderr or "Failed to export" in result.stderr  # the failures happened
+    exported = result.stdout
+    assert '"body": "the app speaks"' in exported
+    assert "Failed to export" not in exported and "Transient error" not in exported
