@@ -1,0 +1,494 @@
+"""Turn hook specs into wrapt wrappers that record metrics, and take them off again.
+
+Everything that can be decided before the first call is decided in
+:func:`install`: the target is imported, the instruments created, every source
+compiled against the target's signature. The wrapper itself does one
+``perf_counter`` pair and the records. A failure while recording is logged once
+per record and never reaches the caller; the call's result and exception pass
+through untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel.hooks import sources
+from hms_otel.hooks.sources import MISSING, Call, Extractor, ParameterMap, SourceError, Uses
+from hms_otel.hooks.spec import PHASES, Hook, HookConfigError, Record
+from hms_otel.registry import REGISTRY, Kind, MetricDefinition, MetricKindConflict, MetricNameError
+
+_log = logging.getLogger("hms_otel.hooks")
+
+_REGISTRY_KIND = {
+    "timer": Kind.HISTOGRAM,
+    "histogram": Kind.HISTOGRAM,
+    "counter": Kind.COUNTER,
+    "updown": Kind.UPDOWN_COUNTER,
+    "observe": Kind.OBSERVABLE_GAUGE,
+}
+
+
+@dataclass
+class Installation:
+    """What :func:`install` changed, so :meth:`remove` can restore it exactly."""
+
+    _patches: list[_Patch] = field(default_factory=list)
+    _trackers: list[_Tracker] = field(default_factory=list)
+
+    @property
+    def targets(self) -> list[str]:
+        return [patch.target.name for patch in self._patches]
+
+    def remove(self) -> None:
+        # Reverse order, so a target patched twice unwinds like a stack.
+        for patch in reversed(self._patches):
+            patch.restore()
+        for tracker in self._trackers:
+            tracker.stop()
+        self._patches.clear()
+        self._trackers.clear()
+
+
+def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installation:
+    """Wrap every hook's target; all or nothing: a bad hook raises
+    :class:`HookConfigError` listing every problem, and nothing is wrapped."""
+    by_target: dict[str, list[Record]] = {}
+    origins: dict[str, str] = {}
+    for hook in hooks:
+        by_target.setdefault(hook.target, []).extend(hook.record)
+        origins.setdefault(hook.target, hook.origin or where)
+
+    instruments = _Instruments(meter)
+    problems: list[str] = []
+    prepared: list[tuple[_Target, _HookPoint]] = []
+    for target_name, records in by_target.items():
+        label = _label(origins[target_name], target_name)
+        try:
+            target = _Target.resolve(target_name)
+        except HookConfigError as error:
+            problems.append(f"{label}: {error}")
+            continue
+        point = _HookPoint(target_name)
+        for record in records:
+            try:
+                point.add(_compile(record, target, instruments))
+            except HookConfigError as error:
+                problems.append(f"{_label(record.origin or origins[target_name], target_name)}: {error}")
+        prepared.append((target, point))
+    if problems:
+        raise HookConfigError("\n".join(problems))
+
+    installation = Installation()
+    for target, point in prepared:
+        installation._trackers.extend(point.trackers)
+        installation._patches.append(target.patch(point))
+    return installation
+
+
+def _label(origin: str, target: str) -> str:
+    return f"{origin}: hook {target}" if origin else f"hook {target}"
+
+
+# --- targets -----------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    name: str
+    parent: Any
+    attribute: str
+    original: Any  # the raw object in parent's namespace (staticmethod/classmethod too)
+    had_own: bool
+    function: Callable[..., Any]
+    parameters: ParameterMap
+    is_async: bool
+
+    @classmethod
+    def resolve(cls, name: str) -> _Target:
+        module_name, _, qualname = name.partition(":")
+        if not module_name or not qualname:
+            raise HookConfigError(f"target {name!r} must look like 'package.module:Class.method'")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:  # an import can fail with anything; report it, do not crash the service
+            raise HookConfigError(f"cannot import module {module_name!r}: {type(error).__name__}: {error}") from None
+        parent: Any = module
+        *path, attribute = qualname.split(".")
+        for step in path:
+            try:
+                parent = getattr(parent, step)
+            except AttributeError:
+                raise HookConfigError(f"{module_name} has no {step!r} on the way to {qualname!r}") from None
+        namespace = vars(parent)
+        had_own = attribute in namespace
+        raw = namespace.get(attribute) if had_own else getattr(parent, attribute, MISSING)
+        if raw is MISSING:
+            raise HookConfigError(f"{module_name}:{'.'.join(path) or module_name} has no attribute {attribute!r}")
+        function = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
+        if not callable(function):
+            raise HookConfigError(f"{qualname} in {module_name} is a {type(raw).__name__}, not a callable")
+        # wrapt hands self/cls of methods over as `instance`, not in args.
+        bound_first = inspect.isclass(parent) and not isinstance(raw, staticmethod)
+        if inspect.isclass(function):
+            raise HookConfigError(f"{qualname} is a class; hook its constructor: {name}.__init__")
+        try:
+            signature: inspect.Signature | None = inspect.signature(function)
+        except (TypeError, ValueError):
+            signature = None
+        return cls(
+            name=name,
+            parent=parent,
+            attribute=attribute,
+            original=namespace.get(attribute),
+            had_own=had_own,
+            function=function,
+            parameters=ParameterMap(signature or inspect.Signature(), bound_first, f"target {name}"),
+            is_async=inspect.iscoroutinefunction(function),
+        )
+
+    def patch(self, point: _HookPoint) -> _Patch:
+        wrapper = point.async_wrapper if self.is_async else point.wrapper
+        wrapt.wrap_function_wrapper(self.parent, self.attribute, wrapper)
+        return _Patch(self)
+
+
+@dataclass
+class _Patch:
+    target: _Target
+
+    def restore(self) -> None:
+        t = self.target
+        unwrap(t.parent, t.attribute)
+        # unwrap() puts back `wrapper.__wrapped__`; for classmethods that is the
+        # bound method, and for inherited methods it leaves a copy on the
+        # subclass. Put back exactly what was there.
+        namespace = vars(t.parent)
+        if not t.had_own:
+            if t.attribute in namespace:
+                delattr(t.parent, t.attribute)
+        elif namespace.get(t.attribute) is not t.original:
+            setattr(t.parent, t.attribute, t.original)
+
+
+# --- instruments ---------------------------------------------------------------
+
+
+class _Instruments:
+    """One instrument per metric name and meter, described by the registry."""
+
+    def __init__(self, meter: Meter) -> None:
+        self._meter = meter
+        self._made: dict[str, Any] = {}
+
+    def definition(self, record: Record) -> MetricDefinition:
+        kind = _REGISTRY_KIND[record.kind]
+        unit = "ms" if record.kind == "timer" else record.unit
+        try:
+            if record.metric in REGISTRY:
+                return REGISTRY.resolve(record.metric, kind, unit)
+            return REGISTRY.define(
+                record.metric,
+                kind,
+                unit or "",
+                record.description or f"Recorded by hook ({record.kind})",
+                attributes=tuple(record.attributes),
+            )
+        except (MetricKindConflict, MetricNameError) as error:
+            raise HookConfigError(str(error)) from None
+
+    def get(self, definition: MetricDefinition, callback: Callable[..., Any] | None = None) -> Any:
+        if definition.name in self._made:
+            return self._made[definition.name]
+        meter, name, unit, text = self._meter, definition.name, definition.unit, definition.description
+        if definition.kind is Kind.HISTOGRAM:
+            buckets = definition.buckets or (LATENCY_MS_BUCKETS if unit == "ms" else None)
+            made = meter.create_histogram(name, unit, text, explicit_bucket_boundaries_advisory=buckets)
+        elif definition.kind is Kind.COUNTER:
+            made = meter.create_counter(name, unit, text)
+        elif definition.kind is Kind.UPDOWN_COUNTER:
+            made = meter.create_up_down_counter(name, unit, text)
+        else:
+            made = meter.create_observable_gauge(name, [callback] if callback else None, unit, text)
+        self._made[name] = made
+        return made
+
+
+# --- compiling one record --------------------------------------------------------
+
+
+def _compile(record: Record, target: _Target, instruments: _Instruments) -> _Recorder:
+    if record.kind not in _REGISTRY_KIND:
+        raise HookConfigError(
+            f"metric {record.metric!r}: unknown kind {record.kind!r}; expected one of {', '.join(_REGISTRY_KIND)}"
+        )
+    if record.on not in PHASES:
+        raise HookConfigError(f"metric {record.metric!r}: 'on' must be one of {', '.join(PHASES)}")
+    definition = instruments.definition(record)
+    unknown = [key for key in record.attributes if definition.attributes and key not in definition.attributes]
+    if unknown:
+        raise HookConfigError(
+            f"metric {record.metric!r}: attribute {', '.join(map(repr, unknown))} is not one of its "
+            f"low-cardinality attributes ({', '.join(definition.attributes)})"
+        )
+    where = f"metric {record.metric!r} ({record.kind})"
+    observed = record.kind == "observe"
+    parameters = ParameterMap.none() if observed else target.parameters
+
+    def parse(source: object, what: str) -> tuple[Extractor, Uses]:
+        try:
+            return sources.parse(source, parameters)
+        except SourceError as error:
+            raise HookConfigError(f"{where}: {what}: {error}") from None
+
+    attributes: list[tuple[str, Extractor, bool]] = []
+    uses = Uses()
+    for key, source in record.attributes.items():
+        extractor, used = parse(source, f"attribute {key!r}")
+        attributes.append((key, extractor, used == Uses()))
+        uses |= used
+    value = when = None
+    if record.value is not None:
+        if record.kind in ("timer", "updown"):
+            raise HookConfigError(f"{where}: takes no 'value'; it records the {record.kind} itself")
+        value, used = parse(record.value, "value")
+        uses |= used
+    elif record.kind in ("histogram", "observe"):
+        raise HookConfigError(f"{where}: needs 'value', the source of the recorded number")
+    if record.when is not None:
+        when, used = parse(record.when, "when")
+        uses |= used
+    if record.kind == "updown" and (uses.result or uses.error):
+        raise HookConfigError(f"{where}: is counted when the call starts; use arg.* or const: sources only")
+    if record.track is not None and not observed:
+        raise HookConfigError(f"{where}: 'track' only applies to kind observe")
+    recorder = _Recorder(record, attributes, value, when)
+    if observed:
+        try:
+            track, _ = sources.parse(record.track or "arg.self", target.parameters)
+        except SourceError as error:
+            raise HookConfigError(f"{where}: track: {error}") from None
+        tracker = _Tracker(recorder, track)
+        recorder.tracker = tracker
+        recorder.instrument = instruments.get(definition, tracker.observe)
+    else:
+        recorder.instrument = instruments.get(definition)
+    return recorder
+
+
+class _Recorder:
+    """One metric recorded at one hook point; all per-call work lives here."""
+
+    def __init__(
+        self,
+        record: Record,
+        attributes: Sequence[tuple[str, Extractor, bool]],
+        value: Extractor | None,
+        when: Extractor | None,
+    ) -> None:
+        self.kind = record.kind
+        self.label = f"{record.metric} ({record.kind})"
+        self.on_return = record.on in ("call", "return")
+        self.on_error = record.on in ("call", "error")
+        # Constant attributes are evaluated once, here, not on every call.
+        self.static = {k: sources.attribute_value(e(Call(None, (), {}))) for k, e, const in attributes if const}
+        self.dynamic = tuple((k, e) for k, e, const in attributes if not const)
+        self.value = value
+        self.when = when
+        self.instrument: Any = None
+        self.tracker: _Tracker | None = None
+        self._warned = False
+
+    def attributes(self, call: Call) -> dict[str, Any]:
+        attributes = dict(self.static)
+        for key, extractor in self.dynamic:
+            try:
+                found = extractor(call)
+                if found is not MISSING:
+                    attributes[key] = sources.attribute_value(found)
+            except Exception as error:  # a bad path must not break the caller
+                self.warn(f"attribute {key!r}", error)
+        return attributes
+
+    def finish(self, call: Call, elapsed_ms: float) -> None:
+        kind = self.kind
+        if kind == "observe":
+            if call.error is None and self.tracker is not None:
+                self.tracker.track(call)
+            return
+        if not (self.on_error if call.error is not None else self.on_return):
+            return
+        if self.when is not None and not self.when(call):
+            return
+        if kind == "timer":
+            self.instrument.record(elapsed_ms, self.attributes(call))
+            return
+        amount = 1 if self.value is None else self.value(call)
+        if amount is MISSING:
+            return
+        if kind == "counter":
+            self.instrument.add(amount, self.attributes(call))
+        else:
+            self.instrument.record(amount, self.attributes(call))
+
+    def warn(self, what: str, error: BaseException) -> None:
+        if not self._warned:  # once per record: a hot path must not flood the log
+            self._warned = True
+            _log.warning(
+                "hms_otel hook %s: %s failed (%s: %s); later failures are not logged",
+                self.label,
+                what,
+                type(error).__name__,
+                error,
+            )
+
+
+# --- the wrapper ------------------------------------------------------------------
+
+
+class _HookPoint:
+    """All records of one target behind one wrapt wrapper."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.finishing: tuple[_Recorder, ...] = ()
+        self.updowns: tuple[_Recorder, ...] = ()
+        self.trackers: list[_Tracker] = []
+        self.on_return = False
+
+    def add(self, recorder: _Recorder) -> None:
+        if recorder.kind == "updown":
+            self.updowns += (recorder,)
+        else:
+            self.finishing += (recorder,)
+        if recorder.tracker is not None:
+            self.trackers.append(recorder.tracker)
+        # Skip building the call record when nothing looks at a successful return.
+        self.on_return = any(r.kind == "observe" or r.on_return for r in self.finishing)
+
+    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, dict]]:
+        entered = []
+        call = Call(instance, args, kwargs)
+        for recorder in self.updowns:
+            try:
+                if recorder.when is not None and not recorder.when(call):
+                    continue
+                attributes = recorder.attributes(call)
+                recorder.instrument.add(1, attributes)
+                entered.append((recorder, attributes))
+            except Exception as error:
+                recorder.warn("entry", error)
+        return entered
+
+    @staticmethod
+    def leave(entered: list[tuple[Any, dict]]) -> None:
+        for recorder, attributes in entered:
+            try:
+                recorder.instrument.add(-1, attributes)
+            except Exception as error:
+                recorder.warn("exit", error)
+
+    def finish(self, call: Call, elapsed_ms: float) -> None:
+        for recorder in self.finishing:
+            try:
+                recorder.finish(call, elapsed_ms)
+            except Exception as error:
+                recorder.warn("record", error)
+
+    def wrapper(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        entered = self.enter(instance, args, kwargs) if self.updowns else None
+        start = perf_counter()
+        try:
+            result = wrapped(*args, **kwargs)
+        except Exception as error:
+            elapsed = (perf_counter() - start) * 1000.0
+            self.finish(Call(instance, args, kwargs, MISSING, error), elapsed)
+            raise
+        finally:
+            if entered:
+                self.leave(entered)
+        if self.on_return:
+            self.finish(Call(instance, args, kwargs, result), (perf_counter() - start) * 1000.0)
+        return result
+
+    async def async_wrapper(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        entered = self.enter(instance, args, kwargs) if self.updowns else None
+        start = perf_counter()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except Exception as error:
+            elapsed = (perf_counter() - start) * 1000.0
+            self.finish(Call(instance, args, kwargs, MISSING, error), elapsed)
+            raise
+        finally:
+            if entered:
+                self.leave(entered)
+        if self.on_return:
+            self.finish(Call(instance, args, kwargs, result), (perf_counter() - start) * 1000.0)
+        return result
+
+
+# --- observed objects -----------------------------------------------------------
+
+
+class _Tracker:
+    """Objects an observe hook saw, held weakly, read only when metrics are collected."""
+
+    def __init__(self, recorder: _Recorder, track: Extractor) -> None:
+        self._recorder = recorder
+        self._track = track
+        self._objects: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def track(self, call: Call) -> None:
+        obj = self._track(call)
+        if obj is MISSING or obj is None:
+            return
+        with self._lock:  # keyed by id: works for unhashable objects too
+            self._objects[id(obj)] = obj
+
+    def stop(self) -> None:
+        # The SDK cannot drop an observable instrument; an empty tracker observes nothing.
+        with self._lock:
+            self._stopped = True
+            self._objects.clear()
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        if self._stopped:
+            return []
+        with self._lock:
+            objects = list(self._objects.values())
+        recorder = self._recorder
+        totals: dict[frozenset, tuple[dict[str, Any], float]] = {}
+        for obj in objects:
+            call = Call(None, (), {}, obj=obj)
+            try:
+                if recorder.when is not None and not recorder.when(call):
+                    continue
+                value = recorder.value(call) if recorder.value else MISSING
+            except Exception as error:
+                recorder.warn("value", error)
+                continue
+            if value is MISSING:
+                continue
+            attributes = recorder.attributes(call)
+            key = frozenset(attributes.items())
+            # Two live objects with the same attributes (two queues named "default") add up.
+            previous = totals.get(key, (attributes, 0))[1]
+            totals[key] = (attributes, previous + value)
+        return [Observation(value, attributes) for attributes, value in totals.values()]

@@ -1,0 +1,90 @@
+"""OpenTelemetry instrumentors whose hook points are data.
+
+A layer package subclasses :class:`HookInstrumentor` and declares its default
+hooks; an environment variable can replace them with a team's own. The
+generic :class:`HooksInstrumentor` (entry point ``hms_hooks``) has no defaults
+and instruments whatever ``HMS_OTEL_HOOKS`` names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Any, ClassVar
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.metrics import get_meter
+
+from hms_otel.hooks import engine, spec
+from hms_otel.hooks.spec import Hook, HookConfigError
+
+_log = logging.getLogger("hms_otel.hooks")
+
+
+class HookInstrumentor(BaseInstrumentor):
+    """Base class: set ``hooks``, ``config_env``, ``scope`` and ``_instruments``.
+
+    ``instrument()`` accepts ``meter_provider=`` and ``hooks=`` (a sequence of
+    :class:`Hook`, replacing both the defaults and the environment variable).
+    A configuration error is logged as one clear message and nothing is
+    wrapped: a bad hook file must not stop the service, nor the other
+    instrumentors that ``opentelemetry-instrument`` loads after this one.
+    """
+
+    #: The default hook points, usually the layer library's documented surface.
+    hooks: ClassVar[Sequence[Hook]] = ()
+    #: Environment variable whose hooks (a YAML file path or inline YAML) replace ``hooks``.
+    config_env: ClassVar[str | None] = None
+    #: Instrumentation scope name given to the meter.
+    scope: ClassVar[str] = "hms_otel.hooks"
+    #: Requirement strings of the instrumented library, checked by opentelemetry-instrument.
+    _instruments: ClassVar[Collection[str]] = ()
+
+    _installation: engine.Installation | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # BaseInstrumentor keeps one instance per class in `_instance`; without
+        # this a subclass of an already-created instrumentor would inherit it.
+        cls._instance = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self._instruments
+
+    def configured_hooks(self) -> tuple[Hook, ...]:
+        """The hooks to install: the environment variable's if set, else the defaults."""
+        if self.config_env:
+            from_env = spec.from_env(self.config_env)
+            if from_env is not None:
+                return from_env
+        return tuple(self.hooks)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        from hms_otel import __version__
+
+        meter = get_meter(self.scope, __version__, kwargs.get("meter_provider"))
+        try:
+            hooks = tuple(kwargs["hooks"]) if kwargs.get("hooks") is not None else self.configured_hooks()
+            self._installation = engine.install(hooks, meter, where=self._where())
+        except HookConfigError as error:
+            _log.error("%s: hooks not installed:\n%s", type(self).__name__, error)
+            self._installation = None
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        if self._installation is not None:
+            self._installation.remove()
+            self._installation = None
+
+    @property
+    def instrumented_targets(self) -> list[str]:
+        return self._installation.targets if self._installation else []
+
+    def _where(self) -> str:
+        return f"{type(self).__name__} defaults"
+
+
+class HooksInstrumentor(HookInstrumentor):
+    """Instruments the callables named in ``HMS_OTEL_HOOKS`` (file path(s) or inline YAML)."""
+
+    config_env = "HMS_OTEL_HOOKS"
+    scope = "hms_otel.hooks"

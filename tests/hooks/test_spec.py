@@ -1,0 +1,86 @@
+"""Loading hook specs: YAML, inline env values, and messages that point at the line."""
+
+from __future__ import annotations
+
+import pytest
+
+from hms_otel.hooks import Hook, HookConfigError, Record, from_env, load, load_file
+
+GOOD = """\
+hooks:
+  - target: tests.hooks.hook_targets:price
+    record:
+      - metric: price_latency_ms
+        kind: timer
+        attributes: {item: arg.item, outcome: outcome}
+      - metric: price_total
+        kind: counter
+        on: return
+"""
+
+
+def test_load_builds_hooks_with_origins() -> None:
+    (hook,) = load(GOOD, "hooks.yaml")
+    assert hook == Hook(
+        "tests.hooks.hook_targets:price",
+        (
+            Record("price_latency_ms", "timer", {"item": "arg.item", "outcome": "outcome"}),
+            Record("price_total", "counter", on="return"),
+        ),
+    )
+    assert hook.origin == "hooks.yaml:2"
+    assert [r.origin for r in hook.record] == ["hooks.yaml:4", "hooks.yaml:7"]
+
+
+def test_a_bare_list_is_accepted() -> None:
+    hooks = load("- {target: 'a.b:c', record: [{metric: m, kind: counter}]}", "inline")
+    assert hooks[0].target == "a.b:c"
+
+
+def test_empty_text_means_no_hooks() -> None:
+    assert load("", "empty.yaml") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace("kind: timer", "kind: timr"), "hooks.yaml:5: hooks[0].record[0].kind: 'timr' is not one of"),
+        (GOOD.replace("on: return", "on: later"), "hooks.yaml:9: hooks[0].record[1].on: 'later' is not one of"),
+        (GOOD.replace("price\n", "price()\n"), "hooks.yaml:2: hooks[0].target: 'tests.hooks.hook_targets:price()"),
+        (GOOD.replace("target: tests.hooks.hook_targets:price", "target: price"), "hooks.yaml:2: hooks[0].target"),
+        (GOOD.replace("        on: return", "        colour: red"), "hooks.yaml:9: hooks[0].record[1]: Additional"),
+        (
+            GOOD.replace("      - metric: price_total\n        kind", "      - kind"),
+            "hooks.yaml:7: hooks[0].record[1]: 'metric' is a required property",
+        ),
+        ("hooks:\n  - target: [unclosed\n", "hooks.yaml:3: not valid YAML"),
+        ("hooks: 3\n", "hooks.yaml:1: hooks: 3 is not of type 'array'"),
+    ],
+)
+def test_bad_files_name_the_line(text: str, expected: str) -> None:
+    with pytest.raises(HookConfigError) as caught:
+        load(text, "hooks.yaml")
+    assert expected in str(caught.value)
+
+
+def test_every_problem_is_reported() -> None:
+    text = GOOD.replace("kind: timer", "kind: timr").replace("on: return", "on: later")
+    with pytest.raises(HookConfigError) as caught:
+        load(text, "hooks.yaml")
+    assert len(str(caught.value).splitlines()) == 2
+
+
+def test_env_inline_and_path(tmp_path) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text(GOOD)
+    assert from_env("HOOKS", {}) is None
+    assert from_env("HOOKS", {"HOOKS": str(path)}) == load_file(path)
+    inline = "[{target: 'a.b:c', record: [{metric: m, kind: counter}]}]"
+    assert from_env("HOOKS", {"HOOKS": inline})[0].record[0].origin == "$HOOKS:1"
+
+
+def test_env_errors_name_the_variable(tmp_path) -> None:
+    with pytest.raises(HookConfigError, match=r"cannot read hook file .*nope.yaml.*\(named by \$HOOKS\)"):
+        from_env("HOOKS", {"HOOKS": str(tmp_path / "nope.yaml")})
+    with pytest.raises(HookConfigError, match=r"^\$HOOKS:1: hooks\[0\]: 'record' is a required property"):
+        from_env("HOOKS", {"HOOKS": "[{target: 'a.b:c'}]"})
