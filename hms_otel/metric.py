@@ -31,6 +31,7 @@ from typing import Any, TypeVar, overload
 from opentelemetry import _logs, metrics
 from opentelemetry._logs import SeverityNumber
 
+from hms_otel.attributes import error_type
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
 __all__ = ["errors", "gauge", "increment", "log", "observe", "push", "timer"]
@@ -132,11 +133,6 @@ def errors() -> dict[tuple[str, str], int]:
 # -- timer -----------------------------------------------------------------------
 
 
-def _error_type(error: BaseException) -> str:
-    cls = type(error)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
 class _Timer:
     """Decorator and context manager that records elapsed milliseconds.
 
@@ -157,7 +153,7 @@ class _Timer:
     def _attributes_for(self, error: BaseException) -> dict[str, Any]:
         cached = self._error_attributes.get(type(error))
         if cached is None:
-            cached = {**(self._attributes or {}), "error.type": _error_type(error)}
+            cached = {**(self._attributes or {}), "error.type": error_type(error)}
             self._error_attributes[type(error)] = cached
         return cached
 

@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hms_otel.attributes import error_type
+
 #: Returned by an extractor when the call has no such value (e.g. ``return``
 #: after an exception); the attribute is then left out, silently.
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
@@ -192,7 +194,7 @@ def _outcome(call: Call) -> str:
 
 
 def _error_type(call: Call) -> Any:
-    return MISSING if call.error is None else type(call.error).__qualname__
+    return MISSING if call.error is None else error_type(call.error)
 
 
 def _len(inner: Extractor) -> Extractor:

@@ -77,7 +77,7 @@ def test_raising_async_function(reader):
 
     with pytest.raises(GatewayDown):
         asyncio.run(pay())
-    error_type = f"{__name__}.test_raising_async_function.<locals>.GatewayDown"
+    error_type = "test_raising_async_function.<locals>.GatewayDown"
     assert only_point(reader, "t_araise_ms", step="pay", **{"error.type": error_type}).count == 1
 
 
