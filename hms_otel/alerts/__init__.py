@@ -1,0 +1,28 @@
+"""The HMS alert language: small YAML alert files compiled into Prometheus
+rule groups and Alertmanager routing, tested with promtool, hot-reloaded.
+
+>>> from hms_otel.alerts import compile_dir
+>>> result = compile_dir("alert_rules")          # raises AlertsInvalid with located problems
+>>> result.rules_yaml, result.alertmanager_yaml, result.warnings
+"""
+
+from __future__ import annotations
+
+from hms_otel.alerts.compiler import AlertsInvalid, CompileResult, compile_dir, load_dir, run_tests, validate
+from hms_otel.alerts.model import Location, Problem
+from hms_otel.alerts.settings import Settings
+from hms_otel.alerts.watcher import rebuild, watch
+
+__all__ = [
+    "AlertsInvalid",
+    "CompileResult",
+    "Location",
+    "Problem",
+    "Settings",
+    "compile_dir",
+    "load_dir",
+    "rebuild",
+    "run_tests",
+    "validate",
+    "watch",
+]

@@ -1,0 +1,190 @@
+"""``hms-ops alerts``: check, compile, test and watch alert files."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hms_otel.alerts.compiler import AlertsInvalid, CompileResult, compile_dir, run_tests, validate
+from hms_otel.alerts.model import Problem
+from hms_otel.alerts.settings import Settings, SettingsError
+from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
+from hms_otel.alerts.tools import ToolMissing
+from hms_otel.alerts.watcher import watch as watch_loop
+from hms_otel.alerts.watcher import write_atomically
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(command: F) -> F:
+    """Turn every failure into a message and exit 1: users never see a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AlertsInvalid as invalid:
+            _errors(invalid.problems)
+            sys.exit(1)
+        except (SettingsError, ToolMissing) as error:
+            raise click.ClickException(str(error)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # a bug: still no traceback, but say so
+            raise click.ClickException(f"internal error: {error!r} (a bug in hms-ops; please report it with "
+                                       "the alert file that caused it)") from None
+
+    return run  # type: ignore[return-value]
+
+
+def _errors(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.secho(str(problem), fg="red", err=True)
+    click.echo(f"{len(problems)} error{'s' if len(problems) != 1 else ''}", err=True)
+
+
+def _warnings(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.secho(f"warning: {problem}", fg="yellow", err=True)
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value).ms
+    except SyntaxProblem as problem:
+        raise click.BadParameter(problem.message) from None
+
+
+def _settings(scrape_interval_ms: int | None, group_wait: str | None) -> Settings:
+    settings = Settings.from_env()
+    if scrape_interval_ms is not None:
+        settings = replace(settings, scrape_interval_ms=scrape_interval_ms)
+    if group_wait is not None:
+        settings = replace(settings, group_wait=group_wait)
+    return settings
+
+
+_DIR = click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+_SCRAPE = click.option("--scrape-interval", "scrape_interval_ms", callback=_duration,
+                       help="Prometheus scrape interval, for window warnings [env HMS_SCRAPE_INTERVAL, default 15s].")
+def _group_wait(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_duration(value, allow_zero=True)
+        except SyntaxProblem as problem:
+            raise click.BadParameter(problem.message) from None
+    return value
+
+
+_GROUP_WAIT = click.option("--group-wait", callback=_group_wait,
+                           help="Alertmanager group_wait [env HMS_ALERT_GROUP_WAIT, default 10s].")
+
+
+def _compile(directory: Path, settings: Settings, tools_check: bool) -> CompileResult:
+    result = compile_dir(directory, settings)
+    _warnings(result.warnings)
+    if tools_check:
+        try:
+            problems = validate(result)
+        except ToolMissing as missing:
+            click.secho(f"warning: {missing}; generated files not checked", fg="yellow", err=True)
+            problems = []
+        if problems:
+            raise AlertsInvalid(problems)
+    return result
+
+
+@click.group()
+def alerts() -> None:
+    """Alert files (alert_rules/) -> Prometheus rules and Alertmanager routing."""
+
+
+@alerts.command()
+@_DIR
+@_SCRAPE
+@click.option("--no-tools", is_flag=True, help="Skip promtool/amtool checks of the generated files.")
+@_guarded
+def check(directory: Path, scrape_interval_ms: int | None, no_tools: bool) -> None:
+    """Check every alert file in DIRECTORY; errors print as file:line:col: message."""
+    result = _compile(directory, _settings(scrape_interval_ms, None), not no_tools)
+    count = len(result.alert_ids())
+    click.echo(f"ok: {len(result.files)} files, {count} alerts")
+
+
+@alerts.command(name="compile")
+@_DIR
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Rules file to write (default: print to stdout).")
+@click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Alertmanager config to write.")
+@click.option("--format", "output_format", type=click.Choice(["prometheus", "k8s"]), default="prometheus",
+              show_default=True, help="k8s writes a prometheus-operator PrometheusRule.")
+@_SCRAPE
+@_GROUP_WAIT
+@click.option("--no-tools", is_flag=True, help="Skip promtool/amtool checks of the generated files.")
+@_guarded
+def compile_command(directory: Path, output: Path | None, alertmanager_path: Path | None, output_format: str,
+                    scrape_interval_ms: int | None, group_wait: str | None, no_tools: bool) -> None:
+    """Compile DIRECTORY into rule groups (and an Alertmanager config); nothing is written on error."""
+    result = _compile(directory, _settings(scrape_interval_ms, group_wait), not no_tools)
+    rules_text = result.prometheus_rule_yaml if output_format == "k8s" else result.rules_yaml
+    if output is None:
+        click.echo(rules_text, nl=False)
+    else:
+        write_atomically(output, rules_text)
+        click.echo(f"wrote {output}", err=True)
+    if alertmanager_path is not None:
+        write_atomically(alertmanager_path, result.alertmanager_yaml)
+        click.echo(f"wrote {alertmanager_path}", err=True)
+
+
+@alerts.command()
+@_DIR
+@_guarded
+def test(directory: Path) -> None:
+    """Generate promtool unit tests for every alert (fires over the threshold with the rendered
+    message, silent under it) and run them."""
+    result = _compile(directory, Settings.from_env(), False)
+    failed = 0
+    for outcome in run_tests(result):
+        for skipped in outcome.skipped:
+            click.secho(f"warning: {skipped}", fg="yellow", err=True)
+        if outcome.ok:
+            click.echo(f"PASS {outcome.source} ({outcome.tests} test files)")
+        else:
+            failed += 1
+            click.secho(f"FAIL {outcome.source}", fg="red")
+            click.echo(outcome.output)
+    if failed:
+        click.echo(f"{failed} file{'s' if failed != 1 else ''} failed", err=True)
+        sys.exit(1)
+
+
+@alerts.command()
+@_DIR
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Rules file Prometheus loads.")
+@click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Alertmanager config file to write.")
+@click.option("--prometheus-url", help="Prometheus to reload after a change, e.g. http://127.0.0.1:9090.")
+@click.option("--alertmanager-url", help="Alertmanager to reload after a change, e.g. http://127.0.0.1:9093.")
+@_SCRAPE
+@_GROUP_WAIT
+@_guarded
+def watch(directory: Path, output: Path, alertmanager_path: Path | None, prometheus_url: str | None,
+          alertmanager_url: str | None, scrape_interval_ms: int | None, group_wait: str | None) -> None:
+    """Recompile, check and reload on every change in DIRECTORY (Ctrl-C to stop).
+
+    A broken file is reported as file:line:col and the last good rules stay active."""
+    settings = _settings(scrape_interval_ms, group_wait)
+    click.echo(f"watching {directory} (Ctrl-C to stop)", err=True)
+    watch_loop(directory, output, alertmanager_path, prometheus_url=prometheus_url,
+               alertmanager_url=alertmanager_url, settings=settings)

@@ -1,0 +1,104 @@
+"""PromQL for an alert condition, chosen from the metric's kind.
+
+Series names are the registry names exactly (the HMS collector exports
+without unit or ``_total`` suffixes); histograms add ``_bucket``/``_sum``/
+``_count``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hms_otel.alerts.model import Alert, Condition
+from hms_otel.alerts.syntax import format_duration
+from hms_otel.registry import Kind, MetricDefinition
+
+_COUNTER_ONLY = {"rate", "increase"}
+_GAUGE_FUNCTIONS = {
+    "avg": "avg_over_time",
+    "min": "min_over_time",
+    "max": "max_over_time",
+    "sum": "sum_over_time",
+    "count": "count_over_time",
+    "last": "last_over_time",
+}
+
+
+def aggregation_problem(kind: Kind, aggregation: str, name: str) -> str | None:
+    """Why ``aggregation`` makes no sense for a ``kind`` metric, or ``None``."""
+    if kind is Kind.HISTOGRAM:
+        if aggregation in ("min", "max", "last"):
+            return (
+                f"{name} is a histogram; Prometheus keeps no {aggregation} for it. "
+                "Use avg, p50, p90, p95 or p99 (or count/rate for how many were observed)"
+            )
+        return None
+    if kind is Kind.COUNTER:
+        if aggregation in ("rate", "increase", "last"):
+            return None
+        hint = " (a spike in a counter is increase_over_5m > N)" if aggregation in ("sum", "max") else ""
+        return f"{name} is a counter; use increase, rate or last, not {aggregation}{hint}"
+    if aggregation in _COUNTER_ONLY:
+        return (
+            f"{name} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value} (a gauge in Prometheus) "
+            "and can go down; "
+            f"{aggregation} needs a counter. Use avg, min, max, last or a quantile"
+        )
+    return None
+
+
+def selector(series: str, matchers: tuple[tuple[str, str], ...], extra: str = "") -> str:
+    """``series{a="b",...}``; values are JSON-quoted so no text can break out of the string."""
+    parts = [f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in matchers]
+    if extra:
+        parts.append(extra)
+    return f"{series}{{{','.join(parts)}}}" if parts else series
+
+
+def value_expr(metric: MetricDefinition, condition: Condition, matchers: tuple[tuple[str, str], ...]) -> str:
+    """The measured value (left side of the comparison)."""
+    base = metric.prometheus_name
+    window = f"[{format_duration(condition.window.ms)}]"
+    agg = condition.aggregation
+    if metric.kind is Kind.HISTOGRAM:
+        count = selector(f"{base}_count", matchers) + window
+        total = selector(f"{base}_sum", matchers) + window
+        if agg == "avg":
+            return f"rate({total}) / rate({count})"
+        if condition.quantile is not None:
+            bucket = selector(f"{base}_bucket", matchers) + window
+            return f"histogram_quantile({condition.quantile:g}, rate({bucket}))"
+        if agg == "rate":
+            return f"rate({count})"
+        if agg in ("count", "increase"):
+            return f"increase({count})"
+        if agg == "sum":
+            return f"increase({total})"
+        raise ValueError(aggregation_problem(metric.kind, agg, metric.name))
+    series = selector(base, matchers) + window
+    if metric.kind is Kind.COUNTER:
+        if agg in ("rate", "increase"):
+            return f"{agg}({series})"
+        if agg == "last":
+            return f"last_over_time({series})"
+        raise ValueError(aggregation_problem(metric.kind, agg, metric.name))
+    if condition.quantile is not None:
+        return f"quantile_over_time({condition.quantile:g}, {series})"
+    if agg in _GAUGE_FUNCTIONS:
+        return f"{_GAUGE_FUNCTIONS[agg]}({series})"
+    raise ValueError(aggregation_problem(metric.kind, agg, metric.name))
+
+
+def alert_expr(alert: Alert) -> str:
+    """The full rule expression: the value compared with the threshold, or the no-data test."""
+    if alert.condition is None:
+        assert alert.absent_for is not None
+        series = alert.metric.prometheus_series[-1]  # _count for histograms: present whenever data is
+        return f"absent_over_time({selector(series, alert.selector)}[{format_duration(alert.absent_for.ms)}])"
+    condition = alert.condition
+    return f"{value_expr(alert.metric, condition, alert.selector)} {condition.op} {format_number(condition.threshold)}"
+
+
+def format_number(value: float) -> str:
+    """``2000`` not ``2000.0``; PromQL reads both, people prefer the first."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)

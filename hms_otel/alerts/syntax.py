@@ -1,0 +1,242 @@
+"""The small grammars inside alert-file values: durations, ``when``,
+``action`` and ``message``.
+
+Each parser returns a value or raises :class:`SyntaxProblem` with the offset
+inside the text, so the spec step can point at the exact column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import urlsplit
+
+from hms_otel.alerts.model import Action, Condition, Duration
+
+
+class SyntaxProblem(ValueError):
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
+_UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
+_UNIT_NAMES = ("y", "w", "d", "h", "m", "s", "ms")
+#: Longer windows only make Prometheus slow (and overflow its duration type far beyond).
+MAX_DURATION_MS = 366 * 86_400_000
+
+
+def parse_duration(text: str, *, allow_zero: bool = False) -> Duration:
+    """A Prometheus duration such as ``30s``, ``1h30m`` or ``500ms``."""
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
+        hint = " (a number needs a unit, e.g. 30s)" if text.isdigit() else ""
+        raise SyntaxProblem(
+            f"bad duration {text!r}{hint}: use Prometheus syntax like 30s, 5m, 1h30m, 1d (units y w d h m s ms)"
+        )
+    ms = sum(int(value) * unit for value, unit in zip(match.groups(), _UNIT_MS, strict=True) if value)
+    if ms == 0 and not allow_zero:
+        raise SyntaxProblem(f"duration {text!r} is zero; it must be longer than 0")
+    if ms > MAX_DURATION_MS:
+        raise SyntaxProblem(f"duration {text!r} is longer than 1 year; no alert window needs that")
+    return Duration(text, ms)
+
+
+def format_duration(ms: int) -> str:
+    """The shortest Prometheus spelling of ``ms`` milliseconds (``0s`` for 0)."""
+    if ms <= 0:
+        return "0s"
+    parts = []
+    for unit, name in zip(_UNIT_MS[2:], _UNIT_NAMES[2:], strict=True):  # no y/w: they are ambiguous to readers
+        count, ms = divmod(ms, unit)
+        if count:
+            parts.append(f"{count}{name}")
+    return "".join(parts)
+
+
+AGGREGATIONS = ("avg", "min", "max", "sum", "count", "rate", "increase", "last", "p50", "p90", "p95", "p99")
+OPERATORS = (">=", "<=", "==", "!=", ">", "<")
+_WHEN = re.compile(
+    r"\s*(?P<agg>[A-Za-z0-9]+)_over_(?P<window>\S*?)\s*(?P<op>>=|<=|==|!=|=>|=<|>|<|=)\s*(?P<number>\S*)\s*"
+)
+
+
+def parse_when(text: str) -> Condition:
+    """``avg_over_30s > 2000`` -> :class:`Condition`."""
+    match = _WHEN.fullmatch(text)
+    if match is None:
+        raise SyntaxProblem(
+            f"cannot read when {text!r}: write <aggregation>_over_<duration> <op> <number>, "
+            "e.g. avg_over_30s > 2000"
+        )
+    aggregation = match["agg"]
+    if aggregation not in AGGREGATIONS:
+        raise SyntaxProblem(
+            f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}", match.start("agg")
+        )
+    try:
+        window = parse_duration(match["window"])
+    except SyntaxProblem as problem:
+        raise SyntaxProblem(problem.message, match.start("window")) from None
+    op = match["op"]
+    if op not in OPERATORS:
+        raise SyntaxProblem(f"unknown comparison {op!r}; use one of {' '.join(OPERATORS)}", match.start("op"))
+    threshold = parse_number(match["number"], match.start("number"))
+    return Condition(aggregation, window, op, threshold)
+
+
+def parse_number(text: str, offset: int = 0) -> float:
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise SyntaxProblem(f"threshold {text!r} is not a number", offset) from None
+    if not math.isfinite(value):
+        raise SyntaxProblem(f"threshold {text!r} must be a finite number", offset)
+    return value
+
+
+ACTION_SCHEMES = ("sms", "slack", "teams", "email", "webhook", "pagerduty")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SLACK_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}")
+_KEY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`|~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def parse_action(text: str) -> Action:
+    """``sms:+15551234`` -> :class:`Action`; secrets never come from here."""
+    scheme, colon, target = text.partition(":")
+    scheme = scheme.strip()
+    if not colon:
+        raise SyntaxProblem(f"action {text!r} needs a scheme: one of {', '.join(s + ':' for s in ACTION_SCHEMES)}")
+    if scheme not in ACTION_SCHEMES:
+        raise SyntaxProblem(f"unknown action scheme {scheme!r}; use one of {', '.join(ACTION_SCHEMES)}")
+    target = target.strip()
+    offset = len(text) - len(text.partition(":")[2].lstrip())
+    check = _TARGET_CHECKS[scheme]
+    error = check(target)
+    if error:
+        raise SyntaxProblem(error, offset)
+    return Action(scheme, target)
+
+
+def _check_sms(target: str) -> str | None:
+    if _E164.fullmatch(target):
+        return None
+    return f"sms needs a phone number in E.164 form like +15551234, not {target!r}"
+
+
+def _check_slack(target: str) -> str | None:
+    if _SLACK_CHANNEL.fullmatch(target):
+        return None
+    return f"slack needs a channel like #payments (lower case, no spaces), not {target!r}"
+
+
+def _check_teams(target: str) -> str | None:
+    if "://" in target:
+        return (
+            "a Teams webhook URL is a secret and does not belong in an alert file; write teams:<name> "
+            "and set HMS_TEAMS_<NAME>_URL in the environment"
+        )
+    if _KEY_NAME.fullmatch(target):
+        return None
+    return f"teams needs a name like teams:ops (letters, digits, '-', '_'), not {target!r}"
+
+
+def _check_email(target: str) -> str | None:
+    if _EMAIL.fullmatch(target):
+        return None
+    return f"email needs an address like oncall@example.gov, not {target!r}"
+
+
+def _check_webhook(target: str) -> str | None:
+    try:
+        parts = urlsplit(target)
+    except ValueError as error:
+        return f"webhook URL {target!r} is not valid: {error}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"webhook needs an http:// or https:// URL with a host, not {target!r}"
+    if parts.username or parts.password:
+        return "webhook URL carries credentials; secrets never go in alert files (use a pagerduty/slack name)"
+    if "{{" in target or "}}" in target:
+        return "webhook URL must not contain template text ('{{' or '}}')"
+    return None
+
+
+def _check_pagerduty(target: str) -> str | None:
+    if _KEY_NAME.fullmatch(target):
+        return None
+    return (
+        f"pagerduty needs the name of a routing key (its secret lives in the secrets dir), "
+        f"like pagerduty:payments-oncall, not {target!r}"
+    )
+
+
+_TARGET_CHECKS = {
+    "sms": _check_sms,
+    "slack": _check_slack,
+    "teams": _check_teams,
+    "email": _check_email,
+    "webhook": _check_webhook,
+    "pagerduty": _check_pagerduty,
+}
+
+#: ``{{value}}`` (spaces allowed) is the one placeholder users may write.
+_VALUE_PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
+_DELIMITERS = re.compile(r"\{\{|\}\}")
+VALUE_TEMPLATE = "{{ $value | humanize }}"
+
+
+def literal_template(text: str) -> str:
+    """Go-template text that renders exactly ``text``.
+
+    Prometheus executes annotations as Go templates; every ``{{``/``}}`` a user
+    wrote becomes a string literal action so it is printed, never executed.
+    """
+    return _DELIMITERS.sub(lambda match: '{{ "' + match.group() + '" }}', text)
+
+
+def message_template(text: str) -> str:
+    """The annotation template for a user message: ``{{value}}`` becomes the
+    humanized value, everything else is literal."""
+    pieces = _VALUE_PLACEHOLDER.split(text)
+    return VALUE_TEMPLATE.join(literal_template(piece) for piece in pieces)
+
+
+def render_message(text: str, value: float) -> str:
+    """What Prometheus will print for ``text`` when the value is ``value``."""
+    return humanize(value).join(_VALUE_PLACEHOLDER.split(text))
+
+
+_BIG = ("k", "M", "G", "T", "P", "E", "Z", "Y")
+_SMALL = ("m", "u", "n", "p", "f", "a", "z", "y")
+
+
+def humanize(value: float) -> str:
+    """Python twin of Prometheus' ``humanize`` template function."""
+    if value == 0 or math.isnan(value) or math.isinf(value):
+        return _go_g(value)
+    prefix = ""
+    if abs(value) >= 1:
+        for candidate in _BIG:
+            if abs(value) < 1000:
+                break
+            prefix = candidate
+            value /= 1000
+    else:
+        for candidate in _SMALL:
+            if abs(value) >= 1:
+                break
+            prefix = candidate
+            value *= 1000
+    return _go_g(value) + prefix
+
+
+def _go_g(value: float) -> str:
+    """Go's ``%.4g``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.4g}"

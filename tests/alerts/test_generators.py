@@ -1,0 +1,124 @@
+"""Model -> PromQL, SLO windows, rule groups and Alertmanager routing (no external tools)."""
+
+from __future__ import annotations
+
+import yaml
+
+from hms_otel.alerts.alertmanager import DEFAULT_RECEIVER, alertmanager_config
+from hms_otel.alerts.compiler import compile_files, window_warnings
+from hms_otel.alerts.model import AlertFile
+from hms_otel.alerts.promql import alert_expr
+from hms_otel.alerts.settings import Settings
+from hms_otel.alerts.slo import burn_windows
+from hms_otel.alerts.spec import load_bytes
+
+
+def _file(text: str, name: str = "a.yml") -> AlertFile:
+    parsed, problems = load_bytes(text, name)
+    assert not problems, [str(p) for p in problems]
+    assert parsed is not None
+    return parsed
+
+
+def _expr(text: str) -> str:
+    return alert_expr(_file(text).alerts[0])
+
+
+def test_expressions_follow_the_metric_kind() -> None:
+    head = "action: slack:#ops\n"
+    assert _expr(head + "metric: payment_latency_ms\nwhen: avg_over_30s > 2000") == \
+        "rate(payment_latency_ms_sum[30s]) / rate(payment_latency_ms_count[30s]) > 2000"
+    assert _expr(head + "metric: a2a_transfer_ms\nwhen: p95_over_5m > 5000") == \
+        "histogram_quantile(0.95, rate(a2a_transfer_ms_bucket[5m])) > 5000"
+    assert _expr(head + "metric: ach_flagged_total\nwhen: increase_over_1h > 5") == \
+        "increase(ach_flagged_total[1h]) > 5"
+    assert _expr(head + "metric: vet_denied_total\nwhen: rate_over_5m > 0.5") == "rate(vet_denied_total[5m]) > 0.5"
+    assert _expr(head + "metric: activities_pending\nwhen: avg_over_5m > 100") == \
+        "avg_over_time(activities_pending[5m]) > 100"
+    assert _expr(head + "metric: job_queue_depth\nwhen: p50_over_5m > 10") == \
+        "quantile_over_time(0.5, job_queue_depth[5m]) > 10"
+    assert _expr(head + "metric: refund_pdf_total\nabsent_for: 10m") == "absent_over_time(refund_pdf_total[10m])"
+    assert _expr(head + "metric: payment_latency_ms\nabsent_for: 5m") == \
+        "absent_over_time(payment_latency_ms_count[5m])"
+
+
+def test_selector_labels_are_quoted_and_service_means_job() -> None:
+    text = ('action: slack:#ops\nmetric: job_fail_total\nwhen: increase_over_5m > 3\n'
+            'labels: {service: payments, error.type: "x\\"} or vector(1) #"}\n')
+    assert _expr(text) == ('increase(job_fail_total{error_type="x\\"} or vector(1) #",job="payments"}[5m]) > 3')
+
+
+def test_unknown_metric_with_type() -> None:
+    alert = _file("metric: checkout_ms\ntype: histogram\nwhen: avg_over_1m > 300\naction: slack:#ops\n").alerts[0]
+    assert alert.layer == "custom"
+    assert alert_expr(alert) == "rate(checkout_ms_sum[1m]) / rate(checkout_ms_count[1m]) > 300"
+
+
+def test_defaults_and_labels() -> None:
+    result = compile_files([_file("metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n",
+                                  "payment_latency_high.yml")], Settings())
+    rule = result.rules["groups"][0]["rules"][0]
+    assert rule["alert"] == "payment_latency_high"
+    assert rule["labels"] == {"severity": "critical", "layer": "quick start", "hms_alert": "payment_latency_high"}
+    assert "for" not in rule
+    assert rule["annotations"]["message"] == \
+        "payment_latency_ms avg over 30s is {{ $value | humanize }} ms (> 2000)"
+
+
+def test_workbook_windows_for_thirty_days() -> None:
+    windows = [(w.severity, w.long, w.short, w.factor) for w in burn_windows(30 * 86_400_000)]
+    assert windows == [("page", "1h", "5m", 14.4), ("page", "6h", "30m", 6), ("ticket", "1d", "2h", 3),
+                       ("ticket", "3d", "6h", 1)]
+
+
+def test_windows_scale_with_the_period() -> None:
+    windows = burn_windows(7 * 86_400_000)
+    assert windows[0].long == "14m" and windows[0].short == "1m10s"
+    assert [round(w.factor, 1) for w in windows] == [14.4, 6, 3, 1]
+
+
+def test_slo_rules() -> None:
+    text = ("slo: payments\nobjective: 99%\nlatency: {metric: payment_latency_ms, below: 2000}\n"
+            "action: sms:+15551234\nticket_action: slack:#payments\n")
+    result = compile_files([_file(text)], Settings())
+    rules = result.rules["groups"][0]["rules"]
+    records = [r["record"] for r in rules if "record" in r]
+    assert records == [f"hms_slo:error_ratio:rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")]
+    assert rules[0]["expr"] == ('1 - (sum(rate(payment_latency_ms_bucket{le="2000"}[5m])) / '
+                                'sum(rate(payment_latency_ms_count[5m])))')
+    page = next(r for r in rules if r.get("alert") == "payments_page")
+    assert "hms_slo:error_ratio:rate1h{hms_slo=\"payments\"} / 0.01 > 14.4" in page["expr"]
+    assert page["labels"]["severity"] == "critical"
+    routes = yaml.safe_load(result.alertmanager_yaml)["route"]["routes"]
+    assert [(r["matchers"], r["receiver"]) for r in routes] == [
+        (['hms_alert="payments_page"'], "sms:+15551234"), (['hms_alert="payments_ticket"'], "slack:#payments")]
+
+
+def test_alertmanager_one_receiver_per_action_and_one_route_per_alert_action() -> None:
+    files = [_file("- name: a\n  metric: job_fail_total\n  when: increase_over_5m > 3\n"
+                   "  action: [sms:+15551234, slack:#ops]\n"
+                   "- name: b\n  metric: vet_denied_total\n  when: increase_over_5m > 3\n  action: slack:#ops\n")]
+    config = alertmanager_config(files, Settings(group_wait="0s"))
+    assert [r["name"] for r in config["receivers"]] == [DEFAULT_RECEIVER, "sms:+15551234", "slack:#ops"]
+    assert [(r["matchers"][0], r["receiver"], r["continue"]) for r in config["route"]["routes"]] == [
+        ('hms_alert="a"', "sms:+15551234", True), ('hms_alert="a"', "slack:#ops", True),
+        ('hms_alert="b"', "slack:#ops", True)]
+    assert config["route"]["group_wait"] == "0s"
+
+
+def test_window_warnings() -> None:
+    files = [_file("metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")]
+    warnings = window_warnings(files, Settings(scrape_interval_ms=15_000))
+    assert len(warnings) == 1 and "2.0 samples" in warnings[0].message
+    assert window_warnings(files, Settings(scrape_interval_ms=1000, export_interval_ms=5000)) == []
+    never = window_warnings(files, Settings(scrape_interval_ms=60_000))
+    assert "may never fire" in never[0].message
+
+
+def test_settings_from_env() -> None:
+    settings = Settings.from_env({"HMS_SMS_GATEWAY_URL": "http://gw/sms", "HMS_TEAMS_A2A_OPS_URL": "http://b/a2a",
+                                  "HMS_SCRAPE_INTERVAL": "1s", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
+    assert settings.sms_gateway_url == "http://gw/sms"
+    assert settings.teams_urls == {"a2a-ops": "http://b/a2a"}
+    assert (settings.scrape_interval_ms, settings.export_interval_ms) == (1000, 1000)
+    assert "HMS_SMS_GATEWAY_URL" not in settings.defaulted and "HMS_SMTP_SMARTHOST" in settings.defaulted

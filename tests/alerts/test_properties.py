@@ -1,0 +1,80 @@
+"""Property tests: no input makes the parser (or the compiler behind it) raise."""
+
+from __future__ import annotations
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hms_otel.alerts import spec
+from hms_otel.alerts.compiler import compile_files
+from hms_otel.alerts.model import Problem
+from hms_otel.alerts.settings import Settings
+from hms_otel.alerts.syntax import AGGREGATIONS, OPERATORS
+
+_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _parse_never_raises(data: bytes | str) -> None:
+    parsed, problems = spec.load_bytes(data, "fuzz.yml")
+    assert (parsed is None) == bool(problems)
+    for problem in problems:
+        assert isinstance(problem, Problem)
+        assert problem.location.line >= 1 and problem.location.column >= 1
+        assert str(problem).startswith("fuzz.yml:")
+    if parsed is not None:
+        result = compile_files([parsed], Settings())
+        assert result.rules_yaml and result.alertmanager_yaml
+
+
+@_SETTINGS
+@given(st.binary(max_size=400))
+def test_random_bytes(data: bytes) -> None:
+    _parse_never_raises(data)
+
+
+@_SETTINGS
+@given(st.text(max_size=400))
+def test_random_text(text: str) -> None:
+    _parse_never_raises(text)
+
+
+_metric = st.sampled_from(["payment_latency_ms", "job_fail_total", "activities_pending", "ach_flagged_total",
+                           "nope", "", "9x", "a2a_transfer_ms"])
+_when = st.builds(
+    lambda agg, window, op, number: f"{agg}_over_{window} {op} {number}",
+    st.sampled_from([*AGGREGATIONS, "median", ""]),
+    st.sampled_from(["30s", "5m", "1h30m", "0s", "x", "", "500ms", "1d"]),
+    st.sampled_from([*OPERATORS, "=>", "="]),
+    st.one_of(st.integers(-10, 10_000).map(str), st.sampled_from(["nan", "inf", "1e400", "x", "1_000"])),
+)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30),
+                    _when, _metric, st.sampled_from(["sms:+15551234", "slack:#ops", "teams:ops", "pager:x",
+                                                     "{{ .Labels }}", "{{value}}", "webhook:http://h.example/"]))
+_value = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                      max_leaves=8)
+_field = st.sampled_from([*spec.ALERT_FIELDS, *spec.SLO_FIELDS, "below", "total", "bogus"])
+_alert = st.dictionaries(_field, _value, max_size=8)
+
+
+@_SETTINGS
+@given(st.one_of(_alert, st.lists(_alert, max_size=3), _value))
+def test_random_yaml_documents(document: object) -> None:
+    _parse_never_raises(yaml.safe_dump(document, allow_unicode=True))
+
+
+@_SETTINGS
+@given(st.fixed_dictionaries({"metric": _metric, "when": _when,
+                              "action": st.sampled_from(["sms:+15551234", "slack:#ops", ["email:a@b.gov"]])},
+                             optional={"for": st.sampled_from(["1m", "0s", 300, "x"]),
+                                       "message": st.text(max_size=40),
+                                       "labels": st.dictionaries(st.text(max_size=6), st.text(max_size=6),
+                                                                 max_size=2)}))
+def test_almost_valid_alerts(document: dict[str, object]) -> None:
+    _parse_never_raises(yaml.safe_dump(document, allow_unicode=True))
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    _parse_never_raises("[" * 5000 + "]" * 5000)
+    _parse_never_raises("a: " * 3000 + "b")
