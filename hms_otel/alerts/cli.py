@@ -74,7 +74,8 @@ def _settings(scrape_interval_ms: int | None, group_wait: str | None) -> Setting
 
 _DIR = click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 _SCRAPE = click.option("--scrape-interval", "scrape_interval_ms", callback=_duration,
-                       help="Prometheus scrape interval, for window warnings [env HMS_SCRAPE_INTERVAL, default 15s].")
+                       help="How often a sample arrives, for window warnings "
+                       "[env HMS_SCRAPE_INTERVAL, default 5s: the SDK export interval, remote-written].")
 def _group_wait(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         try:

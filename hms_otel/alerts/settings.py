@@ -30,7 +30,9 @@ class Settings:
     #: Directory holding one file per PagerDuty routing key name (``pagerduty/<name>``).
     secrets_dir: str = "/etc/hms-ops/secrets"
     #: Intervals used to warn about windows too short to hold a few samples.
-    scrape_interval_ms: int = 15_000
+    #: The HMS collector remote-writes to Prometheus, so a new sample arrives
+    #: every SDK export (5 s); set HMS_SCRAPE_INTERVAL where Prometheus scrapes.
+    scrape_interval_ms: int = 5_000
     export_interval_ms: int = 5_000
     group_wait: str = "10s"
     group_interval: str = "1m"
