@@ -1,0 +1,284 @@
+"""``hms-ops collector ...``, ``hms-ops install ...`` and ``hms-ops up``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hms_otel.stack import builds
+from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
+from hms_otel.stack.processes import ProcessError
+from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
+
+_console = Console(stderr=True, highlight=False)
+_KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
+
+
+@contextlib.contextmanager
+def _clean_errors() -> Iterator[None]:
+    """Known failures become one clear message and exit code 1, not a traceback."""
+    try:
+        yield
+    except _KNOWN_ERRORS as error:
+        raise click.ClickException(str(error)) from None
+
+
+@contextlib.contextmanager
+def _progress(title: str) -> Iterator[Callable[[str], None]]:
+    """A spinner showing the current step; each step is also printed so the log reads as a history."""
+    with _console.status(title) as status:
+
+        def report(message: str) -> None:
+            _console.print(f"[cyan]•[/] {message}")
+            status.update(message)
+
+        yield report
+
+
+# -- hms-ops collector ---------------------------------------------------------------------------------------
+
+
+@click.group()
+def collector() -> None:
+    """Build and check the hms-otelcol collector distribution."""
+
+
+@collector.command()
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="ocb manifest (default: collector-config/builder-config.yaml).",
+)
+@click.option("--force", is_flag=True, help="Rebuild even if the cache has this manifest's binary.")
+def build(manifest: Path | None, force: bool) -> None:
+    """Build hms-otelcol with ocb; cached per machine, keyed by the manifest's content."""
+    with _clean_errors(), _progress("building hms-otelcol") as progress:
+        started = time.monotonic()
+        path = builds.build_collector(manifest, progress, force=force)
+        progress(f"done in {time.monotonic() - started:.0f} s")
+    click.echo(path)
+
+
+@collector.command()
+@click.argument("config", type=click.Path(path_type=Path))
+def validate(config: Path) -> None:
+    """Validate CONFIG with `hms-otelcol validate` (env vars resolved from the current environment)."""
+    with _clean_errors():
+        validate_collector_config(config)
+    click.echo(f"{config}: valid")
+
+
+@collector.command()
+def path() -> None:
+    """Print the path of the built collector (fails with the build hint if it is not built)."""
+    with _clean_errors():
+        click.echo(builds.find_binary("hms-otelcol"))
+
+
+# -- hms-ops install -----------------------------------------------------------------------------------------
+
+_TARGETS = ("debian", "collector", "loki")
+
+
+@click.command()
+@click.argument("targets", nargs=-1, type=click.Choice([*_TARGETS, "all"]))
+def install(targets: tuple[str, ...]) -> None:
+    """Install everything the local stack runs (default: all). Idempotent: done steps are skipped.
+
+    \b
+    debian     Prometheus, promtool, Alertmanager, amtool (apt-get)
+    collector  hms-otelcol built with ocb into ~/.cache/hms-ops
+    loki       Loki built from its Go module into ~/.cache/hms-ops
+    """
+    chosen = _TARGETS if not targets or "all" in targets else tuple(t for t in _TARGETS if t in targets)
+    steps = {"debian": builds.install_debian, "collector": builds.build_collector, "loki": builds.build_loki}
+    with _clean_errors(), _progress("installing") as progress:
+        for target in chosen:
+            started = time.monotonic()
+            steps[target](progress=progress)  # type: ignore[operator]
+            progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
+
+
+# -- hms-ops up ----------------------------------------------------------------------------------------------
+
+
+def _port_options(func: Callable[..., None]) -> Callable[..., None]:
+    for field in reversed(dataclasses.fields(Ports)):
+        default = getattr(STANDARD_PORTS, field.name)
+        option = f"--{field.name.replace('_', '-')}-port"
+        func = click.option(
+            option,
+            field.name + "_port",
+            type=click.IntRange(1, 65535),
+            default=default,
+            show_default=True,
+            envvar=f"HMS_{field.name.upper()}_PORT",
+            help=f"Port for {field.name.replace('_', ' ')} (env {PORT_OPTIONS[field.name].split()[-1]}).",
+        )(func)
+    return func
+
+
+def _start_alert_watcher(
+    stack: LocalStack, alert_dir: Path, scrape_interval: str, stop: threading.Event
+) -> threading.Thread | None:
+    """INTEGRATION POINT (alerts): compile alert_rules/ into the stack and hot-reload it on change.
+
+    Uses hms_otel.alerts.watcher.watch; the rules land in ``stack.rules_dir`` (loaded by Prometheus) and
+    the routing in ``stack.alertmanager_config_path``. Returns None when the alerts package is missing.
+    """
+    try:
+        from hms_otel.alerts.settings import Settings
+        from hms_otel.alerts.watcher import watch
+    except ImportError as error:
+        _console.print(f"[yellow]alerts not loaded[/] ({error})")
+        return None
+
+    def echo(text: str, is_error: bool) -> None:
+        _console.print(f"[red]{text}[/]" if is_error else f"[dim]alerts:[/] {text}")
+
+    def run() -> None:
+        try:
+            # Window checks should use this stack's interval unless the user set one.
+            settings = Settings.from_env({"HMS_SCRAPE_INTERVAL": scrape_interval, **os.environ})
+            watch(
+                alert_dir,
+                stack.rules_dir / "hms-alerts.yml",
+                stack.alertmanager_config_path,
+                prometheus_url=stack.prometheus_url,
+                alertmanager_url=stack.alertmanager_url,
+                settings=settings,
+                stop_event=stop,
+                echo=echo,
+            )
+        except Exception as error:  # a broken watcher must not take the stack down
+            _console.print(f"[red]alert watcher stopped:[/] {error}")
+
+    thread = threading.Thread(target=run, name="hms-alert-watcher", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_demo(stack: LocalStack, workdir: Path) -> subprocess.Popen[bytes]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(stack.env())
+    env.update({"OTEL_SERVICE_NAME": "hms-demo-payments", "HMS_LAYER": "ACH", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
+    instrument = Path(sys.executable).with_name("opentelemetry-instrument")
+    log = (workdir / "demo.log").open("ab")
+    return subprocess.Popen(
+        [str(instrument), sys.executable, "-m", "hms_otel.stack.demo"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _summary(stack: LocalStack, workdir: Path) -> Table:
+    table = Table(title="HMS local stack", show_header=True, header_style="bold")
+    table.add_column("service")
+    table.add_column("address")
+    table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
+    table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
+    table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
+    table.add_row("HMS layers console", f"{stack.prometheus_url}/consoles/hms-layers.html")
+    table.add_row("Alertmanager", stack.alertmanager_url)
+    table.add_row("Loki", f'{stack.loki_url}  (LogQL: {{service_name="..."}})')
+    table.add_row("state and logs", str(workdir))
+    return table
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+@click.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".hms-ops"),
+    show_default=True,
+    help="Where configs, data and process logs go.",
+)
+@click.option(
+    "--config",
+    "collector_config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Collector config (default: collector-config/local.yaml).",
+)
+@click.option(
+    "--alerts",
+    "alert_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("alert_rules"),
+    show_default=True,
+    help="Alert files to compile and hot-reload.",
+)
+@click.option("--scrape-interval", default="5s", show_default=True, help="Prometheus scrape interval.")
+@click.option("--evaluation-interval", default="5s", show_default=True, help="Prometheus rule evaluation interval.")
+@click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the payment alert.")
+@_port_options
+def up(
+    workdir: Path,
+    collector_config: Path | None,
+    alert_dir: Path,
+    scrape_interval: str,
+    evaluation_interval: str,
+    demo: bool,
+    **ports: int,
+) -> None:
+    """Run the collector, Prometheus, Alertmanager and Loki locally until Ctrl-C."""
+    ports_ = Ports(**{name.removesuffix("_port"): value for name, value in ports.items()})
+    stack = LocalStack(
+        workdir,
+        ports_,
+        collector_config=collector_config or collector_config_path("local"),
+        scrape_interval=scrape_interval,
+        evaluation_interval=evaluation_interval,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, _interrupt)
+    demo_proc: subprocess.Popen[bytes] | None = None
+    try:
+        with _clean_errors(), _console.status("starting Loki, Alertmanager, Prometheus and the collector"):
+            stack.start()
+        if alert_dir.is_dir():
+            _start_alert_watcher(stack, alert_dir, scrape_interval, stop)
+        else:
+            _console.print(f"[yellow]no alert directory {alert_dir}; no alerts loaded[/]")
+        if demo:
+            demo_proc = _start_demo(stack, stack.workdir)
+            _console.print(
+                f"demo service running (log: {stack.workdir / 'demo.log'}); the payment alert "
+                "fires in about a minute and a half"
+            )
+        _console.print(_summary(stack, stack.workdir))
+        _console.print("Ctrl-C stops everything.")
+        while True:
+            time.sleep(1)
+            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.loki):
+                if service is not None and not service.running:
+                    raise click.ClickException(f"{service.name} exited; see {service.log_path}")
+    except KeyboardInterrupt:
+        _console.print("stopping ...")
+    finally:
+        stop.set()
+        if demo_proc is not None and demo_proc.poll() is None:
+            demo_proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                demo_proc.wait(timeout=5)
+            if demo_proc.poll() is None:
+                demo_proc.kill()
+        stack.stop()

@@ -1,0 +1,275 @@
+"""The whole local stack: collector -> Prometheus (+ Alertmanager) and Loki, as real processes.
+
+Usage::
+
+    from hms_otel.stack import LocalStack
+
+    with LocalStack(tmp_path) as stack:              # free loopback ports; LocalStack(..., ports=STANDARD_PORTS)
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.otlp_grpc_endpoint
+        ...run an app...
+        stack.query('sum(refund_pdf_total)')          # -> Prometheus vector result list
+
+Alert rules: drop compiled rule files into ``stack.rules_dir`` (or pass
+``rule_files=``) and call ``stack.reload_prometheus()``; write the
+Alertmanager configuration to ``stack.alertmanager_config_path`` (or pass
+``alertmanager_config=``) and call ``stack.reload_alertmanager()``.
+
+Everything a run writes (configs, data, one log per process) stays under
+``workdir``. Processes are stopped by PID on exit, also when the body raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from hms_otel.stack.processes import check_port_free, free_port, wait_until
+from hms_otel.stack.services import Alertmanager, Collector, Loki, Prometheus
+
+
+@dataclasses.dataclass(frozen=True)
+class Ports:
+    """The loopback ports of one stack."""
+
+    otlp_grpc: int
+    otlp_http: int
+    prometheus: int
+    alertmanager: int
+    loki: int
+    loki_grpc: int
+    collector_health: int
+    collector_telemetry: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Distinct ports nothing listens on now (for tests and parallel stacks)."""
+        ports: list[int] = []
+        while len(ports) < len(dataclasses.fields(cls)):
+            port = free_port()
+            if port not in ports:  # the OS may hand out a just-closed port again
+                ports.append(port)
+        return cls(*ports)
+
+
+#: The usual ports, used by `hms-ops up`.
+STANDARD_PORTS = Ports(
+    otlp_grpc=4317,
+    otlp_http=4318,
+    prometheus=9090,
+    alertmanager=9093,
+    loki=3100,
+    loki_grpc=9096,
+    collector_health=13133,
+    collector_telemetry=8888,
+)
+
+#: port field -> the `hms-ops up` option and environment variable that change it.
+PORT_OPTIONS: dict[str, str] = {
+    field.name: f"--{field.name.replace('_', '-')}-port or HMS_{field.name.upper()}_PORT"
+    for field in dataclasses.fields(Ports)
+}
+
+# Debian's packages run these as system services on the standard ports unless told not to.
+_SYSTEM_SERVICE_HINTS = {
+    "prometheus": " (Debian's service? `sudo systemctl disable --now prometheus`)",
+    "alertmanager": " (Debian's service? `sudo systemctl disable --now prometheus-alertmanager`)",
+}
+
+
+class LocalStack:
+    """Collector, Prometheus, Alertmanager and Loki wired together on 127.0.0.1.
+
+    ``ports``: a :class:`Ports` (default: free ports). ``collector_config``:
+    default collector-config/local.yaml. ``rule_files``: Prometheus rule files
+    or globs. ``alertmanager_config``: an Alertmanager config file (default: a
+    route to a receiver that does nothing). ``scrape_interval`` and
+    ``evaluation_interval``: Prometheus globals (1s keeps tests short).
+    ``with_loki=False`` skips Loki (metrics-only tests). ``collector_env``:
+    extra environment for the collector.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | str,
+        ports: Ports | None = None,
+        *,
+        collector_config: Path | None = None,
+        rule_files: Sequence[str | Path] = (),
+        alertmanager_config: Path | None = None,
+        scrape_interval: str = "1s",
+        evaluation_interval: str = "1s",
+        with_loki: bool = True,
+        collector_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.ports = ports or Ports.free()
+        p = self.ports
+        self.loki = Loki(self.workdir / "loki", p.loki, p.loki_grpc) if with_loki else None
+        self.alertmanager = Alertmanager(self.workdir / "alertmanager", p.alertmanager, config=alertmanager_config)
+        self.prometheus = Prometheus(
+            self.workdir / "prometheus",
+            p.prometheus,
+            scrape_interval=scrape_interval,
+            evaluation_interval=evaluation_interval,
+            rule_files=rule_files,
+            alertmanager_port=p.alertmanager,
+            scrape_targets={"hms-otelcol": f"127.0.0.1:{p.collector_telemetry}"},
+        )
+        # Without Loki the collector still needs a URL; nothing listens there and log export just retries.
+        loki_url = self.loki.otlp_url if self.loki else f"http://127.0.0.1:{p.loki}/otlp"
+        self.collector = Collector(
+            self.workdir / "collector",
+            config=collector_config,
+            otlp_grpc_port=p.otlp_grpc,
+            otlp_http_port=p.otlp_http,
+            health_port=p.collector_health,
+            telemetry_port=p.collector_telemetry,
+            remote_write_url=f"{self.prometheus.url}/api/v1/write",
+            loki_otlp_url=loki_url,
+            env=collector_env,
+        )
+
+    # -- addresses ------------------------------------------------------------------
+
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        """``http://127.0.0.1:<port>``: the value for OTEL_EXPORTER_OTLP_ENDPOINT (gRPC)."""
+        return self.collector.otlp_grpc_endpoint
+
+    @property
+    def otlp_http_endpoint(self) -> str:
+        """``http://127.0.0.1:<port>``: OTLP/HTTP base URL (append /v1/metrics, /v1/logs)."""
+        return self.collector.otlp_http_endpoint
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.prometheus.url
+
+    @property
+    def alertmanager_url(self) -> str:
+        return self.alertmanager.url
+
+    @property
+    def loki_url(self) -> str:
+        if self.loki is None:
+            raise RuntimeError("this LocalStack was created with with_loki=False")
+        return self.loki.url
+
+    @property
+    def rules_dir(self) -> Path:
+        """Prometheus loads every ``*.yml`` here (after :meth:`reload_prometheus`)."""
+        return self.prometheus.rules_dir
+
+    @property
+    def alertmanager_config_path(self) -> Path:
+        """The file Alertmanager reads; rewrite it and call :meth:`reload_alertmanager`."""
+        return self.alertmanager.config_path
+
+    def env(self) -> dict[str, str]:
+        """Environment for an app under ``opentelemetry-instrument`` that should export to this stack."""
+        return {"OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_grpc_endpoint, "OTEL_EXPORTER_OTLP_INSECURE": "true"}
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        """Start all processes in dependency order; on any failure stop what was started and re-raise."""
+        for name, port in dataclasses.asdict(self.ports).items():
+            if name.startswith("loki") and self.loki is None:
+                continue
+            check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
+        try:
+            if self.loki:
+                self.loki.start()
+            self.alertmanager.start()
+            self.prometheus.start()
+            self.collector.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop everything, collector first so it can flush. Safe to call twice.
+
+        Every process gets its stop even if stopping an earlier one raised; the first error is re-raised.
+        """
+        errors: list[BaseException] = []
+        for service in (self.collector, self.prometheus, self.alertmanager, self.loki):
+            if service is None:
+                continue
+            try:
+                service.stop()
+            except BaseException as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- operations -----------------------------------------------------------------
+
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Prometheus instant query: the result list (``[{"metric": {...}, "value": [t, "v"]}]``)."""
+        return self.prometheus.query(promql, at)
+
+    def query_value(self, promql: str, at: float | None = None) -> float | None:
+        """The single value of an instant query, or None when it returns nothing."""
+        result = self.query(promql, at)
+        if not result:
+            return None
+        if len(result) > 1:
+            raise ValueError(f"{promql!r} returned {len(result)} series; wrap it in sum() or narrow it")
+        return float(result[0]["value"][1])
+
+    def wait_for(
+        self, promql: str, until: Callable[[float | None], bool] = lambda v: v is not None, timeout: float = 60.0
+    ) -> float | None:
+        """Poll ``query_value(promql)`` until ``until(value)`` holds; raise TimeoutError with the last value.
+
+        ``stack.wait_for("sum(refund_pdf_total)", lambda v: v == 5)``.
+        """
+        last: list[float | None] = [None]
+
+        def check() -> bool:
+            last[0] = self.query_value(promql)
+            return until(last[0])
+
+        if not wait_until(check, timeout, interval=0.5):
+            raise TimeoutError(
+                f"{promql!r} did not reach the expected value within {timeout:.0f} s "
+                f"(last value: {last[0]}); collector log: {self.collector.log_path}"
+            )
+        return last[0]
+
+    def reload_prometheus(self) -> None:
+        """Reload prometheus.yml and rule files; raises ConfigInvalid if Prometheus rejects them."""
+        self.prometheus.reload()
+
+    def reload_alertmanager(self) -> None:
+        """Reload the Alertmanager config; raises ConfigInvalid if it is rejected."""
+        self.alertmanager.reload()
+
+    def stop_prometheus(self) -> None:
+        """Stop Prometheus (outage tests); its data directory is kept."""
+        self.prometheus.stop()
+
+    def start_prometheus(self) -> None:
+        """Start Prometheus again on the same port and data directory."""
+        self.prometheus.start()
+
+    def kill_collector(self) -> None:
+        """SIGKILL the collector (crash tests)."""
+        self.collector.kill()
+
+    def start_collector(self) -> None:
+        """Start the collector again (same ports, same persistent queue directory)."""
+        self.collector.start()

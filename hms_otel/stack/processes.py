@@ -1,0 +1,196 @@
+"""Run one server process: free loopback ports, a log file, readiness polling, stop by PID.
+
+    with ManagedProcess("loki", [binary, "-config.file=loki.yaml"], log_path=work / "loki.log",
+                        ready_url=f"http://127.0.0.1:{port}/ready") as loki:
+        ...
+
+Every failure message names the process and ends with the tail of its log,
+because that is where the reason is (a bad flag, a taken port, a bad config).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+HOST = "127.0.0.1"
+
+
+class ProcessError(RuntimeError):
+    """A managed process failed to start, exited early or did not become ready."""
+
+
+class PortInUse(ProcessError):
+    """A fixed port is already taken by another program."""
+
+    def __init__(self, port: int, what: str, how_to_change: str = "") -> None:
+        hint = f"; stop that program or change it with {how_to_change}" if how_to_change else ""
+        super().__init__(f"port {port} ({what}) on {HOST} is already in use{hint}")
+        self.port = port
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port_free(port: int, what: str, how_to_change: str = "") -> None:
+    """Raise :class:`PortInUse` if ``port`` is taken (bind test, as the server will bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            raise PortInUse(port, what, how_to_change) from None
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Poll ``check`` until it is true or ``timeout`` seconds pass; return whether it became true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+class ManagedProcess:
+    """One server process with its own log file; a context manager that always stops it.
+
+    ``ready_url`` is polled until it answers 2xx, at most ``ready_timeout``
+    seconds. Stopping sends SIGTERM to the process group, then SIGKILL after
+    ``grace`` seconds.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        log_path: Path,
+        ready_url: str | None = None,
+        ready_timeout: float = 60.0,
+        grace: float = 10.0,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = Path(log_path)
+        self.ready_url = ready_url
+        self.ready_timeout = ready_timeout
+        self.grace = grace
+        self.cwd = cwd
+        self.env = env
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> ManagedProcess:
+        if self.running:
+            return self
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== {time.strftime('%H:%M:%S')} starting: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            try:
+                # Own session: a Ctrl-C in the terminal reaches us, not the servers, so we stop them in order.
+                self._proc = subprocess.Popen(
+                    self.argv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=self.cwd,
+                    env={**os.environ, **(self.env or {})},
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise ProcessError(f"{self.name}: cannot run {self.argv[0]}: {error}") from None
+        if self.ready_url:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        assert self.ready_url is not None
+        url = self.ready_url
+        became_ready = wait_until(lambda: not self.running or http_ok(url), self.ready_timeout)
+        if not self.running:
+            code = self._proc.returncode if self._proc else None
+            raise ProcessError(
+                f"{self.name} exited with code {code} while starting; log {self.log_path}:\n{log_tail(self.log_path)}"
+            )
+        if not became_ready:
+            self.stop()
+            raise ProcessError(
+                f"{self.name} was not ready at {url} within {self.ready_timeout:.0f} s; "
+                f"log {self.log_path}:\n{log_tail(self.log_path)}"
+            )
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the process (e.g. SIGHUP to reload)."""
+        if self.running and self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL, no grace: for crash tests."""
+        if self._proc is not None and self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after the grace period. Safe to call twice."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=self.grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def __enter__(self) -> ManagedProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,103 @@
+"""hms-ops collector / install / up."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hms_otel.cli import cli
+from hms_otel.stack import Ports, find_binary
+from hms_otel.stack.processes import http_ok, wait_until
+
+
+@pytest.mark.e2e
+def test_collector_path_prints_the_cached_binary() -> None:
+    result = CliRunner().invoke(cli, ["collector", "path"])
+    assert result.exit_code == 0, result.output
+    assert Path(result.output.strip()) == find_binary("hms-otelcol")
+
+
+def test_collector_path_without_a_build_says_how_to_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HMS_OPS_CACHE", str(tmp_path))
+    result = CliRunner().invoke(cli, ["collector", "path"])
+    assert result.exit_code == 1
+    assert "hms-ops install collector" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.e2e
+def test_collector_validate_reports_a_bad_config_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: [not, a, string]\n")
+    result = CliRunner().invoke(cli, ["collector", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert str(bad) in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.e2e
+def test_install_is_idempotent_when_everything_is_there() -> None:
+    # Needs everything installed already (the e2e suite does); otherwise this is the real install.
+    result = CliRunner().invoke(cli, ["install"])
+    assert result.exit_code == 0, result.output
+    assert "already" in result.output
+
+
+@pytest.mark.e2e
+def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    ports = Ports.free()
+    argv = [
+        sys.executable,
+        "-m",
+        "hms_otel.cli",
+        "up",
+        "--workdir",
+        str(tmp_path / "up"),
+        "--alerts",
+        str(tmp_path / "no-alerts"),
+    ]
+    for field in dataclasses.fields(Ports):
+        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ready = wait_until(
+            lambda: (
+                http_ok(f"http://127.0.0.1:{ports.collector_health}/")
+                and http_ok(f"http://127.0.0.1:{ports.loki}/ready")
+            ),
+            timeout=120,
+            interval=0.5,
+        )
+        assert ready, proc.stdout.read() if proc.poll() is not None and proc.stdout else "stack not ready"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "stopping" in output
+    assert not http_ok(f"http://127.0.0.1:{ports.prometheus}/-/ready")
+    assert not http_ok(f"http://127.0.0.1:{ports.loki}/ready")
+
+
+@pytest.mark.e2e
+def test_up_on_a_taken_port_names_it_and_the_option(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = dataclasses.replace(Ports.free(), prometheus=port)
+        argv = ["up", "--workdir", str(tmp_path)]
+        for field in dataclasses.fields(Ports):
+            argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+        result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 1
+    assert f"port {port}" in result.output and "--prometheus-port" in result.output
+    assert "Traceback" not in result.output

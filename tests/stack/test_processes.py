@@ -1,0 +1,106 @@
+"""The process layer and the build helpers, without the real backends."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, find_binary
+from hms_otel.stack.builds import _loki_directives
+from hms_otel.stack.processes import ManagedProcess, check_port_free, free_port
+
+
+def test_port_in_use_names_the_port_and_how_to_change_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUse, match=rf"port {port} \(prometheus\).*--prometheus-port"):
+            check_port_free(port, "prometheus", "--prometheus-port")
+
+
+def test_local_stack_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = Ports(**{**Ports.free().__dict__, "otlp_grpc": taken.getsockname()[1]})
+        with pytest.raises(PortInUse, match="--otlp-grpc-port or HMS_OTLP_GRPC_PORT"):
+            LocalStack(tmp_path, ports).start()
+    assert not list(tmp_path.glob("*/*.log"))
+
+
+def test_process_that_exits_while_starting_reports_its_log(tmp_path: Path) -> None:
+    code = "import sys; print('bad flag --nope'); sys.exit(3)"
+    process = ManagedProcess(
+        "broken",
+        [sys.executable, "-c", code],
+        log_path=tmp_path / "broken.log",
+        ready_url=f"http://127.0.0.1:{free_port()}/",
+        ready_timeout=20,
+    )
+    with pytest.raises(ProcessError, match=r"(?s)broken exited with code 3.*bad flag --nope"):
+        process.start()
+
+
+def test_process_not_ready_in_time_is_stopped_and_reported(tmp_path: Path) -> None:
+    code = "import time; print('still warming up', flush=True); time.sleep(60)"
+    process = ManagedProcess(
+        "slow",
+        [sys.executable, "-c", code],
+        log_path=tmp_path / "slow.log",
+        ready_url=f"http://127.0.0.1:{free_port()}/",
+        ready_timeout=1,
+        grace=2,
+    )
+    with pytest.raises(ProcessError, match=r"(?s)slow was not ready.*still warming up"):
+        process.start()
+    assert not process.running
+
+
+def test_stop_escalates_to_sigkill_after_the_grace_period(tmp_path: Path) -> None:
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    with ManagedProcess("stubborn", [sys.executable, "-c", code], log_path=tmp_path / "s.log", grace=0.5) as p:
+        assert p.running
+    assert not p.running
+
+
+def test_missing_binary_tells_which_install_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HMS_OPS_CACHE", str(tmp_path))
+    with pytest.raises(MissingBinary, match="hms-ops install loki"):
+        find_binary("loki")
+    with pytest.raises(MissingBinary, match="hms-ops install collector"):
+        find_binary("hms-otelcol")
+    monkeypatch.setenv("HMS_OPS_LOKI", str(tmp_path / "nope"))
+    with pytest.raises(MissingBinary, match="HMS_OPS_LOKI="):
+        find_binary("loki")
+
+
+def test_loki_wrapper_repeats_replace_and_exclude_but_not_local_paths() -> None:
+    gomod = """module github.com/grafana/loki/v3
+
+go 1.26.5
+
+require (
+\tgithub.com/grafana/loki/pkg/push v0.0.0-20250630054201-94c0ba7b0952
+)
+
+replace github.com/Azure/azure-sdk-for-go => github.com/Azure/azure-sdk-for-go v68.0.0+incompatible
+
+exclude k8s.io/client-go v8.0.0+incompatible
+
+replace github.com/grafana/loki/pkg/push => ./pkg/push // local
+
+replace (
+\tgithub.com/a/b => github.com/c/d v1.0.0
+)
+"""
+    go_version, lines = _loki_directives(gomod)
+    assert go_version == "1.26.5"
+    assert lines == [
+        "replace github.com/Azure/azure-sdk-for-go => github.com/Azure/azure-sdk-for-go v68.0.0+incompatible",
+        "exclude k8s.io/client-go v8.0.0+incompatible",
+        "replace github.com/a/b => github.com/c/d v1.0.0",
+    ]
