@@ -15,9 +15,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hms_otel.stack import builds
+from hms_otel.stack.demo import serve_sms_phone
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
@@ -146,6 +148,7 @@ def _start_alert_watcher(
         return None
 
     def echo(text: str, is_error: bool) -> None:
+        text = escape(text)  # PromQL like `[5m]` is not rich markup
         _console.print(f"[red]{text}[/]" if is_error else f"[dim]alerts:[/] {text}")
 
     def run() -> None:
@@ -170,14 +173,14 @@ def _start_alert_watcher(
     return thread
 
 
-def _start_demo(stack: LocalStack, workdir: Path) -> subprocess.Popen[bytes]:
+def _start_demo(stack: LocalStack, workdir: Path, calm: float) -> subprocess.Popen[bytes]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
     env.update(stack.env())
     env.update({"OTEL_SERVICE_NAME": "hms-demo-payments", "HMS_LAYER": "ACH", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
     instrument = Path(sys.executable).with_name("opentelemetry-instrument")
     log = (workdir / "demo.log").open("ab")
     return subprocess.Popen(
-        [str(instrument), sys.executable, "-m", "hms_otel.stack.demo"],
+        [str(instrument), sys.executable, "-m", "hms_otel.stack.demo", "--calm", str(calm)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -229,6 +232,7 @@ def _interrupt(signum: int, frame: object) -> None:
 @click.option("--scrape-interval", default="5s", show_default=True, help="Prometheus scrape interval.")
 @click.option("--evaluation-interval", default="5s", show_default=True, help="Prometheus rule evaluation interval.")
 @click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the payment alert.")
+@click.option("--demo-calm", default=20.0, show_default=True, help="Seconds the demo runs normally before slowing.")
 @_port_options
 def up(
     workdir: Path,
@@ -237,6 +241,7 @@ def up(
     scrape_interval: str,
     evaluation_interval: str,
     demo: bool,
+    demo_calm: float,
     **ports: int,
 ) -> None:
     """Run the collector, Prometheus, Alertmanager and Loki locally until Ctrl-C."""
@@ -251,18 +256,23 @@ def up(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     demo_proc: subprocess.Popen[bytes] | None = None
+    phone = None
     try:
         with _clean_errors(), _console.status("starting Loki, Alertmanager, Prometheus and the collector"):
             stack.start()
+        if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):
+            phone, os.environ["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
+                lambda text: _console.print(f"[bold red]{escape(text)}[/]")
+            )
         if alert_dir.is_dir():
             _start_alert_watcher(stack, alert_dir, scrape_interval, stop)
         else:
             _console.print(f"[yellow]no alert directory {alert_dir}; no alerts loaded[/]")
         if demo:
-            demo_proc = _start_demo(stack, stack.workdir)
+            demo_proc = _start_demo(stack, stack.workdir, demo_calm)
             _console.print(
-                f"demo service running (log: {stack.workdir / 'demo.log'}); the payment alert "
-                "fires in about a minute and a half"
+                f"demo service running (log: {stack.workdir / 'demo.log'}); payments slow down after {demo_calm:g} s "
+                "and the payment alert texts the on-call phone here within a minute"
             )
         _console.print(_summary(stack, stack.workdir))
         _console.print("Ctrl-C stops everything.")
@@ -275,6 +285,8 @@ def up(
         _console.print("stopping ...")
     finally:
         stop.set()
+        if phone is not None:
+            phone.shutdown()
         if demo_proc is not None and demo_proc.poll() is None:
             demo_proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -101,3 +102,39 @@ def test_up_on_a_taken_port_names_it_and_the_option(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"port {port}" in result.output and "--prometheus-port" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.e2e
+def test_up_demo_texts_the_on_call_phone(tmp_path: Path) -> None:
+    """The README's main command: the stack, the demo service, the payment alert, the SMS."""
+    import threading
+
+    ports = Ports.free()
+    repo = Path(__file__).resolve().parents[2]
+    argv = [
+        sys.executable, "-m", "hms_otel.cli", "up", "--demo", "--demo-calm", "5",
+        "--workdir", str(tmp_path / "up"), "--alerts", str(repo / "alert_rules"),
+        "--scrape-interval", "1s", "--evaluation-interval", "1s",
+    ]
+    for field in dataclasses.fields(Ports):
+        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    env = {k: v for k, v in os.environ.items() if k != "HMS_SMS_GATEWAY_URL"}
+    env.update(HMS_ALERT_GROUP_WAIT="0s", COLUMNS="200")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        # The payments SLO may page first on the same number; wait for the tutorial's alert.
+        def paged() -> bool:
+            return any("SMS to +15551234: Payment latency" in line for line in lines)
+
+        assert wait_until(paged, timeout=180, interval=0.5), "".join(lines)
+        sms = next(line for line in lines if "SMS to +15551234: Payment latency" in line)
+        assert "ms (>2 s)" in sms, sms
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(lines)
