@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import watchfiles
 
+from hms_otel import http
 from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
 from hms_otel.alerts.model import Problem
 from hms_otel.alerts.settings import Settings
@@ -121,17 +120,11 @@ def write_atomically(path: str | Path, text: str) -> bool:
 
 def reload(base_url: str) -> str:
     """``POST /-/reload``; "ok" or what went wrong (Prometheus answers 500 and keeps the old rules)."""
-    url = base_url.rstrip("/") + "/-/reload"
-    request = urllib.request.Request(url, method="POST", data=b"")
     try:
-        with urllib.request.urlopen(request, timeout=_RELOAD_TIMEOUT_S) as response:
-            response.read()
-        return "ok"
-    except urllib.error.HTTPError as error:
-        body = error.read().decode("utf-8", "replace").strip()
-        return f"HTTP {error.code}: {body[:500]}"
-    except (urllib.error.URLError, OSError) as error:
-        return f"cannot reach {url}: {getattr(error, 'reason', error)}"
+        http.request("POST", base_url.rstrip("/") + "/-/reload", data=b"", timeout=_RELOAD_TIMEOUT_S)
+    except http.HTTPError as error:
+        return str(error)
+    return "ok"
 
 
 def watch(

@@ -16,11 +16,11 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+
+from hms_otel.http import ok as http_ok
 
 HOST = "127.0.0.1"
 
@@ -61,14 +61,6 @@ def log_tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
-
-
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from hms_otel.stack import http
+from hms_otel import http
 from hms_otel.stack.builds import find_binary, repo_root
 from hms_otel.stack.consoles import write_consoles
 from hms_otel.stack.processes import HOST, ManagedProcess

@@ -1,4 +1,4 @@
-"""The few HTTP calls the stack makes (readiness, reloads, queries), with the standard library only."""
+"""The few HTTP calls hms-ops makes (readiness, reloads, queries), with the standard library only."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ def request(
         raise HTTPError(url, error.code, error.read().decode(errors="replace")) from None
     except (urllib.error.URLError, OSError) as error:
         raise HTTPError(url, None, str(getattr(error, "reason", error))) from None
+
+
+def ok(url: str, timeout: float = 1.0) -> bool:
+    """True when ``url`` answers 2xx to a GET; any failure is False (readiness polls)."""
+    try:
+        request("GET", url, timeout=timeout)
+        return True
+    except (HTTPError, ValueError):
+        return False
 
 
 def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
