@@ -12,9 +12,7 @@ A missing binary fails the test with the `hms-ops install ...` command to run; n
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pytest
 
 from hms_otel.stack import LocalStack, MissingBinary, ProcessError
 
-APPS = Path(__file__).parent / "apps"
+from .support import instrumented_argv, instrumented_env
 
 
 def _start_stack(workdir: Path, **options: object) -> LocalStack:
@@ -55,23 +53,7 @@ def isolated_stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def app_env(target: LocalStack, service_name: str, **extra: str) -> dict[str, str]:
     """Environment for an app exporting to ``target``: no OTEL_* leaks in from the test process."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env.update(target.env())
-    env.update(
-        {
-            "OTEL_SERVICE_NAME": service_name,
-            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-            "OTEL_BLRP_SCHEDULE_DELAY": "500",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-def _argv(app: str, args: tuple[object, ...]) -> list[str]:
-    instrument = Path(sys.executable).with_name("opentelemetry-instrument")
-    return [str(instrument), sys.executable, str(APPS / f"{app}.py"), *map(str, args)]
+    return instrumented_env(target.otlp_grpc_endpoint, **{**target.env(), "OTEL_SERVICE_NAME": service_name, **extra})
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +64,7 @@ def run_app() -> Callable[..., subprocess.CompletedProcess[str]]:
         target: LocalStack, app: str, *args: object, service_name: str, timeout: float = 60, **extra_env: str
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            _argv(app, args),
+            instrumented_argv(app, args),
             env=app_env(target, service_name, **extra_env),
             capture_output=True,
             text=True,
@@ -103,7 +85,7 @@ def start_app() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         target: LocalStack, app: str, *args: object, service_name: str, **extra_env: str
     ) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            _argv(app, args),
+            instrumented_argv(app, args),
             env=app_env(target, service_name, **extra_env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +26,12 @@ from hms_otel.http import get_json
 from hms_otel.stack import LocalStack
 
 from ..conftest import app_env
+from ..support import instrumented_argv
 from .recorder import Recorder
 
 pytestmark = pytest.mark.e2e
 
 ALERT_RULES = Path(__file__).resolve().parents[2] / "alert_rules"
-APP = Path(__file__).parent / "apps" / "slow_payments.py"
 T = TypeVar("T")
 #: Test intervals (also printed with the measurement).
 INTERVALS = {"sdk_export": "1s", "collector_batch": "1s", "prometheus_scrape_and_eval": "1s",
@@ -72,8 +71,8 @@ def test_slow_payments_reach_the_sms_gateway(isolated_stack: LocalStack, tmp_pat
         assert report.ok, messages
         assert "payment_latency_high" in _rules(stack)
 
-        app = subprocess.Popen([str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable,
-                                str(APP), "3"], env=app_env(stack, "election-day-payments"),
+        app = subprocess.Popen(instrumented_argv("alerts_slow_payments", ["3"]),
+                               env=app_env(stack, "election-day-payments"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             line = _poll(lambda: app.stdout.readline() if app.poll() is None else "exited", 60, "SLOW_START")

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from opentelemetry import metrics
@@ -14,9 +11,8 @@ from opentelemetry.test.globals_test import reset_metrics_globals
 
 from hms_otel import metric, sdk
 
+from ..support import instrumented_argv, instrumented_env
 from .otlp_receiver import OtlpReceiver
-
-APPS = Path(__file__).resolve().parents[1] / "apps"
 
 
 @pytest.fixture
@@ -45,22 +41,13 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
 
 
 def app_env(endpoint: str, **extra: str) -> dict[str, str]:
-    """Environment for an app under opentelemetry-instrument, with no inherited OTEL_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HMS_"))}
-    env.update(
-        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
-        OTEL_METRIC_EXPORT_INTERVAL="500",
-        OTEL_BLRP_SCHEDULE_DELAY="200",
-        PYTHONUNBUFFERED="1",
+    """Environment for an app exporting to the test-side receiver at ``endpoint``."""
+    return instrumented_env(
+        endpoint, **{"OTEL_METRIC_EXPORT_INTERVAL": "500", "OTEL_BLRP_SCHEDULE_DELAY": "200", **extra}
     )
-    env.update(extra)
-    return env
 
 
 def run_instrumented(app: str, env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    bindir = Path(sys.executable).parent
-    instrument = bindir / "opentelemetry-instrument"
     return subprocess.run(
-        [str(instrument), sys.executable, str(APPS / app), *args],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        instrumented_argv(app, args), env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -5,11 +5,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from .conftest import APPS, app_env, run_instrumented
+from ..support import APPS, OPENTELEMETRY_INSTRUMENT, instrumented_argv
+from .conftest import app_env, run_instrumented
 from .otlp_receiver import attributes_of
 
 
@@ -189,9 +189,8 @@ def test_agent_under_opentelemetry_instrument_does_not_configure_twice(otlp_rece
         "metric.increment('refund_pdf_total', 4)\n"
         "agent.stop()\n"
     )
-    bindir = Path(sys.executable).parent
     result = subprocess.run(
-        [str(bindir / "opentelemetry-instrument"), sys.executable, str(app)],
+        instrumented_argv(app),
         env=app_env(otlp_receiver.endpoint), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -213,9 +212,8 @@ def test_exporter_failures_are_not_fed_back_into_the_log_pipeline():
         "http://127.0.0.1:1", OTEL_LOGS_EXPORTER="console", OTEL_METRIC_EXPORT_INTERVAL="200",
         HMS_OTEL_SHUTDOWN_TIMEOUT="1",
     )
-    bindir = Path(sys.executable).parent
     result = subprocess.run(
-        [str(bindir / "opentelemetry-instrument"), sys.executable, "-c", code],
+        [str(OPENTELEMETRY_INSTRUMENT), sys.executable, "-c", code],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,6 @@
 """A payments app whose payment step slows down, as on Election Day.
 
-Run: opentelemetry-instrument python slow_payments.py SLOW_SECONDS
+Run: opentelemetry-instrument python alerts_slow_payments.py SLOW_SECONDS
 A few normal payments first (they create the series in Prometheus), then
 rounds of 8 concurrent slow payments until the process is stopped. Prints
 ``SLOW_START <unix time>`` when the first slow payment starts.
