@@ -11,10 +11,13 @@ because that is where the reason is (a bad flag, a taken port, a bad config).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +26,7 @@ from types import TracebackType
 from hms_otel.http import ok as http_ok
 
 HOST = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class ProcessError(RuntimeError):
@@ -61,6 +65,29 @@ def log_tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, have the kernel SIGTERM the server if we die without stopping it
+    (``kill -9`` of ``hms-ops up``, a crashed test run), so no server outlives us.
+
+    The signal follows the *thread* that started the process, so it is only
+    armed for processes started from the main thread.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(1)
+
+    return arm
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
@@ -129,6 +156,7 @@ class ManagedProcess:
                     cwd=self.cwd,
                     env={**os.environ, **(self.env or {})},
                     start_new_session=True,
+                    preexec_fn=_die_with_parent(),
                 )
             except OSError as error:
                 raise ProcessError(f"{self.name}: cannot run {self.argv[0]}: {error}") from None

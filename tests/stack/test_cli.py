@@ -78,8 +78,7 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc)
     assert proc.returncode == 0, output
     assert "stopping" in output
     assert not http_ok(f"http://127.0.0.1:{ports.prometheus}/-/ready")
@@ -135,6 +134,36 @@ def test_up_demo_texts_the_on_call_phone(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc)
     assert proc.returncode == 0, "".join(lines)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C first, so `up` stops its servers; SIGKILL only if it does not exit."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.e2e
+def test_servers_do_not_outlive_a_killed_up(tmp_path: Path) -> None:
+    ports = Ports.free()
+    argv = [sys.executable, "-m", "hms_otel.cli", "up", "--workdir", str(tmp_path / "up"),
+            "--alerts", str(tmp_path / "no-alerts")]
+    for field in dataclasses.fields(Ports):
+        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        prometheus = f"http://127.0.0.1:{ports.prometheus}/-/ready"
+        assert wait_until(lambda: http_ok(prometheus), timeout=120, interval=0.5), "stack not ready"
+        proc.kill()  # no chance to clean up: the kernel's parent-death signal must stop the servers
+        proc.wait()
+        assert wait_until(lambda: not http_ok(prometheus), timeout=30, interval=0.5), "Prometheus outlived hms-ops up"
+        collector = f"http://127.0.0.1:{ports.collector_health}/"
+        assert wait_until(lambda: not http_ok(collector), timeout=30, interval=0.5), "the collector outlived it"
+    finally:
+        _stop(proc)
