@@ -166,6 +166,13 @@ class _Timer:
     def __call__(self, func: _F) -> _F:
         if not callable(func):
             raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got {func!r}")
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            # Calling a generator function only creates the generator: the
+            # timer would measure nothing of the work.
+            raise TypeError(
+                f"@metric.timer({self._name!r}) cannot time generator {func.__qualname__}: "
+                f"time the code that consumes it, or use `with metric.timer({self._name!r}):` inside it"
+            )
         record, attributes, name = self._record, self._attributes, self._name
         record_error = self._record_error
 

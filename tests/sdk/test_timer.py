@@ -124,14 +124,35 @@ def test_contract_name_of_another_kind_fails_at_decoration():
 
 
 def test_record_failure_never_reaches_the_caller(reader, caplog):
-    @metric.timer("t_badattr_ms", bad=object())  # not a valid attribute value type
+    def broken_record(*args, **kwargs):
+        raise RuntimeError("exporter state corrupted")
+
+    timer = metric.timer("t_broken_ms")
+    timer._record = broken_record  # what a failing SDK would do inside record()
+
+    @timer
     def work():
         return "done"
 
-    assert work() == "done"
-    assert work() == "done"
+    with caplog.at_level("WARNING", logger="hms_otel"):
+        assert work() == "done"
+        assert work() == "done"
+        with pytest.raises(KeyError), timer:  # the application's own exception still propagates
+            raise KeyError("app")
+    assert metric.errors()[("timer", "t_broken_ms")] == 3
+    assert [r.getMessage() for r in caplog.records].count(
+        "hms_otel: metric.timer('t_broken_ms') failed and was skipped: exporter state corrupted"
+    ) == 1
 
 
 def test_decorating_a_non_callable_is_a_type_error():
     with pytest.raises(TypeError):
         metric.timer("t_nc_ms")(42)
+
+
+def test_generator_functions_are_refused_with_a_hint():
+    with pytest.raises(TypeError, match=r"cannot time generator .*with metric\.timer"):
+
+        @metric.timer("t_gen_ms")
+        def rows():
+            yield 1
