@@ -21,6 +21,8 @@ table { border-collapse: collapse; margin-bottom: 1.5em; }
 th, td { border: 1px solid #ccc; padding: .3em .8em; text-align: left; }
 .layer { font-size: 1.2em; font-weight: bold; padding: .4em .8em; color: white; }
 .green { background: #2e7d32; } .red { background: #c62828; }
+.badges { display: flex; flex-wrap: wrap; gap: .5em; margin-bottom: 1.5em; }
+.badges a { text-decoration: none; border-radius: .3em; }
 """
 
 
@@ -38,8 +40,26 @@ def _graph_link(expr: str) -> str:
     return "/classic/graph?" + urllib.parse.urlencode({"g0.expr": expr, "g0.tab": "0", "g0.range_input": "1h"})
 
 
+def _firing(layer: str) -> str:
+    return f'count(ALERTS{{alertstate="firing",layer="{layer}"}})'
+
+
+def _badge(layer: str) -> str:
+    """One coloured box per layer, linking to its section: the at-a-glance row."""
+    anchor, name = html.escape(_anchor(layer)), html.escape(layer)
+    return (
+        f"{{{{ if query `{_firing(layer)}` }}}}"
+        f'<a class="layer red" href="#{anchor}">{name}</a>'
+        f'{{{{ else }}}}<a class="layer green" href="#{anchor}">{name}</a>{{{{ end }}}}'
+    )
+
+
+def _anchor(layer: str) -> str:
+    return "layer-" + "".join(ch if ch.isalnum() else "-" for ch in layer.lower())
+
+
 def _layer_section(layer: str) -> str:
-    firing = f'count(ALERTS{{alertstate="firing",layer="{layer}"}})'
+    firing = _firing(layer)
     rows = []
     for definition in sorted(REGISTRY.by_layer(layer), key=lambda d: d.name):
         expr, shows = _key_expression(definition)
@@ -53,6 +73,7 @@ def _layer_section(layer: str) -> str:
             "</tr>"
         )
     return (
+        f'<a id="{html.escape(_anchor(layer))}"></a>'
         f"{{{{ if query `{firing}` }}}}"
         f'<div class="layer red">{html.escape(layer)}: '
         f"{{{{ with query `{firing}` }}}}{{{{ . | first | value }}}}{{{{ end }}}} alert(s) firing</div>"
@@ -66,6 +87,7 @@ def render_layers_console() -> str:
     # Metrics defined at run time may have no layer; they have no place on a per-layer page.
     named = {definition.layer for definition in REGISTRY if definition.layer}
     layers = sorted(named, key=lambda layer: (len(layer) > 3, layer))  # the five 3-letter layers first
+    badges = '<div class="badges">' + "".join(_badge(layer) for layer in layers) + "</div>"
     sections = "\n".join(_layer_section(layer) for layer in layers)
     return (
         "<!DOCTYPE html>\n<html><head><title>HMS layers</title>"
@@ -74,7 +96,7 @@ def render_layers_console() -> str:
         "<h1>HMS layers</h1>\n"
         '<p>Red while an alert of the layer fires. <a href="/alerts">Alerts</a> · '
         '<a href="/classic/graph">Graph</a></p>\n'
-        f"{sections}\n</body></html>\n"
+        f"{badges}\n{sections}\n</body></html>\n"
     )
 
 
