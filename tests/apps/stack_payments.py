@@ -3,6 +3,7 @@
 Argv: CALLS REFUNDS SLEEP_MS LOG_MESSAGE. Prints a JSON line with what it sent.
 """
 
+import itertools
 import json
 import sys
 import time
@@ -11,6 +12,11 @@ from hms_otel import metric
 
 calls, refunds, sleep_ms = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 message = sys.argv[4]
+
+# A clock that advances exactly SLEEP_MS between a timer's two readings, so the
+# test can check payment_latency_ms_sum to the millisecond after the whole pipeline.
+_ticks = itertools.count()
+metric._perf_counter = lambda: next(_ticks) * sleep_ms / 1000
 
 
 @metric.timer("payment_latency_ms")

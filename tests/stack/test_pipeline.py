@@ -33,9 +33,8 @@ def test_histogram_count_and_sum_arrive_under_contract_names(stack: LocalStack, 
     job = '{job="stack-payments"}'
     assert stack.wait_for(f"sum(payment_latency_ms_count{job})", lambda v: v == CALLS) == CALLS
     total_ms = stack.query_value(f"sum(payment_latency_ms_sum{job})")
-    # Each call sleeps SLEEP_MS, so the sum in milliseconds is at least CALLS * SLEEP_MS; a seconds unit
-    # would be 1000 times smaller. The upper bound only rules out a microseconds unit.
-    assert total_ms is not None and CALLS * SLEEP_MS <= total_ms < CALLS * (SLEEP_MS + 1000)
+    # The app's timer clock advances exactly SLEEP_MS per call: the sum is exact, in milliseconds.
+    assert total_ms == pytest.approx(CALLS * SLEEP_MS, abs=1e-6)
     assert stack.query_value('sum(payment_latency_ms_bucket{job="stack-payments",le="+Inf"})') == CALLS
 
 
