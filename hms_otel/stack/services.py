@@ -257,6 +257,10 @@ class Prometheus(_Service):
             f"--web.listen-address={HOST}:{self.port}",
             "--web.enable-lifecycle",
             "--web.enable-remote-write-receiver",
+            # Prometheus 2.42 forgets its Alertmanagers for up to 5 s after each /-/reload
+            # (prometheus/prometheus#13064); an alert dropped then is re-sent after this delay
+            # (default 1m), which would blow the one-minute paging budget.
+            "--rules.alert.resend-delay=5s",
             f"--web.console.templates={self.consoles_dir}",
             f"--web.console.libraries={self.workdir / 'console_libraries'}",
         ]
