@@ -81,10 +81,14 @@ def test_unreachable_collector_never_blocks_the_app(target):
         blackhole.bind(("127.0.0.1", 0))
         blackhole.listen(0)  # accepts nothing: the kernel queues one connection, then silence
         port = blackhole.getsockname()[1] if target == "blackhole" else 1
-        env = app_env(f"http://127.0.0.1:{port}", OTEL_METRIC_EXPORT_INTERVAL="200", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+        # Each export attempt may wait 60 s, so a shutdown that waited for the
+        # exporter would outlast the 30 s limit below; HMS_OTEL_SHUTDOWN_TIMEOUT
+        # must cut it to about 1 s.
+        env = app_env(
+            f"http://127.0.0.1:{port}", OTEL_METRIC_EXPORT_INTERVAL="200", OTEL_EXPORTER_OTLP_TIMEOUT="60",
+            HMS_OTEL_SHUTDOWN_TIMEOUT="1",
+        )
         started = time.monotonic()
-        # The 30 s limit is a hang detector; without the bounded shutdown the
-        # SDK waits for its exporter retries at exit.
         result = run_instrumented("quickstart.py", env, "200", timeout=30)
         elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
