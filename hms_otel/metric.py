@@ -14,7 +14,7 @@ Two rules:
   used as two kinds) raise ``ValueError`` where the decorator or instrument is
   created;
 - at call time nothing raises into the application: a failure is logged once
-  per metric and counted in ``hms_otel.facade.errors``.
+  per metric and counted in ``hms_otel_facade_errors_total``.
 """
 
 from __future__ import annotations
@@ -112,16 +112,18 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
             first = _error_counts[key] == 1
         if first:
             _log.warning("hms_otel: metric.%s(%r) failed and was skipped: %s", facade, name, error)
-        _error_counter().add(1, {"facade": facade, "metric": key[1][:64]})
+        _instrument(_ERRORS).add(1, {"facade": facade, "metric": key[1][:64]})
     except Exception:
         pass
 
 
-@functools.lru_cache(maxsize=1)
-def _error_counter() -> Any:
-    return metrics.get_meter(_SCOPE).create_counter(
-        "hms_otel.facade.errors", "{error}", "Facade calls that failed and were skipped"
-    )
+_ERRORS = REGISTRY.define(
+    "hms_otel_facade_errors_total",
+    Kind.COUNTER,
+    "{error}",
+    "Facade calls that failed and were skipped",
+    attributes=("facade", "metric"),
+)
 
 
 def errors() -> dict[tuple[str, str], int]:

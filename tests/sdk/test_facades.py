@@ -53,7 +53,8 @@ def test_call_time_mistakes_never_raise_and_are_counted_once_logged(reader, capl
     warnings = [r.getMessage() for r in caplog.records if "payment_latency_ms" in r.getMessage()]
     assert len(warnings) == 1 and "histogram" in warnings[0]
     assert points(reader, "payment latency") == []
-    assert only_point(reader, "hms_otel.facade.errors", facade="increment", metric="payment_latency_ms").value >= 3
+    errors_counted = only_point(reader, "hms_otel_facade_errors_total", facade="increment", metric="payment_latency_ms")
+    assert errors_counted.value >= 3
 
 
 def test_facades_without_an_sdk_are_no_ops():
