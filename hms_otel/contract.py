@@ -50,6 +50,3 @@ CONTRACT: tuple[MetricDefinition, ...] = (
                      (), "quick start"),
     MetricDefinition("refund_pdf_total", _C, "{pdf}", "Refund PDFs generated", (), "quick start"),
 )
-
-#: Layer name -> short code used in resource attributes and entry point names.
-LAYERS: dict[str, str] = {"ACH": "ach", "SVC": "svc", "A2A": "a2a", "ACT": "act", "ESQ": "esq"}

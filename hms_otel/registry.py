@@ -27,11 +27,6 @@ class Kind(str, Enum):
     GAUGE = "gauge"
     OBSERVABLE_GAUGE = "observable_gauge"
 
-    @property
-    def is_gauge_like(self) -> bool:
-        """Values that go up and down; Prometheus sees them as gauges."""
-        return self in (Kind.GAUGE, Kind.OBSERVABLE_GAUGE, Kind.UPDOWN_COUNTER)
-
 
 class MetricNameError(ValueError):
     """A metric name breaks the OpenTelemetry instrument-name rules."""
@@ -75,6 +70,12 @@ def prometheus_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_:]", "_", name)
 
 
+def prometheus_label(attribute: str) -> str:
+    """The Prometheus label the HMS collector makes of an OTel attribute
+    (``error.type`` -> ``error_type``); label names cannot hold ``:`` either."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", attribute)
+
+
 @dataclass(frozen=True)
 class MetricDefinition:
     name: str
@@ -100,7 +101,7 @@ class MetricDefinition:
 
     @property
     def prometheus_labels(self) -> tuple[str, ...]:
-        return tuple(prometheus_name(attribute) for attribute in self.attributes)
+        return tuple(prometheus_label(attribute) for attribute in self.attributes)
 
 
 class MetricRegistry:
@@ -175,13 +176,6 @@ class MetricRegistry:
 
     def by_layer(self, layer: str) -> list[MetricDefinition]:
         return [d for d in self if d.layer == layer]
-
-    def by_prometheus_name(self, series: str) -> MetricDefinition | None:
-        """Find the definition behind a Prometheus series name (``x_bucket`` too)."""
-        for definition in self:
-            if series in definition.prometheus_series:
-                return definition
-        return None
 
 
 def _check_compatible(existing: MetricDefinition, kind: Kind, unit: str | None) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 APPS = Path(__file__).parent / "apps"
 OPENTELEMETRY_INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
@@ -23,6 +27,19 @@ def instrumented_env(endpoint: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def eventually(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.1) -> T:
+    """Call ``probe`` until it returns something truthy and return that; fail the
+    test after ``timeout`` seconds, saying what never happened."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
 
 
 def instrumented_argv(app: str | Path, args: Iterable[object] = ()) -> list[str]:

@@ -26,7 +26,15 @@ from hms_otel.alerts.syntax import (
     parse_number,
     parse_when,
 )
-from hms_otel.registry import REGISTRY, Kind, MetricDefinition, MetricNameError, MetricRegistry, check_name
+from hms_otel.registry import (
+    REGISTRY,
+    Kind,
+    MetricDefinition,
+    MetricNameError,
+    MetricRegistry,
+    check_name,
+    prometheus_label,
+)
 
 ALERT_FIELDS = (
     "name", "metric", "type", "layer", "when", "absent_for", "for", "severity",
@@ -314,7 +322,7 @@ class _Reader:
         fields = self.mapping(node, "labels")
         matchers: dict[str, str] = {}
         for name, (key, value_node) in fields.items():
-            label = _LABEL_ALIASES.get(name, re.sub(r"[^A-Za-z0-9_]", "_", name))
+            label = _LABEL_ALIASES.get(name, prometheus_label(name))
             if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
                 raise self.fail(key, f"label {name!r} is not a valid Prometheus label name "
                                      "(letters, digits and '_', not starting with '__')")

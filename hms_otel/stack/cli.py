@@ -133,19 +133,16 @@ def _port_options(func: Callable[..., None]) -> Callable[..., None]:
 
 
 def _start_alert_watcher(
-    stack: LocalStack, alert_dir: Path, scrape_interval: str, stop: threading.Event
-) -> threading.Thread | None:
-    """INTEGRATION POINT (alerts): compile alert_rules/ into the stack and hot-reload it on change.
+    stack: LocalStack, alert_dir: Path, defaults: dict[str, str], stop: threading.Event
+) -> threading.Thread:
+    """Compile ``alert_dir`` into the stack and hot-reload it on change, on a thread.
 
-    Uses hms_otel.alerts.watcher.watch; the rules land in ``stack.rules_dir`` (loaded by Prometheus) and
-    the routing in ``stack.alertmanager_config_path``. Returns None when the alerts package is missing.
+    The rules land in ``stack.rules_dir`` (loaded by Prometheus), the routing in
+    ``stack.alertmanager_config_path``. ``defaults`` are alert settings this stack
+    implies (e.g. its scrape interval); the user's environment wins over them.
     """
-    try:
-        from hms_otel.alerts.settings import Settings
-        from hms_otel.alerts.watcher import watch
-    except ImportError as error:
-        _console.print(f"[yellow]alerts not loaded[/] ({error})")
-        return None
+    from hms_otel.alerts.settings import Settings  # only `up` needs the compiler
+    from hms_otel.alerts.watcher import watch
 
     def echo(text: str, is_error: bool) -> None:
         text = escape(text)  # PromQL like `[5m]` is not rich markup
@@ -153,8 +150,7 @@ def _start_alert_watcher(
 
     def run() -> None:
         try:
-            # Window checks should use this stack's interval unless the user set one.
-            settings = Settings.from_env({"HMS_SCRAPE_INTERVAL": scrape_interval, **os.environ})
+            settings = Settings.from_env({**defaults, **os.environ})
             watch(
                 alert_dir,
                 stack.rules_dir / "hms-alerts.yml",
@@ -260,12 +256,14 @@ def up(
     try:
         with _clean_errors(), _console.status("starting Loki, Alertmanager, Prometheus and the collector"):
             stack.start()
+        # Settings this stack implies; the user's environment still wins.
+        alert_defaults = {"HMS_SCRAPE_INTERVAL": scrape_interval}
         if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):
-            phone, os.environ["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
+            phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
                 lambda text: _console.print(f"[bold red]{escape(text)}[/]")
             )
         if alert_dir.is_dir():
-            _start_alert_watcher(stack, alert_dir, scrape_interval, stop)
+            _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         else:
             _console.print(f"[yellow]no alert directory {alert_dir}; no alerts loaded[/]")
         if demo:

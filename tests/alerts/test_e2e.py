@@ -15,7 +15,6 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +25,7 @@ from hms_otel.http import get_json
 from hms_otel.stack import LocalStack
 
 from ..conftest import app_env
-from ..support import instrumented_argv
+from ..support import eventually, instrumented_argv
 from .recorder import Recorder
 
 pytestmark = pytest.mark.e2e
@@ -36,18 +35,6 @@ T = TypeVar("T")
 #: Test intervals (also printed with the measurement).
 INTERVALS = {"sdk_export": "1s", "collector_batch": "1s", "prometheus_scrape_and_eval": "1s",
              "alertmanager_group_wait": "0s"}
-
-
-def _poll(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.25) -> T:
-    """``probe()`` until it returns something truthy, at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 def _settings(gateway: str) -> Settings:
@@ -75,7 +62,7 @@ def test_slow_payments_reach_the_sms_gateway(isolated_stack: LocalStack, tmp_pat
                                env=app_env(stack, "election-day-payments"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            line = _poll(lambda: app.stdout.readline() if app.poll() is None else "exited", 60, "SLOW_START")
+            line = eventually(lambda: app.stdout.readline() if app.poll() is None else "exited", 60, "SLOW_START")
             assert line.startswith("SLOW_START"), (line, app.stderr.read() if app.poll() is not None else "")
             slow_start = float(line.split()[1])
 
@@ -88,9 +75,9 @@ def test_slow_payments_reach_the_sms_gateway(isolated_stack: LocalStack, tmp_pat
                     return None
                 return probe
 
-            request, body = _poll(sms_for("payment_latency_high"), 120, "the SMS for payment_latency_high")
+            request, body = eventually(sms_for("payment_latency_high"), 120, "the SMS for payment_latency_high")
             # The payments SLO (99 % under 2 s) burns its budget far faster than 14.4x: it pages too.
-            slo_request, slo_body = _poll(sms_for("payments_page"), 120, "the SMS for the payments SLO page")
+            slo_request, slo_body = eventually(sms_for("payments_page"), 120, "the SMS for the payments SLO page")
         finally:
             app.kill()
             app.wait(timeout=30)
@@ -142,19 +129,19 @@ def test_watch_hot_reloads_and_keeps_the_last_good_rules(isolated_stack: LocalSt
             echo=lambda text, error: messages.append((text, error))), daemon=True)
         watcher.start()
         try:
-            _poll(lambda: _rules(stack).get("heartbeat_a", {}).get("state") == "firing", 30, "heartbeat_a firing")
+            eventually(lambda: _rules(stack).get("heartbeat_a", {}).get("state") == "firing", 30, "heartbeat_a firing")
 
             edited = time.monotonic()
             alert_file.write_text(heartbeat("heartbeat_b"))
-            _poll(lambda: "heartbeat_b" in _rules(stack) and "heartbeat_a" not in _rules(stack), 30,
+            eventually(lambda: "heartbeat_b" in _rules(stack) and "heartbeat_a" not in _rules(stack), 30,
                   "the edited rule to replace the old one")
             print(f"\nhot reload: edit -> new rule active in Prometheus {time.monotonic() - edited:.1f} s")
-            _poll(lambda: _rules(stack)["heartbeat_b"].get("state") == "firing", 30, "heartbeat_b firing")
+            eventually(lambda: _rules(stack)["heartbeat_b"].get("state") == "firing", 30, "heartbeat_b firing")
 
             before = (stack.rules_dir / "hms-alerts.yml").read_text()
             count = len(messages)
             alert_file.write_text(heartbeat("heartbeat_c", "when: avg_over_5x > 1\n"))
-            error = _poll(lambda: next((text for text, is_error in messages[count:]
+            error = eventually(lambda: next((text for text, is_error in messages[count:]
                                         if is_error and "heartbeat.yml:" in text), None), 30, "the error report")
             assert re.search(r"heartbeat\.yml:\d+:\d+: ", error), error
             time.sleep(3)  # give a wrong reload the chance to happen; then nothing may have changed

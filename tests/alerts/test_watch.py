@@ -8,20 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from ..support import eventually
 
 
 @pytest.fixture
@@ -51,11 +42,11 @@ def watcher(tmp_path: Path):
 
 def test_watch_follows_edits_and_keeps_last_good_output(watcher) -> None:
     source, output, lines = watcher
-    _wait(lambda: output.exists() and "increase(job_fail_total[5m]) > 3" in output.read_text(), 30, "first output")
+    eventually(lambda: output.exists() and "increase(job_fail_total[5m]) > 3" in output.read_text(), 30, "first output")
     (source / "fails.yml").write_text("metric: job_fail_total\nwhen: increase_over_10m > 7\naction: slack:#ops\n")
-    _wait(lambda: "increase(job_fail_total[10m]) > 7" in output.read_text(), 30, "edited output")
+    eventually(lambda: "increase(job_fail_total[10m]) > 7" in output.read_text(), 30, "edited output")
     good = output.read_text()
     (source / "fails.yml").write_text("metric: job_fail_total\nwhen: increase_over_10q > 7\naction: slack:#ops\n")
-    _wait(lambda: any("fails.yml:2:21: bad duration" in line for line in lines), 30, "the located error")
+    eventually(lambda: any("fails.yml:2:21: bad duration" in line for line in lines), 30, "the located error")
     assert any("previous rules stay active" in line for line in lines)
     assert output.read_text() == good

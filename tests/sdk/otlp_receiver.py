@@ -7,8 +7,6 @@ end-to-end tests under tests/stack use the real collector instead.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
@@ -74,15 +72,6 @@ class OtlpReceiver(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service
             for sl in rl.scope_logs
             for record in sl.log_records
         ]
-
-    def wait_for(self, condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"nothing matching arrived within {timeout} s")
 
 
 def _attributes(key_values: Any) -> dict[str, Any]:

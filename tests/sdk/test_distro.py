@@ -8,7 +8,9 @@ import urllib.request
 
 import pytest
 
-from ..support import APPS, OPENTELEMETRY_INSTRUMENT, instrumented_argv
+from hms_otel.stack.processes import free_port
+
+from ..support import APPS, OPENTELEMETRY_INSTRUMENT, eventually, instrumented_argv
 from .conftest import app_env, run_instrumented
 from .otlp_receiver import attributes_of
 
@@ -30,7 +32,7 @@ def test_entry_points_export_metrics_and_logs_over_otlp_grpc(otlp_receiver):
     assert result.returncode == 0, result.stderr
     assert "sent 7" in result.stdout
 
-    histogram = otlp_receiver.wait_for(lambda: otlp_receiver.latest("payment_latency_ms"))
+    histogram = eventually(lambda: otlp_receiver.latest("payment_latency_ms"), 20, "payment_latency_ms")
     point = histogram.histogram.data_points[0]
     assert histogram.unit == "ms" and point.count == 7
     assert list(point.explicit_bounds)[:3] == [5.0, 10.0, 25.0]
@@ -38,7 +40,7 @@ def test_entry_points_export_metrics_and_logs_over_otlp_grpc(otlp_receiver):
     assert histogram.histogram.aggregation_temporality == 2
     assert sum_value(otlp_receiver, "refund_pdf_total") == 7
 
-    records = otlp_receiver.wait_for(otlp_receiver.log_records)
+    records = eventually(otlp_receiver.log_records, 20, "log records")
     bodies = {record.body.string_value: (resource, record) for resource, record in records}
     resource, record = bodies["Payment #123 timed out"]
     assert record.severity_text == "WARN" and record.time_unix_nano > 0
@@ -58,7 +60,7 @@ def test_otel_variables_win_over_hms_defaults(otlp_receiver):
     )
     result = run_instrumented("quickstart.py", env, "2")
     assert result.returncode == 0, result.stderr
-    otlp_receiver.wait_for(lambda: otlp_receiver.latest("refund_pdf_total"))
+    eventually(lambda: otlp_receiver.latest("refund_pdf_total"), 20, "refund_pdf_total")
     resource = otlp_receiver.metrics()[-1][0]
     assert resource["service.name"] == "renewals"
     assert resource["deployment.environment"] == "prod"
@@ -137,7 +139,7 @@ def test_fork_child_exports_its_own_data_once(otlp_receiver):
                 seen[resource["service.instance.id"]] = metric.sum.data_points[0].as_int
         return seen if len(seen) == 2 else None
 
-    values = otlp_receiver.wait_for(by_instance)
+    values = eventually(by_instance, 20, "data from parent and child")
     # The parent's 5 and the child's own 3; the child did not re-send the parent's 5.
     assert sorted(values.values()) == [3, 5]
     child_logs = [r for _, r in otlp_receiver.log_records() if r.body.string_value == "from the child"]
@@ -145,9 +147,7 @@ def test_fork_child_exports_its_own_data_once(otlp_receiver):
 
 
 def test_ops_agent_serves_prometheus_text_with_contract_names():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
     with subprocess.Popen(
         [sys.executable, str(APPS / "agent_app.py"), str(port)],
@@ -198,7 +198,7 @@ def test_agent_under_opentelemetry_instrument_does_not_configure_twice(otlp_rece
         env=app_env(otlp_receiver.endpoint), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    otlp_receiver.wait_for(lambda: otlp_receiver.latest("refund_pdf_total"))
+    eventually(lambda: otlp_receiver.latest("refund_pdf_total"), 20, "refund_pdf_total")
     values = [m.sum.data_points[0].as_int for _, m in otlp_receiver.metrics() if m.name == "refund_pdf_total"]
     assert set(values) == {4}
 

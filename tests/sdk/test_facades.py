@@ -1,4 +1,7 @@
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from opentelemetry._logs import SeverityNumber, set_logger_provider
@@ -57,10 +60,24 @@ def test_call_time_mistakes_never_raise_and_are_counted_once_logged(reader, capl
     assert errors_counted.value >= 3
 
 
-def test_facades_without_an_sdk_are_no_ops():
-    metric.increment("f_nosdk_total")
-    metric.observe("f_nosdk_ms", 1)
-    metric.log("nobody listens")
+def test_facades_without_an_sdk_are_silent_no_ops():
+    # A fresh interpreter: this process may have an SDK installed by another test.
+    code = (
+        "from opentelemetry import metrics\n"
+        "from hms_otel import metric, sdk\n"
+        "@metric.timer('payment_latency_ms')\n"
+        "def pay(): return 'paid'\n"
+        "assert pay() == 'paid'\n"
+        "metric.increment('refund_pdf_total'); metric.gauge('citizen_satisfaction_score', 1)\n"
+        "metric.observe('page_load_ms', 5); metric.push('refund_pdf_total', 1); metric.log('nobody listens')\n"
+        "assert not sdk.sdk_already_configured(), metrics.get_meter_provider()\n"
+        "assert metric.errors() == {}, metric.errors()\n"
+        "print('silent')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "silent\n" and result.stderr == ""
 
 
 @pytest.fixture
