@@ -31,13 +31,14 @@ from typing import Any, TypeVar, overload
 from opentelemetry import _logs, metrics
 from opentelemetry._logs import SeverityNumber
 
+from hms_otel import _fastpath
 from hms_otel.attributes import error_type
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
 __all__ = ["errors", "gauge", "increment", "log", "observe", "push", "timer"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_SCOPE = "hms_otel"
+_SCOPE = _fastpath.SCOPE
 _log = logging.getLogger("hms_otel")
 _perf_counter = time.perf_counter
 
@@ -138,30 +139,30 @@ def errors() -> dict[tuple[str, str], int]:
 class _Timer:
     """Decorator and context manager that records elapsed milliseconds.
 
-    Instrument and attributes are resolved once, here, so the hot path is a
-    ``perf_counter`` pair and one ``record``.
+    Instrument and attributes are resolved once, here, into a fast-path
+    series (:mod:`hms_otel._fastpath`), so the hot path is a ``perf_counter``
+    pair and one ``Series.record``.
     """
 
-    __slots__ = ("_attributes", "_error_attributes", "_name", "_record", "_start")
+    __slots__ = ("_attributes", "_definition", "_error_series", "_name", "_record", "_start")
 
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
-        self._record = _instrument(definition).record
-        self._attributes: dict[str, Any] | None = dict(attributes) or None
-        self._error_attributes: dict[type, dict[str, Any]] = {}
+        self._definition = definition
+        self._attributes: dict[str, Any] = dict(attributes)
+        self._record = _fastpath.bind(definition, _instrument(definition), self._attributes).record
+        self._error_series: dict[type, _fastpath.Series] = {}
         self._start: list[float] = []
-
-    def _attributes_for(self, error: BaseException) -> dict[str, Any]:
-        cached = self._error_attributes.get(type(error))
-        if cached is None:
-            cached = {**(self._attributes or {}), "error.type": error_type(error)}
-            self._error_attributes[type(error)] = cached
-        return cached
 
     def _record_error(self, elapsed_ms: float, error: BaseException) -> None:
         try:
-            self._record(elapsed_ms, self._attributes_for(error))
+            series = self._error_series.get(type(error))
+            if series is None:
+                attributes = {**self._attributes, "error.type": error_type(error)}
+                series = _fastpath.bind(self._definition, _instrument(self._definition), attributes)
+                self._error_series[type(error)] = series
+            series.record(elapsed_ms)
         except Exception as failure:
             _failed("timer", self._name, failure)
 
@@ -175,7 +176,7 @@ class _Timer:
                 f"@metric.timer({self._name!r}) cannot time generator {func.__qualname__}: "
                 f"time the code that consumes it, or use `with metric.timer({self._name!r}):` inside it"
             )
-        record, attributes, name = self._record, self._attributes, self._name
+        record, name = self._record, self._name
         record_error = self._record_error
 
         if inspect.iscoroutinefunction(func):
@@ -190,7 +191,7 @@ class _Timer:
                     raise
                 elapsed = (_perf_counter() - start) * 1000.0
                 try:
-                    record(elapsed, attributes)
+                    record(elapsed)
                 except Exception as failure:
                     _failed("timer", name, failure)
                 return result
@@ -207,7 +208,7 @@ class _Timer:
                 raise
             elapsed = (_perf_counter() - start) * 1000.0
             try:
-                record(elapsed, attributes)
+                record(elapsed)
             except Exception as failure:
                 _failed("timer", name, failure)
             return result
@@ -229,7 +230,7 @@ class _Timer:
             self._record_error(elapsed, error)
             return
         try:
-            self._record(elapsed, self._attributes)
+            self._record(elapsed)
         except Exception as failure:
             _failed("timer", self._name, failure)
 
@@ -259,21 +260,20 @@ def timer(name: Any, **attributes: Any) -> Any:
 # -- call-style facades -----------------------------------------------------------
 
 
-# (name, kind) -> instrument, so the call path skips name checks after the first call.
-_by_call: dict[tuple[str, Kind], Any] = {}
+# (kind, name, *attribute items) -> fast-path series, so a repeated call skips
+# name checks and attribute cleaning.
+_by_call = _fastpath.call_cache
 
 
 def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any]) -> None:
     try:
-        instrument = _by_call.get((name, kind))
-        if instrument is None:
-            instrument = _by_call[(name, kind)] = _instrument(_resolve(name, kind))
-        if kind is Kind.COUNTER:
-            instrument.add(value, attributes or None)
-        elif kind is Kind.HISTOGRAM:
-            instrument.record(value, attributes or None)
-        else:
-            instrument.set(value, attributes or None)
+        key = (kind, name, *attributes.items())
+        series = _by_call.get(key)
+        if series is None:
+            definition = _resolve(name, kind)
+            series = _fastpath.bind(definition, _instrument(definition), attributes)
+            _fastpath.remember_call(key, attributes, series)
+        series.record(value)
     except Exception as failure:
         _failed(facade, name, failure)
 

@@ -34,6 +34,7 @@ from opentelemetry.sdk.metrics.export import (
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from hms_otel._fastpath import FacadeMergingReader
 from hms_otel.registry import prometheus_name
 
 _CUMULATIVE = {
@@ -43,8 +44,8 @@ _CUMULATIVE = {
 }
 
 
-class PrometheusTextReader(MetricReader):
-    """A pull reader that is also a prometheus_client collector."""
+class _LatestReader(MetricReader):
+    """A pull reader that keeps the latest collection."""
 
     def __init__(self) -> None:
         super().__init__(preferred_temporality=_CUMULATIVE)
@@ -55,6 +56,10 @@ class PrometheusTextReader(MetricReader):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._latest = None
+
+
+class PrometheusTextReader(FacadeMergingReader, _LatestReader):
+    """A pull reader (with the facades' metrics) that is also a prometheus_client collector."""
 
     def collect_families(self) -> Iterator[Metric]:
         self.collect()

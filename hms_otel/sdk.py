@@ -31,10 +31,11 @@ from opentelemetry.sdk._configuration import _get_exporter_names, _import_export
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
+from hms_otel import _fastpath
 from hms_otel.contract import LATENCY_MS_BUCKETS
 from hms_otel.registry import REGISTRY, Kind
 
@@ -153,6 +154,7 @@ class Providers:
 
         def stop() -> bool:
             self.meter_provider.shutdown(_millis(timeout))
+            _fastpath.disable()
             self.logger_provider.shutdown()
             return True
 
@@ -192,8 +194,9 @@ def install(
         _, metric_exporters, log_exporters = _import_exporters(
             [], _get_exporter_names("metrics"), _get_exporter_names("logs")
         )
+        # Push readers merge the facades' aggregated points into each collection.
         readers: list[MetricReader] = [
-            exporter() if issubclass(exporter, MetricReader) else PeriodicExportingMetricReader(exporter())
+            exporter() if issubclass(exporter, MetricReader) else _fastpath.MergingPeriodicReader(exporter())
             for exporter in metric_exporters.values()
         ]
         readers.extend(extra_readers or [])
@@ -201,6 +204,7 @@ def install(
             resource=resource, metric_readers=readers, views=build_views(), shutdown_on_exit=False
         )
         metrics.set_meter_provider(meter_provider)
+        _fastpath.enable(resource, readers)
 
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         for exporter in log_exporters.values():
@@ -281,6 +285,8 @@ def _reset_after_fork() -> None:
         return
     identity = Resource({"service.instance.id": str(uuid.uuid4())})
     try:
+        _fastpath.update_resource(identity)
+        _fastpath.reset_after_fork()
         _reset_meter_provider(_installed.meter_provider, identity)
         _reset_logger_provider(_installed.logger_provider, identity)
     except Exception:  # an SDK upgrade changed internals: keep the app alive

@@ -1,0 +1,581 @@
+"""The facades' hot path: aggregate per (instrument, attribute set), hand the
+points to the SDK's readers at collection time.
+
+Why: the SDK's synchronous instruments cost 4-5 us per call with two
+attributes (a ``Measurement`` object, attribute cleaning and hashing, context
+lookup, one lock per aggregation), and under threads that lock convoys with
+the GIL. A facade knows its instrument and attribute set in advance, so it
+resolves them once into a :class:`Series` and a call only appends the value to
+a ``deque`` (atomic under the GIL: no lock, nothing to convoy on). The values
+are folded into bucket counts, sums, min and max in batches, by the calling
+thread every ``_FOLD_AT`` values (never waiting: a busy fold is left for
+later) and by the collecting thread.
+
+How the points reach the wire: the Python SDK has no MetricProducer, so the
+readers :func:`hms_otel.sdk.install` builds are :class:`FacadeMergingReader`
+subclasses; their ``_receive_metrics`` (the method every reader implements)
+merges the facade's metrics into the SDK's ``MetricsData`` under the
+``hms_otel`` scope, with the same names, units, descriptions, bucket
+boundaries, cumulative temporality and start times (first measurement of the
+attribute set) the SDK would have produced, and the SDK's cardinality limit
+(2000 attribute sets per instrument, then ``otel.metric.overflow=true``).
+
+The fast path is on only when hms_otel installed the SDK itself and every
+reader merges (``enable``). Otherwise (no SDK: the API no-op; an SDK set up by
+the application, e.g. tests with an ``InMemoryMetricReader``; delta
+temporality; ``OTEL_SDK_DISABLED``; ``OTEL_METRICS_EXEMPLAR_FILTER=always_on``)
+every series forwards to the API instrument exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricReader,
+    MetricsData,
+    NumberDataPoint,
+    PeriodicExportingMetricReader,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from hms_otel.registry import Kind, MetricDefinition
+
+_log = logging.getLogger("hms_otel")
+
+SCOPE = "hms_otel"
+#: The SDK's default per-instrument limit of attribute sets, and its overflow set.
+CARDINALITY_LIMIT = 2000
+OVERFLOW_ATTRIBUTES: dict[str, Any] = {"otel.metric.overflow": True}
+#: The OpenTelemetry specification's default explicit bucket boundaries.
+DEFAULT_BOUNDARIES: tuple[float, ...] = (
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0,
+)  # fmt: skip
+# A calling thread folds its series' pending values once this many wait:
+# bounds memory between collections and keeps each fold short (~50 us).
+_FOLD_AT = 256
+# Call-style facades cache (name, attribute items) -> Series up to this many keys.
+_CALL_CACHE_LIMIT = 20_000
+
+
+class _State:
+    """Whether the fast path is on, and what a collection needs besides the series."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.resource: Resource | None = None
+        self.scope = InstrumentationScope(SCOPE)
+        self.lock = threading.Lock()
+
+
+_state = _State()
+_streams: dict[str, _Stream] = {}
+_streams_lock = threading.Lock()
+#: (kind, name, *attribute items) -> Series, for the call-style facades.
+call_cache: dict[tuple[Any, ...], Series] = {}
+
+
+def boundaries_for(definition: MetricDefinition) -> tuple[float, ...]:
+    """The bucket boundaries the SDK uses for ``definition`` with the views
+    :func:`hms_otel.sdk.build_views` installs."""
+    if definition.unit == "ms":
+        from hms_otel.contract import LATENCY_MS_BUCKETS  # contract imports the registry
+
+        return tuple(LATENCY_MS_BUCKETS)
+    if definition.buckets:
+        return tuple(definition.buckets)
+    return DEFAULT_BOUNDARIES
+
+
+# -- series: the per-call part ----------------------------------------------------
+
+
+class Series:
+    """One attribute set of one instrument.
+
+    ``record`` is the hot path. ``hot`` is true once the fast path is on and
+    the series has had its first measurement (which sets the start time and
+    claims a slot under the cardinality limit); until then ``record`` takes
+    ``_first``, which may forward to the API instrument instead.
+    """
+
+    __slots__ = (
+        "_api",
+        "_api_attributes",
+        "attributes",
+        "hot",
+        "lock",
+        "pending",
+        "redirect",
+        "start",
+        "stream",
+    )
+
+    def __init__(self, stream: _Stream, attributes: dict[str, Any], api: Callable[..., Any]) -> None:
+        self.stream = stream
+        self.attributes = attributes
+        self._api = api
+        self._api_attributes = attributes or None
+        self.hot = False
+        self.pending: deque[float] = deque()
+        self.lock = threading.Lock()
+        self.start = 0
+        self.redirect: Series | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty aggregation state (also the fork reset)."""
+
+    def record(self, value: float) -> None:
+        if self.hot:
+            pending = self.pending
+            pending.append(value)
+            if len(pending) >= _FOLD_AT:
+                self.fold(block=False)
+        else:
+            self._first(value)
+
+    def _first(self, value: float) -> None:
+        if not _state.enabled:
+            self._api(value, self._api_attributes)
+            return
+        if not self._valid(value):
+            return
+        target = self.redirect or self.stream.claim(self)
+        if target is not self:
+            self.redirect = target
+            target.record(value)
+            return
+        self.record(value)
+
+    def _valid(self, value: Any) -> bool:
+        """The SDK's checks on a measurement (the start time is that of the
+        first one it keeps). Raises TypeError for a non-number, like the SDK."""
+        if not math.isfinite(value) or (value < 0 and self.stream.kind is not Kind.GAUGE):
+            self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
+            return False
+        return True
+
+    def fold(self, block: bool = True) -> None:
+        """Move pending values into the aggregation; skipped when another
+        thread is folding and ``block`` is false."""
+        if not self.lock.acquire(blocking=block):
+            return
+        try:
+            self._fold_pending()
+        except Exception:
+            _log.debug("hms_otel: folding %s failed", self.stream.name, exc_info=True)
+        finally:
+            self.lock.release()
+
+    def _fold_pending(self) -> None:
+        raise NotImplementedError
+
+    def point(self, now: int) -> Any:
+        """The cumulative point, or None; called with ``lock`` held after a fold."""
+        raise NotImplementedError
+
+    def _drop(self, value: Any, why: str) -> None:
+        self.stream.warn_once(f"{value!r} {why}")
+
+
+def _finite(value: Any) -> bool:
+    # Raises TypeError for a non-number, like the SDK's own check.
+    return math.isfinite(value)
+
+
+class _SumSeries(Series):
+    __slots__ = ("_interval", "_total")
+
+    def _reset(self) -> None:
+        self._interval: float | None = None
+        self._total: float | None = None
+
+    def _fold_pending(self) -> None:
+        popleft, pending = self.pending.popleft, self.pending
+        interval = self._interval
+        while pending:
+            value = popleft()
+            try:
+                if not _finite(value) or value < 0:
+                    self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
+                    continue
+            except TypeError:
+                self._drop(value, "is not a number: ignored")
+                continue
+            interval = (0 if interval is None else interval) + value
+        self._interval = interval
+
+    def point(self, now: int) -> NumberDataPoint | None:
+        if self._interval is not None:
+            self._total = self._interval + (0 if self._total is None else self._total)
+            self._interval = None
+        if self._total is None:
+            return None
+        return NumberDataPoint(
+            attributes=self.attributes, start_time_unix_nano=self.start, time_unix_nano=now, value=self._total
+        )
+
+
+class _HistogramSeries(Series):
+    __slots__ = ("_boundaries", "_counts", "_max", "_min", "_sum", "_total_counts", "_total_sum")
+
+    def _reset(self) -> None:
+        self._boundaries = self.stream.boundaries
+        self._counts: list[int] | None = None
+        self._sum: float = 0
+        self._min = math.inf
+        self._max = -math.inf
+        self._total_counts: list[int] | None = None
+        self._total_sum: float = 0
+
+    def _fold_pending(self) -> None:
+        popleft, pending, boundaries = self.pending.popleft, self.pending, self._boundaries
+        counts = self._counts
+        total, low, high = self._sum, self._min, self._max
+        while pending:
+            value = popleft()
+            try:
+                if not _finite(value) or value < 0:
+                    self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
+                    continue
+            except TypeError:
+                self._drop(value, "is not a number: ignored")
+                continue
+            if counts is None:
+                counts = [0] * (len(boundaries) + 1)
+            total += value
+            if value < low:
+                low = value
+            if value > high:
+                high = value
+            counts[bisect_left(boundaries, value)] += 1
+        self._counts, self._sum, self._min, self._max = counts, total, low, high
+
+    def point(self, now: int) -> HistogramDataPoint | None:
+        counts = self._counts
+        if counts is not None:
+            previous = self._total_counts or [0] * len(counts)
+            self._total_counts = [a + b for a, b in zip(counts, previous, strict=True)]
+            self._total_sum = self._sum + self._total_sum
+            self._counts, self._sum = None, 0
+        if self._total_counts is None:
+            return None
+        return HistogramDataPoint(
+            attributes=self.attributes,
+            start_time_unix_nano=self.start,
+            time_unix_nano=now,
+            count=sum(self._total_counts),
+            sum=self._total_sum,
+            bucket_counts=tuple(self._total_counts),
+            explicit_bounds=self._boundaries,
+            min=self._min,
+            max=self._max,
+        )
+
+
+class _GaugeSeries(Series):
+    """Last value wins: a store is atomic under the GIL, nothing to fold."""
+
+    __slots__ = ("_value",)
+
+    def _reset(self) -> None:
+        self._value: float | None = None
+
+    def record(self, value: float) -> None:
+        if self.hot:
+            if math.isfinite(value):  # TypeError for a non-number, like the SDK
+                self._value = value
+            else:
+                self._drop(value, "is not a finite number: ignored, like the SDK")
+        else:
+            self._first(value)
+
+    def _fold_pending(self) -> None:
+        pass
+
+    def point(self, now: int) -> NumberDataPoint | None:
+        value = self._value
+        if value is None:
+            return None
+        return NumberDataPoint(attributes=self.attributes, start_time_unix_nano=None, time_unix_nano=now, value=value)
+
+
+_SERIES_CLASS: dict[Kind, type[Series]] = {
+    Kind.COUNTER: _SumSeries,
+    Kind.HISTOGRAM: _HistogramSeries,
+    Kind.GAUGE: _GaugeSeries,
+}
+
+
+# -- streams: one per instrument ------------------------------------------------
+
+
+class _Stream:
+    """One instrument: its series by attribute set, and which have been measured."""
+
+    def __init__(self, definition: MetricDefinition, api_instrument: Any) -> None:
+        self.name = definition.name
+        self.kind = definition.kind
+        self.unit = definition.unit
+        self.description = definition.description
+        self.boundaries = boundaries_for(definition) if definition.kind is Kind.HISTOGRAM else ()
+        self._api_method = {
+            Kind.COUNTER: "add",
+            Kind.HISTOGRAM: "record",
+            Kind.GAUGE: "set",
+        }[definition.kind]
+        self.api_instrument = api_instrument
+        self.series: dict[frozenset[tuple[str, type, Any]], Series] = {}
+        self.measured: list[Series] = []  # in order of first measurement
+        self.overflow: Series | None = None
+        self.lock = threading.Lock()
+        self._warned = False
+
+    def series_for(self, attributes: Mapping[str, Any]) -> Series:
+        cleaned = dict(BoundedAttributes(attributes=attributes, immutable=False)) if attributes else {}
+        key = frozenset((k, type(v), v) for k, v in cleaned.items())
+        series = self.series.get(key)
+        if series is None:
+            with self.lock:
+                series = self.series.get(key)
+                if series is None:
+                    api = getattr(self.api_instrument, self._api_method)
+                    series = self.series[key] = _SERIES_CLASS[self.kind](self, cleaned, api)
+        return series
+
+    def claim(self, series: Series) -> Series:
+        """First fast-path measurement of ``series``: start it, or give the
+        overflow series once the limit of measured attribute sets is reached."""
+        with self.lock:
+            if series.hot:
+                return series
+            if len(self.measured) >= CARDINALITY_LIMIT:
+                if self.overflow is None:
+                    api = getattr(self.api_instrument, self._api_method)
+                    self.overflow = _SERIES_CLASS[self.kind](self, dict(OVERFLOW_ATTRIBUTES), api)
+                overflow = self.overflow
+                if not overflow.hot:
+                    overflow.start = time.time_ns()
+                    overflow.hot = True
+                return overflow
+            series.start = time.time_ns()
+            self.measured.append(series)
+            series.hot = True
+            return series
+
+    def metric(self, now: int) -> Metric | None:
+        with self.lock:
+            measured = list(self.measured)
+            if self.overflow is not None and self.overflow.hot:
+                measured.append(self.overflow)
+        points = []
+        for series in measured:
+            with series.lock:
+                try:
+                    series._fold_pending()
+                    point = series.point(now)
+                except Exception:
+                    _log.debug("hms_otel: collecting %s failed", self.name, exc_info=True)
+                    continue
+            if point is not None:
+                points.append(point)
+        if not points:
+            return None
+        if self.kind is Kind.COUNTER:
+            data: Any = Sum(points, AggregationTemporality.CUMULATIVE, is_monotonic=True)
+        elif self.kind is Kind.HISTOGRAM:
+            data = Histogram(points, AggregationTemporality.CUMULATIVE)
+        else:
+            data = Gauge(points)
+        return Metric(name=self.name, description=self.description, unit=self.unit, data=data)
+
+    def reset(self) -> None:
+        """Fork: the child starts with no measured series (like the SDK's reset)."""
+        self.lock = threading.Lock()
+        for series in [*self.series.values(), *([self.overflow] if self.overflow else [])]:
+            series.lock = threading.Lock()
+            series.hot = False
+            series.redirect = None
+            series.pending.clear()
+            series._reset()
+        self.measured = []
+        self.overflow = None
+
+    def warn_once(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            _log.warning("hms_otel: metric %s: %s", self.name, message)
+
+
+def stream(definition: MetricDefinition, api_instrument: Any) -> _Stream:
+    """The stream for ``definition`` (one per metric name and API instrument:
+    a new instrument, after a test reset the facades' caches, starts afresh)."""
+    found = _streams.get(definition.name)
+    if found is None or found.api_instrument is not api_instrument:
+        with _streams_lock:
+            found = _streams.get(definition.name)
+            if found is None or found.api_instrument is not api_instrument:
+                found = _streams[definition.name] = _Stream(definition, api_instrument)
+    return found
+
+
+def bind(definition: MetricDefinition, api_instrument: Any, attributes: Mapping[str, Any]) -> Series:
+    """The series a facade records into for ``attributes``."""
+    return stream(definition, api_instrument).series_for(attributes)
+
+
+def remember_call(key: tuple[Any, ...], attributes: Mapping[str, Any], series: Series) -> None:
+    """Cache ``key`` -> ``series`` for a call-style facade when every value is
+    a string: ``1``, ``1.0`` and ``True`` compare equal but are distinct
+    attribute sets, and a string equals only a string."""
+    if len(call_cache) < _CALL_CACHE_LIMIT and all(type(value) is str for value in attributes.values()):
+        call_cache[key] = series
+
+
+# -- switching on, collecting, fork ---------------------------------------------------
+
+
+def enable(resource: Resource, readers: Sequence[MetricReader]) -> bool:
+    """Turn the fast path on for a provider hms_otel built with ``readers``;
+    returns whether it is on. Off when the SDK would produce something the
+    fast path does not (delta temporality, exemplars on every measurement) or
+    a reader cannot merge."""
+    preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
+    if (
+        os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        or preference != "cumulative"
+        or os.environ.get("OTEL_METRICS_EXEMPLAR_FILTER", "").strip().lower() == "always_on"
+        or not readers
+        or not all(isinstance(reader, FacadeMergingReader) for reader in readers)
+    ):
+        return False
+    with _state.lock:
+        _state.resource = resource
+        _state.enabled = True
+    return True
+
+
+def disable() -> None:
+    """Back to the API instruments (tests; a provider that was shut down)."""
+    with _state.lock:
+        _state.enabled = False
+        _state.resource = None
+    for found in list(_streams.values()):
+        found.reset()
+
+
+def enabled() -> bool:
+    return _state.enabled
+
+
+def update_resource(identity: Resource) -> None:
+    """Fork: the child's resource (a new ``service.instance.id``)."""
+    if _state.resource is not None:
+        _state.resource = _state.resource.merge(identity)
+
+
+def reset_after_fork() -> None:
+    _state.lock = threading.Lock()
+    for found in list(_streams.values()):
+        found.reset()
+
+
+def metrics_now() -> list[Metric]:
+    """The facades' cumulative metrics, one collection."""
+    now = time.time_ns()
+    found = []
+    for item in list(_streams.values()):
+        produced = item.metric(now)
+        if produced is not None:
+            found.append(produced)
+    return found
+
+
+def merge(metrics_data: MetricsData | None) -> MetricsData | None:
+    """``metrics_data`` (the SDK's collection, or None when it had nothing)
+    with the facades' metrics added under the ``hms_otel`` scope."""
+    if not _state.enabled:
+        return metrics_data
+    produced = metrics_now()
+    if not produced:
+        return metrics_data
+    if metrics_data is None or not metrics_data.resource_metrics:
+        resource = _state.resource or Resource.get_empty()
+        return MetricsData(
+            resource_metrics=[
+                ResourceMetrics(
+                    resource=resource,
+                    scope_metrics=[ScopeMetrics(scope=_state.scope, metrics=produced, schema_url="")],
+                    schema_url=resource.schema_url,
+                )
+            ]
+        )
+    first = metrics_data.resource_metrics[0]
+    scopes = list(first.scope_metrics)
+    for index, scope_metrics in enumerate(scopes):
+        if scope_metrics.scope == _state.scope:
+            scopes[index] = ScopeMetrics(
+                scope=scope_metrics.scope,
+                metrics=[*scope_metrics.metrics, *produced],
+                schema_url=scope_metrics.schema_url,
+            )
+            break
+    else:
+        scopes.append(ScopeMetrics(scope=_state.scope, metrics=produced, schema_url=""))
+    merged = ResourceMetrics(resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url)
+    return MetricsData(resource_metrics=[merged, *metrics_data.resource_metrics[1:]])
+
+
+# -- readers that merge -----------------------------------------------------------------
+
+
+class FacadeMergingReader(MetricReader):
+    """A reader whose collections include the facades' metrics.
+
+    Mix in before a concrete reader; it wraps ``_receive_metrics`` (what the
+    SDK hands a collection to) and ``collect`` (so a collection in which the
+    SDK itself had nothing still delivers the facades' points).
+    """
+
+    _hms_delivered = threading.local()
+
+    def collect(self, timeout_millis: float = 10_000) -> None:
+        delivered = FacadeMergingReader._hms_delivered
+        delivered.done = False
+        super().collect(timeout_millis=timeout_millis)
+        if not delivered.done and _state.enabled:
+            merged = merge(None)
+            if merged is not None:
+                super()._receive_metrics(merged, timeout_millis=timeout_millis)
+
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+        FacadeMergingReader._hms_delivered.done = True
+        merged = metrics_data
+        try:
+            merged = merge(metrics_data) or metrics_data
+        except Exception:
+            _log.debug("hms_otel: merging facade metrics failed", exc_info=True)
+        super()._receive_metrics(merged, timeout_millis=timeout_millis, **kwargs)  # type: ignore[safe-super]
+
+
+class MergingPeriodicReader(FacadeMergingReader, PeriodicExportingMetricReader):
+    """``PeriodicExportingMetricReader`` (the OTLP push path) with the facades' metrics."""
