@@ -333,6 +333,7 @@ class _Stream:
     """One instrument: its series by attribute set, and which have been measured."""
 
     def __init__(self, definition: MetricDefinition, api_instrument: Any) -> None:
+        self.definition = definition
         self.name = definition.name
         self.kind = definition.kind
         self.unit = definition.unit

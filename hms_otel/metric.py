@@ -133,6 +133,11 @@ def errors() -> dict[tuple[str, str], int]:
         return dict(_error_counts)
 
 
+# (kind or "timer", name, *attribute items) -> fast-path series, so a repeated
+# call skips name checks and attribute cleaning.
+_by_call = _fastpath.call_cache
+
+
 # -- timer -----------------------------------------------------------------------
 
 
@@ -147,11 +152,18 @@ class _Timer:
     __slots__ = ("_attributes", "_definition", "_error_series", "_name", "_record", "_start")
 
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
-        definition = _resolve(name, Kind.HISTOGRAM, "ms")
+        # `with metric.timer(...)` builds a timer per use: repeated uses skip
+        # the name checks and attribute cleaning through the call cache.
+        key = ("timer", name, *attributes.items())
+        series = _by_call.get(key)
+        if series is None:
+            definition = _resolve(name, Kind.HISTOGRAM, "ms")
+            series = _fastpath.bind(definition, _instrument(definition), attributes)
+            _fastpath.remember_call(key, attributes, series)
         self._name = name
-        self._definition = definition
-        self._attributes: dict[str, Any] = dict(attributes)
-        self._record = _fastpath.bind(definition, _instrument(definition), self._attributes).record
+        self._definition = series.stream.definition
+        self._attributes = attributes
+        self._record = series.record
         self._error_series: dict[type, _fastpath.Series] = {}
         self._start: list[float] = []
 
@@ -260,9 +272,6 @@ def timer(name: Any, **attributes: Any) -> Any:
 # -- call-style facades -----------------------------------------------------------
 
 
-# (kind, name, *attribute items) -> fast-path series, so a repeated call skips
-# name checks and attribute cleaning.
-_by_call = _fastpath.call_cache
 
 
 def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any]) -> None:
