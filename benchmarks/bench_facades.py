@@ -137,8 +137,10 @@ def _interleaved(funcs: dict[str, Callable[[], None]], calls: int, rounds: int) 
 
 def table_attributes(calls: int, rounds: int) -> None:
     print(f"\n1. Per call, medians of {rounds} rounds x {calls} calls (goal: facade/raw SDK)")
-    print(f"{'attrs':>5} {'facade':<20} {'facade':>9} {'raw SDK':>9} {'prom':>9} {'vs SDK':>7} {'goal':>7} "
-          f"{'ok':>3} {'vs prom':>8}")
+    print(
+        f"{'attrs':>5} {'facade':<20} {'facade':>9} {'raw SDK':>9} {'prom':>9} {'vs SDK':>7} {'goal':>7} "
+        f"{'ok':>3} {'vs prom':>8}"
+    )
     for n, attributes in ATTRIBUTE_SETS.items():
         candidates = _candidates(n, attributes)
         flat = {f"{facade}|{who}": func for facade, row in candidates.items() for who, func in row.items()}
@@ -147,8 +149,10 @@ def table_attributes(calls: int, rounds: int) -> None:
             mine, raw, prom = (medians[f"{facade}|{who}"] for who in ("facade", "raw SDK", "prometheus_client"))
             goal = TIMER_GOAL if "timer" in facade else CALL_GOAL
             ratio = mine / raw
-            print(f"{n:>5} {facade:<20} {mine * 1e6:>7.2f}us {raw * 1e6:>7.2f}us {prom * 1e6:>7.2f}us "
-                  f"{ratio:>6.2f}x {'<=' + str(goal):>7} {'yes' if ratio <= goal else 'NO':>3} {mine / prom:>7.2f}x")
+            print(
+                f"{n:>5} {facade:<20} {mine * 1e6:>7.2f}us {raw * 1e6:>7.2f}us {prom * 1e6:>7.2f}us "
+                f"{ratio:>6.2f}x {'<=' + str(goal):>7} {'yes' if ratio <= goal else 'NO':>3} {mine / prom:>7.2f}x"
+            )
 
 
 def _throughput(func: Callable[[], None], threads: int, calls_per_thread: int) -> tuple[float, float]:
@@ -175,10 +179,14 @@ def _throughput(func: Callable[[], None], threads: int, calls_per_thread: int) -
 def table_threads(total_calls: int, rounds: int) -> None:
     attributes = ATTRIBUTE_SETS[2]
     candidates = _candidates(102, attributes)["@metric.timer"]
-    print(f"\n2. One timed function called from N threads: total throughput / one thread's "
-          f"(2 attributes, {total_calls} calls per measurement, {rounds} rounds; goal >= {THREAD_GOAL}x every round)")
-    print(f"{'who':<18} {'threads':>7} {'wall median':>11} {'min':>6} {'max':>6} {'ok':>3} "
-          f"{'cpu median':>11} {'min':>6} {'max':>6} {'ok':>3}")
+    print(
+        f"\n2. One timed function called from N threads: total throughput / one thread's "
+        f"(2 attributes, {total_calls} calls per measurement, {rounds} rounds; goal >= {THREAD_GOAL}x every round)"
+    )
+    print(
+        f"{'who':<18} {'threads':>7} {'wall median':>11} {'min':>6} {'max':>6} {'ok':>3} "
+        f"{'cpu median':>11} {'min':>6} {'max':>6} {'ok':>3}"
+    )
     for func in candidates.values():
         for _ in range(500):
             func()
@@ -216,8 +224,10 @@ def table_agent_port(calls: int, rounds: int) -> None:
     finally:
         server.shutdown()
         server.server_close()
-    print(f"\n3. OPSAgent(port=...): per call with the /metrics reader / without it "
-          f"(2 attributes, {rounds} rounds; goal for the facades: 1.0x within noise)")
+    print(
+        f"\n3. OPSAgent(port=...): per call with the /metrics reader / without it "
+        f"(2 attributes, {rounds} rounds; goal for the facades: 1.0x within noise)"
+    )
     print(f"{'call':<36} {'without':>9} {'with':>9} {'ratio':>7}")
     for name in funcs:
         without, with_ = (statistics.median(samples[(name, attached)]) for attached in (False, True))

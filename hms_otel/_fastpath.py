@@ -83,6 +83,7 @@ class _State:
         self.enabled = False
         self.resource: Resource | None = None
         self.scope = InstrumentationScope(SCOPE)
+        self.view_boundaries: dict[str, tuple[float, ...]] = {}
         self.lock = threading.Lock()
 
 
@@ -94,15 +95,15 @@ call_cache: dict[tuple[Any, ...], Series] = {}
 
 
 def boundaries_for(definition: MetricDefinition) -> tuple[float, ...]:
-    """The bucket boundaries the SDK uses for ``definition`` with the views
-    :func:`hms_otel.sdk.build_views` installs."""
+    """The bucket boundaries the SDK uses for ``definition``: the views
+    :func:`hms_otel.sdk.build_views` made when the provider was built
+    (millisecond histograms, and those whose definition with ``buckets``
+    existed then), else the specification's defaults."""
     if definition.unit == "ms":
         from hms_otel.contract import LATENCY_MS_BUCKETS  # contract imports the registry
 
         return tuple(LATENCY_MS_BUCKETS)
-    if definition.buckets:
-        return tuple(definition.buckets)
-    return DEFAULT_BOUNDARIES
+    return _state.view_boundaries.get(definition.name, DEFAULT_BOUNDARIES)
 
 
 # -- series: the per-call part ----------------------------------------------------
@@ -455,9 +456,10 @@ def remember_call(key: tuple[Any, ...], attributes: Mapping[str, Any], series: S
 # -- switching on, collecting, fork ---------------------------------------------------
 
 
-def enable(resource: Resource, readers: Sequence[MetricReader]) -> bool:
+def enable(resource: Resource, readers: Sequence[MetricReader], view_boundaries: Mapping[str, Sequence[float]]) -> bool:
     """Turn the fast path on for a provider hms_otel built with ``readers``;
-    returns whether it is on. Off when the SDK would produce something the
+    returns whether it is on. ``view_boundaries``: instrument name -> the
+    bucket boundaries of the provider's views by name. Off when the SDK would produce something the
     fast path does not (delta temporality, exemplars on every measurement) or
     a reader cannot merge."""
     preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
@@ -471,6 +473,10 @@ def enable(resource: Resource, readers: Sequence[MetricReader]) -> bool:
         return False
     with _state.lock:
         _state.resource = resource
+        _state.view_boundaries = {name: tuple(bounds) for name, bounds in view_boundaries.items()}
+        for found in list(_streams.values()):  # created before: nothing recorded on the fast path yet
+            found.boundaries = boundaries_for(found.definition) if found.kind is Kind.HISTOGRAM else ()
+            found.reset()
         _state.enabled = True
     return True
 

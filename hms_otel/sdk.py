@@ -128,6 +128,15 @@ def build_views() -> list[View]:
     return views
 
 
+def _named_view_boundaries() -> dict[str, tuple[float, ...]]:
+    """Instrument name -> bucket boundaries of the by-name views build_views makes."""
+    return {
+        definition.name: tuple(definition.buckets)
+        for definition in REGISTRY
+        if definition.kind is Kind.HISTOGRAM and definition.buckets and definition.unit != "ms"
+    }
+
+
 @dataclass
 class Providers:
     """What :func:`install` set up; ``shutdown()`` is bounded."""
@@ -139,8 +148,9 @@ class Providers:
 
     def force_flush(self, timeout: float | None = None) -> bool:
         return _bounded(
-            lambda: self.meter_provider.force_flush(_millis(timeout))
-            and self.logger_provider.force_flush(_millis(timeout)),
+            lambda: (
+                self.meter_provider.force_flush(_millis(timeout)) and self.logger_provider.force_flush(_millis(timeout))
+            ),
             timeout,
         )
 
@@ -204,7 +214,7 @@ def install(
             resource=resource, metric_readers=readers, views=build_views(), shutdown_on_exit=False
         )
         metrics.set_meter_provider(meter_provider)
-        _fastpath.enable(resource, readers)
+        _fastpath.enable(resource, readers, _named_view_boundaries())
 
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         for exporter in log_exporters.values():

@@ -1,0 +1,140 @@
+"""Make the same calls through the plain SDK (metrics named ``sdk_*``) and
+through the facades (``fp_*``), on the provider the HMS distro installed.
+
+    opentelemetry-instrument python differential_app.py MODE [THREADS]
+
+MODE: ``single``, ``threads`` (THREADS threads calling at once) or ``fork``
+(the parent records, forks, the child records more). Both paths share the
+resource, the ``hms_otel`` scope and the readers, so what the receiver gets
+for ``sdk_X`` and ``fp_X`` must be the same but for the name prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+from opentelemetry import metrics
+
+from hms_otel import _fastpath, metric, sdk
+from hms_otel.registry import REGISTRY, Kind
+
+DEFINITIONS: list[tuple[str, Kind, str, str, tuple[float, ...] | None]] = [
+    ("latency_ms", Kind.HISTOGRAM, "ms", "Latency of a call", None),
+    ("size_bytes", Kind.HISTOGRAM, "By", "Size of a payload", (10.0, 100.0, 1000.0)),
+    ("ratio", Kind.HISTOGRAM, "1", "A histogram with the default boundaries", None),
+    ("jobs_total", Kind.COUNTER, "{job}", "Jobs done", None),
+    ("cardinality_total", Kind.COUNTER, "{call}", "Many attribute sets", None),
+    ("depth", Kind.GAUGE, "{item}", "Queue depth", None),
+    ("timer_ms", Kind.HISTOGRAM, "ms", "Timed steps", None),
+]
+for prefix in ("sdk", "fp"):
+    for base, kind, unit, description, buckets in DEFINITIONS:
+        REGISTRY.define(f"{prefix}_{base}", kind, unit, description, buckets=buckets)
+
+_meter = metrics.get_meter(_fastpath.SCOPE)
+_raw: dict[str, Any] = {}
+
+
+def _instrument(base: str) -> Any:
+    if base not in _raw:
+        _, kind, unit, description, _ = next(d for d in DEFINITIONS if d[0] == base)
+        create = {
+            Kind.HISTOGRAM: _meter.create_histogram,
+            Kind.COUNTER: _meter.create_counter,
+            Kind.GAUGE: _meter.create_gauge,
+        }[kind]
+        _raw[base] = create(f"sdk_{base}", unit=unit, description=description)
+    return _raw[base]
+
+
+def both(base: str, value: float, attributes: dict[str, Any]) -> None:
+    """One call on each path."""
+    kind = next(d[1] for d in DEFINITIONS if d[0] == base)
+    raw = _instrument(base)
+    if kind is Kind.HISTOGRAM:
+        raw.record(value, attributes or None)
+        metric.observe(f"fp_{base}", value, **attributes)
+    elif kind is Kind.COUNTER:
+        raw.add(value, attributes or None)
+        metric.increment(f"fp_{base}", value, **attributes)
+    else:
+        raw.set(value, attributes or None)
+        metric.gauge(f"fp_{base}", value, **attributes)
+
+
+def calls(tag: str, rounds: int = 40) -> None:
+    """A deterministic mix: dyadic values (sums exact in any order), values on
+    bucket boundaries, 0/2/5 attributes, non-string values that compare equal
+    (1, 1.0, True), attribute order, and values the SDK drops."""
+    five = {"a": "1", "b": "2", "c": "3", "d": "4", "e": tag}
+    for i in range(rounds):
+        value = (i % 13) * 0.25
+        both("latency_ms", value * 40, {})
+        both("latency_ms", 5.0 if i % 2 else 10.0, {"channel": "web", "agency": "dmv"})
+        both("latency_ms", value, five)
+        both("size_bytes", [10.0, 100.0, 1000.0, 5000.0, 0.0][i % 5], {"kind": "upload"})
+        both("ratio", value, {"flag": True})
+        both("ratio", value + 1, {"flag": 1})
+        both("ratio", value + 2, {"flag": 1.0})
+        both("jobs_total", 1, {"queue": "a", "tier": "x"})
+        both("jobs_total", 1, {"tier": "x", "queue": "a"})  # same set, other order
+        both("jobs_total", value, {"queue": tag})
+        both("jobs_total", 2, {})
+        both("depth", i, {"queue": tag})
+    both("jobs_total", -1, {"queue": "negative"})  # dropped by the SDK
+    both("latency_ms", float("nan"), {"channel": "nan"})  # dropped by the SDK
+    both("depth", float("inf"), {"queue": tag})  # dropped: the gauge keeps its last value
+
+
+def cardinality() -> None:
+    for i in range(2005):  # 2000 sets, then the overflow set
+        both("cardinality_total", 1, {"i": str(i)})
+
+
+def flush() -> None:
+    providers = sdk.installed()
+    assert providers is not None and _fastpath.enabled(), "the distro did not enable the fast path"
+    providers.force_flush(30)
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    if mode == "single":
+        calls("main")
+        cardinality()
+        # the timer: attribute sets (error.type included) and counts compare, durations do not
+        timed = metric.timer("fp_timer_ms", step="t")(lambda fail: 1 / 0 if fail else None)
+        raw = _instrument("timer_ms")
+        for fail in (False, True, False):
+            try:
+                timed(fail)
+            except ZeroDivisionError:
+                raw.record(1.0, {"step": "t", "error.type": "ZeroDivisionError"})
+            else:
+                raw.record(1.0, {"step": "t"})
+    elif mode == "threads":
+        count = int(sys.argv[2])
+        workers = [threading.Thread(target=calls, args=(f"t{n}", 200)) for n in range(count)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    elif mode == "fork":
+        calls("parent")
+        flush()
+        pid = os.fork()
+        if pid == 0:
+            calls("child", 10)
+            flush()
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, status
+        calls("parent-after", 5)
+    flush()
+
+
+if __name__ == "__main__":
+    main()
