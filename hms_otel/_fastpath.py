@@ -37,27 +37,15 @@ import time
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
-    Gauge,
-    Histogram,
-    HistogramDataPoint,
-    Metric,
-    MetricReader,
-    MetricsData,
-    NumberDataPoint,
-    PeriodicExportingMetricReader,
-    ResourceMetrics,
-    ScopeMetrics,
-    Sum,
-)
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from hms_otel.registry import Kind, MetricDefinition
+
+if TYPE_CHECKING:  # the SDK is imported at the first collection, not by `from hms_otel import metric`
+    from opentelemetry.sdk.metrics.export import HistogramDataPoint, Metric, MetricReader, NumberDataPoint
+    from opentelemetry.sdk.resources import Resource
 
 _log = logging.getLogger("hms_otel")
 
@@ -82,7 +70,6 @@ class _State:
     def __init__(self) -> None:
         self.enabled = False
         self.resource: Resource | None = None
-        self.scope = InstrumentationScope(SCOPE)
         self.view_boundaries: dict[str, tuple[float, ...]] = {}
         self.lock = threading.Lock()
 
@@ -198,6 +185,14 @@ class Series:
         self.stream.warn_once(f"{value!r} {why}")
 
 
+def _sdk_export() -> Any:
+    """The SDK's metric data classes, imported at the first collection (an SDK
+    is installed by then)."""
+    from opentelemetry.sdk.metrics import export
+
+    return export
+
+
 def _finite(value: Any) -> bool:
     # Raises TypeError for a non-number, like the SDK's own check.
     return math.isfinite(value)
@@ -231,7 +226,7 @@ class _SumSeries(Series):
             self._interval = None
         if self._total is None:
             return None
-        return NumberDataPoint(
+        return _sdk_export().NumberDataPoint(
             attributes=self.attributes, start_time_unix_nano=self.start, time_unix_nano=now, value=self._total
         )
 
@@ -280,7 +275,7 @@ class _HistogramSeries(Series):
             self._counts, self._sum = None, 0
         if self._total_counts is None:
             return None
-        return HistogramDataPoint(
+        return _sdk_export().HistogramDataPoint(
             attributes=self.attributes,
             start_time_unix_nano=self.start,
             time_unix_nano=now,
@@ -317,7 +312,9 @@ class _GaugeSeries(Series):
         value = self._value
         if value is None:
             return None
-        return NumberDataPoint(attributes=self.attributes, start_time_unix_nano=None, time_unix_nano=now, value=value)
+        return _sdk_export().NumberDataPoint(
+            attributes=self.attributes, start_time_unix_nano=None, time_unix_nano=now, value=value
+        )
 
 
 _SERIES_CLASS: dict[Kind, type[Series]] = {
@@ -402,13 +399,14 @@ class _Stream:
                 points.append(point)
         if not points:
             return None
+        export = _sdk_export()
         if self.kind is Kind.COUNTER:
-            data: Any = Sum(points, AggregationTemporality.CUMULATIVE, is_monotonic=True)
+            data: Any = export.Sum(points, export.AggregationTemporality.CUMULATIVE, is_monotonic=True)
         elif self.kind is Kind.HISTOGRAM:
-            data = Histogram(points, AggregationTemporality.CUMULATIVE)
+            data = export.Histogram(points, export.AggregationTemporality.CUMULATIVE)
         else:
-            data = Gauge(points)
-        return Metric(name=self.name, description=self.description, unit=self.unit, data=data)
+            data = export.Gauge(points)
+        return export.Metric(name=self.name, description=self.description, unit=self.unit, data=data)
 
     def reset(self) -> None:
         """Fork: the child starts with no measured series (like the SDK's reset)."""
@@ -468,7 +466,7 @@ def enable(resource: Resource, readers: Sequence[MetricReader], view_boundaries:
         or preference != "cumulative"
         or os.environ.get("OTEL_METRICS_EXEMPLAR_FILTER", "").strip().lower() == "always_on"
         or not readers
-        or not all(isinstance(reader, FacadeMergingReader) for reader in readers)
+        or not all(getattr(reader, "merges_facade_metrics", False) for reader in readers)
     ):
         return False
     with _state.lock:
@@ -494,6 +492,11 @@ def enabled() -> bool:
     return _state.enabled
 
 
+def resource() -> Resource | None:
+    """The resource of the provider the fast path was enabled for."""
+    return _state.resource
+
+
 def update_resource(identity: Resource) -> None:
     """Fork: the child's resource (a new ``service.instance.id``)."""
     if _state.resource is not None:
@@ -515,74 +518,3 @@ def metrics_now() -> list[Metric]:
         if produced is not None:
             found.append(produced)
     return found
-
-
-def merge(metrics_data: MetricsData | None) -> MetricsData | None:
-    """``metrics_data`` (the SDK's collection, or None when it had nothing)
-    with the facades' metrics added under the ``hms_otel`` scope."""
-    if not _state.enabled:
-        return metrics_data
-    produced = metrics_now()
-    if not produced:
-        return metrics_data
-    if metrics_data is None or not metrics_data.resource_metrics:
-        resource = _state.resource or Resource.get_empty()
-        return MetricsData(
-            resource_metrics=[
-                ResourceMetrics(
-                    resource=resource,
-                    scope_metrics=[ScopeMetrics(scope=_state.scope, metrics=produced, schema_url="")],
-                    schema_url=resource.schema_url,
-                )
-            ]
-        )
-    first = metrics_data.resource_metrics[0]
-    scopes = list(first.scope_metrics)
-    for index, scope_metrics in enumerate(scopes):
-        if scope_metrics.scope == _state.scope:
-            scopes[index] = ScopeMetrics(
-                scope=scope_metrics.scope,
-                metrics=[*scope_metrics.metrics, *produced],
-                schema_url=scope_metrics.schema_url,
-            )
-            break
-    else:
-        scopes.append(ScopeMetrics(scope=_state.scope, metrics=produced, schema_url=""))
-    merged = ResourceMetrics(resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url)
-    return MetricsData(resource_metrics=[merged, *metrics_data.resource_metrics[1:]])
-
-
-# -- readers that merge -----------------------------------------------------------------
-
-
-class FacadeMergingReader(MetricReader):
-    """A reader whose collections include the facades' metrics.
-
-    Mix in before a concrete reader; it wraps ``_receive_metrics`` (what the
-    SDK hands a collection to) and ``collect`` (so a collection in which the
-    SDK itself had nothing still delivers the facades' points).
-    """
-
-    _hms_delivered = threading.local()
-
-    def collect(self, timeout_millis: float = 10_000) -> None:
-        delivered = FacadeMergingReader._hms_delivered
-        delivered.done = False
-        super().collect(timeout_millis=timeout_millis)
-        if not delivered.done and _state.enabled:
-            merged = merge(None)
-            if merged is not None:
-                super()._receive_metrics(merged, timeout_millis=timeout_millis)
-
-    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
-        FacadeMergingReader._hms_delivered.done = True
-        merged = metrics_data
-        try:
-            merged = merge(metrics_data) or metrics_data
-        except Exception:
-            _log.debug("hms_otel: merging facade metrics failed", exc_info=True)
-        super()._receive_metrics(merged, timeout_millis=timeout_millis, **kwargs)  # type: ignore[safe-super]
-
-
-class MergingPeriodicReader(FacadeMergingReader, PeriodicExportingMetricReader):
-    """``PeriodicExportingMetricReader`` (the OTLP push path) with the facades' metrics."""

@@ -34,7 +34,7 @@ from opentelemetry.sdk.metrics.export import (
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from hms_otel._fastpath import FacadeMergingReader
+from hms_otel._fastpath_readers import FacadeMergingReader
 from hms_otel.registry import prometheus_name
 
 _CUMULATIVE = {

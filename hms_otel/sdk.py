@@ -36,6 +36,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from hms_otel import _fastpath
+from hms_otel._fastpath_readers import MergingPeriodicReader
 from hms_otel.contract import LATENCY_MS_BUCKETS
 from hms_otel.registry import REGISTRY, Kind
 
@@ -206,7 +207,7 @@ def install(
         )
         # Push readers merge the facades' aggregated points into each collection.
         readers: list[MetricReader] = [
-            exporter() if issubclass(exporter, MetricReader) else _fastpath.MergingPeriodicReader(exporter())
+            exporter() if issubclass(exporter, MetricReader) else MergingPeriodicReader(exporter())
             for exporter in metric_exporters.values()
         ]
         readers.extend(extra_readers or [])

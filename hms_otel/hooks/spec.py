@@ -13,11 +13,14 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: kind in a spec -> what is recorded.
 KINDS: dict[str, str] = {
@@ -106,7 +109,15 @@ _SCHEMA = {
         }
     },
 }
-_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    """Built on the first hook file read: importing jsonschema and building
+    the validator costs ~44 ms, which a process without hooks never pays."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_SCHEMA)
 
 
 def load(text: str, where: str) -> tuple[Hook, ...]:
@@ -122,7 +133,7 @@ def load(text: str, where: str) -> tuple[Hook, ...]:
         return ()
     if isinstance(data, list):
         data = {"hooks": data}
-    errors = sorted((_error_line(data, e), _dotted(e.absolute_path), e.message) for e in _VALIDATOR.iter_errors(data))
+    errors = sorted((_error_line(data, e), _dotted(e.absolute_path), e.message) for e in _validator().iter_errors(data))
     if errors:
         raise HookConfigError("\n".join(f"{where}:{line}: {path}: {message}" for line, path, message in errors))
     return tuple(
