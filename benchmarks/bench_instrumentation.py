@@ -4,7 +4,9 @@
 
 Each case is timed bare, then with its layer instrumentor installed on an SDK
 MeterProvider with an InMemoryMetricReader (no export, so only the recording
-path is measured). The table gives microseconds per call (best of R runs) and
+path is measured). The table gives microseconds per call, the median of R
+rounds in which the bare and the instrumented run alternate, timed on the
+thread's CPU clock (other processes on a shared machine do not count), and
 the ratio against the bare call. Numbers vary between machines; the ratios
 are what to compare.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
+import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,39 +132,45 @@ CASES = [
 ]
 
 
-def per_call_us(run: Callable[[], object], calls: int, repeat: int) -> float:
-    run()  # warm up
-    return min(timeit.repeat(run, number=1, repeat=repeat)) / calls * 1e6
+def per_call_us(run: Callable[[], object], calls: int) -> float:
+    return timeit.timeit(run, number=1, timer=time.thread_time) / calls * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=15)
     options = parser.parse_args()
 
     provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     rows = []
     for case in CASES:
         run = case.make(options.calls)
-        bare = per_call_us(run, options.calls, options.repeat)
-        case.instrumentor.instrument(meter_provider=provider)
-        try:
-            instrumented = per_call_us(run, options.calls, options.repeat)
-        finally:
-            case.instrumentor.uninstrument()
-        rows.append((case.layer, case.what, bare, instrumented))
+        bare: list[float] = []
+        instrumented: list[float] = []
+        run()  # warm up
+        for _ in range(options.repeat):
+            bare.append(per_call_us(run, options.calls))
+            case.instrumentor.instrument(meter_provider=provider)
+            try:
+                run() if not instrumented else None  # warm up the instrumented path once
+                instrumented.append(per_call_us(run, options.calls))
+            finally:
+                case.instrumentor.uninstrument()
+        rows.append((case.layer, case.what, statistics.median(bare), statistics.median(instrumented)))
 
+    by_hand = _esq_by_hand(provider, options.calls)
+    by_hand()
     rows.append(
         (
             "ESQ",
             "check: timer written by hand",
             rows[4][2],
-            per_call_us(_esq_by_hand(provider, options.calls), options.calls, options.repeat),
+            statistics.median(per_call_us(by_hand, options.calls) for _ in range(options.repeat)),
         )
     )
 
-    print(f"{options.calls} calls per run, best of {options.repeat}; SDK MeterProvider + InMemoryMetricReader")
+    print(f"{options.calls} calls per run, median of {options.repeat}; SDK MeterProvider + InMemoryMetricReader")
     print(f"{'layer':<6}{'call':<34}{'bare us':>9}{'instr. us':>11}{'ratio':>8}{'+us':>8}")
     for layer, what, bare, instrumented in rows:
         print(

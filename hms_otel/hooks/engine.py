@@ -312,6 +312,9 @@ class _Recorder:
         self._warned = False
 
     def attributes(self, call: Call) -> dict[str, Any]:
+        if not self.dynamic:
+            # All constant: one dict for every call (the SDK copies what it keeps).
+            return self.static
         attributes = dict(self.static)
         for key, extractor in self.dynamic:
             try:
