@@ -19,7 +19,6 @@ from opentelemetry.sdk.metrics import (
     ObservableUpDownCounter,
     UpDownCounter,
 )
-from opentelemetry.sdk.metrics import _Gauge as Gauge
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricReader,
@@ -34,6 +33,7 @@ from opentelemetry.sdk.metrics.export import (
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from hms_otel._sdk_internals import SdkGauge as Gauge
 from hms_otel.registry import prometheus_name
 
 _CUMULATIVE = {
