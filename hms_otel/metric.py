@@ -113,12 +113,13 @@ def use(
             charge()                      # an @metric.timer function, decorated anywhere
         reader.get_metrics_data()
 
-    Timers created before the block record to these providers too; declared
-    counters (:func:`declare`) start at 0 in them. On exit the previous
-    providers (by default the global ones) are back.
+    A provider not given stays as it was. Timers created before the block
+    record to these providers too; declared counters (:func:`declare`) start
+    at 0 in them. On exit the previous providers (by default the global ones)
+    are back.
     """
     previous = (_meter_provider, _logger_provider)
-    _switch(meter_provider, logger_provider)
+    _switch(meter_provider or _meter_provider, logger_provider or _logger_provider)
     try:
         yield
     finally:
