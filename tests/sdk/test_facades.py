@@ -160,3 +160,29 @@ def test_declaring_what_cannot_start_at_zero_is_a_clear_error():
         metric.declare("payment_latency_ms")
     with pytest.raises(ValueError, match="must start with an ASCII letter"):
         metric.declare("9_total")
+
+
+def test_hms_ops_alias_is_the_same_modules_also_for_later_submodules(tmp_path):
+    # A fresh interpreter, hms_ops first: nothing of hms_otel.alerts is loaded yet.
+    (tmp_path / "bad.yml").write_text("metric: payment_latency_ms\nwhen: nonsense\n")
+    code = (
+        "import sys\n"
+        "import hms_ops.alerts.compiler\n"
+        "import hms_otel.alerts, hms_otel.alerts.compiler, hms_ops.alerts\n"
+        "assert hms_ops.alerts is hms_otel.alerts\n"
+        "assert hms_ops.alerts.compiler is hms_otel.alerts.compiler\n"
+        "assert hms_otel.alerts.compiler.__spec__.name == 'hms_otel.alerts.compiler'\n"
+        "aliases = {n for n in sys.modules if n.startswith('hms_ops.')}\n"
+        "assert all(sys.modules[n] is sys.modules['hms_otel' + n[7:]] for n in aliases), aliases\n"
+        "try:\n"
+        f"    hms_otel.alerts.compile_dir({str(tmp_path)!r})\n"
+        "except hms_ops.alerts.AlertsInvalid:\n"
+        "    print('caught')\n"
+        "try:\n"
+        "    import hms_ops.no_such_module\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["caught", "No module named 'hms_ops.no_such_module'"]
