@@ -2,8 +2,9 @@
 
 Specs are declared in Python (:class:`Hook`, :class:`Record`) or read from YAML,
 a file or inline text, usually named by an environment variable. Loading
-checks the structure with a JSON schema and reports every problem with the
-file and line it sits on.
+checks the structure against a JSON schema (:mod:`hms_otel.hooks.structure`,
+no jsonschema needed in a service) and reports every problem with the file
+and line it sits on.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
+
+from hms_otel.hooks.structure import Violation, violations
 
 #: kind in a spec -> what is recorded.
 KINDS: dict[str, str] = {
@@ -106,7 +108,6 @@ _SCHEMA = {
         }
     },
 }
-_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
 
 
 def load(text: str, where: str) -> tuple[Hook, ...]:
@@ -122,7 +123,7 @@ def load(text: str, where: str) -> tuple[Hook, ...]:
         return ()
     if isinstance(data, list):
         data = {"hooks": data}
-    errors = sorted((_error_line(data, e), _dotted(e.absolute_path), e.message) for e in _VALIDATOR.iter_errors(data))
+    errors = sorted((_error_line(data, v), _dotted(v.path), v.message) for v in violations(data, _SCHEMA))
     if errors:
         raise HookConfigError("\n".join(f"{where}:{line}: {path}: {message}" for line, path, message in errors))
     return tuple(
@@ -199,12 +200,11 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _error_line(data: Any, error: jsonschema.ValidationError) -> int:
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+def _error_line(data: Any, violation: Violation) -> int:
+    path = list(violation.path)
+    if violation.unexpected_key is not None:
         # Point at the first unexpected key rather than at the mapping holding it.
-        allowed = error.schema.get("properties", {})
-        path += [key for key in error.instance if key not in allowed][:1]
+        path.append(violation.unexpected_key)
     return _line(data, path)
 
 
