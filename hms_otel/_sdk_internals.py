@@ -59,18 +59,20 @@ def reset_after_fork(
     if meter_provider is not None:
         consumer = meter_provider._measurement_consumer
         consumer._lock = threading.Lock()
+        reader: Any
         for reader, storage in consumer._reader_storages.items():
             storage._lock = threading.RLock()
             storage._instrument_view_instrument_matches.clear()
             exporter = getattr(reader, "_exporter", None)
             if exporter is not None:
                 reader._exporter = _fresh(exporter)
+    processors: list[Any] = []
     if logger_provider is not None:
-        for processor in logger_provider._multi_log_record_processor._log_record_processors:
-            _refresh_batch_exporter(processor)
+        processors += logger_provider._multi_log_record_processor._log_record_processors
     if tracer_provider is not None:
-        for processor in tracer_provider._active_span_processor._span_processors:
-            _refresh_batch_exporter(processor)
+        processors += tracer_provider._active_span_processor._span_processors
+    for processor in processors:
+        _refresh_batch_exporter(processor)
 
 
 def _refresh_batch_exporter(processor: Any) -> None:
@@ -94,12 +96,12 @@ def missing() -> list[str]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
     sink = io.StringIO()
-    reader = PeriodicExportingMetricReader(ConsoleMetricExporter(out=sink), export_interval_millis=60_000)
+    reader: Any = PeriodicExportingMetricReader(ConsoleMetricExporter(out=sink), export_interval_millis=60_000)
     meters = MeterProvider(metric_readers=[reader])
     meters.get_meter("probe").create_counter("probe_total").add(1)
-    logs = LoggerProvider()
+    logs: Any = LoggerProvider()
     logs.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogRecordExporter(out=sink)))
-    traces = TracerProvider()
+    traces: Any = TracerProvider()
     traces.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sink)))
     checks: dict[str, Any] = {
         "MeterProvider._atexit_handler": lambda: meters._atexit_handler,

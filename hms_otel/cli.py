@@ -33,7 +33,8 @@ class _LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attribute = target.split(":")
         try:
-            return getattr(importlib.import_module(module_name), attribute)
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
         except (ImportError, AttributeError) as error:
             return _unavailable(cmd_name, str(error))
 

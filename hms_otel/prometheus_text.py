@@ -115,7 +115,7 @@ def _family(item: MetricData) -> Iterator[str]:
         kind = "histogram"
     else:
         return  # exponential histograms have no classic text form
-    yield f"# HELP {name} {_escape_help(item.description)}\n"
+    yield f"# HELP {name} {_escape_help(item.description or '')}\n"
     yield f"# TYPE {name} {kind}\n"
     if isinstance(data, HistogramData):
         for point in data.data_points:

@@ -188,7 +188,10 @@ def install(service_name: str | None = None) -> Providers | None:
         if _installed is not None or sdk_already_configured():
             return None
         apply_default_env()
-        HmsConfigurator().configure(resource_attributes=resource_defaults(service_name))
+        # Upstream's base class is untyped (its __new__ and configure).
+        HmsConfigurator().configure(  # type: ignore[no-untyped-call]
+            resource_attributes=resource_defaults(service_name)
+        )
         return _installed
 
 

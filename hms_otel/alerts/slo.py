@@ -74,7 +74,7 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
 
 def recording_rules(slo: Slo) -> list[dict[str, object]]:
     """One recording rule per distinct window; alerts read these."""
-    rules = []
+    rules: list[dict[str, object]] = []
     seen: list[int] = []
     for window in burn_windows(slo.period.ms):
         for ms in (window.short_ms, window.long_ms):

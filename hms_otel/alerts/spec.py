@@ -138,8 +138,11 @@ class _Reader:
                 continue
             if "group" in fields:
                 groups.setdefault(item.group, fields["group"][1])
-            (slos if isinstance(item, Slo) else alerts).append(item)
-        names = {item.group for item in (*alerts, *slos)}
+            if isinstance(item, Slo):
+                slos.append(item)
+            else:
+                alerts.append(item)
+        names = {alert.group for alert in alerts} | {slo.group for slo in slos}
         if len(names) > 1:
             later = sorted(groups.items(), key=lambda pair: (pair[1].start_mark.line, pair[1].start_mark.column))
             self.fail(later[-1][1], f"all alerts of one file form one rule group; this file uses "
@@ -403,11 +406,14 @@ class _Reader:
             if "for" in fields else None
         actions: tuple[Action, ...] = ()
         if "action" in fields:
-            actions = self.attempt(lambda: self.actions(fields["action"][1], "action"), ())
+            actions = self.attempt(lambda: self.actions(fields["action"][1], "action"), actions)
         elif not typo:
             self.fail(node, "missing field 'action' (e.g. action: sms:+15551234)")
         severity = self.attempt(lambda: self._severity(fields, actions), "warning")
-        selector = self.attempt(lambda: self.selector(fields["labels"][1]), ()) if "labels" in fields else ()
+        no_selector: tuple[tuple[str, str], ...] = ()
+        selector = (
+            self.attempt(lambda: self.selector(fields["labels"][1]), no_selector) if "labels" in fields else no_selector
+        )
         message = self.attempt(lambda: self.optional_text(fields, "message"), None)
         summary = self.attempt(lambda: self.optional_text(fields, "summary"), None)
         runbook = self.attempt(lambda: self.optional_text(fields, "runbook"), None)

@@ -382,7 +382,9 @@ class _HookPoint:
                 except Exception as error:
                     recorder.warn("start at 0", error)
 
-    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, dict]]:
+    def enter(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[tuple[Any, dict[str, Any]]]:
         entered = []
         call = Call(instance, args, kwargs)
         for recorder in self.updowns:
@@ -397,7 +399,7 @@ class _HookPoint:
         return entered
 
     @staticmethod
-    def leave(entered: list[tuple[Any, dict]]) -> None:
+    def leave(entered: list[tuple[Any, dict[str, Any]]]) -> None:
         for recorder, attributes in entered:
             try:
                 recorder.instrument.add(-1, attributes)
@@ -478,7 +480,7 @@ class _Tracker:
         with self._lock:
             objects = list(self._objects.values())
         recorder = self._recorder
-        totals: dict[frozenset, tuple[dict[str, Any], float]] = {}
+        totals: dict[frozenset[tuple[str, Any]], tuple[dict[str, Any], float]] = {}
         for obj in objects:
             call = Call(None, (), {}, obj=obj)
             try:

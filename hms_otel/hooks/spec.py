@@ -168,7 +168,7 @@ def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[H
     return tuple(hooks)
 
 
-class _Mapping(dict):
+class _Mapping(dict[Any, Any]):
     """A YAML mapping that remembers its line and the line of each key."""
 
     line: int = 0
