@@ -86,3 +86,29 @@ def test_hms_ops_without_the_extra_says_what_to_install(library_venv: Path) -> N
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "install hms-otel[ops]" in done.stderr
+
+
+def test_library_only_install_serves_metrics_and_loads_hook_files_without_tooling(
+    library_venv: Path, tmp_path: Path
+) -> None:
+    hooks = tmp_path / "hooks.yaml"
+    hooks.write_text("- {target: 'json:dumps', record: [{metric: dumps_total, kind: counter}]}\n")
+    code = (
+        "import sys, urllib.request\n"
+        "from hms_otel import OPSAgent, metric\n"
+        "from hms_otel.hooks import HooksInstrumentor\n"
+        "with OPSAgent(port=0, service_name='lib-only') as agent:\n"
+        "    HooksInstrumentor().instrument()\n"
+        "    import json; json.dumps(1)\n"
+        "    text = urllib.request.urlopen(agent.metrics_url, timeout=10).read().decode()\n"
+        "assert 'dumps_total 1.0' in text, text\n"
+        "print(sorted(m for m in ('click', 'rich', 'jsonschema', 'watchfiles') if m in sys.modules))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "HMS_", "PYTHON"))}
+    env.update(HMS_OTEL_HOOKS=str(hooks), OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
+    done = subprocess.run(
+        [str(library_venv / "bin" / "python"), "-c", code],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
