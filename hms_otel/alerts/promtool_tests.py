@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hms_otel.alerts.model import Alert, AlertFile, Problem, Slo
+from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.rules import alert_labels, slo_id, slo_message
 from hms_otel.alerts.slo import burn_windows
 from hms_otel.alerts.syntax import format_duration, humanize, render_message
+from hms_otel.errors import Problem
 from hms_otel.registry import Kind
 
 
@@ -215,7 +216,7 @@ def plan(source: AlertFile) -> TestPlan:
     for alert in source.alerts:
         data, reason = alert_tests(alert)
         if data is None:
-            result.skipped.append(Problem(alert.source, reason or "no test generated"))
+            result.skipped.append(Problem(alert.source, reason or "no test generated", "warning"))
         else:
             result.files[f"test_{alert.id}.yml"] = data
     for slo in source.slos:

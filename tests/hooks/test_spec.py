@@ -47,17 +47,17 @@ def test_empty_text_means_no_hooks() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace("kind: timer", "kind: timr"), "hooks.yaml:5: hooks[0].record[0].kind: 'timr' is not one of"),
-        (GOOD.replace("on: return", "on: later"), "hooks.yaml:9: hooks[0].record[1].on: 'later' is not one of"),
-        (GOOD.replace("price\n", "price()\n"), "hooks.yaml:2: hooks[0].target: 'tests.hooks.hook_targets:price()"),
-        (GOOD.replace("target: tests.hooks.hook_targets:price", "target: price"), "hooks.yaml:2: hooks[0].target"),
-        (GOOD.replace("        on: return", "        colour: red"), "hooks.yaml:9: hooks[0].record[1]: Additional"),
+        (GOOD.replace("kind: timer", "kind: timr"), "hooks.yaml:5:15: hooks[0].record[0].kind: 'timr' is not one of"),
+        (GOOD.replace("on: return", "on: later"), "hooks.yaml:9:13: hooks[0].record[1].on: 'later' is not one of"),
+        (GOOD.replace("price\n", "price()\n"), "hooks.yaml:2:13: hooks[0].target: 'tests.hooks.hook_targets:price()"),
+        (GOOD.replace("target: tests.hooks.hook_targets:price", "target: price"), "hooks.yaml:2:13: hooks[0].target"),
+        (GOOD.replace("        on: return", "        colour: red"), "hooks.yaml:9:9: hooks[0].record[1]: Additional"),
         (
             GOOD.replace("      - metric: price_total\n        kind", "      - kind"),
-            "hooks.yaml:7: hooks[0].record[1]: 'metric' is a required property",
+            "hooks.yaml:7:9: hooks[0].record[1]: 'metric' is a required property",
         ),
-        ("hooks:\n  - target: [unclosed\n", "hooks.yaml:3: not valid YAML"),
-        ("hooks: 3\n", "hooks.yaml:1: hooks: 3 is not of type 'array'"),
+        ("hooks:\n  - target: [unclosed\n", "hooks.yaml:3:1: invalid YAML"),
+        ("hooks: 3\n", "hooks.yaml:1:8: hooks: 3 is not of type 'array'"),
     ],
 )
 def test_bad_files_name_the_line(text: str, expected: str) -> None:
@@ -83,9 +83,9 @@ def test_env_inline_and_path(tmp_path) -> None:
 
 
 def test_env_errors_name_the_variable(tmp_path) -> None:
-    with pytest.raises(HookConfigError, match=r"cannot read hook file .*nope.yaml.*\(named by \$HOOKS\)"):
+    with pytest.raises(HookConfigError, match=r"nope.yaml:1:1: cannot read hook file: .*\(named by \$HOOKS\)"):
         from_env("HOOKS", {"HOOKS": str(tmp_path / "nope.yaml")})
-    with pytest.raises(HookConfigError, match=r"^\$HOOKS:1: hooks\[0\]: 'record' is a required property"):
+    with pytest.raises(HookConfigError, match=r"^\$HOOKS:1:2: hooks\[0\]: 'record' is a required property"):
         from_env("HOOKS", {"HOOKS": "[{target: 'a.b:c'}]"})
 
 
