@@ -68,9 +68,10 @@ class _State:
     """Whether the fast path is on, and what a collection needs besides the series."""
 
     def __init__(self) -> None:
-        self.enabled = False
-        self.resource: Resource | None = None
-        self.view_boundaries: dict[str, tuple[float, ...]] = {}
+        self.enabled = False  # installed and not bypassed: what the hot path reads
+        self.installed = False
+        self.bypassed = False
+        self.resource_of: Callable[[], Resource | None] = lambda: None
         self.lock = threading.Lock()
 
 
@@ -82,15 +83,10 @@ call_cache: dict[tuple[Any, ...], Series] = {}
 
 
 def boundaries_for(definition: MetricDefinition) -> tuple[float, ...]:
-    """The bucket boundaries the SDK uses for ``definition``: the views
-    :func:`hms_otel.sdk.build_views` made when the provider was built
-    (millisecond histograms, and those whose definition with ``buckets``
-    existed then), else the specification's defaults."""
-    if definition.unit == "ms":
-        from hms_otel.contract import LATENCY_MS_BUCKETS  # contract imports the registry
-
-        return tuple(LATENCY_MS_BUCKETS)
-    return _state.view_boundaries.get(definition.name, DEFAULT_BOUNDARIES)
+    """The bucket boundaries the SDK uses for ``definition``: the explicit-bucket
+    advisory every instrument is created with (:mod:`hms_otel.instruments`),
+    else the specification's defaults."""
+    return tuple(definition.bucket_boundaries or DEFAULT_BOUNDARIES)
 
 
 # -- series: the per-call part ----------------------------------------------------
@@ -367,6 +363,9 @@ class _Stream:
         with self.lock:
             if series.hot:
                 return series
+            if series.start:  # measured before a bypass (`metric.use`): carry on
+                series.hot = True
+                return series
             if len(self.measured) >= CARDINALITY_LIMIT:
                 if self.overflow is None:
                     api = getattr(self.api_instrument, self._api_method)
@@ -408,12 +407,20 @@ class _Stream:
             data = export.Gauge(points)
         return export.Metric(name=self.name, description=self.description, unit=self.unit, data=data)
 
+    def rebind(self, api_instrument: Any) -> None:
+        with self.lock:
+            self.api_instrument = api_instrument
+            api = getattr(api_instrument, self._api_method)
+            for series in [*self.series.values(), *([self.overflow] if self.overflow else [])]:
+                series._api = api
+
     def reset(self) -> None:
         """Fork: the child starts with no measured series (like the SDK's reset)."""
         self.lock = threading.Lock()
         for series in [*self.series.values(), *([self.overflow] if self.overflow else [])]:
             series.lock = threading.Lock()
             series.hot = False
+            series.start = 0
             series.redirect = None
             series.pending.clear()
             series._reset()
@@ -427,14 +434,16 @@ class _Stream:
 
 
 def stream(definition: MetricDefinition, api_instrument: Any) -> _Stream:
-    """The stream for ``definition`` (one per metric name and API instrument:
-    a new instrument, after a test reset the facades' caches, starts afresh)."""
+    """The stream for ``definition`` (one per metric name); a new API
+    instrument (``metric.use`` switched providers) becomes its fallback."""
     found = _streams.get(definition.name)
-    if found is None or found.api_instrument is not api_instrument:
+    if found is None:
         with _streams_lock:
             found = _streams.get(definition.name)
-            if found is None or found.api_instrument is not api_instrument:
+            if found is None:
                 found = _streams[definition.name] = _Stream(definition, api_instrument)
+    if found.api_instrument is not api_instrument:
+        found.rebind(api_instrument)
     return found
 
 
@@ -454,12 +463,12 @@ def remember_call(key: tuple[Any, ...], attributes: Mapping[str, Any], series: S
 # -- switching on, collecting, fork ---------------------------------------------------
 
 
-def enable(resource: Resource, readers: Sequence[MetricReader], view_boundaries: Mapping[str, Sequence[float]]) -> bool:
-    """Turn the fast path on for a provider hms_otel built with ``readers``;
-    returns whether it is on. ``view_boundaries``: instrument name -> the
-    bucket boundaries of the provider's views by name. Off when the SDK would produce something the
-    fast path does not (delta temporality, exemplars on every measurement) or
-    a reader cannot merge."""
+def enable(resource_of: Callable[[], Resource | None], readers: Sequence[MetricReader]) -> bool:
+    """Turn the fast path on for the provider hms_otel adopted, whose readers
+    are ``readers`` and whose resource ``resource_of()`` returns; returns
+    whether it is on. Off when the SDK would produce something the fast path
+    does not (delta temporality, exemplars on every measurement, a disabled
+    SDK) or a reader cannot merge."""
     preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative").strip().lower()
     if (
         os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
@@ -470,37 +479,46 @@ def enable(resource: Resource, readers: Sequence[MetricReader], view_boundaries:
     ):
         return False
     with _state.lock:
-        _state.resource = resource
-        _state.view_boundaries = {name: tuple(bounds) for name, bounds in view_boundaries.items()}
-        for found in list(_streams.values()):  # created before: nothing recorded on the fast path yet
-            found.boundaries = boundaries_for(found.definition) if found.kind is Kind.HISTOGRAM else ()
-            found.reset()
-        _state.enabled = True
+        _state.resource_of = resource_of
+        _state.installed = True
+        _state.enabled = not _state.bypassed
     return True
 
 
 def disable() -> None:
-    """Back to the API instruments (tests; a provider that was shut down)."""
+    """Back to the API instruments, with nothing kept (the provider was shut down)."""
     with _state.lock:
-        _state.enabled = False
-        _state.resource = None
+        _state.installed = _state.enabled = False
+        _state.resource_of = lambda: None
     for found in list(_streams.values()):
         found.reset()
 
 
+def bypass(on: bool) -> None:
+    """While on (``metric.use`` gave a provider), every call goes to the API
+    instruments; what the fast path aggregated so far is kept."""
+    with _state.lock:
+        _state.bypassed = on
+        _state.enabled = _state.installed and not on
+        if on:
+            for found in list(_streams.values()):
+                for series in [*found.series.values(), *([found.overflow] if found.overflow else [])]:
+                    series.hot = False
+
+
 def enabled() -> bool:
+    """Whether facade calls aggregate here now."""
     return _state.enabled
+
+
+def installed() -> bool:
+    """Whether the readers deliver what aggregated here (also while bypassed)."""
+    return _state.installed
 
 
 def resource() -> Resource | None:
     """The resource of the provider the fast path was enabled for."""
-    return _state.resource
-
-
-def update_resource(identity: Resource) -> None:
-    """Fork: the child's resource (a new ``service.instance.id``)."""
-    if _state.resource is not None:
-        _state.resource = _state.resource.merge(identity)
+    return _state.resource_of()
 
 
 def reset_after_fork() -> None:

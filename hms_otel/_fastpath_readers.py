@@ -24,15 +24,17 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from hms_otel import _fastpath
+from hms_otel._version import __version__
 
 _log = logging.getLogger("hms_otel")
-_SCOPE = InstrumentationScope(_fastpath.SCOPE)
+# The facades' meter: metric.py gets it as get_meter("hms_otel", __version__).
+_SCOPE = InstrumentationScope(_fastpath.SCOPE, __version__)
 
 
 def merge(metrics_data: MetricsData | None) -> MetricsData | None:
     """``metrics_data`` (the SDK's collection, or None when it had nothing)
     with the facades' metrics added under the ``hms_otel`` scope."""
-    if not _fastpath.enabled():
+    if not _fastpath.installed():
         return metrics_data
     produced = _fastpath.metrics_now()
     if not produced:
@@ -43,7 +45,7 @@ def merge(metrics_data: MetricsData | None) -> MetricsData | None:
             resource_metrics=[
                 ResourceMetrics(
                     resource=resource,
-                    scope_metrics=[ScopeMetrics(scope=_SCOPE, metrics=produced, schema_url="")],
+                    scope_metrics=[ScopeMetrics(scope=_SCOPE, metrics=produced, schema_url=_SCOPE.schema_url)],
                     schema_url=resource.schema_url,
                 )
             ]
@@ -59,7 +61,7 @@ def merge(metrics_data: MetricsData | None) -> MetricsData | None:
             )
             break
     else:
-        scopes.append(ScopeMetrics(scope=_SCOPE, metrics=produced, schema_url=""))
+        scopes.append(ScopeMetrics(scope=_SCOPE, metrics=produced, schema_url=_SCOPE.schema_url))
     merged = ResourceMetrics(resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url)
     return MetricsData(resource_metrics=[merged, *metrics_data.resource_metrics[1:]])
 
@@ -82,7 +84,7 @@ class FacadeMergingReader(MetricReader):
         delivered = FacadeMergingReader._hms_delivered
         delivered.done = False
         super().collect(timeout_millis=timeout_millis)
-        if not delivered.done and _fastpath.enabled():
+        if not delivered.done and _fastpath.installed():
             merged = merge(None)
             if merged is not None:
                 super()._receive_metrics(merged, timeout_millis=timeout_millis)

@@ -18,7 +18,8 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from hms_otel import _fastpath, metric, sdk
+from hms_otel import __version__, _fastpath, metric, sdk
+from hms_otel import instruments as factory
 from hms_otel.registry import REGISTRY, Kind
 
 DEFINITIONS: list[tuple[str, Kind, str, str, tuple[float, ...] | None]] = [
@@ -34,19 +35,13 @@ for prefix in ("sdk", "fp"):
     for base, kind, unit, description, buckets in DEFINITIONS:
         REGISTRY.define(f"{prefix}_{base}", kind, unit, description, buckets=buckets)
 
-_meter = metrics.get_meter(_fastpath.SCOPE)
+_meter = metrics.get_meter(_fastpath.SCOPE, __version__)  # the facades' meter
 _raw: dict[str, Any] = {}
 
 
 def _instrument(base: str) -> Any:
-    if base not in _raw:
-        _, kind, unit, description, _ = next(d for d in DEFINITIONS if d[0] == base)
-        create = {
-            Kind.HISTOGRAM: _meter.create_histogram,
-            Kind.COUNTER: _meter.create_counter,
-            Kind.GAUGE: _meter.create_gauge,
-        }[kind]
-        _raw[base] = create(f"sdk_{base}", unit=unit, description=description)
+    if base not in _raw:  # the instrument the SDK path gets: the one factory, bucket advisory included
+        _raw[base] = factory.create(_meter, REGISTRY[f"sdk_{base}"])
     return _raw[base]
 
 
