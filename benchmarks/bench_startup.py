@@ -12,7 +12,9 @@ which other processes on a shared machine do not inflate):
   ``python -c pass``;
 - ``opentelemetry-instrument python empty.py`` with the HMS distro against
   upstream's ``opentelemetry-distro`` with a matched configuration (OTLP/gRPC
-  metrics and logs, no traces, logging bridged, the same instrumentors).
+  metrics and logs, no traces, logging bridged, the same instrumentors), and
+  against upstream without hms-otel's own instrumentor (``hms_hooks``): what
+  switching a service from upstream's distro to this one costs.
   Upstream's distro is not a dependency: it is installed once with pip into
   ``--upstream`` (default ``~/.cache/hms-ops/bench/opentelemetry-distro-0.66b2``)
   and put on ``PYTHONPATH`` for its runs only.
@@ -96,6 +98,16 @@ def main() -> None:
                     "OTEL_PYTHON_CONFIGURATOR": "configurator",
                 },
             ),
+            "upstream distro without hms_hooks": (
+                [instrument, sys.executable, str(empty)],
+                {
+                    **distro_env,
+                    "PYTHONPATH": str(upstream),
+                    "OTEL_PYTHON_DISTRO": "distro",
+                    "OTEL_PYTHON_CONFIGURATOR": "configurator",
+                    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "hms_hooks",
+                },
+            ),
             "HMS distro: instrument empty.py": (
                 [instrument, sys.executable, str(empty)],
                 {**distro_env, "OTEL_PYTHON_DISTRO": "hms_otel", "OTEL_PYTHON_CONFIGURATOR": "hms_otel"},
@@ -132,6 +144,10 @@ def main() -> None:
     print(
         f"HMS distro / upstream distro, matched configuration (<= {DISTRO_GOAL}x): "
         f"{ratio('HMS distro: instrument empty.py', 'upstream distro: instrument empty.py')}"
+    )
+    print(
+        f"HMS distro / upstream distro without hms_hooks (<= {DISTRO_GOAL}x): "
+        f"{ratio('HMS distro: instrument empty.py', 'upstream distro without hms_hooks')}"
     )
 
 
