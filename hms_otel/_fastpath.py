@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.attributes import BoundedAttributes
 
+from hms_otel._version import __version__
 from hms_otel.registry import Kind, MetricDefinition
 
 if TYPE_CHECKING:  # the SDK is imported at the first collection, not by `from hms_otel import metric`
@@ -50,6 +51,8 @@ if TYPE_CHECKING:  # the SDK is imported at the first collection, not by `from h
 _log = logging.getLogger("hms_otel")
 
 SCOPE = "hms_otel"
+#: The facades' meter scope (metric.py: ``get_meter("hms_otel", __version__)``).
+FACADE_SCOPE = (SCOPE, __version__)
 #: The SDK's default per-instrument limit of attribute sets, and its overflow set.
 CARDINALITY_LIMIT = 2000
 OVERFLOW_ATTRIBUTES: dict[str, Any] = {"otel.metric.overflow": True}
@@ -76,7 +79,9 @@ class _State:
 
 
 _state = _State()
-_streams: dict[str, _Stream] = {}
+#: (scope, metric name) -> stream; a scope is (name, version) of the meter.
+Scope = tuple[str, "str | None"]
+_streams: dict[tuple[Scope, str], _Stream] = {}
 _streams_lock = threading.Lock()
 #: (kind, name, *attribute items) -> Series, for the call-style facades.
 call_cache: dict[tuple[Any, ...], Series] = {}
@@ -326,8 +331,9 @@ _SERIES_CLASS: dict[Kind, type[Series]] = {
 class _Stream:
     """One instrument: its series by attribute set, and which have been measured."""
 
-    def __init__(self, definition: MetricDefinition, api_instrument: Any) -> None:
+    def __init__(self, definition: MetricDefinition, api_instrument: Any, scope: Scope) -> None:
         self.definition = definition
+        self.scope = scope
         self.name = definition.name
         self.kind = definition.kind
         self.unit = definition.unit
@@ -433,23 +439,31 @@ class _Stream:
             _log.warning("hms_otel: metric %s: %s", self.name, message)
 
 
-def stream(definition: MetricDefinition, api_instrument: Any) -> _Stream:
-    """The stream for ``definition`` (one per metric name); a new API
-    instrument (``metric.use`` switched providers) becomes its fallback."""
-    found = _streams.get(definition.name)
+def stream(definition: MetricDefinition, api_instrument: Any, scope: Scope = FACADE_SCOPE) -> _Stream:
+    """The stream for ``definition`` in ``scope`` (the meter's name and
+    version); a new API instrument (``metric.use`` switched providers)
+    becomes its fallback."""
+    key = (scope, definition.name)
+    found = _streams.get(key)
     if found is None:
         with _streams_lock:
-            found = _streams.get(definition.name)
+            found = _streams.get(key)
             if found is None:
-                found = _streams[definition.name] = _Stream(definition, api_instrument)
+                found = _streams[key] = _Stream(definition, api_instrument, scope)
     if found.api_instrument is not api_instrument:
         found.rebind(api_instrument)
     return found
 
 
-def bind(definition: MetricDefinition, api_instrument: Any, attributes: Mapping[str, Any]) -> Series:
-    """The series a facade records into for ``attributes``."""
-    return stream(definition, api_instrument).series_for(attributes)
+def bind(
+    definition: MetricDefinition, api_instrument: Any, attributes: Mapping[str, Any], scope: Scope = FACADE_SCOPE
+) -> Series:
+    """The series a facade (or a hook, in its layer's ``scope``) records into for ``attributes``."""
+    return stream(definition, api_instrument, scope).series_for(attributes)
+
+
+#: Kinds that have a fast path (the facades' kinds); others go to the SDK.
+KINDS = tuple(_SERIES_CLASS)
 
 
 def remember_call(key: tuple[Any, ...], attributes: Mapping[str, Any], series: Series) -> None:
@@ -527,12 +541,12 @@ def reset_after_fork() -> None:
         found.reset()
 
 
-def metrics_now() -> list[Metric]:
-    """The facades' cumulative metrics, one collection."""
+def metrics_now() -> list[tuple[Scope, Metric]]:
+    """The cumulative metrics aggregated here, with their scopes; one collection."""
     now = time.time_ns()
     found = []
     for item in list(_streams.values()):
         produced = item.metric(now)
         if produced is not None:
-            found.append(produced)
+            found.append((item.scope, produced))
     return found

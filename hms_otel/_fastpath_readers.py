@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
+    Metric,
     MetricReader,
     MetricsData,
     PeriodicExportingMetricReader,
@@ -24,46 +25,43 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from hms_otel import _fastpath
-from hms_otel._version import __version__
 
 _log = logging.getLogger("hms_otel")
-# The facades' meter: metric.py gets it as get_meter("hms_otel", __version__).
-_SCOPE = InstrumentationScope(_fastpath.SCOPE, __version__)
 
 
 def merge(metrics_data: MetricsData | None) -> MetricsData | None:
     """``metrics_data`` (the SDK's collection, or None when it had nothing)
-    with the facades' metrics added under the ``hms_otel`` scope."""
+    with the metrics of :mod:`hms_otel._fastpath` added, each under its
+    meter's scope (the facades': ``hms_otel``; a hook's: its layer package)."""
     if not _fastpath.installed():
         return metrics_data
     produced = _fastpath.metrics_now()
     if not produced:
         return metrics_data
+    by_scope: dict[_fastpath.Scope, list[Metric]] = {}
+    for scope, item in produced:
+        by_scope.setdefault(scope, []).append(item)
     if metrics_data is None or not metrics_data.resource_metrics:
         resource = _fastpath.resource() or Resource.get_empty()
-        return MetricsData(
-            resource_metrics=[
-                ResourceMetrics(
-                    resource=resource,
-                    scope_metrics=[ScopeMetrics(scope=_SCOPE, metrics=produced, schema_url=_SCOPE.schema_url)],
-                    schema_url=resource.schema_url,
-                )
-            ]
-        )
-    first = metrics_data.resource_metrics[0]
-    scopes = list(first.scope_metrics)
-    for index, scope_metrics in enumerate(scopes):
-        if scope_metrics.scope == _SCOPE:
-            scopes[index] = ScopeMetrics(
-                scope=scope_metrics.scope,
-                metrics=[*scope_metrics.metrics, *produced],
-                schema_url=scope_metrics.schema_url,
-            )
-            break
+        first = ResourceMetrics(resource=resource, scope_metrics=[], schema_url=resource.schema_url)
+        rest: list[ResourceMetrics] = []
     else:
-        scopes.append(ScopeMetrics(scope=_SCOPE, metrics=produced, schema_url=_SCOPE.schema_url))
+        first, rest = metrics_data.resource_metrics[0], list(metrics_data.resource_metrics[1:])
+    scopes = list(first.scope_metrics)
+    for (name, version), metrics in by_scope.items():
+        for index, scope_metrics in enumerate(scopes):
+            if (scope_metrics.scope.name, scope_metrics.scope.version) == (name, version):
+                scopes[index] = ScopeMetrics(
+                    scope=scope_metrics.scope,
+                    metrics=[*scope_metrics.metrics, *metrics],
+                    schema_url=scope_metrics.schema_url,
+                )
+                break
+        else:
+            scope = InstrumentationScope(name, version)
+            scopes.append(ScopeMetrics(scope=scope, metrics=metrics, schema_url=scope.schema_url))
     merged = ResourceMetrics(resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url)
-    return MetricsData(resource_metrics=[merged, *metrics_data.resource_metrics[1:]])
+    return MetricsData(resource_metrics=[merged, *rest])
 
 
 # -- readers that merge -----------------------------------------------------------------

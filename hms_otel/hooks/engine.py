@@ -24,6 +24,7 @@ import wrapt
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from hms_otel import _fastpath
 from hms_otel import instruments as factory
 from hms_otel.hooks import sources
 from hms_otel.hooks.sources import MISSING, Call, Extractor, ParameterMap, SourceError, Uses
@@ -62,16 +63,23 @@ class Installation:
         self._trackers.clear()
 
 
-def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installation:
+def install(
+    hooks: Iterable[Hook], meter: Meter, where: str = "", fast_scope: _fastpath.Scope | None = None
+) -> Installation:
     """Wrap every hook's target; all or nothing: a bad hook raises
-    :class:`HookConfigError` listing every problem, and nothing is wrapped."""
+    :class:`HookConfigError` listing every problem, and nothing is wrapped.
+
+    ``fast_scope`` (the meter's name and version, when ``meter`` is the global
+    one): timers, counters and histograms record through the facades' fast
+    path (:mod:`hms_otel._fastpath`) in that scope; it falls back to
+    ``meter``'s instruments whenever the fast path is off."""
     by_target: dict[str, list[Record]] = {}
     origins: dict[str, str] = {}
     for hook in hooks:
         by_target.setdefault(hook.target, []).extend(hook.record)
         origins.setdefault(hook.target, hook.origin or where)
 
-    instruments = _Instruments(meter)
+    instruments = _Instruments(meter, fast_scope)
     problems: list[str] = []
     prepared: list[tuple[_Target, _HookPoint]] = []
     for target_name, records in by_target.items():
@@ -190,8 +198,9 @@ class _Patch:
 class _Instruments:
     """One instrument per metric name and meter, described by the registry."""
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, fast_scope: _fastpath.Scope | None = None) -> None:
         self._meter = meter
+        self.fast_scope = fast_scope
         self._made: dict[str, Any] = {}
 
     def definition(self, record: Record) -> MetricDefinition:
@@ -277,7 +286,12 @@ def _compile(record: Record, target: _Target, instruments: _Instruments) -> _Rec
         recorder.instrument = instruments.get(definition, tracker.observe)
     else:
         recorder.instrument = instruments.get(definition)
+        if instruments.fast_scope is not None and definition.kind in _fastpath.KINDS:
+            recorder.use_fastpath(instruments.fast_scope)
     return recorder
+
+
+_SERIES_CACHE_LIMIT = 2000
 
 
 class _Recorder:
@@ -304,6 +318,32 @@ class _Recorder:
         self.instrument: Any = None
         self.tracker: _Tracker | None = None
         self._warned = False
+        # Set by use_fastpath: the series of the constant attributes, and
+        # (attribute items) -> series for dynamic ones.
+        self.fast_scope: _fastpath.Scope | None = None
+        self.static_series: _fastpath.Series | None = None
+        self._series: dict[tuple[Any, ...], _fastpath.Series] = {}
+
+    def use_fastpath(self, scope: _fastpath.Scope) -> None:
+        self.fast_scope = scope
+        self.static_series = _fastpath.bind(self.definition, self.instrument, self.static, scope)
+
+    def _record(self, amount: Any, call: Call) -> None:
+        if self.fast_scope is None:
+            method = self.instrument.add if self.kind == "counter" else self.instrument.record
+            method(amount, self.attributes(call))
+        elif not self.dynamic:
+            self.static_series.record(amount)  # type: ignore[union-attr]
+        else:
+            attributes = self.attributes(call)
+            key = tuple(attributes.items())
+            series = self._series.get(key)
+            if series is None:
+                series = _fastpath.bind(self.definition, self.instrument, attributes, self.fast_scope)
+                # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only.
+                if len(self._series) < _SERIES_CACHE_LIMIT and all(type(v) is str for v in attributes.values()):
+                    self._series[key] = series
+            series.record(amount)
 
     def attributes(self, call: Call) -> dict[str, Any]:
         if not self.dynamic:
@@ -330,15 +370,12 @@ class _Recorder:
         if self.when is not None and not self.when(call):
             return
         if kind == "timer":
-            self.instrument.record(elapsed_ms, self.attributes(call))
+            self._record(elapsed_ms, call)
             return
         amount = 1 if self.value is None else self.value(call)
         if amount is MISSING:
             return
-        if kind == "counter":
-            self.instrument.add(amount, self.attributes(call))
-        else:
-            self.instrument.record(amount, self.attributes(call))
+        self._record(amount, call)
 
     def warn(self, what: str, error: BaseException) -> None:
         if not self._warned:  # once per record: a hot path must not flood the log
@@ -381,13 +418,14 @@ class _HookPoint:
         for recorder in self.finishing:
             if recorder.kind == "counter":
                 try:
-                    factory.start_at_zero(recorder.instrument, recorder.definition, [recorder.static])
+                    if recorder.static_series is not None:  # on the fast path, or the SDK gets a second stream
+                        recorder.static_series.record(0)
+                    else:
+                        factory.start_at_zero(recorder.instrument, recorder.definition, [recorder.static])
                 except Exception as error:
                     recorder.warn("start at 0", error)
 
-    def enter(
-        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[Any, dict[str, Any]]]:
+    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
         entered = []
         call = Call(instance, args, kwargs)
         for recorder in self.updowns:

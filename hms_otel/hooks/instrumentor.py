@@ -64,10 +64,13 @@ class HookInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         from hms_otel import __version__
 
-        meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
+        version = self.scope_version or __version__
+        meter = get_meter(self.scope, version, kwargs.get("meter_provider"))
+        # With the global provider, records take the facades' fast path when hms_otel set up the SDK.
+        fast_scope = (self.scope, version) if kwargs.get("meter_provider") is None else None
         try:
             hooks = tuple(kwargs["hooks"]) if kwargs.get("hooks") is not None else self.configured_hooks()
-            self._installation = engine.install(hooks, meter, where=self._where())
+            self._installation = engine.install(hooks, meter, where=self._where(), fast_scope=fast_scope)
         except HookConfigError as error:
             _log.error("%s: hooks not installed:\n%s", type(self).__name__, error)
             self._installation = None

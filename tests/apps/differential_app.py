@@ -20,6 +20,7 @@ from opentelemetry import metrics
 
 from hms_otel import __version__, _fastpath, metric, sdk
 from hms_otel import instruments as factory
+from hms_otel.hooks import Hook, HookInstrumentor, Record
 from hms_otel.registry import REGISTRY, Kind
 
 DEFINITIONS: list[tuple[str, Kind, str, str, tuple[float, ...] | None]] = [
@@ -30,6 +31,8 @@ DEFINITIONS: list[tuple[str, Kind, str, str, tuple[float, ...] | None]] = [
     ("cardinality_total", Kind.COUNTER, "{call}", "Many attribute sets", None),
     ("depth", Kind.GAUGE, "{item}", "Queue depth", None),
     ("timer_ms", Kind.HISTOGRAM, "ms", "Timed steps", None),
+    ("hook_ms", Kind.HISTOGRAM, "ms", "Hooked calls", None),
+    ("hook_total", Kind.COUNTER, "{call}", "Hooked calls counted", None),
 ]
 for prefix in ("sdk", "fp"):
     for base, kind, unit, description, buckets in DEFINITIONS:
@@ -84,6 +87,42 @@ def calls(tag: str, rounds: int = 40) -> None:
     both("depth", float("inf"), {"queue": tag})  # dropped: the gauge keeps its last value
 
 
+class _DifferentialHooks(HookInstrumentor):
+    """The hooks engine in a layer package's scope: fp_hook_* through the
+    engine, sdk_hook_* by hand on that scope's SDK instruments."""
+
+    scope = "differential_hooks"
+    scope_version = "1.2.3"
+    hooks = (
+        Hook(
+            target="differential_target:handle",
+            record=(
+                Record(metric="fp_hook_ms", kind="timer", attributes={"kind": "arg.kind", "outcome": "outcome"}),
+                Record(metric="fp_hook_total", kind="counter", attributes={"kind": "arg.kind", "layer": "const:x"}),
+            ),
+        ),
+    )
+
+
+def hooked_calls(rounds: int = 30) -> None:
+    import differential_target
+
+    meter = metrics.get_meter(_DifferentialHooks.scope, _DifferentialHooks.scope_version)
+    timer = factory.create(meter, REGISTRY["sdk_hook_ms"])
+    counter = factory.create(meter, REGISTRY["sdk_hook_total"])
+    counter.add(0, {"layer": "x"})  # the engine starts a counter's constant-attribute series at 0
+    for i in range(rounds):
+        kind, ok = ("a", "b", "c")[i % 3], i % 4 != 0
+        try:
+            differential_target.handle(kind, ok)
+        except ValueError:
+            outcome = "error"
+        else:
+            outcome = "ok"
+        timer.record(0.0, {"kind": kind, "outcome": outcome})
+        counter.add(1, {"kind": kind, "layer": "x"})
+
+
 def cardinality() -> None:
     for i in range(2005):  # 2000 sets, then the overflow set
         both("cardinality_total", 1, {"i": str(i)})
@@ -92,12 +131,18 @@ def cardinality() -> None:
 def flush() -> None:
     providers = sdk.installed()
     assert providers is not None and _fastpath.enabled(), "the distro did not enable the fast path"
+    on_fast_path = {name for (_, name), stream in _fastpath._streams.items() if stream.measured}
+    assert "fp_jobs_total" in on_fast_path, on_fast_path  # so the comparison is not SDK against SDK
+    if "hook_total" in _raw:
+        assert "fp_hook_total" in on_fast_path and "fp_hook_ms" in on_fast_path, on_fast_path
     providers.force_flush(30)
 
 
 def main() -> None:
     mode = sys.argv[1]
     if mode == "single":
+        _DifferentialHooks().instrument()
+        hooked_calls()
         calls("main")
         cardinality()
         # the timer: attribute sets (error.type included) and counts compare, durations do not
