@@ -158,7 +158,7 @@ class Series:
     def _valid(self, value: Any) -> bool:
         """The SDK's checks on a measurement (the start time is that of the
         first one it keeps). Raises TypeError for a non-number, like the SDK."""
-        if not math.isfinite(value) or (value < 0 and self.stream.kind is not Kind.GAUGE):
+        if not math.isfinite(value) or (value < 0 and self.stream.kind in _MONOTONIC):
             self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
             return False
         return True
@@ -186,6 +186,10 @@ class Series:
         self.stream.warn_once(f"{value!r} {why}")
 
 
+# Kinds whose measurements must not be negative (the SDK drops those).
+_MONOTONIC = (Kind.COUNTER, Kind.HISTOGRAM)
+
+
 def _sdk_export() -> Any:
     """The SDK's metric data classes, imported at the first collection (an SDK
     is installed by then)."""
@@ -209,10 +213,11 @@ class _SumSeries(Series):
     def _fold_pending(self) -> None:
         popleft, pending = self.pending.popleft, self.pending
         interval = self._interval
+        monotonic = self.stream.kind in _MONOTONIC
         while pending:
             value = popleft()
             try:
-                if not _finite(value) or value < 0:
+                if not _finite(value) or (monotonic and value < 0):
                     self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
                     continue
             except TypeError:
@@ -320,6 +325,7 @@ class _GaugeSeries(Series):
 
 _SERIES_CLASS: dict[Kind, type[Series]] = {
     Kind.COUNTER: _SumSeries,
+    Kind.UPDOWN_COUNTER: _SumSeries,
     Kind.HISTOGRAM: _HistogramSeries,
     Kind.GAUGE: _GaugeSeries,
 }
@@ -341,6 +347,7 @@ class _Stream:
         self.boundaries = boundaries_for(definition) if definition.kind is Kind.HISTOGRAM else ()
         self._api_method = {
             Kind.COUNTER: "add",
+            Kind.UPDOWN_COUNTER: "add",
             Kind.HISTOGRAM: "record",
             Kind.GAUGE: "set",
         }[definition.kind]
@@ -405,8 +412,9 @@ class _Stream:
         if not points:
             return None
         export = _sdk_export()
-        if self.kind is Kind.COUNTER:
-            data: Any = export.Sum(points, export.AggregationTemporality.CUMULATIVE, is_monotonic=True)
+        if self.kind in (Kind.COUNTER, Kind.UPDOWN_COUNTER):
+            monotonic = self.kind is Kind.COUNTER
+            data: Any = export.Sum(points, export.AggregationTemporality.CUMULATIVE, is_monotonic=monotonic)
         elif self.kind is Kind.HISTOGRAM:
             data = export.Histogram(points, export.AggregationTemporality.CUMULATIVE)
         else:

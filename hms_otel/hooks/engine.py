@@ -328,22 +328,27 @@ class _Recorder:
         self.fast_scope = scope
         self.static_series = _fastpath.bind(self.definition, self.instrument, self.static, scope)
 
+    def series_for(self, call: Call) -> _fastpath.Series:
+        """The fast-path series of this call's attributes (after use_fastpath)."""
+        if not self.dynamic:
+            return self.static_series  # type: ignore[return-value]
+        attributes = self.attributes(call)
+        key = tuple(attributes.items())
+        series = self._series.get(key)
+        if series is None:
+            series = _fastpath.bind(self.definition, self.instrument, attributes, self.fast_scope)  # type: ignore[arg-type]
+            # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only.
+            if len(self._series) < _SERIES_CACHE_LIMIT and all(type(v) is str for v in attributes.values()):
+                self._series[key] = series
+        return series
+
     def _record(self, amount: Any, call: Call) -> None:
-        if self.fast_scope is None:
-            method = self.instrument.add if self.kind == "counter" else self.instrument.record
-            method(amount, self.attributes(call))
-        elif not self.dynamic:
-            self.static_series.record(amount)  # type: ignore[union-attr]
+        if self.fast_scope is not None:
+            self.series_for(call).record(amount)
+        elif self.kind == "counter":
+            self.instrument.add(amount, self.attributes(call))
         else:
-            attributes = self.attributes(call)
-            key = tuple(attributes.items())
-            series = self._series.get(key)
-            if series is None:
-                series = _fastpath.bind(self.definition, self.instrument, attributes, self.fast_scope)
-                # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only.
-                if len(self._series) < _SERIES_CACHE_LIMIT and all(type(v) is str for v in attributes.values()):
-                    self._series[key] = series
-            series.record(amount)
+            self.instrument.record(amount, self.attributes(call))
 
     def attributes(self, call: Call) -> dict[str, Any]:
         if not self.dynamic:
@@ -425,25 +430,34 @@ class _HookPoint:
                 except Exception as error:
                     recorder.warn("start at 0", error)
 
-    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
-        entered = []
+    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, Any]]:
+        """+1 on each up-down counter; returns what ``leave`` takes 1 from."""
+        entered: list[tuple[Any, Any]] = []
         call = Call(instance, args, kwargs)
         for recorder in self.updowns:
             try:
                 if recorder.when is not None and not recorder.when(call):
                     continue
-                attributes = recorder.attributes(call)
-                recorder.instrument.add(1, attributes)
-                entered.append((recorder, attributes))
+                if recorder.fast_scope is not None:
+                    series = recorder.series_for(call)
+                    series.record(1)
+                    entered.append((recorder, series))
+                else:
+                    attributes = recorder.attributes(call)
+                    recorder.instrument.add(1, attributes)
+                    entered.append((recorder, attributes))
             except Exception as error:
                 recorder.warn("entry", error)
         return entered
 
     @staticmethod
-    def leave(entered: list[tuple[Any, dict[str, Any]]]) -> None:
-        for recorder, attributes in entered:
+    def leave(entered: list[tuple[Any, Any]]) -> None:
+        for recorder, series_or_attributes in entered:
             try:
-                recorder.instrument.add(-1, attributes)
+                if recorder.fast_scope is not None:
+                    series_or_attributes.record(-1)
+                else:
+                    recorder.instrument.add(-1, series_or_attributes)
             except Exception as error:
                 recorder.warn("exit", error)
 

@@ -33,6 +33,7 @@ DEFINITIONS: list[tuple[str, Kind, str, str, tuple[float, ...] | None]] = [
     ("timer_ms", Kind.HISTOGRAM, "ms", "Timed steps", None),
     ("hook_ms", Kind.HISTOGRAM, "ms", "Hooked calls", None),
     ("hook_total", Kind.COUNTER, "{call}", "Hooked calls counted", None),
+    ("hook_active", Kind.UPDOWN_COUNTER, "{call}", "Hooked calls in flight", None),
 ]
 for prefix in ("sdk", "fp"):
     for base, kind, unit, description, buckets in DEFINITIONS:
@@ -99,6 +100,7 @@ class _DifferentialHooks(HookInstrumentor):
             record=(
                 Record(metric="fp_hook_ms", kind="timer", attributes={"kind": "arg.kind", "outcome": "outcome"}),
                 Record(metric="fp_hook_total", kind="counter", attributes={"kind": "arg.kind", "layer": "const:x"}),
+                Record(metric="fp_hook_active", kind="updown", attributes={"kind": "arg.kind"}),
             ),
         ),
     )
@@ -111,8 +113,11 @@ def hooked_calls(rounds: int = 30) -> None:
     timer = factory.create(meter, REGISTRY["sdk_hook_ms"])
     counter = factory.create(meter, REGISTRY["sdk_hook_total"])
     counter.add(0, {"layer": "x"})  # the engine starts a counter's constant-attribute series at 0
+    active = factory.create(meter, REGISTRY["sdk_hook_active"])
     for i in range(rounds):
         kind, ok = ("a", "b", "c")[i % 3], i % 4 != 0
+        active.add(1, {"kind": kind})
+        active.add(-1, {"kind": kind})
         try:
             differential_target.handle(kind, ok)
         except ValueError:
@@ -134,7 +139,7 @@ def flush() -> None:
     on_fast_path = {name for (_, name), stream in _fastpath._streams.items() if stream.measured}
     assert "fp_jobs_total" in on_fast_path, on_fast_path  # so the comparison is not SDK against SDK
     if _DifferentialHooks().is_instrumented_by_opentelemetry:
-        assert "fp_hook_total" in on_fast_path and "fp_hook_ms" in on_fast_path, on_fast_path
+        assert {"fp_hook_total", "fp_hook_ms", "fp_hook_active"} <= on_fast_path, on_fast_path
     providers.force_flush(30)
 
 

@@ -101,7 +101,9 @@ def test_single_thread_same_data_as_the_sdk(otlp_receiver: OtlpReceiver) -> None
     exports = _run(otlp_receiver, "single")
     assert len(exports) == 1
     export = next(iter(exports.values()))
-    _compare_instance(export, [*_BASES, "cardinality_total", "timer_ms", "hook_ms", "hook_total"], timer=True)
+    _compare_instance(
+        export, [*_BASES, "cardinality_total", "timer_ms", "hook_ms", "hook_total", "hook_active"], timer=True
+    )
     hook_scope, _ = export["metrics"]["fp_hook_total"]
     assert hook_scope[0] == {"name": "differential_hooks", "version": "1.2.3"}  # the hooks' own scope
     _, _, points = _points(export["metrics"]["fp_cardinality_total"][1])
