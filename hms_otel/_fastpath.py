@@ -45,7 +45,7 @@ from hms_otel._version import __version__
 from hms_otel.registry import Kind, MetricDefinition
 
 if TYPE_CHECKING:  # the SDK is imported at the first collection, not by `from hms_otel import metric`
-    from opentelemetry.sdk.metrics.export import HistogramDataPoint, Metric, MetricReader, NumberDataPoint
+    from opentelemetry.sdk.metrics.export import Metric, MetricReader
     from opentelemetry.sdk.resources import Resource
 
 _log = logging.getLogger("hms_otel")
@@ -179,7 +179,7 @@ class Series:
         raise NotImplementedError
 
     def point(self, now: int) -> Any:
-        """The cumulative point, or None; called with ``lock`` held after a fold."""
+        """The cumulative SDK data point, or None; called with ``lock`` held after a fold."""
         raise NotImplementedError
 
     def _drop(self, value: Any, why: str) -> None:
@@ -226,7 +226,7 @@ class _SumSeries(Series):
             interval = (0 if interval is None else interval) + value
         self._interval = interval
 
-    def point(self, now: int) -> NumberDataPoint | None:
+    def point(self, now: int) -> Any:
         if self._interval is not None:
             self._total = self._interval + (0 if self._total is None else self._total)
             self._interval = None
@@ -272,7 +272,7 @@ class _HistogramSeries(Series):
             counts[bisect_left(boundaries, value)] += 1
         self._counts, self._sum, self._min, self._max = counts, total, low, high
 
-    def point(self, now: int) -> HistogramDataPoint | None:
+    def point(self, now: int) -> Any:
         counts = self._counts
         if counts is not None:
             previous = self._total_counts or [0] * len(counts)
@@ -314,7 +314,7 @@ class _GaugeSeries(Series):
     def _fold_pending(self) -> None:
         pass
 
-    def point(self, now: int) -> NumberDataPoint | None:
+    def point(self, now: int) -> Any:
         value = self._value
         if value is None:
             return None
@@ -393,7 +393,7 @@ class _Stream:
             series.hot = True
             return series
 
-    def metric(self, now: int) -> Metric | None:
+    def metric(self, now: int) -> Any:
         with self.lock:
             measured = list(self.measured)
             if self.overflow is not None and self.overflow.hot:

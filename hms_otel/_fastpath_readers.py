@@ -58,8 +58,12 @@ def merge(metrics_data: MetricsData | None) -> MetricsData | None:
                 )
                 break
         else:
-            scope = InstrumentationScope(name, version)
-            scopes.append(ScopeMetrics(scope=scope, metrics=metrics, schema_url=scope.schema_url))
+            instrumentation_scope = InstrumentationScope(name, version)
+            scopes.append(
+                ScopeMetrics(
+                    scope=instrumentation_scope, metrics=metrics, schema_url=instrumentation_scope.schema_url or ""
+                )
+            )
     merged = ResourceMetrics(resource=first.resource, scope_metrics=scopes, schema_url=first.schema_url)
     return MetricsData(resource_metrics=[merged, *rest])
 
@@ -78,14 +82,16 @@ class FacadeMergingReader(MetricReader):
     merges_facade_metrics = True  # what hms_otel._fastpath.enable looks for
     _hms_delivered = threading.local()
 
-    def collect(self, timeout_millis: float = 10_000) -> None:
+    # The SDK marks collect() final; this override only adds a delivery when
+    # the SDK itself had nothing (it then never calls _receive_metrics).
+    def collect(self, timeout_millis: float = 10_000) -> None:  # type: ignore[misc]
         delivered = FacadeMergingReader._hms_delivered
         delivered.done = False
         super().collect(timeout_millis=timeout_millis)
         if not delivered.done and _fastpath.installed():
             merged = merge(None)
             if merged is not None:
-                super()._receive_metrics(merged, timeout_millis=timeout_millis)
+                super()._receive_metrics(merged, timeout_millis=timeout_millis)  # type: ignore[safe-super]
 
     def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
         FacadeMergingReader._hms_delivered.done = True
