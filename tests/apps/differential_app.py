@@ -3,8 +3,9 @@ through the facades (``fp_*``), on the provider the HMS distro installed.
 
     opentelemetry-instrument python differential_app.py MODE [THREADS]
 
-MODE: ``single``, ``threads`` (THREADS threads calling at once) or ``fork``
-(the parent records, forks, the child records more). Both paths share the
+MODE: ``single``, ``threads`` (THREADS threads calling at once), ``fork``
+(the parent records, forks, the child records more) or ``use`` (a
+``metric.use`` block in between). Both paths share the
 resource, the ``hms_otel`` scope and the readers, so what the receiver gets
 for ``sdk_X`` and ``fp_X`` must be the same but for the name prefix.
 """
@@ -167,6 +168,26 @@ def main() -> None:
             worker.start()
         for worker in workers:
             worker.join()
+    elif mode == "use":  # metric.use(...) sends the facades elsewhere, then the fast path resumes
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        calls("before", 5)
+        reader = InMemoryMetricReader()
+        with metric.use(meter_provider=MeterProvider(metric_readers=[reader])):
+            assert not _fastpath.enabled()
+            metric.increment("fp_jobs_total", 7, queue="inside")
+        data = reader.get_metrics_data()
+        inside = [
+            point.value
+            for resource_metrics in data.resource_metrics
+            for scope_metrics in resource_metrics.scope_metrics
+            for item in scope_metrics.metrics
+            if item.name == "fp_jobs_total"
+            for point in item.data.data_points
+        ]
+        assert inside == [7], inside
+        calls("after", 5)
     elif mode == "fork":
         calls("parent")
         flush()

@@ -134,3 +134,11 @@ def test_fork_same_data_as_the_sdk(otlp_receiver: OtlpReceiver) -> None:
 def _has_queue(export: dict[str, Any], queue: str) -> bool:
     _, _, points = _points(export["metrics"]["fp_depth"][1])
     return any(repr({"stringValue": queue}) in dict(key).get("queue", "") for key in points)
+
+
+def test_metric_use_block_in_between(otlp_receiver: OtlpReceiver) -> None:
+    """Inside ``metric.use(...)`` the facades record to that provider (checked in
+    the app); before and after it the fast path exports what the SDK does."""
+    exports = _run(otlp_receiver, "use")
+    export = next(iter(exports.values()))
+    _compare_instance(export, _BASES)
