@@ -11,20 +11,25 @@ are folded into bucket counts, sums, min and max in batches, by the calling
 thread every ``_FOLD_AT`` values (never waiting: a busy fold is left for
 later) and by the collecting thread.
 
-How the points reach the wire: the Python SDK has no MetricProducer, so the
-readers :func:`hms_otel.sdk.install` builds are :class:`FacadeMergingReader`
-subclasses; their ``_receive_metrics`` (the method every reader implements)
-merges the facade's metrics into the SDK's ``MetricsData`` under the
-``hms_otel`` scope, with the same names, units, descriptions, bucket
-boundaries, cumulative temporality and start times (first measurement of the
-attribute set) the SDK would have produced, and the SDK's cardinality limit
-(2000 attribute sets per instrument, then ``otel.metric.overflow=true``).
+How the points reach the wire: the Python SDK has no MetricProducer. The
+readers deliver them (:mod:`hms_otel._fastpath_readers`): ``OPSAgent``'s
+``/metrics`` reader is one, and the push readers upstream's configurator
+builds are made one when hms_otel adopts the provider
+(:func:`hms_otel._sdk_internals.merge_facades_into`). Their
+``_receive_metrics`` merges these metrics into the SDK's ``MetricsData``,
+each under its meter's scope (the facades': ``hms_otel``; a hook's: its
+layer package), with the same names, units, descriptions, bucket boundaries
+(the instrument's advisory), cumulative temporality and start times (first
+measurement of the attribute set) the SDK would have produced, and the SDK's
+cardinality limit (2000 attribute sets per instrument, then
+``otel.metric.overflow=true``).
 
-The fast path is on only when hms_otel installed the SDK itself and every
-reader merges (``enable``). Otherwise (no SDK: the API no-op; an SDK set up by
-the application, e.g. tests with an ``InMemoryMetricReader``; delta
-temporality; ``OTEL_SDK_DISABLED``; ``OTEL_METRICS_EXEMPLAR_FILTER=always_on``)
-every series forwards to the API instrument exactly as before.
+The fast path is on only when hms_otel set up the SDK and every reader
+merges (``enable``), and not inside ``metric.use(...)`` (``bypass``).
+Otherwise (no SDK: the API no-op; an SDK set up by the application, e.g.
+tests with an ``InMemoryMetricReader``; delta temporality;
+``OTEL_SDK_DISABLED``; ``OTEL_METRICS_EXEMPLAR_FILTER=always_on``) every
+series forwards to its API instrument exactly as before.
 """
 
 from __future__ import annotations
