@@ -326,10 +326,10 @@ def _otel_logger() -> Any:
 
 
 def log(message: str, level: str = "info", **attributes: Any) -> None:
-    """Emit an OTel log record (exported to Loki by the HMS collector).
+    """Emit an OTel log record (exported to the log store by the HMS collector).
 
-    Attributes become Loki structured metadata; keep them low in cardinality
-    where you want to filter on them.
+    Attributes become fields of the record in the log store (searchable with
+    `hms-ops logs search --logsql 'name:=value'`).
     """
     try:
         severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))

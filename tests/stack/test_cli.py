@@ -64,12 +64,13 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
     ]
     for field in dataclasses.fields(Ports):
         argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         ready = wait_until(
             lambda: (
                 http_ok(f"http://127.0.0.1:{ports.collector_health}/")
-                and http_ok(f"http://127.0.0.1:{ports.loki}/ready")
+                and http_ok(f"http://127.0.0.1:{ports.victorialogs}/health")
             ),
             timeout=120,
             interval=0.5,
@@ -81,8 +82,9 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
         _stop(proc)
     assert proc.returncode == 0, output
     assert "stopping" in output
+    assert f"http://127.0.0.1:{ports.victorialogs}/select/vmui/" in output  # the log UI is printed
     assert not http_ok(f"http://127.0.0.1:{ports.prometheus}/-/ready")
-    assert not http_ok(f"http://127.0.0.1:{ports.loki}/ready")
+    assert not http_ok(f"http://127.0.0.1:{ports.victorialogs}/health")
 
 
 @pytest.mark.e2e

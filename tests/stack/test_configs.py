@@ -142,7 +142,7 @@ def gateway(tmp_path: Path):
         health_port=free_port(),
         telemetry_port=free_port(),
         remote_write_url=f"http://127.0.0.1:{rw_port}/api/v1/write",
-        loki_otlp_url=f"http://127.0.0.1:{rw_port}/otlp",
+        logs_otlp_url=f"http://127.0.0.1:{rw_port}/insert/opentelemetry",
         env={
             "HMS_GATEWAY_TOKEN": TOKEN,
             "HMS_BACKEND_TOKEN": "backend",
