@@ -36,6 +36,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel.logbuffer import BufferedLogExporter, count_queue_drops
 from hms_otel.registry import REGISTRY, Kind
 
 _log = logging.getLogger("hms_otel")
@@ -54,7 +55,12 @@ DEFAULT_ENV: dict[str, str] = {
     "OTEL_METRIC_EXPORT_TIMEOUT": "5000",
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
-    "OTEL_BLRP_SCHEDULE_DELAY": "1000",
+    # Half a second: a record is searchable within about 2 s of metric.log (benchmarks/bench_logs.py).
+    "OTEL_BLRP_SCHEDULE_DELAY": "500",
+    # The SDK's 2,048-record queue overflows within a tenth of a second of a busy loop; 512-record batches
+    # cap export at what one gRPC round trip per 512 allows. Measured in benchmarks/bench_logs.py.
+    "OTEL_BLRP_MAX_QUEUE_SIZE": "16384",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
 }
 
 #: HMS-specific settings and their defaults (documented in the README).
@@ -204,7 +210,9 @@ def install(
 
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         for exporter in log_exporters.values():
-            logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter()))
+            # Held through collector outages (bounded, drops counted); queue-full drops counted too.
+            processor = BatchLogRecordProcessor(BufferedLogExporter(exporter()))
+            logger_provider.add_log_record_processor(count_queue_drops(processor))
         if not isinstance(get_logger_provider(), LoggerProvider):
             set_logger_provider(logger_provider)
 
@@ -310,6 +318,8 @@ def _reset_logger_provider(provider: LoggerProvider, identity: Resource) -> None
 
 def _fresh(exporter: Any) -> Any:
     """A new exporter of the same class, configured from the same environment."""
+    if isinstance(exporter, BufferedLogExporter):  # a wrapper: renew what it wraps, start with an empty buffer
+        return BufferedLogExporter(_fresh(exporter.exporter), exporter.max_records)
     try:
         return type(exporter)()
     except Exception:
