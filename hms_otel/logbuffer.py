@@ -113,6 +113,10 @@ class BufferedLogExporter(LogRecordExporter):
     def exporter(self) -> LogRecordExporter:
         return self._exporter
 
+    def rewrap(self, exporter: LogRecordExporter) -> BufferedLogExporter:
+        """The same wrapper around another exporter, with an empty buffer (after fork)."""
+        return BufferedLogExporter(exporter, self.max_records)
+
     @property
     def pending(self) -> int:
         """Records waiting to be re-sent."""

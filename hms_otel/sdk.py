@@ -35,6 +35,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
+from hms_otel import pii
 from hms_otel.contract import LATENCY_MS_BUCKETS
 from hms_otel.logbuffer import BufferedLogExporter, count_queue_drops
 from hms_otel.registry import REGISTRY, Kind
@@ -103,7 +104,8 @@ def build_resource(service_name: str | None = None) -> Resource:
     if layer := os.environ.get("HMS_LAYER"):
         defaults["hms.layer"] = layer
     from_env = OTELResourceDetector().detect().attributes
-    return Resource.create({**defaults, **from_env})
+    resource = Resource.create({**defaults, **from_env})
+    return pii.redact_resource(resource) if pii.enabled() else resource
 
 
 def _default_service_name() -> str:
@@ -199,7 +201,7 @@ def install(
             [], _get_exporter_names("metrics"), _get_exporter_names("logs")
         )
         readers: list[MetricReader] = [
-            exporter() if issubclass(exporter, MetricReader) else PeriodicExportingMetricReader(exporter())
+            exporter() if issubclass(exporter, MetricReader) else PeriodicExportingMetricReader(_masked(exporter()))
             for exporter in metric_exporters.values()
         ]
         readers.extend(extra_readers or [])
@@ -209,6 +211,8 @@ def install(
         metrics.set_meter_provider(meter_provider)
 
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        if pii.enabled():  # before the batch processors, so nothing unmasked is queued or exported
+            logger_provider.add_log_record_processor(pii.RedactingLogProcessor())
         for exporter in log_exporters.values():
             # Held through collector outages (bounded, drops counted); queue-full drops counted too.
             processor = BatchLogRecordProcessor(BufferedLogExporter(exporter()))
@@ -318,12 +322,16 @@ def _reset_logger_provider(provider: LoggerProvider, identity: Resource) -> None
 
 def _fresh(exporter: Any) -> Any:
     """A new exporter of the same class, configured from the same environment."""
-    if isinstance(exporter, BufferedLogExporter):  # a wrapper: renew what it wraps, start with an empty buffer
-        return BufferedLogExporter(_fresh(exporter.exporter), exporter.max_records)
+    if hasattr(exporter, "rewrap"):  # a wrapper (log buffer, PII masking): renew what it wraps
+        return exporter.rewrap(_fresh(exporter.exporter))
     try:
         return type(exporter)()
     except Exception:
         return exporter
+
+
+def _masked(exporter: Any) -> Any:
+    return pii.RedactingMetricExporter(exporter) if pii.enabled() else exporter
 
 
 def _millis(timeout: float | None) -> float:

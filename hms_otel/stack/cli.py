@@ -83,6 +83,23 @@ def validate(config: Path) -> None:
 
 
 @collector.command()
+@click.option("--write", is_flag=True, help="Rewrite the generated transform/pii block of each CONFIG.")
+@click.argument("configs", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def pii(write: bool, configs: tuple[Path, ...]) -> None:
+    """Print the PII-masking processors generated from hms_otel/pii.py, or --write them into CONFIGS."""
+    from hms_otel import pii as rule
+
+    if not write:
+        click.echo(rule.generated_block(""), nl=False)
+    for config in configs:
+        try:
+            changed = rule.write(config)
+        except ValueError:
+            raise click.ClickException(f"{config}: no `{rule.BEGIN}` / `{rule.END}` lines to write between") from None
+        click.echo(f"{config}: {'updated' if changed else 'up to date'}")
+
+
+@collector.command()
 def path() -> None:
     """Print the path of the built collector (fails with the build hint if it is not built)."""
     with _clean_errors():

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from hms_otel import http
+from hms_otel.pii import FEATURE_GATES
 from hms_otel.stack.builds import find_binary, repo_root
 from hms_otel.stack.consoles import write_consoles
 from hms_otel.stack.processes import HOST, ManagedProcess
@@ -36,7 +37,7 @@ def validate_collector_config(config: Path, env: Mapping[str, str] | None = None
     if not Path(config).is_file():
         raise ConfigInvalid(f"{config}: no such file")
     proc = subprocess.run(
-        [str(find_binary("hms-otelcol")), "validate", f"--config={config}"],
+        [str(find_binary("hms-otelcol")), "validate", f"--config={config}", FEATURE_GATES],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -174,7 +175,7 @@ class Collector(_Service):
         self.storage_dir.mkdir(parents=True, exist_ok=True)
 
     def _argv(self) -> list[str]:
-        return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}"]
+        return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}", FEATURE_GATES]
 
 
 class Prometheus(_Service):
