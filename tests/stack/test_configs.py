@@ -198,3 +198,37 @@ def test_gateway_rejects_otlp_grpc_without_bearer_token(gateway) -> None:
     collector, cert = gateway
     assert _grpc_export(collector, cert, token=None) == grpc.StatusCode.UNAUTHENTICATED
     assert _grpc_export(collector, cert, token=TOKEN) == grpc.StatusCode.OK
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "logs_url",
+    [
+        "https://loki.hms.internal/otlp",  # Loki's native OTLP endpoint
+        "https://victorialogs.hms.internal/insert/opentelemetry",  # VictoriaLogs
+        "https://otlp.vendor.example/v1/logs/base",  # any vendor's OTLP/HTTP base URL
+    ],
+)
+def test_gateway_sends_logs_to_any_otlp_log_store_by_one_variable(logs_url: str, tmp_path: Path) -> None:
+    config = collector_config_path("gateway")
+    validate_collector_config(config, {**_fake_env(config, tmp_path), "HMS_LOGS_OTLP_URL": logs_url})
+    gateway = yaml.safe_load(config.read_text())
+    log_exporters = gateway["service"]["pipelines"]["logs"]["exporters"]
+    assert log_exporters == ["otlp_http/logs"]
+    assert gateway["exporters"]["otlp_http/logs"]["endpoint"] == "${env:HMS_LOGS_OTLP_URL}"
+
+
+def test_log_stream_fields_are_the_low_cardinality_three() -> None:
+    local = yaml.safe_load(collector_config_path("local").read_text())
+    assert local["exporters"]["otlp_http/logs"]["headers"] == {"VL-Stream-Fields": "service.name,hms.layer,level"}
+    gateway = yaml.safe_load(collector_config_path("gateway").read_text())
+    header = gateway["exporters"]["otlp_http/logs"]["headers"]["VL-Stream-Fields"]
+    assert header == "${env:HMS_LOG_STREAM_FIELDS:-service.name,hms.layer,level}"
+
+
+@pytest.mark.parametrize("name", ["local", "gateway"])
+def test_pii_is_masked_in_both_pipelines(name: str) -> None:
+    config = yaml.safe_load(collector_config_path(name).read_text())
+    pipelines = config["service"]["pipelines"]
+    assert "transform/pii" in pipelines["logs"]["processors"]
+    assert "transform/pii_metrics" in pipelines["metrics"]["processors"]
