@@ -160,8 +160,9 @@ class Providers:
             logging.getLogger().removeHandler(self.logging_handler)
 
         def stop() -> bool:
-            self.meter_provider.shutdown(_millis(timeout))
+            # Logs first: log records dropped while shutting down are counted in a metric, exported last.
             self.logger_provider.shutdown()
+            self.meter_provider.shutdown(_millis(timeout))
             return True
 
         return _bounded(stop, timeout)

@@ -9,6 +9,7 @@ Counts are exact: VictoriaLogs is asked how many records of the app's service it
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -110,3 +111,28 @@ def test_app_stopped_with_sigterm_delivers_what_it_logged(logs_stack: LocalStack
     app.wait(timeout=60)
     emitted = int(Path(str(stop) + ".count").read_text())
     assert _all_arrived(logs_stack, service, emitted, timeout=30) == emitted
+
+
+def test_records_dropped_at_a_full_queue_are_counted_in_prometheus(stack: LocalStack, run_app) -> None:
+    """Above the pipeline's capacity records are dropped, but never silently: the stack sees the count."""
+    done = run_app(
+        stack,
+        "logs_burst",
+        2000,
+        service_name="logs-burst",
+        OTEL_BLRP_MAX_QUEUE_SIZE="64",
+        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="32",
+        OTEL_BLRP_SCHEDULE_DELAY="5000",
+    )
+    counted = json.loads(done.stdout.strip().splitlines()[-1])["queue_full"]
+    assert counted > 0
+    query = 'sum(hms_otel_log_records_dropped_total{job="logs-burst", reason="queue_full"})'
+    assert stack.wait_for(query, lambda v: v is not None and v >= counted, timeout=60) >= counted
+    # Every record either arrives or is counted (the SDK may count one too many, never one too few).
+    stored = [0]
+
+    def accounted() -> bool:
+        stored[0] = LogStore(stack.victorialogs_url).count('{"service.name"="logs-burst"}')
+        return stored[0] + counted >= 2000
+
+    assert wait_until(accounted, timeout=60, interval=0.5), f"{stored[0]} stored + {counted} counted < 2000"
