@@ -177,6 +177,7 @@ def tail(
     try:
         for record in store.tail(text, service=service, layer=layer, level=_level(level), logsql=logsql):
             _console.print(_line(record))
+        raise click.ClickException(f"the log store at {store.url} closed the connection (stopped? see `hms-ops up`)")
     except LogStoreError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:

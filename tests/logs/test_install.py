@@ -10,13 +10,15 @@ import pytest
 from hms_otel.stack import builds
 
 REPO = Path(__file__).resolve().parents[2]
-#: Where naming Loki is allowed: documentation and production configs that name it as a log target.
+#: Where naming Loki is allowed: documentation and production configs that name it as a log target, and this
+#: test, which must name the module to check it is absent.
 LOKI_ALLOWED = {
     "CHANGELOG.md",
     "README.md",
     "collector-config/README.md",
     "collector-config/gateway.yaml",
     "collector-config/builder-config.yaml",
+    "collector-config/values.yaml",
     "tests/logs/test_install.py",
 }
 
@@ -38,6 +40,15 @@ def test_install_on_a_clean_cache_builds_victorialogs_and_fetches_no_agpl_module
     assert "grafana/loki" not in cached + "\n".join(steps)
     assert builds.build_victorialogs(progress=steps.append) == path
     assert "already built" in steps[-1]
+
+
+@pytest.mark.e2e
+def test_the_collector_links_no_agpl_module() -> None:
+    collector = builds.find_binary("hms-otelcol")
+    info = subprocess.run([builds.go_binary(), "version", "-m", str(collector)], capture_output=True, text=True)
+    assert info.returncode == 0 and "go.opentelemetry.io/collector" in info.stdout
+    assert "grafana/loki" not in info.stdout
+    assert "grafana/loki" not in (collector.parent / "build.log").read_text(errors="replace")
 
 
 def test_no_loki_outside_docs_and_production_configs() -> None:

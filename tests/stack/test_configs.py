@@ -200,17 +200,18 @@ def test_gateway_rejects_otlp_grpc_without_bearer_token(gateway) -> None:
     assert _grpc_export(collector, cert, token=TOKEN) == grpc.StatusCode.OK
 
 
+def _documented_log_store_urls() -> list[str]:
+    """The `HMS_LOGS_OTLP_URL` examples of collector-config/README.md's log store table, hosts filled in."""
+    readme = (CONFIG_DIR / "README.md").read_text()
+    urls = re.findall(r"^\| [^|]+ \| `(https?://HOST:\d+/[^`]*)` \|$", readme, re.M)
+    return [url.replace("HOST", "logs.hms.internal") for url in urls] + ["https://otlp.vendor.example/logs"]
+
+
 @pytest.mark.e2e
-@pytest.mark.parametrize(
-    "logs_url",
-    [
-        "https://loki.hms.internal/otlp",  # Loki's native OTLP endpoint
-        "https://victorialogs.hms.internal/insert/opentelemetry",  # VictoriaLogs
-        "https://otlp.vendor.example/v1/logs/base",  # any vendor's OTLP/HTTP base URL
-    ],
-)
+@pytest.mark.parametrize("logs_url", _documented_log_store_urls())
 def test_gateway_sends_logs_to_any_otlp_log_store_by_one_variable(logs_url: str, tmp_path: Path) -> None:
     config = collector_config_path("gateway")
+    assert len(_documented_log_store_urls()) == 3  # the local store, the production one, a vendor
     validate_collector_config(config, {**_fake_env(config, tmp_path), "HMS_LOGS_OTLP_URL": logs_url})
     gateway = yaml.safe_load(config.read_text())
     log_exporters = gateway["service"]["pipelines"]["logs"]["exporters"]
