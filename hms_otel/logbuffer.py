@@ -202,30 +202,5 @@ class BufferedLogExporter(LogRecordExporter):
             left = len(self._pending)
             self._pending.clear()
         count_dropped("shutdown", left)
-        self._exporter.shutdown()
+        self._exporter.shutdown()  # type: ignore[no-untyped-call]
 
-
-class _DropCounting:
-    """Stands in for the SDK batch processor's internal metrics object: every drop it reports is counted here
-    too (it reports queue-full drops only as a warning on a logger the log pipeline must not export)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
-        count_dropped("after_shutdown" if error_type == "already_shutdown" else "queue_full", count)
-        self._inner.drop_items(count, error_type)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def count_queue_drops(processor: Any) -> Any:
-    """Make an SDK ``BatchLogRecordProcessor`` count the records its full queue drops; returns it.
-
-    Relies on SDK 1.45 internals (``_batch_processor._metrics``); on another layout it changes nothing.
-    """
-    batch = getattr(processor, "_batch_processor", None)
-    if batch is not None and hasattr(batch, "_metrics"):
-        batch._metrics = _DropCounting(batch._metrics)
-    return processor

@@ -50,7 +50,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.metrics.export import MetricExporter
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import OTELResourceDetector
 
 MASK = "****"
 #: Resource attribute the SDK sets on what it already masked (the collector then skips Luhn-less card masking).
@@ -172,10 +172,13 @@ def enabled() -> bool:
     return os.environ.get("HMS_OTEL_REDACT_PII", "true").strip().lower() not in ("false", "0", "no")
 
 
-def redact_resource(resource: Resource) -> Resource:
-    """The resource with its attributes masked and the ``hms.redacted=sdk`` marker for the collector."""
-    attributes = redact_attributes(dict(resource.attributes), for_metrics=True) or {}
-    return Resource({**attributes, MARKER: MARKER_VALUE}, resource.schema_url)
+def resource_overrides(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Resource attributes for the SDK configurator (they win over ``OTEL_RESOURCE_ATTRIBUTES``): ``attributes``
+    masked, every environment attribute that needed masking, and the ``hms.redacted=sdk`` marker."""
+    from_env = OTELResourceDetector().detect().attributes
+    masked_env = {k: m for k, v in from_env.items() if (m := redact_value(v, for_metrics=True)) != v}
+    own = {k: redact_value(v, for_metrics=True) for k, v in attributes.items()}
+    return {**masked_env, **own, MARKER: MARKER_VALUE}
 
 
 class RedactingLogProcessor(LogRecordProcessor):

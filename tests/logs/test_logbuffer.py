@@ -9,7 +9,7 @@ import time
 import pytest
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from hms_otel import logbuffer
+from hms_otel import _sdk_internals, logbuffer
 from hms_otel.logbuffer import BufferedLogExporter
 from hms_otel.stack.processes import wait_until
 
@@ -123,11 +123,12 @@ def test_queue_full_drops_of_the_sdk_batch_processor_are_counted() -> None:
         return original(batch)
 
     collector.export = slow_export  # type: ignore[method-assign]
-    processor = logbuffer.count_queue_drops(
-        BatchLogRecordProcessor(collector, max_queue_size=10, max_export_batch_size=5, schedule_delay_millis=10_000)
+    processor = BatchLogRecordProcessor(
+        collector, max_queue_size=10, max_export_batch_size=5, schedule_delay_millis=10_000
     )
     provider = LoggerProvider(shutdown_on_exit=False)
     provider.add_log_record_processor(processor)
+    _sdk_internals.count_log_queue_drops(provider, logbuffer.count_dropped)
     logger = provider.get_logger("test")
     for i in range(40):
         logger.emit(body=f"record {i}")
