@@ -24,7 +24,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hms_otel.logstore import DEFAULT_URL, LEVELS, LogRecord, LogStore, LogStoreError, parse_duration, parse_time
+from hms_otel.cli import GuardedGroup
+from hms_otel.logstore import (
+    DEFAULT_URL,
+    LEVELS,
+    LogRecord,
+    LogStore,
+    LogStoreUnavailable,
+    parse_duration,
+    parse_time,
+)
 
 _console = Console(highlight=False)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
@@ -54,8 +63,9 @@ def _store(ctx: click.Context) -> LogStore:
 # -- the group: subcommands, or a component name -----------------------------------------------------------------
 
 
-class _LogsGroup(click.Group):
-    """``search`` and ``tail`` are subcommands; any other word is a stack component's log."""
+class _LogsGroup(GuardedGroup):
+    """``search`` and ``tail`` are subcommands; any other word is a stack component's log. Errors are one line
+    (a log store that does not answer names `hms-ops up`; a rejected query says what is wrong)."""
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -150,13 +160,9 @@ def search(
 ) -> None:
     """Records matching TEXT (a phrase in the message) and the filters, newest first."""
     begin, finish = _time_range(since, start, end)
-    store = _store(ctx)
-    try:
-        records = store.search(
-            text, service=service, layer=layer, level=_level(level), logsql=logsql, start=begin, end=finish, limit=limit
-        )
-    except LogStoreError as error:
-        raise click.ClickException(str(error)) from None
+    records = _store(ctx).search(
+        text, service=service, layer=layer, level=_level(level), logsql=logsql, start=begin, end=finish, limit=limit
+    )
     if as_json:
         click.echo(json.dumps([record.to_json() for record in records], ensure_ascii=False, indent=1))
         return
@@ -177,9 +183,7 @@ def tail(
     try:
         for record in store.tail(text, service=service, layer=layer, level=_level(level), logsql=logsql):
             _console.print(_line(record))
-        raise click.ClickException(f"the log store at {store.url} closed the connection (stopped? see `hms-ops up`)")
-    except LogStoreError as error:
-        raise click.ClickException(str(error)) from None
+        raise LogStoreUnavailable(f"the log store at {store.url} closed the connection (stopped? see `hms-ops up`)")
     except KeyboardInterrupt:
         pass
 

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hms_otel import http
+from hms_otel.errors import HmsError
 
 #: The stream fields (low cardinality) the collector marks for VictoriaLogs.
 SERVICE_FIELD = "service.name"
@@ -47,7 +48,7 @@ _BUILTIN_FIELDS = frozenset({"_time", "_msg", "_stream", "_stream_id", *STREAM_F
 DEFAULT_URL = "http://127.0.0.1:9428"
 
 
-class LogStoreError(RuntimeError):
+class LogStoreError(HmsError):
     """A log store request failed; the message is one line saying what to do."""
 
 

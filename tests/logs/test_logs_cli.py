@@ -83,7 +83,7 @@ def test_bad_query_or_time_range_is_one_line_saying_what_to_fix(state: Path, arg
     code, output = _run("--state", str(state), "search", *args)
     assert code != 0
     assert says in output and "Traceback" not in output
-    error_lines = [line for line in output.splitlines() if line.startswith("Error")]
+    error_lines = [line for line in output.splitlines() if line.lower().startswith("error")]
     assert len(error_lines) == 1, output
 
 
