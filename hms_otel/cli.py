@@ -81,6 +81,7 @@ SUBCOMMANDS: dict[str, str] = {
     "collector": "hms_otel.stack.cli:collector",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
+    "logs": "hms_otel.logs_cli:logs",
     "up": "hms_otel.stack.cli:up",
 }
 
