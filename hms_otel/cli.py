@@ -17,6 +17,7 @@ from hms_otel import __version__
 SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
     "collector": "hms_otel.stack.cli:collector",
+    "dashboards": "hms_otel.dashboards.cli:dashboards",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
     "up": "hms_otel.stack.cli:up",

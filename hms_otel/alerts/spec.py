@@ -606,8 +606,11 @@ def _python_type(value: object) -> str:
 
 
 def iter_alert_files(directory: str | Path) -> Iterator[Path]:
-    """``*.yml``/``*.yaml`` files in ``directory`` (recursively), sorted so output is deterministic."""
+    """``*.yml``/``*.yaml`` files in ``directory`` (recursively), sorted so output is deterministic.
+
+    Dashboard files (``*.dashboard.yaml``) live next to alert files and are not alert files."""
     root = Path(directory)
     files = [p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+             and not p.name.endswith((".dashboard.yaml", ".dashboard.yml"))
              and not any(part.startswith(".") for part in p.relative_to(root).parts)]
     return iter(sorted(files))

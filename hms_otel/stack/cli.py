@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -23,6 +24,9 @@ from hms_otel.stack.demo import serve_sms_phone
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
+
+if TYPE_CHECKING:
+    from hms_otel.dashboards.model import Dashboard
 
 _console = Console(stderr=True, highlight=False)
 _KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
@@ -91,7 +95,7 @@ def path() -> None:
 
 # -- hms-ops install -----------------------------------------------------------------------------------------
 
-_TARGETS = ("debian", "collector", "loki")
+_TARGETS = ("debian", "collector", "loki", "uplot")
 
 
 @click.command()
@@ -103,9 +107,17 @@ def install(targets: tuple[str, ...]) -> None:
     debian     Prometheus, promtool, Alertmanager, amtool (apt-get)
     collector  hms-otelcol built with ocb into ~/.cache/hms-ops
     loki       Loki built from its Go module into ~/.cache/hms-ops
+    uplot      the dashboard's charting library (npm pack, integrity-checked) into ~/.cache/hms-ops
     """
+    from hms_otel.dashboards.uplot import install_uplot
+
     chosen = _TARGETS if not targets or "all" in targets else tuple(t for t in _TARGETS if t in targets)
-    steps = {"debian": builds.install_debian, "collector": builds.build_collector, "loki": builds.build_loki}
+    steps = {
+        "debian": builds.install_debian,
+        "collector": builds.build_collector,
+        "loki": builds.build_loki,
+        "uplot": install_uplot,
+    }
     with _clean_errors(), _progress("installing") as progress:
         for target in chosen:
             started = time.monotonic()
@@ -191,11 +203,68 @@ def _summary(stack: LocalStack, workdir: Path) -> Table:
     table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
     table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
-    table.add_row("HMS layers console", f"{stack.prometheus_url}/consoles/hms-layers.html")
+    table.add_row("HMS dashboard", stack.dashboard_url)
     table.add_row("Alertmanager", stack.alertmanager_url)
     table.add_row("Loki", f'{stack.loki_url}  (LogQL: {{service_name="..."}})')
     table.add_row("state and logs", str(workdir))
     return table
+
+
+class _DashboardPublisher:
+    """Writes the dashboard into the stack and rewrites it when the alert or dashboard files change."""
+
+    def __init__(self, stack: LocalStack, alert_dir: Path) -> None:
+        from hms_otel.dashboards.site import Links
+
+        self.stack = stack
+        self.alert_dir = alert_dir
+        self.links = Links(alertmanager=stack.alertmanager_url)
+        self._signature: tuple[tuple[str, float, int], ...] | None = None
+
+    def _files_signature(self) -> tuple[tuple[str, float, int], ...]:
+        if not self.alert_dir.is_dir():
+            return ()
+        found = []
+        for path in sorted(self.alert_dir.rglob("*.y*ml")):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                found.append((str(path), stat.st_mtime, stat.st_size))
+        return tuple(found)
+
+    def _build(self) -> Dashboard | None:
+        from hms_otel.dashboards.build import DashboardProblems, load
+
+        try:
+            return load(self.alert_dir)
+        except DashboardProblems as problems:
+            for problem in problems.problems:
+                _console.print(f"[red]dashboard: {escape(str(problem))}[/]")
+            return None
+
+    def publish(self) -> None:
+        """First write: the page, uPlot and the spec (MissingBinary when uPlot is not installed)."""
+        from hms_otel.dashboards.build import load
+        from hms_otel.dashboards.site import write_site
+
+        self._signature = self._files_signature()
+        dashboard = self._build() or load(None)  # a broken team file still leaves the default dashboard
+        try:
+            write_site(self.stack.dashboard_dir, dashboard, self.links)
+        except builds.MissingBinary as error:  # the stack is still useful without its page
+            _console.print(f"[yellow]no dashboard: {escape(str(error))}[/]")
+
+    def refresh(self) -> None:
+        """Rewrite the spec if a file changed; a broken file keeps the last good dashboard."""
+        from hms_otel.dashboards.site import write_spec
+
+        signature = self._files_signature()
+        if signature == self._signature:
+            return
+        self._signature = signature
+        dashboard = self._build()
+        if dashboard is not None:
+            write_spec(self.stack.dashboard_dir, dashboard, self.links)
+            _console.print("[dim]dashboard:[/] updated")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -262,6 +331,9 @@ def up(
             phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
                 lambda text: _console.print(f"[bold red]{escape(text)}[/]")
             )
+        dashboard = _DashboardPublisher(stack, alert_dir)
+        with _clean_errors():
+            dashboard.publish()
         if alert_dir.is_dir():
             _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         else:
@@ -276,6 +348,7 @@ def up(
         _console.print("Ctrl-C stops everything.")
         while True:
             time.sleep(1)
+            dashboard.refresh()
             for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.loki):
                 if service is not None and not service.running:
                     raise click.ClickException(f"{service.name} exited; see {service.log_path}")
