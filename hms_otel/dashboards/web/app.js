@@ -307,7 +307,12 @@ async function refresh() {
       `or restarting. Start it with \`hms-ops up\`; this page retries every ${spec.refresh_seconds} s.${since}`;
     $("#offline").hidden = false;
     document.body.classList.add("stale");
-    for (const tile of document.querySelectorAll(".tile, .layer-head")) tile.className += " unknown";
+    for (const tile of document.querySelectorAll(".tile, .layer-head")) {
+      tile.classList.add("unknown");
+      const detail = tile.querySelector("span");
+      if (detail) detail.textContent = "unknown";
+      else tile.textContent = `${tile.dataset.layer}: unknown (no answer from Prometheus)`;
+    }
   }
 }
 
