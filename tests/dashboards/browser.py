@@ -125,6 +125,13 @@ class Browser:
                                      f"page state {state}; errors {self.errors}")
             self.pump(0.2)
 
+    def hover(self, selector: str, x_fraction: float = 0.9, y_fraction: float = 0.5) -> None:
+        """Move the mouse over the element ``selector`` (at the given fractions of its box)."""
+        box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+                            ".getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()")
+        x, y = box[0] + box[2] * x_fraction, box[1] + box[3] * y_fraction
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+
     def screenshot(self, path: Path) -> Path:
         """The whole page (not only the window) as PNG."""
         metrics = self.call("Page.getLayoutMetrics")

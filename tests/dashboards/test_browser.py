@@ -157,6 +157,16 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             tiles = browser.evaluate("[...document.querySelectorAll('.tile')].map(t => [t.dataset.layer, "
                                      "t.className])")
             assert ["ACH", "tile red"] in tiles, tiles
+            # Hover values: the chart's legend shows the values under the mouse.
+            browser.hover("#panel-ach_latency .u-over", x_fraction=0.5)
+            browser.pump(0.3)
+            hovered = browser.evaluate("[...document.querySelectorAll('#panel-ach_latency .u-legend .u-value')]"
+                                       ".map(v => v.textContent)")
+            assert any(value.endswith(" ms") for value in hovered[1:3]), hovered
+            # The time-range picker redraws with the chosen range.
+            browser.evaluate("(() => { const r = document.querySelector('#range'); r.value = '21600'; "
+                             "r.dispatchEvent(new Event('change')); })()")
+            browser.wait_for("hmsDashboard.range === 21600 && hmsDashboard.panels.ach_latency.drawn", timeout=30)
             alert_text = browser.evaluate("document.querySelector('.alerts').innerText")
             assert "Payment latency" in alert_text and "ACH batches take" in alert_text, alert_text
 

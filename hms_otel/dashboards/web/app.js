@@ -190,10 +190,10 @@ function panelBox(panel) {
     links, el("div", {class: "body"}));
 }
 
-async function drawPanel(section, panel, range, alerts) {
+async function drawPanel(section, panel, range, alerts, shown) {
   const body = section.querySelector(".body");
   const info = {hasData: false, drawn: false, error: null};
-  status.panels[panel.id] = info;
+  shown[panel.id] = info;
   const alertsHere = alerts.filter((a) => panel.thresholds.some((t) => t.alert === a.labels.alertname));
   try {
     if (panel.kind === "stat") {
@@ -292,10 +292,13 @@ async function refresh() {
         `${page.layer}: ${STATE_WORDS[states[page.layer].colour]}`)
       : tiles(states);
     main.replaceChildren(head, el("h2", {}, "Alerts"), alertList(shown), el("div", {class: "grid"}, ...sections));
-    await Promise.all(page.panels.map((panel, i) => drawPanel(sections[i], panel, range, alerts)));
+    const shown = {};
+    await Promise.all(page.panels.map((panel, i) => drawPanel(sections[i], panel, range, alerts, shown)));
+    status.panels = shown; // whole, so a reader never sees a refresh half done
     if (status.firstDrawMs === null) status.firstDrawMs = performance.now();
     status.lastRefreshMs = performance.now() - started;
     status.page = page.id;
+    status.range = rangeSeconds;
     status.ready = true;
     $("#updated").textContent = `updated ${lastOk.toLocaleTimeString()}`;
   } catch (error) {
