@@ -292,9 +292,9 @@ async function refresh() {
         `${page.layer}: ${STATE_WORDS[states[page.layer].colour]}`)
       : tiles(states);
     main.replaceChildren(head, el("h2", {}, "Alerts"), alertList(shown), el("div", {class: "grid"}, ...sections));
-    const shown = {};
-    await Promise.all(page.panels.map((panel, i) => drawPanel(sections[i], panel, range, alerts, shown)));
-    status.panels = shown; // whole, so a reader never sees a refresh half done
+    const drawn = {};
+    await Promise.all(page.panels.map((panel, i) => drawPanel(sections[i], panel, range, alerts, drawn)));
+    status.panels = drawn; // whole, so a reader never sees a refresh half done
     if (status.firstDrawMs === null) status.firstDrawMs = performance.now();
     status.lastRefreshMs = performance.now() - started;
     status.page = page.id;
