@@ -142,8 +142,18 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             size = browser.evaluate(
                 "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
                 ".filter(e => !e.name.includes('/api/')).reduce((n, e) => n + e.decodedBodySize, 0)")
-            print(f"overview: all {len(overview['panels'])} panels drawn {overview['firstDrawMs']:.0f} ms after "
-                  f"navigation start (24 h range, a day of backfilled data); page + scripts + spec: {size} bytes")
+            draws = [overview["firstDrawMs"]]
+            dom_ready = []
+            for _ in range(4):  # a few more openings: the machine is shared, one figure is noise
+                browser.call("Page.reload", ignoreCache=True)
+                again = browser.wait_for("window.hmsDashboard && hmsDashboard.ready && hmsDashboard", timeout=60)
+                draws.append(again["firstDrawMs"])
+                dom_ready.append(browser.evaluate(
+                    "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"))
+            print(f"overview: all {len(overview['panels'])} panels drawn, ms after navigation start (24 h range, "
+                  f"a day of backfilled data): {', '.join(f'{d:.0f}' for d in draws)} (median "
+                  f"{sorted(draws)[len(draws) // 2]:.0f}; page parsed after {min(dom_ready):.0f}-"
+                  f"{max(dom_ready):.0f} ms); page + scripts + spec: {size} bytes")
             browser.screenshot(OUTPUT / "overview.png")
 
             layers = overview["layers"]

@@ -190,33 +190,39 @@ function panelBox(panel) {
     links, el("div", {class: "body"}));
 }
 
-async function drawPanel(section, panel, range, alerts, shown) {
-  const body = section.querySelector(".body");
-  const info = {hasData: false, drawn: false, error: null};
-  shown[panel.id] = info;
-  const alertsHere = alerts.filter((a) => panel.thresholds.some((t) => t.alert === a.labels.alertname));
+// Fetching is split from drawing so every query of a refresh runs at once (the first draw waits for
+// the slowest query, not for the sum of them) and the page is replaced in one go, without flicker.
+async function fetchPanel(panel, range) {
   try {
     if (panel.kind === "stat") {
       const result = await query({query: promql(panel.queries[0].expr, range.step)});
-      const value = result.length ? Number(result[0].value[1]) : null;
-      body.replaceChildren();
-      renderStat(body, panel, value, alertsHere);
-      info.hasData = value !== null;
-    } else {
-      const data = await panelData(panel, range.start, range.end, range.step);
-      body.replaceChildren();
-      info.hasData = data.ys.some((ys) => ys.some((v) => v !== null));
-      if (info.hasData) drawChart(body, panel, data);
-      else body.append(el("div", {class: "nodata"}, `no data for ${panel.metrics.join(", ") || "this query"} ` +
-        "in this time range"));
+      return {value: result.length ? Number(result[0].value[1]) : null};
     }
-    info.drawn = true;
+    return {data: await panelData(panel, range.start, range.end, range.step)};
   } catch (error) {
     if (error instanceof Unreachable) throw error;
-    info.error = String(error.message || error);
-    body.replaceChildren(el("div", {class: "nodata error"}, info.error));
-    info.drawn = true;
+    return {error: String(error.message || error)};
   }
+}
+
+function drawPanel(section, panel, fetched, alerts) {
+  const body = section.querySelector(".body");
+  const info = {hasData: false, drawn: true, error: fetched.error || null};
+  const alertsHere = alerts.filter((a) => panel.thresholds.some((t) => t.alert === a.labels.alertname));
+  if (fetched.error) {
+    body.replaceChildren(el("div", {class: "nodata error"}, fetched.error));
+  } else if (panel.kind === "stat") {
+    body.replaceChildren();
+    renderStat(body, panel, fetched.value, alertsHere);
+    info.hasData = fetched.value !== null;
+  } else {
+    body.replaceChildren();
+    info.hasData = fetched.data.ys.some((ys) => ys.some((v) => v !== null));
+    if (info.hasData) drawChart(body, panel, fetched.data);
+    else body.append(el("div", {class: "nodata"}, `no data for ${panel.metrics.join(", ") || "this query"} ` +
+      "in this time range"));
+  }
+  return info;
 }
 
 // -- pages -----------------------------------------------------------------------------------------------
@@ -277,7 +283,8 @@ async function refresh() {
   const step = Math.max(1, Math.ceil(rangeSeconds / 240));
   const range = {start: end - rangeSeconds - ((end - rangeSeconds) % step), end, step};
   try {
-    const {states, alerts} = await layerStates();
+    const [{states, alerts}, fetched] = await Promise.all([
+      layerStates(), Promise.all(page.panels.map((panel) => fetchPanel(panel, range)))]);
     status.reachable = true;
     lastOk = new Date();
     $("#offline").hidden = true;
@@ -293,7 +300,7 @@ async function refresh() {
       : tiles(states);
     main.replaceChildren(head, el("h2", {}, "Alerts"), alertList(shown), el("div", {class: "grid"}, ...sections));
     const drawn = {};
-    await Promise.all(page.panels.map((panel, i) => drawPanel(sections[i], panel, range, alerts, drawn)));
+    page.panels.forEach((panel, i) => { drawn[panel.id] = drawPanel(sections[i], panel, fetched[i], alerts); });
     status.panels = drawn; // whole, so a reader never sees a refresh half done
     if (status.firstDrawMs === null) status.firstDrawMs = performance.now();
     status.lastRefreshMs = performance.now() - started;
