@@ -14,7 +14,7 @@ from hms_otel.registry import (
 
 
 def test_contract_is_seeded_with_kinds_and_units():
-    assert len(CONTRACT) == 16
+    assert len(CONTRACT) == 17  # the 16 of the tutorial + the licence printer's health (dashboard)
     assert REGISTRY["payment_latency_ms"].kind is Kind.HISTOGRAM
     assert REGISTRY["payment_latency_ms"].unit == "ms"
     assert REGISTRY["job_queue_depth"].kind is Kind.OBSERVABLE_GAUGE
