@@ -26,7 +26,7 @@ from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
 
 if TYPE_CHECKING:
-    from hms_otel.dashboards.model import Dashboard
+    from hms_otel.dashboards.publish import DashboardPublisher
 
 _console = Console(stderr=True, highlight=False)
 _KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
@@ -210,61 +210,21 @@ def _summary(stack: LocalStack, workdir: Path) -> Table:
     return table
 
 
-class _DashboardPublisher:
-    """Writes the dashboard into the stack and rewrites it when the alert or dashboard files change."""
+def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
+    """Serve the dashboard from the stack; without uPlot the stack still runs, with a warning."""
+    from hms_otel.dashboards.publish import DashboardPublisher
+    from hms_otel.dashboards.site import Links
 
-    def __init__(self, stack: LocalStack, alert_dir: Path) -> None:
-        from hms_otel.dashboards.site import Links
+    def say(text: str, is_error: bool) -> None:
+        _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
 
-        self.stack = stack
-        self.alert_dir = alert_dir
-        self.links = Links(alertmanager=stack.alertmanager_url)
-        self._signature: tuple[tuple[str, float, int], ...] | None = None
-
-    def _files_signature(self) -> tuple[tuple[str, float, int], ...]:
-        if not self.alert_dir.is_dir():
-            return ()
-        found = []
-        for path in sorted(self.alert_dir.rglob("*.y*ml")):
-            with contextlib.suppress(OSError):
-                stat = path.stat()
-                found.append((str(path), stat.st_mtime, stat.st_size))
-        return tuple(found)
-
-    def _build(self) -> Dashboard | None:
-        from hms_otel.dashboards.build import DashboardProblems, load
-
-        try:
-            return load(self.alert_dir)
-        except DashboardProblems as problems:
-            for problem in problems.problems:
-                _console.print(f"[red]dashboard: {escape(str(problem))}[/]")
-            return None
-
-    def publish(self) -> None:
-        """First write: the page, uPlot and the spec (MissingBinary when uPlot is not installed)."""
-        from hms_otel.dashboards.build import load
-        from hms_otel.dashboards.site import write_site
-
-        self._signature = self._files_signature()
-        dashboard = self._build() or load(None)  # a broken team file still leaves the default dashboard
-        try:
-            write_site(self.stack.dashboard_dir, dashboard, self.links)
-        except builds.MissingBinary as error:  # the stack is still useful without its page
-            _console.print(f"[yellow]no dashboard: {escape(str(error))}[/]")
-
-    def refresh(self) -> None:
-        """Rewrite the spec if a file changed; a broken file keeps the last good dashboard."""
-        from hms_otel.dashboards.site import write_spec
-
-        signature = self._files_signature()
-        if signature == self._signature:
-            return
-        self._signature = signature
-        dashboard = self._build()
-        if dashboard is not None:
-            write_spec(self.stack.dashboard_dir, dashboard, self.links)
-            _console.print("[dim]dashboard:[/] updated")
+    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, Links(alertmanager=stack.alertmanager_url), say)
+    try:
+        publisher.publish()
+    except builds.MissingBinary as error:
+        _console.print(f"[yellow]no dashboard: {escape(str(error))}[/]")
+        return None
+    return publisher
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -331,9 +291,7 @@ def up(
             phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
                 lambda text: _console.print(f"[bold red]{escape(text)}[/]")
             )
-        dashboard = _DashboardPublisher(stack, alert_dir)
-        with _clean_errors():
-            dashboard.publish()
+        dashboard = _dashboard(stack, alert_dir)
         if alert_dir.is_dir():
             _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         else:
@@ -348,7 +306,8 @@ def up(
         _console.print("Ctrl-C stops everything.")
         while True:
             time.sleep(1)
-            dashboard.refresh()
+            if dashboard is not None:
+                dashboard.refresh()
             for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.loki):
                 if service is not None and not service.running:
                     raise click.ClickException(f"{service.name} exited; see {service.log_path}")
