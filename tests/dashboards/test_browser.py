@@ -1,7 +1,8 @@
 """The dashboard in headless Chromium against the real stack.
 
 A service running with HMS_LAYER=ACH is slow: its payment alert (critical, on a "quick start" metric)
-and its ACH latency alert (warning) fire. Prometheus also holds a day of backfilled demo data. The
+and its ACH latency alert (warning) fire, and a warning on the printer's health turns SVC amber.
+Prometheus also holds a day of backfilled demo data. The
 test loads the overview and the ACH page, saves screenshots to test-output/dashboards/, and fails
 when a panel whose metric has data shows none, when a layer with a firing critical alert is not red,
 when a layer without data is not grey, or when the page logs a JavaScript error. It prints how long
@@ -42,6 +43,9 @@ ALERTS = {
     # A warning on ACH's own metric: amber alone, so red on ACH can only come from the service's layer.
     "ach_slow.yml": "metric: ach_latency_ms\nwhen: avg_over_10s > 2000\nseverity: warning\n"
                     'action: slack:#ach-ops\nmessage: "ACH batches take {{value}} ms"\n',
+    # A warning alone on SVC: amber.
+    "printer_check.yml": "metric: license_printer_health\nwhen: last_over_10s < 2\nseverity: warning\n"
+                         'action: slack:#svc-ops\nmessage: "Printer health {{value}}"\n',
 }
 
 
@@ -131,6 +135,7 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
     try:
         stack.wait_for('count(ALERTS{alertname="payments_slow",alertstate="firing"})', timeout=120)
         stack.wait_for('count(ALERTS{alertname="ach_slow",alertstate="firing"})', timeout=60)
+        stack.wait_for('count(ALERTS{alertname="printer_check",alertstate="firing"})', timeout=60)
         stack.wait_for('count(target_info{hms_layer="ACH"})', timeout=30)
         # Enough live samples that the charts' one-minute rate windows show the slow payments.
         stack.wait_for(f'sum(count_over_time(ach_latency_ms_count{{job="{SERVICE}"}}[5m]))', lambda v: (v or 0) >= 40,
@@ -159,6 +164,7 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             layers = overview["layers"]
             assert layers["ACH"] == "red", layers  # via the service's hms_layer: its own ACH alert is a warning
             assert layers["quick start"] == "red", layers
+            assert layers["SVC"] == "amber", layers
             for layer, series in spec["layer_series"].items():
                 if not _layer_has_data_now(stack, series, layer):
                     assert layers[layer] == "grey", (layer, layers)
