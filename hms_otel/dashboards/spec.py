@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,7 +196,7 @@ class _Reader:
         if self.check_fields(fields, PANEL_FIELDS, "a panel"):
             raise _Invalid
         values: dict[str, object] = {}
-        readers = {
+        readers: dict[str, Callable[[yaml.Node], object]] = {
             "id": lambda n: self.identifier(n, "panel id"),
             "metric": self.metric,
             "title": lambda n: self.text(n, "title", max_length=200),

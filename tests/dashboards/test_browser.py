@@ -25,6 +25,7 @@ from hms_otel.alerts.compiler import compile_dir
 from hms_otel.contract import LATENCY_MS_BUCKETS
 from hms_otel.dashboards.build import load
 from hms_otel.dashboards.site import Links, write_site
+from hms_otel.http import ok as http_ok
 from hms_otel.stack import LocalStack, MissingBinary, ProcessError
 from hms_otel.stack.builds import find_binary
 
@@ -193,6 +194,9 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             assert "red" in head, head
             links = browser.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
             assert any("/graph?g0.expr=" in link for link in links), links
+            local = sorted({link for link in links if link.startswith("http://127.0.0.1")})
+            for link in local:  # links that work: Prometheus' graph and alerts, Alertmanager, the log search UI
+                assert http_ok(link, timeout=10), link
             browser.screenshot(OUTPUT / "ach.png")
             browser.pump(0.5)
             errors = browser.errors + browser.evaluate("hmsDashboard.errors")
