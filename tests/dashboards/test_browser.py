@@ -193,7 +193,7 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             head = browser.evaluate("document.querySelector('.layer-head').className")
             assert "red" in head, head
             links = browser.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
-            assert any("/graph?g0.expr=" in link for link in links), links
+            assert any("/classic/graph?g0.expr=" in link for link in links), links
             local = sorted({link for link in links if link.startswith("http://127.0.0.1")})
             for link in local:  # links that work: Prometheus' graph and alerts, Alertmanager, the log search UI
                 assert http_ok(link, timeout=10), link

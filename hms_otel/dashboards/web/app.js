@@ -56,7 +56,7 @@ function promql(expr, step) {
 
 function graphLink(expr) {
   const params = new URLSearchParams({"g0.expr": promql(expr, 15), "g0.tab": "0", "g0.range_input": "1h"});
-  return "../graph?" + params;
+  return "../classic/graph?" + params; // Debian's Prometheus ships the classic UI only
 }
 
 // -- layer states ----------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ async function main() {
   $("#refresh").value = spec.refresh_seconds;
   $("#refresh").onchange = schedule;
   const links = $("#links");
-  links.append(el("a", {href: "../alerts"}, "Prometheus alerts"));
+  links.append(el("a", {href: "../classic/alerts"}, "Prometheus alerts"));
   if (spec.links.alertmanager) links.append(el("a", {href: spec.links.alertmanager}, "Alertmanager"));
   if (spec.links.logs) links.append(el("a", {href: spec.links.logs}, "Log search"));
   window.onhashchange = () => { nav(currentPage()); refresh().catch(report); };
