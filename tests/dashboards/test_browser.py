@@ -190,8 +190,9 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             browser.goto(stack.dashboard_url + "?range=1h#/ach")
             ach = _check_page(browser, stack, spec, "ach", "1h")
             assert ach["panels"]["ach_latency_ms"]["hasData"]
-            head = browser.evaluate("document.querySelector('.layer-head').className")
-            assert "red" in head, head
+            head = browser.evaluate("[document.querySelector('.layer-head').className, "
+                                    "document.querySelector('.layer-head').innerText]")
+            assert "red" in head[0] and f"services running in ACH: {SERVICE}" in head[1], head
             links = browser.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
             assert any("/classic/graph?g0.expr=" in link for link in links), links
             local = sorted({link for link in links if link.startswith("http://127.0.0.1")})

@@ -283,7 +283,7 @@ async function refresh() {
   const step = Math.max(1, Math.ceil(rangeSeconds / 240));
   const range = {start: end - rangeSeconds - ((end - rangeSeconds) % step), end, step};
   try {
-    const [{states, alerts}, fetched] = await Promise.all([
+    const [{states, alerts, targets}, fetched] = await Promise.all([
       layerStates(), Promise.all(page.panels.map((panel) => fetchPanel(panel, range)))]);
     status.reachable = true;
     lastOk = new Date();
@@ -294,9 +294,11 @@ async function refresh() {
     const main = $("#main");
     const sections = page.panels.map(panelBox);
     const shown = page.layer ? alerts.filter((a) => states[page.layer].alerts.includes(a)) : alerts;
+    const services = [...new Set(targets.filter((t) => t.hms_layer === page.layer).map((t) => t.job))];
     const head = page.layer
       ? el("div", {class: `layer-head ${states[page.layer].colour}`, "data-layer": page.layer},
-        `${page.layer}: ${STATE_WORDS[states[page.layer].colour]}`)
+        `${page.layer}: ${STATE_WORDS[states[page.layer].colour]}`,
+        el("small", {}, services.length ? ` · services running in ${page.layer}: ${services.join(", ")}` : ""))
       : tiles(states);
     main.replaceChildren(head, el("h2", {}, "Alerts"), alertList(shown), el("div", {class: "grid"}, ...sections));
     const drawn = {};
