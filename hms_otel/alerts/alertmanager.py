@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+from dataclasses import dataclass
 from urllib.parse import quote
 
-from hms_otel.alerts.model import Action, AlertFile, Location, Problem
+from hms_otel.alerts.model import Action, AlertFile
 from hms_otel.alerts.rules import ROUTING_LABEL, slo_id
 from hms_otel.alerts.settings import Settings
+from hms_otel.errors import Location, Problem
 
 #: Receives whatever no route matches (alerts not written in alert files).
 DEFAULT_RECEIVER = "hms-unrouted"
@@ -48,8 +50,10 @@ def receiver(action: Action, settings: Settings, warnings: list[Problem]) -> dic
     elif action.scheme == "webhook":
         config["webhook_configs"] = [{"url": action.target, "send_resolved": True}]
     elif action.scheme == "teams":
-        url = settings.teams_urls.get(action.target.lower())
-        if not url:
+        teams_url = settings.teams_urls.get(action.target.lower())
+        if teams_url:
+            url = teams_url
+        else:
             variable = f"HMS_TEAMS_{action.target.upper().replace('-', '_')}_URL"
             url = f"http://127.0.0.1:9/{variable}-is-not-set"
             _warn(warnings, where, f"{variable} is not set; {action.receiver} cannot deliver until it is")
@@ -77,14 +81,21 @@ def receiver(action: Action, settings: Settings, warnings: list[Problem]) -> dic
 
 
 def _warn(warnings: list[Problem], where: Location, message: str) -> None:
-    problem = Problem(where, message)
+    problem = Problem(where, message, "warning")
     if all(existing.message != message for existing in warnings):
         warnings.append(problem)
 
 
-def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: list[Problem] | None = None
-                        ) -> dict[str, object]:
-    warnings = [] if warnings is None else warnings
+@dataclass(frozen=True)
+class AlertmanagerOutput:
+    """The generated configuration (what ``alertmanager.yml`` holds) and the warnings about it."""
+
+    config: dict[str, object]
+    warnings: tuple[Problem, ...] = ()
+
+
+def alertmanager_config(files: list[AlertFile], settings: Settings) -> AlertmanagerOutput:
+    warnings: list[Problem] = []
     pairs = _routes(files)
     receivers: dict[str, dict[str, object]] = {DEFAULT_RECEIVER: {"name": DEFAULT_RECEIVER}}
     for _alert_id, action in pairs:
@@ -102,7 +113,7 @@ def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: li
     if any(action.scheme == "email" for _id, action in pairs):
         global_config.update(smtp_smarthost=settings.smtp_smarthost, smtp_from=settings.smtp_from,
                              smtp_require_tls=settings.smtp_require_tls)
-    return {
+    config: dict[str, object] = {
         "global": global_config,
         "route": {
             "receiver": DEFAULT_RECEIVER,
@@ -114,3 +125,4 @@ def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: li
         },
         "receivers": list(receivers.values()),
     }
+    return AlertmanagerOutput(config, tuple(warnings))

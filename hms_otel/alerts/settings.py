@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
+from hms_otel.errors import HmsError
 
 
-class SettingsError(ValueError):
+class SettingsError(HmsError, ValueError):
     """An environment variable holds something unusable."""
 
 

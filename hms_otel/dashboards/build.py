@@ -6,19 +6,16 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from hms_otel.alerts.model import AlertFile, Location, Problem
+from hms_otel.alerts.model import AlertFile
 from hms_otel.dashboards import spec
 from hms_otel.dashboards.defaults import OVERVIEW, default_dashboard, metric_panel, page_id
 from hms_otel.dashboards.model import Dashboard, Page, Panel, PanelKind
+from hms_otel.errors import Location, Problem, ProblemsError
 from hms_otel.registry import REGISTRY, MetricRegistry
 
 
-class DashboardProblems(Exception):
+class DashboardProblems(ProblemsError):
     """Team dashboard files have problems; ``problems`` are located, sorted by position."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.location.path, p.location.line, p.location.column))
-        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 def apply(dashboard: Dashboard, files: Iterable[spec.DashboardFile], alert_files: Iterable[AlertFile] = (),

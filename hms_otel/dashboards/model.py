@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from hms_otel.alerts.model import Location
+from hms_otel.errors import Location
 
 RATE_INTERVAL = "$__rate_interval"
 

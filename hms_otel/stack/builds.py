@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -139,11 +140,13 @@ def _run(
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("ab") as out:
-                proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+                proc: subprocess.CompletedProcess[Any] = subprocess.run(
+                    argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT
+                )
             output = log.read_text(errors="replace")
         else:
             proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True)
-            output = proc.stdout + proc.stderr
+            output = str(proc.stdout) + str(proc.stderr)
     except FileNotFoundError as error:
         raise BuildError(f"{step}: {argv[0]} not found ({error})") from None
     if proc.returncode != 0:

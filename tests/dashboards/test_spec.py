@@ -107,7 +107,7 @@ def test_files_add_remove_and_create_pages(tmp_path: Path) -> None:
     desk = dashboard.page("front-desk")
     assert desk is not None and desk.panels[0].kind is PanelKind.BARS
     # Dashboard files are not alert files.
-    assert [p.name for p in iter_alert_files(tmp_path)] == ["payments.yml"]
+    assert [p.name for p in iter_alert_files(tmp_path)[0]] == ["payments.yml"]
 
 
 MALFORMED = [
@@ -130,10 +130,12 @@ MALFORMED = [
                                                              "template text"),
     ("page: ACH\npanels:\n  - id: x\n    remove: yes please\n", "team.dashboard.yaml:4:13: remove must be true or "
                                                                  "false"),
+    ("page: ACH\npanels:\n  - id: x\n    remove: yes\n", "team.dashboard.yaml:4:13: remove: write true, not 'yes'"),
+    ("page: &a ACH\npanels: [{id: *a}]\n", "team.dashboard.yaml:1:7:"),
     ("page: ACH\npanels:\n  - id: x\n  - id: x\n", "team.dashboard.yaml:4:5: panel 'x' is already listed at line 3"),
-    ("page: ACH\npanels:\n  - id: x\n    id: y\n", "team.dashboard.yaml:4:5: duplicate field 'id'"),
+    ("page: ACH\npanels:\n  - id: x\n    id: y\n", "team.dashboard.yaml:4:5: duplicate key 'id' (first set on line 3)"),
     ("page: !!python/object:os.system ACH\npanels: [{id: x}]\n", "team.dashboard.yaml:1:7: YAML tag"),
-    ("page: [ACH]\npanels: [{id: x}]\n", "team.dashboard.yaml:1:7: page must be a single value"),
+    ("page: [ACH]\npanels: [{id: x}]\n", "team.dashboard.yaml:1:7: page must be text, not a list"),
 ]
 
 
@@ -146,7 +148,8 @@ def test_malformed_files_give_located_errors(text: str, expected: str) -> None:
 
 def test_bytes_that_are_not_utf8_are_located() -> None:
     parsed, problems = spec.load_bytes(b"page: ACH\npanels: \xff\n", "x.dashboard.yaml")
-    assert parsed is None and [str(p) for p in problems] == ["x.dashboard.yaml:2:9: not UTF-8 text (byte 0xff)"]
+    assert parsed is None and [str(p) for p in problems] == [
+        "x.dashboard.yaml:2:9: not UTF-8 text (byte 0xff); a dashboard file is YAML text in UTF-8"]
 
 
 def test_unknown_panels_and_double_overrides_are_located(tmp_path: Path) -> None:
