@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 import yaml
 
-from hms_otel.dashboards.build import DashboardProblems, load
-from hms_otel.dashboards.model import Dashboard
+from hms_otel.dashboards.build import load
 from hms_otel.dashboards.site import page_spec
 
 _ALERTS = click.option(
@@ -23,15 +22,6 @@ _ALERTS = click.option(
 )
 
 
-def _load(alert_dir: Path) -> Dashboard:
-    try:
-        return load(alert_dir)
-    except DashboardProblems as problems:
-        for problem in problems.problems:
-            click.echo(str(problem), err=True)
-        raise click.ClickException(f"{len(problems.problems)} problem(s) in dashboard files") from None
-
-
 @click.group()
 def dashboards() -> None:
     """Dashboards generated from the metric registry, the alert files and *.dashboard.yaml files."""
@@ -41,7 +31,7 @@ def dashboards() -> None:
 @_ALERTS
 def check(alert_dir: Path) -> None:
     """Check the dashboard files; each problem is printed as file:line:col: message."""
-    dashboard = _load(alert_dir)
+    dashboard = load(alert_dir)  # DashboardProblems: printed located, exit 1, by hms-ops' one error wrapper
     click.echo(f"{len(dashboard.pages)} pages, {len(dashboard.panels)} panels: ok")
 
 
@@ -55,7 +45,7 @@ def export(alert_dir: Path, grafana_dir: Path | None, spec_format: str | None) -
     """Export the dashboards: Grafana JSON (--grafana DIR) and/or the local spec (--format json|yaml)."""
     if grafana_dir is None and spec_format is None:
         raise click.UsageError("choose --grafana DIR and/or --format json|yaml")
-    dashboard = _load(alert_dir)
+    dashboard = load(alert_dir)
     if grafana_dir is not None:
         try:
             from hms_otel.dashboards import grafana
