@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-import hms_otel.metric  # noqa: F401  (registers the facades' own error counter, so every entry point sees it)
 from hms_otel.alerts.model import AlertFile
 from hms_otel.dashboards.model import RATE_INTERVAL, Dashboard, Page, Panel, PanelKind, Query, Threshold
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, MetricRegistry
