@@ -40,6 +40,7 @@ INSTALL_TARGETS: dict[str, str] = {
     "promtool": "debian",
     "prometheus-alertmanager": "debian",
     "amtool": "debian",
+    "uplot": "uplot",
 }
 DEBIAN_PACKAGES = ("prometheus", "prometheus-alertmanager")
 

@@ -151,6 +151,15 @@ class LocalStack:
         return self.prometheus.url
 
     @property
+    def dashboard_dir(self) -> Path:
+        """Where the HMS dashboard's files go (``hms_otel.dashboards.site.write_site``)."""
+        return self.prometheus.user_assets_dir
+
+    @property
+    def dashboard_url(self) -> str:
+        return self.prometheus.url + "/user/index.html"
+
+    @property
     def alertmanager_url(self) -> str:
         return self.alertmanager.url
 

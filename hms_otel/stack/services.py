@@ -19,7 +19,6 @@ import yaml
 from hms_otel import http
 from hms_otel.pii import FEATURE_GATES
 from hms_otel.stack.builds import find_binary, repo_root
-from hms_otel.stack.consoles import write_consoles
 from hms_otel.stack.processes import HOST, ManagedProcess
 
 
@@ -222,9 +221,9 @@ class Prometheus(_Service):
         return self.workdir / "prometheus-data"
 
     @property
-    def consoles_dir(self) -> Path:
-        """Console templates served at /consoles/ (the generated HMS layer page lives here)."""
-        return self.workdir / "consoles"
+    def user_assets_dir(self) -> Path:
+        """Static files Prometheus serves under /user/, same origin as its API: the HMS dashboard."""
+        return self.workdir / "user-assets"
 
     def config(self) -> dict[str, Any]:
         scrape = [{"job_name": "prometheus", "static_configs": [{"targets": [f"{HOST}:{self.port}"]}]}]
@@ -248,7 +247,7 @@ class Prometheus(_Service):
         self.rules_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
-        write_consoles(self.consoles_dir)
+        self.user_assets_dir.mkdir(parents=True, exist_ok=True)
 
     def _argv(self) -> list[str]:
         return [
@@ -262,8 +261,7 @@ class Prometheus(_Service):
             # (prometheus/prometheus#13064); an alert dropped then is re-sent after this delay
             # (default 1m), which would blow the one-minute paging budget.
             "--rules.alert.resend-delay=5s",
-            f"--web.console.templates={self.consoles_dir}",
-            f"--web.console.libraries={self.workdir / 'console_libraries'}",
+            f"--web.user-assets={self.user_assets_dir}",
         ]
 
     def reload(self) -> None:

@@ -76,6 +76,7 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
             lambda: (
                 http_ok(f"http://127.0.0.1:{ports.collector_health}/")
                 and http_ok(f"http://127.0.0.1:{ports.victorialogs}/health")
+                and http_ok(f"http://127.0.0.1:{ports.prometheus}/user/dashboards.json")
                 and any("Ctrl-C stops everything" in line for line in lines)  # the summary is printed
             ),
             timeout=120,
@@ -91,6 +92,8 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
     assert proc.returncode == 0, output
     assert "stopping" in output
     assert f"http://127.0.0.1:{ports.victorialogs}/select/vmui/" in output  # the log UI is printed
+    # The dashboard is linked from the start-up output (rich may wrap the table cell).
+    assert "HMS dashboard" in output and "/user/index.html" in output.replace("\n", "").replace(" ", "")
     assert not http_ok(f"http://127.0.0.1:{ports.prometheus}/-/ready")
     assert not http_ok(f"http://127.0.0.1:{ports.victorialogs}/health")
 
