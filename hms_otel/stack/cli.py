@@ -237,7 +237,9 @@ def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
     def say(text: str, is_error: bool) -> None:
         _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
 
-    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, Links(alertmanager=stack.alertmanager_url), say)
+    links = Links(alertmanager=stack.alertmanager_url,
+                  logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
+    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
     try:
         publisher.publish()
     except builds.MissingBinary as error:
