@@ -215,8 +215,8 @@ def _start_demo(stack: LocalStack, workdir: Path, calm: float) -> subprocess.Pop
 
 def _summary(stack: LocalStack, workdir: Path) -> Table:
     table = Table(title="HMS local stack", show_header=True, header_style="bold")
-    table.add_column("service")
-    table.add_column("address")
+    table.add_column("service", overflow="fold")
+    table.add_column("address", no_wrap=True)  # URLs stay whole, so they can be copied or clicked
     table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
     table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
