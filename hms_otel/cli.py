@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "collector": "hms_otel.stack.cli:collector",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
+    "notifier": "hms_otel.notify.cli:notifier",
     "up": "hms_otel.stack.cli:up",
 }
 

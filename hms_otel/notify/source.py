@@ -1,0 +1,80 @@
+"""The probable source of an alert: the error or warning its service logged most
+often while the alert's window was filling, with numbers and ids normalised
+so "Payment #123 timed out" and "Payment #124 timed out" count as one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Protocol
+
+from hms_otel.notify.alert import AlertEvent
+
+#: A pattern must be seen this often ...
+MIN_COUNT = 3
+#: ... and this many times as often as the runner-up to "stand out".
+LEAD = 1.5
+
+_NORMALISERS = (
+    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<id>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{12,}\b"), "<id>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"[-+]?\d+(?:[.,]\d+)*"), "<n>"),
+)
+
+
+def normalise(message: str) -> str:
+    """``Payment #123 timed out after 9.8 s`` -> ``Payment #<n> timed out after <n> s``."""
+    text = " ".join(message.split())
+    for pattern, placeholder in _NORMALISERS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def most_frequent(messages: Iterable[tuple[str, int]]) -> str | None:
+    """From (message, count) pairs: an example of the pattern that stands out, or ``None``."""
+    counts: Counter[str] = Counter()
+    examples: dict[str, tuple[int, str]] = {}
+    for message, count in messages:
+        message = message.strip()
+        if not message:
+            continue
+        pattern = normalise(message)
+        counts[pattern] += count
+        if count > examples.get(pattern, (0, ""))[0]:
+            examples[pattern] = (count, message)
+    ranked = counts.most_common(2)
+    if not ranked or ranked[0][1] < MIN_COUNT:
+        return None
+    if len(ranked) > 1 and ranked[0][1] < LEAD * ranked[1][1]:
+        return None
+    return examples[ranked[0][0]][1]
+
+
+class LogCounts(Protocol):
+    """What the notifier needs from a log store."""
+
+    def message_counts(self, service: str, layer: str, start: float, end: float) -> list[tuple[str, int]]:
+        """(message, count) of warning-or-worse logs of ``service`` (and ``layer`` when set) in [start, end)."""
+        ...
+
+
+class ProbableSource:
+    """Looks the probable source of an alert up in a log store."""
+
+    def __init__(self, logs: LogCounts, *, min_window_s: float = 60.0) -> None:
+        self.logs = logs
+        self.min_window_s = min_window_s
+
+    def __call__(self, event: AlertEvent) -> str | None:
+        if not event.service:
+            return None
+        end = time.time()
+        # The alert's window, and at least a minute: a 30 s window may hold only a few log lines.
+        window = max(event.window_seconds, self.min_window_s)
+        started = event.started()
+        start = min(end - window, started - window) if started else end - window
+        return most_frequent(self.logs.message_counts(event.service, event.layer, start, end))
