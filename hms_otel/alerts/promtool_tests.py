@@ -12,9 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hms_otel.alerts.model import Alert, AlertFile, Problem, Slo
-from hms_otel.alerts.rules import alert_labels, slo_id, slo_message
+from hms_otel.alerts.rules import (
+    alert_labels,
+    notifier_annotations,
+    slo_id,
+    slo_message,
+    slo_notifier_annotations,
+)
 from hms_otel.alerts.slo import burn_windows
 from hms_otel.alerts.syntax import format_duration, humanize, render_message
+from hms_otel.notify import alert as notify
 from hms_otel.registry import Kind
 
 
@@ -107,13 +114,18 @@ def _inputs(alert: Alert, value: float, steps: int, interval_ms: int) -> list[di
 
 
 def _expected(alert_id: str, severity: str, layer: str, labels: dict[str, str], message: str,
-              summary: str | None, runbook: str | None, source: str, value: float) -> dict[str, object]:
+              summary: str | None, runbook: str | None, source: str, value: float,
+              notifier: dict[str, str]) -> dict[str, object]:
     annotations = {"message": render_message(message, value)}
     if summary:
         annotations["summary"] = render_message(summary, value)
     if runbook:
         annotations["runbook_url"] = runbook
     annotations["hms_source"] = source
+    # The notifier's data: literal text as written, the value as printf "%.6g" renders it.
+    annotations.update(notifier)
+    annotations[notify.MESSAGE] = message
+    annotations[notify.VALUE] = f"{value:.6g}"
     # Prometheus drops empty label values, so `queue=""` never shows on the alert.
     present = {name: value for name, value in labels.items() if value}
     return {"exp_labels": {**present, **alert_labels(alert_id, severity, layer)}, "exp_annotations": annotations}
@@ -128,6 +140,7 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     expected = dict(
         alert_id=alert.id, severity=alert.severity, layer=alert.layer, labels=dict(alert.selector),
         message=alert.message, summary=alert.summary, runbook=alert.runbook, source=str(alert.source),
+        notifier=notifier_annotations(alert),
     )
     cases: list[dict[str, object]] = []
     if alert.condition is None:
@@ -203,7 +216,7 @@ def slo_tests(slo: Slo) -> dict[str, object]:
         alert_id = slo_id(slo, severity)
         fires = any(burn > w.factor for w in windows if w.severity == severity)
         expected = _expected(alert_id, level, slo.layer, {"hms_slo": slo.id}, slo_message(slo), slo.summary,
-                             slo.runbook, str(slo.source), burn)
+                             slo.runbook, str(slo.source), burn, slo_notifier_annotations(slo))
         cases.append(_case(interval, inputs(True), steps * interval, [expected] if fires else [], alert_id))
         cases.append(_case(interval, inputs(False), steps * interval, [], alert_id))
     return _test_file(interval, cases)

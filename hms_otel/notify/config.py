@@ -113,7 +113,10 @@ def _section(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     return value
 
 
-def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> NotifierConfig:
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
+         read_token: bool = True) -> NotifierConfig:
+    """Settings from ``path`` and the environment. ``read_token=False``: leave the notifier's own
+    token unread (the alert compiler only needs to know where each channel goes)."""
     env = os.environ if environ is None else environ
     data: dict[str, Any] = {}
     where = "environment"
@@ -143,9 +146,10 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"{where}: listen {listen!r} must be HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
     token = (env.get("HMS_NOTIFIER_TOKEN") or "").strip()
-    if not token and env.get("HMS_NOTIFIER_TOKEN_FILE"):
+    if read_token and not token and env.get("HMS_NOTIFIER_TOKEN_FILE"):
         token = _secret({"token_file": env["HMS_NOTIFIER_TOKEN_FILE"]}, "token", "HMS_NOTIFIER_TOKEN_FILE")
-    token = token or _secret(data, "token", where)
+    if read_token and not token:
+        token = _secret(data, "token", where)
     sms_data = _section(data, "sms", where)
     sms = SmsSettings(
         account_sid=pick("HMS_TWILIO_ACCOUNT_SID", sms_data.get("account_sid")),

@@ -61,10 +61,13 @@ def render_template(template: str, event: AlertEvent) -> str:
 
     A unit written right after the placeholder (``{{value}} ms``) is the
     metric's raw unit; the formatted value brings its own, so it is dropped.
+    Counted things (``{payment}``) are named by the writer ("{{value}} payouts
+    flagged"), so there the number stands alone.
     """
     if event.value is None:
         return _PLACEHOLDER.sub("?", template)
-    value = format_value(event.value, event.unit)
+    counted = event.unit.startswith("{") or event.unit in ("", "1")
+    value = format_value(event.value, "/s" if counted and event.unit.endswith("/s") else "" if counted else event.unit)
     unit = re.escape(event.unit) if event.unit else None
     pattern = _PLACEHOLDER if unit is None else re.compile(rf"\{{\{{\s*value\s*\}}\}}(?:\s*{unit}\b)?")
     return pattern.sub(lambda _m: value, template)

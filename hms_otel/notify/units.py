@@ -70,6 +70,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{_big(value)} bytes{suffix}"
     if base in ("", "1"):
         return _big(value) + (" /s" if rate else "")
+    if base == "x":  # how many times faster than allowed (SLO burn rates)
+        return f"{_number(value)}x"
     if base == "%":
         return f"{_number(value)}%{suffix}"
     if base.startswith("{") and base.endswith("}"):
