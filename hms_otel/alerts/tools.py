@@ -28,12 +28,24 @@ class ToolRun:
 
 
 def find_tool(name: str) -> str:
-    """Path of ``promtool``/``amtool``; ``HMS_PROMTOOL``/``HMS_AMTOOL`` override the lookup."""
+    """Path of ``promtool``/``amtool``; ``HMS_PROMTOOL``/``HMS_AMTOOL`` override the lookup.
+
+    amtool is the one built with the stack's Alertmanager (``hms-ops install alertmanager``), so it
+    checks configurations with the rules of the Alertmanager that will run them; a system amtool
+    is the fallback.
+    """
     override = os.environ.get(f"HMS_{name.upper()}")
-    found = override or shutil.which(name) or (f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
+    built = None
+    if name == "amtool":
+        from hms_otel.stack.builds import alertmanager_dir
+
+        candidate = alertmanager_dir() / "amtool"
+        built = str(candidate) if candidate.is_file() else None
+    found = override or built or shutil.which(name) or (
+        f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
     if not found:
-        package = "prometheus" if name == "promtool" else "prometheus-alertmanager"
-        raise ToolMissing(f"{name} not found; install the Debian package {package} or set HMS_{name.upper()}")
+        how = "the Debian package prometheus" if name == "promtool" else "`hms-ops install alertmanager`"
+        raise ToolMissing(f"{name} not found; install it with {how} or set HMS_{name.upper()}")
     return found
 
 

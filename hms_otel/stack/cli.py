@@ -91,7 +91,7 @@ def path() -> None:
 
 # -- hms-ops install -----------------------------------------------------------------------------------------
 
-_TARGETS = ("debian", "collector", "loki")
+_TARGETS = ("debian", "collector", "alertmanager", "loki")
 
 
 @click.command()
@@ -100,12 +100,14 @@ def install(targets: tuple[str, ...]) -> None:
     """Install everything the local stack runs (default: all). Idempotent: done steps are skipped.
 
     \b
-    debian     Prometheus, promtool, Alertmanager, amtool (apt-get)
-    collector  hms-otelcol built with ocb into ~/.cache/hms-ops
-    loki       Loki built from its Go module into ~/.cache/hms-ops
+    debian        Prometheus, promtool (apt-get)
+    collector     hms-otelcol built with ocb into ~/.cache/hms-ops
+    alertmanager  Alertmanager and amtool v0.31.1 built from their Go module into ~/.cache/hms-ops
+    loki          Loki built from its Go module into ~/.cache/hms-ops
     """
     chosen = _TARGETS if not targets or "all" in targets else tuple(t for t in _TARGETS if t in targets)
-    steps = {"debian": builds.install_debian, "collector": builds.build_collector, "loki": builds.build_loki}
+    steps = {"debian": builds.install_debian, "collector": builds.build_collector,
+             "alertmanager": builds.build_alertmanager, "loki": builds.build_loki}
     with _clean_errors(), _progress("installing") as progress:
         for target in chosen:
             started = time.monotonic()
