@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -12,6 +13,7 @@ from types import TracebackType
 
 @dataclass(frozen=True)
 class Received:
+    at: float  # time.monotonic() on arrival
     method: str
     path: str
     headers: dict[str, str]
@@ -45,7 +47,7 @@ class StandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Received(time.monotonic(), "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with stand_in._lock:
                     answer = stand_in.script.pop(0) if stand_in.script else stand_in.default
                     stand_in.received.append(request)

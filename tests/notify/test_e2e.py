@@ -140,3 +140,25 @@ def test_providers_receive_exactly_their_api_requests(tmp_path: Path) -> None:
         "text": EXPECTED_TEXT,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": (
             "*[HMS-OPS] ALERT – heartbeat_lost*\nHeartbeat lost: the 1 clearing worker is silent")}}]}
+
+
+def test_only_the_stack_may_page(tmp_path: Path) -> None:
+    """Alertmanager's API needs the stack's credentials; Prometheus has no lifecycle API but answers queries."""
+    from hms_otel import http
+
+    stack = _stack(tmp_path / "stack")
+    try:
+        forged = json.dumps([{"labels": {"alertname": "forged", "hms_alert": "payment_latency_high"}}]).encode()
+        for path, body in (("/api/v2/alerts", forged), ("/api/v2/silences", b"{}")):
+            with pytest.raises(http.HTTPError) as refused:
+                http.request("POST", stack.alertmanager_url + path, data=body,
+                             headers={"Content-Type": "application/json"})
+            assert refused.value.status == 401
+        assert stack.alertmanager.alerts() == []  # with the credentials the API answers, and nothing got in
+        with pytest.raises(http.HTTPError) as refused:
+            http.request("POST", stack.prometheus_url + "/-/quit")
+        assert refused.value.status == 403
+        assert http.get_json(stack.prometheus_url + "/api/v1/query", {"query": "1"})["status"] == "success"
+        stack.reload_prometheus()  # by SIGHUP, confirmed by prometheus_config_last_reload_success_timestamp_seconds
+    finally:
+        stack.stop()
