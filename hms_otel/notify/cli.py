@@ -25,16 +25,22 @@ def notifier(config_path: Path | None, alert_dir: Path | None) -> None:
     if not config.token:
         raise click.ClickException("the notifier needs a shared token: set HMS_NOTIFIER_TOKEN, "
                                    "HMS_NOTIFIER_TOKEN_FILE or token_file in its config")
-    actions: list[tuple[str, str]] = []
-    if alert_dir is not None and alert_dir.is_dir():
-        from hms_otel.alerts.compiler import load_dir
+    run(config, notified_actions(alert_dir) if alert_dir is not None else [])
 
-        files, _problems = load_dir(alert_dir)
-        seen = set()
-        for source in files:
-            for alert in source.alerts:
-                for action in alert.actions:
-                    if action.scheme != "email" and action.scheme != "pagerduty" and action.receiver not in seen:
-                        seen.add(action.receiver)
-                        actions.append((action.scheme, action.target))
-    run(config, actions)
+
+def notified_actions(alert_dir: Path) -> list[tuple[str, str]]:
+    """(channel, target) of every action in ``alert_dir`` that goes through the notifier, once each."""
+    from hms_otel.alerts.alertmanager import NOTIFIER_SCHEMES
+    from hms_otel.alerts.compiler import load_dir
+
+    if not alert_dir.is_dir():
+        return []
+    files, _problems = load_dir(alert_dir)
+    actions: list[tuple[str, str]] = []
+    for source in files:
+        every = [a for alert in source.alerts for a in alert.actions]
+        every += [a for slo in source.slos for a in (*slo.actions, *slo.ticket_actions)]
+        for action in every:
+            if action.scheme in NOTIFIER_SCHEMES and (action.scheme, action.target) not in actions:
+                actions.append((action.scheme, action.target))
+    return actions

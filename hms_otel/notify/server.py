@@ -60,6 +60,35 @@ class _Guarded:
         self.inner.send(target, message, event)
 
 
+def live_provider(config: NotifierConfig, channel: str, target: str) -> Provider | None:
+    """The provider configured for ``channel:target``; ``None`` when it is only printed locally."""
+    if channel == "sms" and config.sms.configured:
+        sms = config.sms
+        return TwilioSms(sms.account_sid, sms.auth_token, sender=sms.sender,
+                         messaging_service_sid=sms.messaging_service_sid, base_url=sms.base_url)
+    if channel == "slack" and config.destination("slack", target):
+        return SlackWebhook(config.destination("slack", target) or "", target)
+    if channel == "teams" and config.destination("teams", target):
+        return TeamsWorkflow(config.destination("teams", target) or "", target)
+    if channel == "webhook":
+        return _Guarded(config.webhook_allowed_hosts)
+    return None
+
+
+def channel_report(config: NotifierConfig, actions: list[tuple[str, str]]) -> list[str]:
+    """One line per action: live (and where) or printed locally (and how to make it live)."""
+    lines = []
+    for channel, target in actions:
+        provider = live_provider(config, channel, target)
+        name = f"{channel}:{target}"
+        if provider is not None:
+            lines.append(f"{name}: live, {provider.description}")
+        else:
+            lines.append(f"{name}: prints on this console (no {CHANNEL_NAMES.get(channel, channel)} provider: "
+                         f"{config.how_to_configure(channel, target)})")
+    return lines
+
+
 class Notifier:
     def __init__(self, config: NotifierConfig, say: Callable[[str], None] = _print,
                  backoff: Backoff | None = None) -> None:
@@ -86,31 +115,9 @@ class Notifier:
         return self._printers[channel]
 
     def provider(self, channel: str, target: str) -> Provider:
-        config = self.config
-        if channel == "sms" and config.sms.configured:
-            sms = config.sms
-            return TwilioSms(sms.account_sid, sms.auth_token, sender=sms.sender,
-                             messaging_service_sid=sms.messaging_service_sid, base_url=sms.base_url)
-        if channel == "slack" and config.destination("slack", target):
-            return SlackWebhook(config.destination("slack", target) or "", target)
-        if channel == "teams" and config.destination("teams", target):
-            return TeamsWorkflow(config.destination("teams", target) or "", target)
         if channel == "webhook":
             return self._webhook
-        return self.printer(channel, target)
-
-    def channel_report(self, actions: list[tuple[str, str]]) -> list[str]:
-        """One line per action: live (and where) or printed locally (and how to make it live)."""
-        lines = []
-        for channel, target in actions:
-            provider = self.provider(channel, target)
-            name = f"{channel}:{target}"
-            if provider.live:
-                lines.append(f"{name}: live, {provider.description}")
-            else:
-                lines.append(f"{name}: prints here (no {CHANNEL_NAMES.get(channel, channel)} provider: "
-                             f"{self.config.how_to_configure(channel, target)})")
-        return lines
+        return live_provider(self.config, channel, target) or self.printer(channel, target)
 
     # -- receiving -------------------------------------------------------------------------------
     def accept(self, channel: str, target: str, payload: object) -> tuple[int, int]:
@@ -215,7 +222,7 @@ def run(config: NotifierConfig, actions: list[tuple[str, str]] | None = None) ->
         sys.exit(1)
     _print(f"notifier: listening on http://{config.host}:{config.port}/v1/alerts "
            f"(journal {notifier.journal.directory})")
-    for line in notifier.channel_report(actions or []):
+    for line in channel_report(config, actions or []):
         _print(f"notifier: {line}")
     try:
         stop.wait()

@@ -19,10 +19,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from hms_otel.stack import builds
-from hms_otel.stack.demo import serve_sms_phone
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
+from hms_otel.terminal import safe_text
 
 _console = Console(stderr=True, highlight=False)
 _KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
@@ -143,8 +143,7 @@ def _start_alert_watcher(
     ``stack.alertmanager_config_path``. ``defaults`` are alert settings this stack
     implies (e.g. its scrape interval); the user's environment wins over them.
     """
-    from hms_otel.alerts.settings import Settings  # only `up` needs the compiler
-    from hms_otel.alerts.watcher import watch
+    from hms_otel.alerts.watcher import watch  # only `up` needs the compiler
 
     def echo(text: str, is_error: bool) -> None:
         text = escape(text)  # PromQL like `[5m]` is not rich markup
@@ -152,7 +151,7 @@ def _start_alert_watcher(
 
     def run() -> None:
         try:
-            settings = Settings.from_env({**defaults, **os.environ})
+            settings = stack.alert_settings({**defaults, **os.environ})
             watch(
                 alert_dir,
                 stack.rules_dir / "hms-alerts.yml",
@@ -162,6 +161,8 @@ def _start_alert_watcher(
                 settings=settings,
                 stop_event=stop,
                 echo=echo,
+                reload_prometheus=stack.prometheus.reload_outcome,
+                reload_alertmanager=stack.alertmanager.reload_outcome,
             )
         except Exception as error:  # a broken watcher must not take the stack down
             _console.print(f"[red]alert watcher stopped:[/] {error}")
@@ -186,6 +187,46 @@ def _start_demo(stack: LocalStack, workdir: Path, calm: float) -> subprocess.Pop
     )
 
 
+def _follow_notifier(stack: LocalStack, stop: threading.Event) -> None:
+    """Print what the notifier says (messages as the phone shows them, delivery failures) on this console."""
+    notifier = stack.notifier
+    if notifier is None:
+        return
+    path = notifier.log_path
+
+    def run() -> None:
+        with contextlib.suppress(OSError), path.open("r", encoding="utf-8", errors="replace") as log:
+            log.seek(0, os.SEEK_END)
+            while not stop.is_set():
+                line = log.readline()
+                if not line:
+                    stop.wait(0.1)
+                    continue
+                text = line.rstrip("\n")
+                if text.startswith("=== "):  # the process layer's start marker
+                    continue
+                style = "bold red" if text.startswith(("[HMS-OPS] ALERT", "📱", "✗")) else "bold"
+                _console.print(f"[{style}]{escape(safe_text(text))}[/]")
+
+    threading.Thread(target=run, name="hms-notifier-console", daemon=True).start()
+
+
+def _channels(alert_dir: Path) -> None:
+    """Say which channels of the alert files are live and which only print here."""
+    from hms_otel.notify.cli import notified_actions
+    from hms_otel.notify.config import ConfigError, load
+    from hms_otel.notify.server import channel_report
+
+    try:
+        config = load(None, read_token=False)
+    except ConfigError as error:
+        _console.print(f"[red]notifier settings: {escape(str(error))}[/]")
+        return
+    for line in channel_report(config, notified_actions(alert_dir)):
+        live = ": live," in line
+        _console.print(f"[dim]channel[/] {'[green]' if live else '[yellow]'}{escape(line)}[/]")
+
+
 def _summary(stack: LocalStack, workdir: Path) -> Table:
     table = Table(title="HMS local stack", show_header=True, header_style="bold")
     table.add_column("service")
@@ -194,7 +235,13 @@ def _summary(stack: LocalStack, workdir: Path) -> Table:
     table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
     table.add_row("HMS layers console", f"{stack.prometheus_url}/consoles/hms-layers.html")
-    table.add_row("Alertmanager", stack.alertmanager_url)
+    auth = stack.alertmanager_auth
+    table.add_row("Alertmanager: alerts", f"{stack.alertmanager_url}/#/alerts")
+    table.add_row("Alertmanager: silences", f"{stack.alertmanager_url}/#/silences")
+    table.add_row("Alertmanager login (API and UI)", f"user {auth.username}  password {auth.password}")
+    if stack.notifier is not None:
+        table.add_row("notifier (Alertmanager webhooks)", f"{stack.notifier.url}/v1/alerts")
+        table.add_row("texts not sent (no provider)", str(stack.notifier.outbox_path))
     table.add_row("Loki", f'{stack.loki_url}  (LogQL: {{service_name="..."}})')
     table.add_row("state and logs", str(workdir))
     return table
@@ -228,7 +275,8 @@ def _interrupt(signum: int, frame: object) -> None:
     help="Alert files to compile and hot-reload.",
 )
 @click.option("--scrape-interval", default="5s", show_default=True, help="Prometheus scrape interval.")
-@click.option("--evaluation-interval", default="5s", show_default=True, help="Prometheus rule evaluation interval.")
+@click.option("--evaluation-interval", default="1s", show_default=True,
+              help="Prometheus rule evaluation interval (1 s: a page leaves within seconds of the data).")
 @click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the payment alert.")
 @click.option("--demo-calm", default=20.0, show_default=True, help="Seconds the demo runs normally before slowing.")
 @_port_options
@@ -254,17 +302,14 @@ def up(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     demo_proc: subprocess.Popen[bytes] | None = None
-    phone = None
     try:
-        with _clean_errors(), _console.status("starting Loki, Alertmanager, Prometheus and the collector"):
+        with _clean_errors(), _console.status("starting the log store, notifier, Alertmanager, Prometheus, collector"):
             stack.start()
+        _follow_notifier(stack, stop)
         # Settings this stack implies; the user's environment still wins.
         alert_defaults = {"HMS_SCRAPE_INTERVAL": scrape_interval}
-        if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):
-            phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
-                lambda text: _console.print(f"[bold red]{escape(text)}[/]")
-            )
         if alert_dir.is_dir():
+            _channels(alert_dir)
             _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         else:
             _console.print(f"[yellow]no alert directory {alert_dir}; no alerts loaded[/]")
@@ -272,21 +317,19 @@ def up(
             demo_proc = _start_demo(stack, stack.workdir, demo_calm)
             _console.print(
                 f"demo service running (log: {stack.workdir / 'demo.log'}); payments slow down after {demo_calm:g} s "
-                "and the payment alert texts the on-call phone here within a minute"
+                "and the payment alert's text appears here within seconds (no SMS provider: printed, not sent)"
             )
         _console.print(_summary(stack, stack.workdir))
         _console.print("Ctrl-C stops everything.")
         while True:
             time.sleep(1)
-            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.loki):
+            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.notifier, stack.loki):
                 if service is not None and not service.running:
                     raise click.ClickException(f"{service.name} exited; see {service.log_path}")
     except KeyboardInterrupt:
         _console.print("stopping ...")
     finally:
         stop.set()
-        if phone is not None:
-            phone.shutdown()
         if demo_proc is not None and demo_proc.poll() is None:
             demo_proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

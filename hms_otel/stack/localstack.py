@@ -188,13 +188,14 @@ class LocalStack:
             raise RuntimeError("this LocalStack was created with with_notifier=False")
         return self.notifier.url
 
-    def alert_settings(self, **changes: Any) -> Any:
-        """:class:`~hms_otel.alerts.settings.Settings` that route this stack's alerts through its notifier."""
+    def alert_settings(self, environ: Mapping[str, str] | None = None, **changes: Any) -> Any:
+        """:class:`~hms_otel.alerts.settings.Settings` (from ``environ``, default the process environment)
+        that route this stack's alerts through its notifier."""
         from dataclasses import replace
 
         from hms_otel.alerts.settings import Settings
 
-        settings = Settings.from_env()
+        settings = Settings.from_env(environ)
         if self.notifier is not None:
             settings = replace(settings, notifier_url=self.notifier.url,
                                notifier_token_file=str(self.notifier.token_path))

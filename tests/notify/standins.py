@@ -47,7 +47,8 @@ class StandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = Received(time.monotonic(), "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Received(time.monotonic(), "POST", self.path, headers, body)
                 with stand_in._lock:
                     answer = stand_in.script.pop(0) if stand_in.script else stand_in.default
                     stand_in.received.append(request)
