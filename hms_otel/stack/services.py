@@ -25,7 +25,7 @@ import yaml
 from hms_otel import http
 from hms_otel.stack.builds import find_binary, repo_root
 from hms_otel.stack.consoles import write_consoles
-from hms_otel.stack.processes import HOST, ManagedProcess, log_tail, wait_until
+from hms_otel.stack.processes import HOST, ManagedProcess, wait_until
 
 
 class ConfigInvalid(RuntimeError):
@@ -304,39 +304,36 @@ class Prometheus(_Service):
             f"--web.console.libraries={self.workdir / 'console_libraries'}",
         ]
 
-    def _reload_metrics(self) -> tuple[float, float]:
-        """(last reload successful 0/1, timestamp of the last successful reload) from /metrics."""
+    def _last_success(self) -> float:
+        """``prometheus_config_last_reload_success_timestamp_seconds`` from its /metrics."""
         text = http.request("GET", self.url + "/metrics", timeout=10).decode()
-        found = {name: float(value) for name, value in _METRIC_LINE.findall(text)}
-        return (found.get("prometheus_config_last_reload_successful", 0.0),
-                found.get("prometheus_config_last_reload_success_timestamp_seconds", 0.0))
+        match = _RELOAD_SUCCESS.search(text)
+        return float(match.group(1)) if match else 0.0
+
+    def _reload_errors(self) -> list[str]:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if 'msg="Error reloading config"' in line]
 
     def reload(self, timeout: float = 30.0) -> None:
-        """SIGHUP, then wait for Prometheus' own verdict; raise :class:`ConfigInvalid` if it kept the old config."""
+        """SIGHUP, then wait for Prometheus' verdict: a newer success timestamp in its metrics, or a new
+        "Error reloading config" in its log; raise :class:`ConfigInvalid` if it kept the old config."""
         if self._process is None or not self._process.running:
             raise ConfigInvalid("Prometheus is not running; nothing to reload")
-        _ok, before = self._reload_metrics()
-        # The success timestamp has whole seconds: start in a later second than the last success.
+        before = self._last_success()
+        errors_before = len(self._reload_errors())
+        # The success timestamp has whole seconds: signal in a later second than the last success.
         while int(time.time()) <= before:
             time.sleep(0.05)
         self._process.signal(signal.SIGHUP)
-        verdict: list[float] = []
-
-        def done() -> bool:
-            successful, at = self._reload_metrics()
-            if at > before:
-                verdict.append(1.0)
-                return True
-            if successful == 0.0:
-                verdict.append(0.0)
-                return True
-            return False
-
-        if not wait_until(done, timeout, interval=0.1):
+        if not wait_until(lambda: self._last_success() > before or len(self._reload_errors()) > errors_before,
+                          timeout, interval=0.1):
             raise ConfigInvalid(f"Prometheus did not finish reloading within {timeout:.0f} s; log {self.log_path}")
-        if verdict[0] == 0.0:
-            errors = [line for line in log_tail(self.log_path, 40).splitlines() if "rror" in line]
-            detail = errors[-1] if errors else f"see {self.log_path}"
+        errors = self._reload_errors()
+        if len(errors) > errors_before and self._last_success() <= before:
+            detail = errors[-1].partition(" err=")[2] or errors[-1]
             raise ConfigInvalid(f"Prometheus rejected the reload and keeps its previous configuration: {detail}")
 
     def reload_outcome(self) -> str:
@@ -498,7 +495,7 @@ def _write_secret(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-_METRIC_LINE = re.compile(r"^(prometheus_config_last_reload_\w+) (\S+)$", re.M)
+_RELOAD_SUCCESS = re.compile(r"^prometheus_config_last_reload_success_timestamp_seconds (\S+)$", re.M)
 
 
 #: Resource attributes Loki indexes as stream labels; everything else becomes structured metadata.
