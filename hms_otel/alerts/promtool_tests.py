@@ -55,6 +55,18 @@ def _values(op: str, threshold: float) -> tuple[float, float]:
     return above, threshold  # !=
 
 
+def firing_value(alert: Alert) -> float:
+    """A value that makes ``alert`` fire (1 for a no-data alert): the one the generated tests use."""
+    if alert.condition is None:
+        return 1.0
+    return _values(alert.condition.op, alert.condition.threshold)[0]
+
+
+def slo_firing_value(slo: Slo) -> float:
+    """The burn rate of an SLO whose every event is bad."""
+    return 1 / round(1 - slo.objective, 12)
+
+
 def _series(value_at_step0: float, increment: float, steps: int) -> str:
     return f"{_num(value_at_step0)}+{_num(increment)}x{steps}"
 
@@ -235,4 +247,4 @@ def plan(source: AlertFile) -> TestPlan:
     return result
 
 
-__all__ = ["TestPlan", "alert_tests", "humanize", "plan", "slo_tests"]
+__all__ = ["TestPlan", "alert_tests", "firing_value", "humanize", "plan", "slo_firing_value", "slo_tests"]

@@ -7,6 +7,7 @@ files Prometheus and Alertmanager read.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -78,11 +79,13 @@ def route(config_yaml: str, labels: dict[str, str]) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="hms-alerts-") as tmp:
         Path(tmp, "alertmanager.yml").write_text(config_yaml, encoding="utf-8")
         args = [find_tool("amtool"), "config", "routes", "test", "--config.file=alertmanager.yml"]
-        args += [f"{name}={value}" for name, value in sorted(labels.items())]
+        # Quoted: values with spaces ("quick start") are one value to both matcher parsers.
+        args += [f"{name}={json.dumps(value)}" for name, value in sorted(labels.items())]
         completed = subprocess.run(args, cwd=tmp, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"amtool config routes test failed: {completed.stderr.strip()}")
-    return [name for name in completed.stdout.strip().split(",") if name]
+    lines = [line for line in completed.stdout.strip().splitlines() if line and "level=" not in line]
+    return [name for name in (lines[-1] if lines else "").split(",") if name]
 
 
 def test_rules(rules_yaml: str, tests: dict[str, str]) -> dict[str, ToolRun]:

@@ -48,6 +48,10 @@ def _duration(seconds: float) -> str:
 def _plural(word: str, value: float) -> str:
     if value == 1 or word.endswith("s"):
         return word
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word[:-1] + "ies"
+    if word.endswith(("x", "ch", "sh")):
+        return word + "es"
     return word + "s"
 
 
