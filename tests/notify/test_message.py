@@ -22,7 +22,8 @@ def event(value: str = "2934.5", message: str = "Payment latency {{value}} ms (>
     (2934.5, "ms", "2.9 s"), (850, "ms", "850 ms"), (2000, "ms", "2 s"), (11_000, "ms", "11 s"),
     (12.4, "ms", "12 ms"), (0.5, "ms", "0.5 ms"), (150_000, "ms", "2.5 min"), (7, "{payment}", "7 payments"),
     (1, "{payment}", "1 payment"),
-    (200, "{activity}", "200 activities"), (3, "{entry}", "3 entries"), (120, "{job}", "120 jobs"), (0.25, "{job}/s", "0.25 jobs/s"),
+    (200, "{activity}", "200 activities"), (3, "{entry}", "3 entries"), (120, "{job}", "120 jobs"),
+    (0.25, "{job}/s", "0.25 jobs/s"),
     (0.87, "1", "0.87"), (2_500_000, "By", "2.5 MB"), (15_300, "", "15k"),
 ])
 def test_values_read_as_people_say_them(value: float, unit: str, text: str) -> None:
