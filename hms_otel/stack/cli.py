@@ -247,6 +247,11 @@ def _summary(stack: LocalStack, workdir: Path) -> Table:
     return table
 
 
+#: `hms-ops up` defaults that set how fast a page leaves (benchmarks/bench_alert_latency.py measures them).
+SCRAPE_INTERVAL = "5s"
+EVALUATION_INTERVAL = "1s"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C."""
     raise KeyboardInterrupt
@@ -274,8 +279,8 @@ def _interrupt(signum: int, frame: object) -> None:
     show_default=True,
     help="Alert files to compile and hot-reload.",
 )
-@click.option("--scrape-interval", default="5s", show_default=True, help="Prometheus scrape interval.")
-@click.option("--evaluation-interval", default="1s", show_default=True,
+@click.option("--scrape-interval", default=SCRAPE_INTERVAL, show_default=True, help="Prometheus scrape interval.")
+@click.option("--evaluation-interval", default=EVALUATION_INTERVAL, show_default=True,
               help="Prometheus rule evaluation interval (1 s: a page leaves within seconds of the data).")
 @click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the payment alert.")
 @click.option("--demo-calm", default=20.0, show_default=True, help="Seconds the demo runs normally before slowing.")
