@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -38,3 +40,19 @@ def test_a_broken_route_fails_naming_the_alert_and_the_channel(tmp_path: Path) -
     assert "FAIL payments_page" not in result.output  # the other alerts still pass
     one = CliRunner().invoke(alerts, ["drill", str(ALERT_RULES), "--alert", "nope"])
     assert one.exit_code == 1 and "no alert named 'nope'" in one.output
+
+
+def test_check_warns_for_every_channel_without_a_destination(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith(("HMS_SLACK", "HMS_TWILIO", "HMS_TEAMS"))]:
+        monkeypatch.delenv(name)
+    (tmp_path / "oncall.yml").write_text("metric: job_fail_total\nwhen: increase_over_5m > 3\n"
+                                         "action: [slack:#oncall, teams:ops, sms:+15551234]\n")
+    result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])
+    assert result.exit_code == 0, result.output
+    assert "oncall.yml:3:10: slack:#oncall has no configured destination" in result.stderr
+    assert "HMS_SLACK_ONCALL_WEBHOOK_URL" in result.stderr
+    assert "oncall.yml:3:25: teams:ops has no configured destination" in result.stderr
+    assert "sms:+15551234 has no configured destination" in result.stderr
+    monkeypatch.setenv("HMS_SLACK_ONCALL_WEBHOOK_URL", "https://hooks.slack.example/T/B/X")
+    result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])
+    assert "slack:#oncall" not in result.stderr and "teams:ops has no configured destination" in result.stderr
