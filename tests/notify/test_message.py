@@ -81,3 +81,14 @@ def test_numbers_and_ids_are_normalised_for_counting() -> None:
     assert most_frequent(rows) == "Payment #1 timed out"
     assert most_frequent([("a", 2), ("b", 1)]) is None  # too rare to stand out
     assert most_frequent([("pool exhausted", 5), ("disk slow", 4)]) is None  # no clear leader
+
+
+def test_console_output_cannot_drive_the_terminal(tmp_path) -> None:
+    from hms_otel.notify.providers import LocalPrinter
+    from hms_otel.terminal import safe_text
+
+    assert safe_text("ok\x1b[2J\x1b]0;pwned\x07 \x9b31m\tdone\n") == "ok\\x1b[2J\\x1b]0;pwned\\x07 \\x9b31m\tdone\n"
+    said: list[str] = []
+    printer = LocalPrinter(tmp_path / "outbox.txt", lambda text: said.append(safe_text(text)), "sms")
+    printer.send("+15551234", compose(event(message="Latency {{value}} ms \x1b[31mred"), None), event())
+    assert "\x1b" not in said[0] and "\\x1b[31mred" in said[0]
