@@ -143,6 +143,7 @@ class Notifier:
         server = ThreadingHTTPServer((self.config.host, self.config.port), _handler(self))
         server.daemon_threads = True
         self._server = server
+        self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
         resumed = self.dispatcher.start()
         if resumed:
             self.say(f"notifier: resuming {resumed} undelivered message{'s' if resumed != 1 else ''} from the journal")

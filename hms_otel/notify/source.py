@@ -77,4 +77,7 @@ class ProbableSource:
         window = max(event.window_seconds, self.min_window_s)
         started = event.started()
         start = min(end - window, started - window) if started else end - window
-        return most_frequent(self.logs.message_counts(event.service, event.layer, start, end))
+        counts = self.logs.message_counts(event.service, event.layer, start, end)
+        if not counts and event.layer:  # services that do not tag their logs with a layer
+            counts = self.logs.message_counts(event.service, "", start, end)
+        return most_frequent(counts)
