@@ -1,7 +1,7 @@
 """How long a page takes: from the moment the tutorial's rule is true in a service's data to the
 notifier's console SMS, with the `hms-ops up` defaults, next to the floor.
 
-    python benchmarks/bench_alert_latency.py [--runs 3] [--export-interval-ms 1000] [--no-baseline]
+    python benchmarks/bench_alert_latency.py [--runs 3] [--export-interval-ms 1000] [--for 30s] [--no-baseline]
 
 Each run starts a fresh local stack (collector-config/local.yaml, Prometheus, Alertmanager, the
 notifier) with `hms-ops up`'s scrape and evaluation intervals and the shipped alert files compiled
@@ -11,7 +11,8 @@ with the per-severity timing (critical: group_wait 0s), runs a service whose pay
 
 Floor = SDK export interval + collector batch timeout + evaluation interval + group_wait: each stage
 can hold the data up to one interval. The baseline runs the same in this process with the previous
-defaults (evaluation 5 s, group_wait 10 s) and the ratio new/baseline is printed.
+defaults (evaluation 5 s, group_wait 10 s) and the ratio new/baseline is printed. ``--for D`` adds
+``for: D`` to the tutorial alert (the goal is then D + 10 s).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,13 +48,24 @@ def batch_timeout_s() -> float:
     return _seconds(str(config["processors"]["batch"]["timeout"]))
 
 
-def one_run(export_ms: int, evaluation: str, group_wait: str | None) -> float:
+def alert_dir(work: Path, for_: str | None) -> Path:
+    """The shipped alert files; with ``for_``, the tutorial alert holds that long before firing."""
+    if not for_:
+        return ROOT / "alert_rules"
+    target = work / "alert_rules"
+    shutil.copytree(ROOT / "alert_rules", target)
+    tutorial = target / "payment_latency_high.yml"
+    tutorial.write_text(tutorial.read_text() + f"for:      {for_}\n")
+    return target
+
+
+def one_run(export_ms: int, evaluation: str, group_wait: str | None, for_: str | None) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-alert-") as work:
         stack = LocalStack(Path(work), with_loki=False, scrape_interval=SCRAPE_INTERVAL,
                            evaluation_interval=evaluation).start()
         try:
             changes = {"group_wait": group_wait} if group_wait else {}
-            report = rebuild(ROOT / "alert_rules", stack.rules_dir / "hms-alerts.yml",
+            report = rebuild(alert_dir(Path(work), for_), stack.rules_dir / "hms-alerts.yml",
                              stack.alertmanager_config_path, settings=stack.alert_settings(**changes),
                              reload_prometheus=stack.prometheus.reload_outcome,
                              reload_alertmanager=stack.alertmanager.reload_outcome, echo=lambda *_: None)
@@ -86,9 +99,13 @@ def one_run(export_ms: int, evaluation: str, group_wait: str | None) -> float:
             stack.stop()
 
 
-def series(label: str, runs: int, export_ms: int, evaluation: str, group_wait: str | None) -> float:
-    times = [one_run(export_ms, evaluation, group_wait) for _ in range(runs)]
+def series(label: str, runs: int, export_ms: int, evaluation: str, group_wait: str | None, for_: str | None
+           ) -> float:
+    times = [one_run(export_ms, evaluation, group_wait, for_) for _ in range(runs)]
     floor = export_ms / 1000 + batch_timeout_s() + _seconds(evaluation) + _seconds(group_wait or "0s")
+    if for_:
+        floor += _seconds(for_)
+        label += f", for: {for_}"
     median = statistics.median(times)
     print(f"{label}: median {median:.1f} s over {runs} runs ({', '.join(f'{t:.1f}' for t in times)} s); "
           f"floor {floor:.1f} s = export {export_ms / 1000:g} s + batch {batch_timeout_s():g} s + "
@@ -101,13 +118,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--export-interval-ms", type=int, default=1000,
                         help="the service's OTEL_METRIC_EXPORT_INTERVAL (hms-ops up --demo uses 1000)")
+    parser.add_argument("--for", dest="for_", help="add `for:` to the tutorial alert, e.g. 30s")
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
     now = series(f"hms-ops up defaults (evaluation {EVALUATION_INTERVAL}, critical group_wait 0s)", args.runs,
-                 args.export_interval_ms, EVALUATION_INTERVAL, None)
+                 args.export_interval_ms, EVALUATION_INTERVAL, None, args.for_)
     if not args.no_baseline:
         before = series("baseline: previous defaults (evaluation 5s, group_wait 10s)", args.runs,
-                        args.export_interval_ms, "5s", "10s")
+                        args.export_interval_ms, "5s", "10s", args.for_)
         print(f"ratio new/baseline: {now / before:.2f}")
 
 
