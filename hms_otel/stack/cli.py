@@ -295,7 +295,7 @@ def up(
     demo_calm: float,
     **ports: int,
 ) -> None:
-    """Run the collector, Prometheus, Alertmanager and Loki locally until Ctrl-C."""
+    """Run the collector, Prometheus, Alertmanager, the notifier and the log store locally until Ctrl-C."""
     ports_ = Ports(**{name.removesuffix("_port"): value for name, value in ports.items()})
     stack = LocalStack(
         workdir,
@@ -322,7 +322,7 @@ def up(
             demo_proc = _start_demo(stack, stack.workdir, demo_calm)
             _console.print(
                 f"demo service running (log: {stack.workdir / 'demo.log'}); payments slow down after {demo_calm:g} s "
-                "and the payment alert's text appears here within seconds (no SMS provider: printed, not sent)"
+                "and the payment alert's text appears here within seconds"
             )
         _console.print(_summary(stack, stack.workdir))
         _console.print("Ctrl-C stops everything.")
