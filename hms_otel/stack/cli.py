@@ -236,8 +236,8 @@ def _summary(stack: LocalStack, workdir: Path) -> Table:
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
     table.add_row("HMS layers console", f"{stack.prometheus_url}/consoles/hms-layers.html")
     auth = stack.alertmanager_auth
-    table.add_row("Alertmanager: alerts", f"{stack.alertmanager_url}/#/alerts")
-    table.add_row("Alertmanager: silences", f"{stack.alertmanager_url}/#/silences")
+    table.add_row("Alertmanager: alerts", stack.alertmanager.ui_url("alerts"))
+    table.add_row("Alertmanager: silences", stack.alertmanager.ui_url("silences"))
     table.add_row("Alertmanager login (API and UI)", f"user {auth.username}  password {auth.password}")
     if stack.notifier is not None:
         table.add_row("notifier (Alertmanager webhooks)", f"{stack.notifier.url}/v1/alerts")

@@ -386,6 +386,11 @@ class Alertmanager(_Service):
     def headers(self) -> dict[str, str]:
         return self.auth.header() if self.auth else {}
 
+    def ui_url(self, page: str = "alerts") -> str:
+        """The UI page (``alerts``, ``silences``) with the login in the URL: one click in a browser."""
+        login = f"{self.auth.username}:{self.auth.password}@" if self.auth else ""
+        return f"http://{login}{HOST}:{self.port}/#/{page}"
+
     def _ready_headers(self) -> dict[str, str] | None:
         return self.headers() or None
 

@@ -162,3 +162,30 @@ def test_only_the_stack_may_page(tmp_path: Path) -> None:
         stack.reload_prometheus()  # by SIGHUP, confirmed by prometheus_config_last_reload_success_timestamp_seconds
     finally:
         stack.stop()
+
+
+def test_the_printed_silences_url_opens_the_alertmanager_ui(tmp_path: Path) -> None:
+    """Alertmanager v0.31.1 serves its UI (Debian's 0.25 shows a placeholder); the URL `up` prints logs in."""
+    import shutil
+
+    from hms_otel.stack.processes import free_port
+    from hms_otel.stack.services import Alertmanager, BasicAuth
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for the UI test"
+    alertmanager = Alertmanager(tmp_path / "am", free_port(), auth=BasicAuth.generate())
+    try:
+        alertmanager.start()
+    except (MissingBinary, ProcessError) as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        url = alertmanager.ui_url("silences")
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000", "--window-size=1200,800"]
+        dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+        shot = tmp_path / "alertmanager-silences.png"
+        subprocess.run([chromium, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    finally:
+        alertmanager.stop()
+    assert "New Silence" in dom.stdout and "Silences" in dom.stdout, dom.stdout[:500]
+    assert shot.is_file() and shot.stat().st_size > 5000
+    print(f"\nscreenshot: {shot}")
