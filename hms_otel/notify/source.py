@@ -65,11 +65,22 @@ class LogCounts(Protocol):
 class ProbableSource:
     """Looks the probable source of an alert up in a log store."""
 
-    def __init__(self, logs: LogCounts, *, min_window_s: float = 60.0) -> None:
+    def __init__(self, logs: LogCounts, *, min_window_s: float = 60.0, settle_s: float = 1.5) -> None:
         self.logs = logs
         self.min_window_s = min_window_s
+        #: Logs travel a little slower than metrics (batching in the SDK and collector): an alert
+        #: that fired a moment ago is looked up once more after this long when nothing stood out.
+        self.settle_s = settle_s
 
     def __call__(self, event: AlertEvent) -> str | None:
+        found = self._lookup(event)
+        started = event.started()
+        if found is None and event.service and started is not None and time.time() - started < 10 * self.settle_s:
+            time.sleep(self.settle_s)
+            found = self._lookup(event)
+        return found
+
+    def _lookup(self, event: AlertEvent) -> str | None:
         if not event.service:
             return None
         end = time.time()

@@ -20,6 +20,7 @@ import pytest
 
 from hms_otel.alerts import rebuild
 from hms_otel.stack import LocalStack, MissingBinary, ProcessError
+from hms_otel.stack.processes import wait_until
 
 from ..conftest import app_env
 from ..support import eventually, instrumented_argv
@@ -60,14 +61,17 @@ def test_tutorial_alert_prints_the_sms_with_its_probable_source(tmp_path: Path, 
         try:
             log = stack.notifier.log_path
             pattern = re.compile(r"^\[HMS-OPS\] ALERT – payment_latency_ms ([0-9.]+) s \(>2 s\)$", re.M)
-            text = eventually(lambda: log.read_text() if pattern.search(log.read_text()) else None, 180,
-                              "the SMS for payment_latency_ms on the notifier console")
+            eventually(lambda: pattern.search(log.read_text()), 180, "the SMS for payment_latency_ms on the console")
+            # The rest of the message may still be on its way into the log file.
+            wait_until(lambda: len(_after(pattern, log.read_text())) >= 3, 10)
+            text = log.read_text()
         finally:
             app.kill()
             app.wait(timeout=30)
         match = pattern.search(text)
         assert match and float(match[1]) > 2
-        lines = text[match.start():].splitlines()
+        lines = _after(pattern, text)
+        assert len(lines) >= 3, text
         # As the phone shows it: headline, the alert's own message, the cause from the service's error logs.
         assert re.fullmatch(r"Payment latency [0-9.]+ s( \(>2 s\)|…)", lines[1]), lines[:4]
         assert re.fullmatch(r"Probable source: Database connection pool exhausted \(waited [0-9.]+ s for a "
@@ -78,6 +82,11 @@ def test_tutorial_alert_prints_the_sms_with_its_probable_source(tmp_path: Path, 
         print(f"\nconsole SMS:\n{chr(10).join(lines[:3])}")
     finally:
         stack.stop()
+
+
+def _after(pattern: re.Pattern[str], text: str) -> list[str]:
+    match = pattern.search(text)
+    return text[match.start():].splitlines() if match else []
 
 
 HEARTBEAT = """\
