@@ -61,7 +61,7 @@ def alert_dir(work: Path, for_: str | None) -> Path:
 
 def one_run(export_ms: int, evaluation: str, group_wait: str | None, for_: str | None) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-alert-") as work:
-        stack = LocalStack(Path(work), with_loki=False, scrape_interval=SCRAPE_INTERVAL,
+        stack = LocalStack(Path(work), scrape_interval=SCRAPE_INTERVAL,
                            evaluation_interval=evaluation).start()
         try:
             changes = {"group_wait": group_wait} if group_wait else {}

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import posixpath
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from hms_otel.alerts.model import Action, AlertFile, Location, Problem
+from hms_otel.alerts.model import Action, AlertFile
 from hms_otel.alerts.rules import ROUTING_LABEL, slo_id
 from hms_otel.alerts.settings import Settings
+from hms_otel.errors import Location, Problem
 from hms_otel.notify.addresses import webhook_problem
 
 #: Receives whatever no route matches (alerts not written in alert files).
@@ -91,14 +93,21 @@ def address_problems(files: list[AlertFile], settings: Settings) -> list[Problem
 
 
 def _warn(warnings: list[Problem], where: Location, message: str) -> None:
-    problem = Problem(where, message)
+    problem = Problem(where, message, "warning")
     if all(existing.message != message for existing in warnings):
         warnings.append(problem)
 
 
-def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: list[Problem] | None = None
-                        ) -> dict[str, object]:
-    warnings = [] if warnings is None else warnings
+@dataclass(frozen=True)
+class AlertmanagerOutput:
+    """The generated configuration (what ``alertmanager.yml`` holds) and the warnings about it."""
+
+    config: dict[str, object]
+    warnings: tuple[Problem, ...] = ()
+
+
+def alertmanager_config(files: list[AlertFile], settings: Settings) -> AlertmanagerOutput:
+    warnings: list[Problem] = []
     pairs = _routes(files)
     receivers: dict[str, dict[str, object]] = {DEFAULT_RECEIVER: {"name": DEFAULT_RECEIVER}}
     for _alert_id, action in pairs:
@@ -119,7 +128,7 @@ def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: li
     if any(action.scheme == "email" for _id, action in pairs):
         global_config.update(smtp_smarthost=settings.smtp_smarthost, smtp_from=settings.smtp_from,
                              smtp_require_tls=settings.smtp_require_tls)
-    return {
+    config: dict[str, object] = {
         "global": global_config,
         "route": {
             "receiver": DEFAULT_RECEIVER,
@@ -131,3 +140,4 @@ def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: li
         },
         "receivers": list(receivers.values()),
     }
+    return AlertmanagerOutput(config, tuple(warnings))

@@ -10,8 +10,9 @@ before promtool runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from hms_otel.alerts.model import Alert, AlertFile, Problem, Slo
+from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.rules import (
     alert_labels,
     notifier_annotations,
@@ -21,6 +22,7 @@ from hms_otel.alerts.rules import (
 )
 from hms_otel.alerts.slo import burn_windows
 from hms_otel.alerts.syntax import format_duration, humanize, render_message
+from hms_otel.errors import Problem
 from hms_otel.notify import alert as notify
 from hms_otel.registry import Kind
 
@@ -149,7 +151,7 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
     interval = _interval_ms(window_ms)
     fire_steps = -(-(window_ms + for_ms) // interval) + 2
-    expected = dict(
+    expected: dict[str, Any] = dict(
         alert_id=alert.id, severity=alert.severity, layer=alert.layer, labels=dict(alert.selector),
         message=alert.message, summary=alert.summary, runbook=alert.runbook, source=str(alert.source),
         notifier=notifier_annotations(alert),
@@ -239,7 +241,7 @@ def plan(source: AlertFile) -> TestPlan:
     for alert in source.alerts:
         data, reason = alert_tests(alert)
         if data is None:
-            result.skipped.append(Problem(alert.source, reason or "no test generated"))
+            result.skipped.append(Problem(alert.source, reason or "no test generated", "warning"))
         else:
             result.files[f"test_{alert.id}.yml"] = data
     for slo in source.slos:

@@ -11,12 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
+from hms_otel.errors import HmsError
 from hms_otel.notify.config import ConfigError as NotifierConfigError
 from hms_otel.notify.config import NotifierConfig
 from hms_otel.notify.config import load as load_notifier_config
 
 
-class SettingsError(ValueError):
+class SettingsError(HmsError, ValueError):
     """An environment variable holds something unusable."""
 
 

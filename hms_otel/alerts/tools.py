@@ -15,10 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hms_otel.errors import HmsError
+
 _TIMEOUT_S = 120
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(HmsError, RuntimeError):
     """promtool or amtool is not installed."""
 
 

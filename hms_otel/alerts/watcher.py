@@ -15,9 +15,9 @@ import watchfiles
 
 from hms_otel import http
 from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
-from hms_otel.alerts.model import Problem
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.tools import ToolMissing
+from hms_otel.errors import Problem
 
 #: ``echo(text, is_error)``; the CLI prints, ``hms-ops up`` may log.
 Echo = Callable[[str, bool], None]
@@ -79,7 +79,7 @@ def rebuild(
             echo(str(problem), True)
         return RebuildReport(False, problems, result.warnings)
     for warning in result.warnings:
-        echo(f"warning: {warning}", True)
+        echo(str(warning), True)
     report = RebuildReport(True, warnings=result.warnings)
     rules_text = result.prometheus_rule_yaml if k8s else result.rules_yaml
     # Alertmanager first: its new routes must exist before Prometheus sends the new alerts.

@@ -32,7 +32,7 @@ from hms_otel.notify.providers import (
     TeamsWorkflow,
     TwilioSms,
 )
-from hms_otel.notify.source import ProbableSource
+from hms_otel.notify.source import LogStoreCounts, ProbableSource
 from hms_otel.terminal import safe_text
 
 CHANNELS = ("sms", "slack", "teams", "webhook")
@@ -100,9 +100,7 @@ class Notifier:
         self.journal = Journal(Path(config.state_dir) / "journal")
         finder: Callable[..., str | None] = lambda _event: None  # noqa: E731
         if config.log_store:
-            from hms_otel.notify.victorialogs import VictoriaLogsCounts
-
-            finder = ProbableSource(VictoriaLogsCounts(config.log_store))
+            finder = ProbableSource(LogStoreCounts(config.log_store))
         self._printers: dict[str, LocalPrinter] = {}
         self._webhook = _Guarded(config.webhook_allowed_hosts)
         self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.printer, backoff)

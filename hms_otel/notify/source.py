@@ -9,6 +9,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Protocol
 
 from hms_otel.notify.alert import AlertEvent
@@ -60,6 +61,23 @@ class LogCounts(Protocol):
     def message_counts(self, service: str, layer: str, start: float, end: float) -> list[tuple[str, int]]:
         """(message, count) of warning-or-worse logs of ``service`` (and ``layer`` when set) in [start, end)."""
         ...
+
+
+class LogStoreCounts:
+    """:class:`LogCounts` from the stack's log store (VictoriaLogs, through :mod:`hms_otel.logstore`)."""
+
+    #: Distinct messages fetched per lookup: enough to see a pattern among unique ids.
+    LIMIT = 500
+
+    def __init__(self, url: str, timeout: float = 3.0) -> None:
+        from hms_otel.logstore import LogStore
+
+        self.store = LogStore(url, timeout=timeout)
+
+    def message_counts(self, service: str, layer: str, start: float, end: float) -> list[tuple[str, int]]:
+        return self.store.top_messages(service, layer=layer or None, n=self.LIMIT,
+                                       start=datetime.fromtimestamp(start, timezone.utc),
+                                       end=datetime.fromtimestamp(end, timezone.utc))
 
 
 class ProbableSource:

@@ -49,9 +49,9 @@ def test_check_warns_for_every_channel_without_a_destination(tmp_path: Path, mon
                                          "action: [slack:#oncall, teams:ops, sms:+15551234]\n")
     result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])
     assert result.exit_code == 0, result.output
-    assert "oncall.yml:3:10: slack:#oncall has no configured destination" in result.stderr
+    assert "oncall.yml:3:10: warning: slack:#oncall has no configured destination" in result.stderr
     assert "HMS_SLACK_ONCALL_WEBHOOK_URL" in result.stderr
-    assert "oncall.yml:3:25: teams:ops has no configured destination" in result.stderr
+    assert "oncall.yml:3:25: warning: teams:ops has no configured destination" in result.stderr
     assert "sms:+15551234 has no configured destination" in result.stderr
     monkeypatch.setenv("HMS_SLACK_ONCALL_WEBHOOK_URL", "https://hooks.slack.example/T/B/X")
     result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])

@@ -98,7 +98,7 @@ def test_alertmanager_one_receiver_per_action_and_one_route_per_alert_action() -
     files = [_file("- name: a\n  metric: job_fail_total\n  when: increase_over_5m > 3\n"
                    "  action: [sms:+15551234, slack:#ops]\n"
                    "- name: b\n  metric: vet_denied_total\n  when: increase_over_5m > 3\n  action: slack:#ops\n")]
-    config = alertmanager_config(files, Settings(group_wait="0s"))
+    config = alertmanager_config(files, Settings(group_wait="0s")).config
     assert [r["name"] for r in config["receivers"]] == [DEFAULT_RECEIVER, "sms:+15551234", "slack:#ops"]
     assert [(r["matchers"][0], r["receiver"], r["continue"]) for r in config["route"]["routes"]] == [
         ('hms_alert="a"', "sms:+15551234", True), ('hms_alert="a"', "slack:#ops", True),

@@ -32,7 +32,7 @@ ALERT_RULES = Path(__file__).resolve().parents[2] / "alert_rules"
 
 
 def _stack(workdir: Path, **options: object) -> LocalStack:
-    stack = LocalStack(workdir, with_loki=False, **options)  # type: ignore[arg-type]
+    stack = LocalStack(workdir, **options)  # type: ignore[arg-type]
     try:
         return stack.start()
     except (MissingBinary, ProcessError) as error:
@@ -49,9 +49,8 @@ def _load(stack: LocalStack, directory: Path) -> None:
     assert report.ok, errors
 
 
-def test_tutorial_alert_prints_the_sms_with_its_probable_source(tmp_path: Path, victorialogs: str) -> None:
-    stack = _stack(tmp_path / "stack", log_store_url=victorialogs,
-                   collector_env={"HMS_LOKI_OTLP_URL": f"{victorialogs}/insert/opentelemetry"})
+def test_tutorial_alert_prints_the_sms_with_its_probable_source(tmp_path: Path) -> None:
+    stack = _stack(tmp_path / "stack")
     try:
         _load(stack, ALERT_RULES)
         assert stack.notifier is not None
