@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import io
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator as SdkConfigurator
@@ -37,10 +38,14 @@ __all__ = [
     "SdkConfigurator",
     "SdkGauge",
     "cancel_shutdown_at_exit",
+    "count_log_queue_drops",
     "merge_facades_into",
     "meter_resource",
     "missing",
+    "prepend_log_processor",
     "reset_after_fork",
+    "wrap_log_exporters",
+    "wrap_metric_exporters",
 ]
 
 # provider class -> name of the attribute holding its atexit handler.
@@ -118,10 +123,65 @@ def _refresh_batch_exporter(processor: Any) -> None:
 
 def _fresh(exporter: Any) -> Any:
     """A new exporter of the same class, configured from the same environment."""
+    if hasattr(exporter, "rewrap"):  # an HMS wrapper (log buffer, PII masking): renew what it wraps
+        return exporter.rewrap(_fresh(exporter.exporter))
     try:
         return type(exporter)()
     except Exception:
         return exporter
+
+
+def _log_processors(logger_provider: LoggerProvider) -> list[Any]:
+    return list(logger_provider._multi_log_record_processor._log_record_processors)
+
+
+def wrap_log_exporters(logger_provider: LoggerProvider, wrap: Callable[[Any], Any]) -> None:
+    """Put ``wrap(exporter)`` in place of the exporter of every batch log processor (exporter in, exporter out)."""
+    for processor in _log_processors(logger_provider):
+        batch = getattr(processor, "_batch_processor", None)
+        if batch is not None:
+            batch._exporter = wrap(batch._exporter)
+
+
+def prepend_log_processor(logger_provider: LoggerProvider, processor: Any) -> None:
+    """Run ``processor`` before every processor already added (it sees each record first)."""
+    multi = logger_provider._multi_log_record_processor
+    with multi._lock:
+        multi._log_record_processors = (processor, *multi._log_record_processors)
+
+
+class _DropCounting:
+    """Stands in for a batch processor's internal metrics object: every drop it reports is also passed to
+    ``count(reason, records)`` (the SDK reports queue-full drops only as a warning on its own logger, which
+    the log bridge must not export, so nobody would see them)."""
+
+    def __init__(self, inner: Any, count: Callable[[str, int], None]) -> None:
+        self._inner = inner
+        self._count = count
+
+    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
+        self._count("after_shutdown" if error_type == "already_shutdown" else "queue_full", count)
+        self._inner.drop_items(count, error_type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def count_log_queue_drops(logger_provider: LoggerProvider, count: Callable[[str, int], None]) -> None:
+    """Have every batch log processor report the records its full queue drops to ``count``."""
+    for processor in _log_processors(logger_provider):
+        batch = getattr(processor, "_batch_processor", None)
+        if batch is not None and not isinstance(batch._metrics, _DropCounting):
+            batch._metrics = _DropCounting(batch._metrics, count)
+
+
+def wrap_metric_exporters(meter_provider: MeterProvider, wrap: Callable[[Any], Any]) -> None:
+    """Put ``wrap(exporter)`` in place of the exporter of every periodic metric reader."""
+    reader: Any
+    for reader in meter_provider._metric_readers:
+        exporter = getattr(reader, "_exporter", None)
+        if exporter is not None:
+            reader._exporter = wrap(exporter)
 
 
 def missing() -> list[str]:
@@ -160,6 +220,11 @@ def missing() -> list[str]:
         ),
     }
     checks["_OTelSDKConfigurator._configure"] = lambda: getattr(SdkConfigurator, "_configure", None)
+    checks["BatchProcessor._metrics"] = (
+        lambda: logs._multi_log_record_processor._log_record_processors[0]._batch_processor._metrics
+    )
+    checks["SynchronousMultiLogRecordProcessor._lock"] = lambda: logs._multi_log_record_processor._lock
+    checks["MeterProvider._metric_readers"] = lambda: meters._metric_readers[0]
     gone = []
     for name, probe in checks.items():
         try:

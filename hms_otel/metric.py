@@ -448,8 +448,9 @@ def log(message: str, /, level: str = "info", **attributes: Any) -> None:
 
     ``level`` is the record's severity (log stores show it as the ``level``
     field), so it is not also an attribute; ``message`` and any other name can
-    be. Attributes become structured fields; keep them low in cardinality
-    where you want to filter on them.
+    be. Attributes become fields of the record in the log store (searchable
+    with ``hms-ops logs search --logsql 'name:=value'``); keep them low in
+    cardinality where you want to filter on them.
     """
     try:
         severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))

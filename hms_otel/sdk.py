@@ -48,7 +48,7 @@ from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
     TELEMETRY_DISTRO_VERSION,
 )
 
-from hms_otel import _fastpath, _sdk_internals
+from hms_otel import _fastpath, _sdk_internals, logbuffer, pii
 
 _log = logging.getLogger("hms_otel")
 
@@ -69,7 +69,12 @@ DEFAULT_ENV: dict[str, str] = {
     "OTEL_METRIC_EXPORT_TIMEOUT": "5000",
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
-    "OTEL_BLRP_SCHEDULE_DELAY": "1000",
+    # Half a second: a record is searchable within about 2 s of metric.log (benchmarks/bench_logs.py).
+    "OTEL_BLRP_SCHEDULE_DELAY": "500",
+    # The SDK's 2,048-record queue overflows within a tenth of a second of a busy loop; 512-record batches
+    # cap export at what one gRPC round trip per 512 allows. Measured in benchmarks/bench_logs.py.
+    "OTEL_BLRP_MAX_QUEUE_SIZE": "16384",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
 }
 
 #: HMS-specific settings and their defaults (documented in the README).
@@ -135,7 +140,8 @@ class Providers:
     _shutdown_done: threading.Event = field(default_factory=threading.Event)
 
     def _each(self) -> list[Any]:
-        return [p for p in (self.meter_provider, self.logger_provider, self.tracer_provider) if p is not None]
+        # Logs before metrics: log records dropped while shutting down are counted in a metric, exported after.
+        return [p for p in (self.logger_provider, self.meter_provider, self.tracer_provider) if p is not None]
 
     def force_flush(self, timeout: float | None = None) -> bool:
         millis = _millis(timeout)
@@ -206,6 +212,8 @@ def configure(upstream_configure: Callable[..., None], **kwargs: Any) -> None:
     """
     apply_default_env()  # the distro already did under opentelemetry-instrument; idempotent
     kwargs["resource_attributes"] = {**resource_defaults(), **(kwargs.get("resource_attributes") or {})}
+    if pii.enabled():  # masked values (and the marker) win over what OTEL_RESOURCE_ATTRIBUTES said
+        kwargs["resource_attributes"] = pii.resource_overrides(kwargs["resource_attributes"])
     with _upstream_bridge_warning_silenced():
         upstream_configure(**kwargs)
     _adopt()
@@ -226,6 +234,7 @@ def _adopt() -> None:
         _sdk_internals.cancel_shutdown_at_exit(provider)
     for handler in _bridge_handlers(providers.logger_provider):
         handler.addFilter(_not_from_exporters)
+    _add_log_and_pii_safeguards(providers)
     first = _installed is None
     _installed = providers
     if providers.meter_provider is not None:
@@ -245,6 +254,18 @@ def _enable_fastpath(meter_provider: MeterProvider) -> None:
 
     readers = _sdk_internals.merge_facades_into(meter_provider, MergingPeriodicReader)
     _fastpath.enable(lambda: _sdk_internals.meter_resource(meter_provider), readers)
+
+
+def _add_log_and_pii_safeguards(providers: Providers) -> None:
+    """PII masked before export (logs as emitted, metrics per export); log records held through collector
+    outages (:mod:`hms_otel.logbuffer`); records the SDK's full queue drops counted."""
+    if providers.logger_provider is not None:
+        _sdk_internals.wrap_log_exporters(providers.logger_provider, logbuffer.BufferedLogExporter)
+        _sdk_internals.count_log_queue_drops(providers.logger_provider, logbuffer.count_dropped)
+        if pii.enabled():  # first, so nothing unmasked is queued or exported
+            _sdk_internals.prepend_log_processor(providers.logger_provider, pii.RedactingLogProcessor())
+    if providers.meter_provider is not None and pii.enabled():
+        _sdk_internals.wrap_metric_exporters(providers.meter_provider, pii.RedactingMetricExporter)
 
 
 @contextlib.contextmanager
