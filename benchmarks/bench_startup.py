@@ -15,6 +15,8 @@ which other processes on a shared machine do not inflate):
   metrics and logs, no traces, logging bridged, the same instrumentors), and
   against upstream without hms-otel's own instrumentor (``hms_hooks``): what
   switching a service from upstream's distro to this one costs.
+  Both export to an OTLP sink in this process, so no exit waits on retries
+  to an unreachable collector.
   Upstream's distro is not a dependency: it is installed once with pip into
   ``--upstream`` (default ``~/.cache/hms-ops/bench/opentelemetry-distro-0.66b2``)
   and put on ``PYTHONPATH`` for its runs only.
@@ -29,7 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent import futures
 from pathlib import Path
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 
 UPSTREAM_DISTRO = "opentelemetry-distro==0.66b2"
 DEFAULT_UPSTREAM = Path.home() / ".cache" / "hms-ops" / "bench" / "opentelemetry-distro-0.66b2"
@@ -42,7 +50,6 @@ MATCHED_ENV = {
     "OTEL_METRICS_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",
     "OTEL_EXPORTER_OTLP_INSECURE": "true",
     "OTEL_METRIC_EXPORT_INTERVAL": "5000",
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
@@ -57,6 +64,24 @@ def _upstream(path: Path) -> Path:
             check=True,
         )
     return path
+
+
+class _Sink(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service_pb2_grpc.LogsServiceServicer):
+    """Accepts OTLP metrics and logs and drops them."""
+
+    def Export(self, request: Any, context: Any) -> Any:
+        if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+        return logs_service_pb2.ExportLogsServiceResponse()
+
+
+def _sink() -> tuple[Any, str]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Sink(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Sink(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
 
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -79,11 +104,17 @@ def main() -> None:
     options = parser.parse_args()
     upstream = _upstream(options.upstream)
     instrument = str(Path(sys.executable).with_name("opentelemetry-instrument"))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "HMS_", "PYTHONPATH"))}
+    # Bytecode is written and reused as in a deployed service (the warm-up run writes it).
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "HMS_", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"))
+    }
+    server, endpoint = _sink()
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.py"
         empty.write_text("")
-        distro_env = {**clean, **MATCHED_ENV}
+        distro_env = {**clean, **MATCHED_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
         cases: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass": ([sys.executable, "-c", "pass"], clean),
             "import OpenTelemetry API": ([sys.executable, "-c", API_IMPORT], clean),
@@ -119,6 +150,7 @@ def main() -> None:
         for _ in range(options.runs):
             for name, (argv, env) in cases.items():
                 samples[name].append(_run(argv, env))
+    server.stop(grace=None)
     wall = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
     cpu = {name: statistics.median(c for _, c in runs) for name, runs in samples.items()}
 
