@@ -84,10 +84,11 @@ def _sink() -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and child CPU seconds of one process."""
+def _run(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
+    """Wall seconds and child CPU seconds of one process, run in ``cwd`` (not
+    the source tree, whose ``hms_otel`` would shadow the installed one)."""
     start = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -145,11 +146,11 @@ def main() -> None:
             ),
         }
         for argv, env in cases.values():  # warm the file cache and bytecode
-            _run(argv, env)
+            _run(argv, env, tmp)
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         for _ in range(options.runs):
             for name, (argv, env) in cases.items():
-                samples[name].append(_run(argv, env))
+                samples[name].append(_run(argv, env, tmp))
     server.stop(grace=None)
     wall = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
     cpu = {name: statistics.median(c for _, c in runs) for name, runs in samples.items()}
