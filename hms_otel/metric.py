@@ -171,8 +171,8 @@ def errors() -> dict[tuple[str, str], int]:
         return dict(_error_counts)
 
 
-# (kind or "timer", name, *attribute items) -> fast-path series, so a repeated
-# call skips name checks and attribute cleaning.
+# (kind, name, *attribute items) -> fast-path series, so a repeated call skips
+# name checks and attribute cleaning.
 _by_call = _fastpath.call_cache
 
 
@@ -204,17 +204,10 @@ class _Timer:
     __slots__ = ("__weakref__", "_attributes", "_definition", "_error_series", "_name", "_record")
 
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
-        # `with metric.timer(...)` builds a timer per use: repeated uses skip
-        # the name checks and attribute cleaning through the call cache.
-        key = ("timer", name, *attributes.items())
-        series = _by_call.get(key)
-        if series is None:
-            series = _fastpath.bind(*_bound(_resolve(name, Kind.HISTOGRAM, "ms")), attributes)
-            _fastpath.remember_call(key, attributes, series)
-        self._definition = series.stream.definition
+        self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
         self._attributes: dict[str, Any] = dict(attributes)
-        self._record: Callable[[float], None] = series.record
+        self._record: Callable[[float], None] = _fastpath.bind(*_bound(self._definition), self._attributes).record
         self._error_series: dict[type, _fastpath.Series] = {}
         _timers.add(self)
 
@@ -330,7 +323,21 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     """
     if callable(name):  # bare @metric.timer: name the metric after the function
         return _Timer(f"{name.__name__}_ms", attributes)(name)
-    return _Timer(name, attributes)
+    # `with metric.timer(...)` asks for a timer on every use: one timer object
+    # per name and attribute set serves them all (each use keeps its own start
+    # in `_open_blocks`), so a use costs no name check, cleaning or binding.
+    key = (name, *attributes.items())
+    found = _timer_by_key.get(key)
+    if found is None:
+        found = _Timer(name, attributes)
+        # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only.
+        if len(_timer_by_key) < _TIMER_CACHE_LIMIT and all(type(v) is str for v in attributes.values()):
+            _timer_by_key[key] = found
+    return found
+
+
+_timer_by_key: dict[tuple[Any, ...], _Timer] = {}
+_TIMER_CACHE_LIMIT = 10_000
 
 
 # -- call-style facades -----------------------------------------------------------
