@@ -171,7 +171,7 @@ class Series:
     def fold(self, block: bool = True) -> None:
         """Move pending values into the aggregation; skipped when another
         thread is folding and ``block`` is false."""
-        if not self.lock.acquire(blocking=block):
+        if not self.lock.acquire(blocking=block):  # another thread is folding this series
             return
         try:
             self._fold_pending()
@@ -219,7 +219,8 @@ class _SumSeries(Series):
         popleft, pending = self.pending.popleft, self.pending
         interval = self._interval
         monotonic = self.stream.kind in _MONOTONIC
-        while pending:
+        # What is there now: a thread still appending is not chased (it folds its own later).
+        for _ in range(len(pending)):
             value = popleft()
             try:
                 if not _finite(value) or (monotonic and value < 0):
@@ -258,7 +259,8 @@ class _HistogramSeries(Series):
         popleft, pending, boundaries = self.pending.popleft, self.pending, self._boundaries
         counts = self._counts
         total, low, high = self._sum, self._min, self._max
-        while pending:
+        # What is there now: a thread still appending is not chased (it folds its own later).
+        for _ in range(len(pending)):
             value = popleft()
             try:
                 if not _finite(value) or value < 0:
