@@ -115,6 +115,7 @@ class Series:
         "_api",
         "_api_attributes",
         "attributes",
+        "fold_at",
         "hot",
         "lock",
         "pending",
@@ -130,6 +131,7 @@ class Series:
         self._api_attributes = attributes or None
         self.hot = False
         self.pending: deque[float] = deque()
+        self.fold_at = _FOLD_AT  # pending length at which the recording thread folds
         self.lock = threading.Lock()
         self.start = 0
         self.redirect: Series | None = None
@@ -142,7 +144,7 @@ class Series:
         if self.hot:
             pending = self.pending
             pending.append(value)
-            if len(pending) >= _FOLD_AT:
+            if len(pending) >= self.fold_at:
                 self.fold(block=False)
         else:
             self._first(value)
@@ -171,9 +173,13 @@ class Series:
     def fold(self, block: bool = True) -> None:
         """Move pending values into the aggregation; skipped when another
         thread is folding and ``block`` is false."""
-        if not self.lock.acquire(blocking=block):  # another thread is folding this series
+        if not self.lock.acquire(blocking=block):
+            # Another thread is folding (and may have lost the GIL mid-fold):
+            # try again only after another batch, not on every call.
+            self.fold_at = len(self.pending) + _FOLD_AT
             return
         try:
+            self.fold_at = _FOLD_AT
             self._fold_pending()
         except Exception:
             _log.debug("hms_otel: folding %s failed", self.stream.name, exc_info=True)
