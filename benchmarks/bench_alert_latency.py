@@ -6,7 +6,8 @@ notifier's console SMS, with the `hms-ops up` defaults, next to the floor.
 Each run starts a fresh local stack (collector-config/local.yaml, Prometheus, Alertmanager, the
 notifier, VictoriaLogs: the SMS carries the probable source) with `hms-ops up`'s scrape and
 evaluation intervals and the shipped alert files compiled with the per-severity timing (critical:
-group_wait 0s), runs a service whose payments step from 50 ms to 3 s (logging the cause), and times ``CROSSED`` (the service's own 30 s average passes 2 s) to the
+group_wait 0s), runs a service whose payments step from 50 ms to 3 s (logging the cause), and
+times ``CROSSED`` (the service's own 30 s average passes 2 s) to the
 ``Probable source:`` line of the ``[HMS-OPS] ALERT – payment_latency_ms`` message in the notifier's
 console log (the whole message is printed at once).
 
