@@ -258,8 +258,8 @@ def _channels(alert_dir: Path) -> None:
 
 def _summary(stack: LocalStack, workdir: Path) -> Table:
     table = Table(title="HMS local stack", show_header=True, header_style="bold")
-    table.add_column("service")
-    table.add_column("address")
+    table.add_column("service", overflow="fold")
+    table.add_column("address", no_wrap=True)  # URLs stay whole, so they can be copied or clicked
     table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
     table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
@@ -286,7 +286,9 @@ def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
     def say(text: str, is_error: bool) -> None:
         _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
 
-    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, Links(alertmanager=stack.alertmanager_url), say)
+    links = Links(alertmanager=stack.alertmanager_url,
+                  logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
+    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
     try:
         publisher.publish()
     except builds.MissingBinary as error:
