@@ -286,7 +286,8 @@ def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
     def say(text: str, is_error: bool) -> None:
         _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
 
-    links = Links(alertmanager=stack.alertmanager_url,
+    # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
+    links = Links(alertmanager=stack.alertmanager_url + "/#/alerts",
                   logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
     publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
     try:
