@@ -42,10 +42,6 @@ _NOISE_PREFIXES = ("telemetry.", "service.instance.", "process.", "host.", "os."
 _NOISE_FIELDS = frozenset({"deployment.environment", "deployment.environment.name", "otelTraceSampled"})
 
 
-def state_dir(state: Path | None) -> Path:
-    return Path(state or os.environ.get("HMS_OPS_STATE") or ".hms-ops")
-
-
 def store_url(state: Path) -> str:
     """The URL ``hms-ops up`` recorded for its log store, else the standard local address."""
     recorded = state / "victorialogs" / "url"
@@ -92,7 +88,7 @@ def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     hms-ops logs tail [--service S]
     hms-ops logs COMPONENT [-f]       collector, prometheus, alertmanager, victorialogs, ...
     """
-    ctx.obj = {"state": state_dir(state), "url": url}
+    ctx.obj = {"state": state or Path(".hms-ops"), "url": url}
     if ctx.invoked_subcommand is None:
         components = ", ".join(_components(ctx.obj["state"])) or "none yet (is the stack started with `hms-ops up`?)"
         click.echo(ctx.get_help())
