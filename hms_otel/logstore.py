@@ -5,7 +5,7 @@ error of a service over a window)::
 
     from hms_otel.logstore import LogStore
 
-    store = LogStore("http://127.0.0.1:9428")
+    store = LogStore(stack_url())                # the running `hms-ops up` stack (state folder .hms-ops/)
     for record in store.search("timed out", service="payments", since=600, limit=20):   # newest first
         print(record.time, record.level, record.message)
     store.top_messages("payments", start=now - 300, end=now)     # [("Payment #123 timed out", 17), ...]
@@ -25,11 +25,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from hms_otel import http
@@ -46,6 +48,16 @@ LEVELS = ("debug", "info", "warn", "error", "fatal", "unknown")
 _BUILTIN_FIELDS = frozenset({"_time", "_msg", "_stream", "_stream_id", *STREAM_FIELDS})
 
 DEFAULT_URL = "http://127.0.0.1:9428"
+
+
+def stack_url(state: Path = Path(".hms-ops")) -> str:
+    """The log store of the stack whose state folder is ``state``: the URL ``hms-ops up`` recorded in
+    ``<state>/victorialogs/url``, else ``HMS_VICTORIALOGS_PORT`` or the standard port on 127.0.0.1."""
+    recorded = state / "victorialogs" / "url"
+    if recorded.is_file():
+        return recorded.read_text().strip()
+    port = os.environ.get("HMS_VICTORIALOGS_PORT")
+    return f"http://127.0.0.1:{port}" if port else DEFAULT_URL
 
 
 class LogStoreError(HmsError):
