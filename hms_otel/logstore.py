@@ -3,12 +3,14 @@
 Used by ``hms-ops logs search|tail`` and by the notifier (the most frequent
 error of a service over a window)::
 
-    from hms_otel.logstore import LogStore
+    from hms_otel.logstore import LogStore, stack_url
 
-    store = LogStore(stack_url())                # the running `hms-ops up` stack (state folder .hms-ops/)
-    for record in store.search("timed out", service="payments", since=600, limit=20):   # newest first
-        print(record.time, record.level, record.message)
-    store.top_messages("payments", start=now - 300, end=now)     # [("Payment #123 timed out", 17), ...]
+    store = LogStore(stack_url())          # the running `hms-ops up` stack (state folder .hms-ops/)
+    now = datetime.now(timezone.utc)
+    for record in store.search("timed out", service="payments", start=now - timedelta(minutes=10), limit=20):
+        print(record.time, record.level, record.message)     # newest first
+    store.top_messages("payments", start=now - timedelta(minutes=5), end=now)
+    # -> [("Payment #123 timed out", 17)]: the most frequent error/warning message in the window
 
 Field names are those the HMS collector writes (collector-config/local.yaml):
 ``service.name``, ``hms.layer`` and ``level`` are stream fields (VictoriaLogs'
