@@ -79,9 +79,11 @@ class GuardedGroup(click.Group):
 SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
     "collector": "hms_otel.stack.cli:collector",
+    "dashboards": "hms_otel.dashboards.cli:dashboards",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
     "logs": "hms_otel.logs_cli:logs",
+    "notifier": "hms_otel.notify.cli:notifier",
     "up": "hms_otel.stack.cli:up",
 }
 

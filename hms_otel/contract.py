@@ -32,6 +32,8 @@ CONTRACT: tuple[MetricDefinition, ...] = (
                      ("agency", "reason"), "ACH"),
     MetricDefinition("job_queue_depth", _OG, "{job}", "Jobs waiting in a worker queue", ("queue",), "SVC"),
     MetricDefinition("job_fail_total", _C, "{job}", "Worker jobs that raised", ("queue", ERROR_TYPE), "SVC"),
+    MetricDefinition("license_printer_health", _G, "1", "Licence printer health: 1 printing, 0 down",
+                     ("printer",), "SVC"),
     MetricDefinition("a2a_transfer_ms", _H, "ms", "Time to transfer one inter-agency envelope",
                      ("agency", "outcome"), "A2A"),
     MetricDefinition("a2a_failed_total", _C, "{envelope}", "Inter-agency envelope transfers that failed",

@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,7 +37,7 @@ MAX_NODES = 50_000
 #: After this many problems the rest of a file is not read (the user has enough to fix).
 MAX_PROBLEMS = 100
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # ---- nodes ---------------------------------------------------------------------------------------------
 
@@ -220,7 +221,7 @@ class _Builder:
         self.path = path
         self.problems: list[Problem] = []
 
-    def problem(self, mark: yaml.Mark | None, message: str) -> None:
+    def problem(self, mark: Any, message: str) -> None:  # a yaml.Mark (pure or libyaml's) or None
         location = Location(self.path, mark.line + 1, mark.column + 1) if mark is not None else Location(self.path)
         self.problems.append(Problem(location, message))
 
@@ -230,7 +231,9 @@ class _Builder:
         documents = 0
         count = 0
         # Each open collection: (start event, children, first line of each key for mappings).
-        stack: list[tuple[yaml.Event, list[Node], dict[str, int] | None]] = []
+        stack: list[tuple[Any, list[Node], dict[str, int] | None]] = []
+        # Events are told apart by exact type below, which mypy cannot narrow on.
+        event: Any
         try:
             for event in yaml.parse(text, Loader=_Loader):
                 kind = type(event)
@@ -301,14 +304,14 @@ class _Builder:
             raise ProblemsError(self.problems)
         return root
 
-    def _check_properties(self, event: yaml.NodeEvent) -> None:
+    def _check_properties(self, event: Any) -> None:
         if event.anchor is not None:
             self.problem(event.start_mark, f"YAML anchor &{event.anchor} is not allowed; write values out")
         tag = getattr(event, "tag", None)
         if tag is not None:
             self.problem(event.start_mark, f"YAML tag {tag!r} is not allowed; write plain values")
 
-    def _add(self, parent: tuple[yaml.Event, list[Node], dict[str, int] | None], node: Node) -> None:
+    def _add(self, parent: tuple[Any, list[Node], dict[str, int] | None], node: Node) -> None:
         _start, children, keys = parent
         if keys is not None and len(children) % 2 == 0:  # a key
             invalid = None
@@ -324,13 +327,16 @@ class _Builder:
                 node = Scalar(node.path, node.line, node.column, node.end_line, _INVALID_KEY, "'")
         children.append(node)
 
-    def _collection(self, start: yaml.Event, end: yaml.Event, children: list[Node]) -> Node:
+    def _collection(self, start: Any, end: Any, children: list[Node]) -> Node:
         mark = start.start_mark
         line, column, end_line = mark.line + 1, mark.column + 1, end.end_mark.line + 1
         if type(start) is yaml.SequenceStartEvent:
             return ListNode(self.path, line, column, end_line, tuple(children))
         pairs = tuple(zip(children[0::2], children[1::2], strict=True))
-        index = {key.text: (key, value) for key, value in pairs if key.text is not _INVALID_KEY}  # type: ignore[union-attr]
+        # Every key is a Scalar: _add replaced the others.
+        index = {
+            key.text: (key, value) for key, value in pairs if isinstance(key, Scalar) and key.text is not _INVALID_KEY
+        }
         return MapNode(self.path, line, column, end_line, pairs, index)  # type: ignore[arg-type]
 
 
@@ -464,7 +470,8 @@ def plain_data(node: Node | None) -> object:
         if isinstance(container, dict):
             container[key] = value
         elif key is None:
-            container.append(value)  # type: ignore[union-attr]
+            assert isinstance(container, list)
+            container.append(value)
         else:
             container[key] = value  # type: ignore[index]
     return result[0]

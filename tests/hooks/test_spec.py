@@ -130,4 +130,4 @@ def test_hook_files_load_without_jsonschema(tmp_path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert f"{path}:5: hooks[0].record[0].kind: 'timr' is not one of" in done.stdout
+    assert f"{path}:5:15: hooks[0].record[0].kind: 'timr' is not one of" in done.stdout

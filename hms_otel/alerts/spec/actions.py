@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from hms_otel.alerts.model import Action
 from hms_otel.alerts.spec.fields import FieldReader, Invalid
 from hms_otel.alerts.syntax import SyntaxProblem, parse_action
@@ -19,7 +21,7 @@ def read_actions(reader: FieldReader, node: Node, what: str) -> tuple[Action, ..
     actions: list[Action] = []
     before = len(reader.problems)
     for entry in entries:
-        reader.attempt(lambda entry=entry: _add(reader, entry, what, actions), None)
+        reader.attempt(functools.partial(_add, reader, entry, what, actions), None)
     if len(reader.problems) != before:
         raise Invalid()
     return tuple(actions)

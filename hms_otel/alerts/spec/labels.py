@@ -9,6 +9,7 @@ silent rewrite.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from hms_otel.alerts.spec.fields import FieldReader, Invalid
@@ -30,8 +31,9 @@ def read_selector(reader: FieldReader, node: Node, *, histogram: bool, slo: bool
     matchers: dict[str, str] = {}
     before = len(reader.problems)
     for name, (key, value_node) in fields.items():
-        reader.attempt(lambda name=name, key=key, value_node=value_node: _matcher(
-            reader, name, key, value_node, matchers, histogram=histogram, slo=slo), None)
+        reader.attempt(
+            functools.partial(_matcher, reader, name, key, value_node, matchers, histogram=histogram, slo=slo), None
+        )
     if len(reader.problems) != before:
         raise Invalid()
     return tuple(sorted(matchers.items()))

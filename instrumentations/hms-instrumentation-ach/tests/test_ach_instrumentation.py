@@ -98,7 +98,7 @@ class TestAchInstrumentation(HookTestBase):
         ):
             with self.assertLogs("hms_otel.hooks", "ERROR") as logs:
                 AchInstrumentor().instrument()
-        self.assertIn("$HMS_ACH_HOOKS:1: hooks[0].record: [] should be non-empty", logs.output[0])
+        self.assertIn("$HMS_ACH_HOOKS:1:60: hooks[0].record: [] should be non-empty", logs.output[0])
         self.assertIs(Clearinghouse.__dict__["submit_batch"], ORIGINALS["submit_batch"])
 
 
