@@ -32,6 +32,7 @@ from opentelemetry import _logs, metrics
 from opentelemetry._logs import SeverityNumber
 
 from hms_otel.attributes import error_type
+from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
 __all__ = ["errors", "gauge", "increment", "log", "observe", "push", "timer"]
@@ -94,7 +95,13 @@ def _create(meter: metrics.Meter, definition: MetricDefinition) -> Any:
 
 def _resolve(name: str, kind: Kind, unit: str | None = None) -> MetricDefinition:
     """Check ``name`` and find its definition; raises ``ValueError`` subclasses."""
-    return REGISTRY.resolve(check_name(name), kind, unit)
+    checked = check_name(name)
+    if checked not in REGISTRY and not METRIC_NAMES.admit(checked):
+        raise NameLimitReached(
+            f"more than {METRIC_NAMES.limit} distinct metric names; {name!r} is not created "
+            f"(raise {METRIC_NAMES.variable} to allow more)"
+        )
+    return REGISTRY.resolve(checked, kind, unit)
 
 
 # -- call-time failure handling ------------------------------------------------
@@ -107,6 +114,8 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
     """Log the first failure per (facade, metric), count every one. Never raises."""
     try:
         key = (facade, str(name))
+        if not FAILURE_KEYS.admit(key):  # bounded memory: past the cap, one shared entry
+            key = (facade, OTHER)
         with _errors_lock:
             _error_counts[key] += 1
             first = _error_counts[key] == 1

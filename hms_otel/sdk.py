@@ -36,7 +36,10 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel.envcheck import repair_environment
+from hms_otel.export_guard import guard_log_exporter, guard_metric_exporter
 from hms_otel.registry import REGISTRY, Kind
+from hms_otel.sigterm import flush_on_sigterm
 
 _log = logging.getLogger("hms_otel")
 
@@ -55,6 +58,9 @@ DEFAULT_ENV: dict[str, str] = {
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
     "OTEL_BLRP_SCHEDULE_DELAY": "1000",
+    # Bounded values: one huge attribute must not make every export too large (issue 13).
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "4096",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT": "128",
 }
 
 #: HMS-specific settings and their defaults (documented in the README).
@@ -62,6 +68,10 @@ HMS_ENV: dict[str, str] = {
     "HMS_OTEL_SHUTDOWN_TIMEOUT": "2",
     "HMS_ENVIRONMENT": "local",
     "HMS_LAYER": "",
+    "HMS_OTEL_LOG_BODY_LENGTH_LIMIT": "65536",
+    "HMS_OTEL_MAX_REQUEST_BYTES": "3145728",
+    "HMS_OTEL_MAX_METRIC_NAMES": "1000",
+    "HMS_OTEL_MAX_REMEMBERED_FAILURES": "1000",
 }
 
 # Loggers whose records never go to the OTel log pipeline: the SDK and gRPC
@@ -71,8 +81,10 @@ _NEVER_EXPORTED_LOGGERS = ("opentelemetry", "grpc", "urllib3", "hms_otel.sdk")
 
 def apply_default_env(overrides: dict[str, str] | None = None) -> None:
     """Fill in HMS defaults (then ``overrides``) where the environment is silent."""
-    for key, value in {**DEFAULT_ENV, **(overrides or {})}.items():
+    defaults = {**DEFAULT_ENV, **(overrides or {})}
+    for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    repair_environment({**HMS_ENV, **defaults})
 
 
 def shutdown_timeout() -> float:
@@ -193,7 +205,9 @@ def install(
             [], _get_exporter_names("metrics"), _get_exporter_names("logs")
         )
         readers: list[MetricReader] = [
-            exporter() if issubclass(exporter, MetricReader) else PeriodicExportingMetricReader(exporter())
+            exporter()
+            if issubclass(exporter, MetricReader)
+            else PeriodicExportingMetricReader(guard_metric_exporter(exporter()))
             for exporter in metric_exporters.values()
         ]
         readers.extend(extra_readers or [])
@@ -204,7 +218,7 @@ def install(
 
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         for exporter in log_exporters.values():
-            logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter()))
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(guard_log_exporter(exporter())))
         if not isinstance(get_logger_provider(), LoggerProvider):
             set_logger_provider(logger_provider)
 
@@ -214,6 +228,7 @@ def install(
 
         _installed = Providers(meter_provider, logger_provider, handler)
         atexit.register(_shutdown_at_exit)
+        flush_on_sigterm(_flush_on_sigterm)
         os.register_at_fork(after_in_child=_reset_after_fork)
         return _installed
 
@@ -268,6 +283,15 @@ def _shutdown_at_exit() -> None:
         _installed.shutdown(shutdown_timeout())
 
 
+def _flush_on_sigterm(terminating: bool) -> None:
+    """SIGTERM: flush (or shut down, when the process dies right after) within the bounded exit time."""
+    if _installed is not None:
+        if terminating:
+            _installed.shutdown(shutdown_timeout())
+        else:
+            _installed.force_flush(shutdown_timeout())
+
+
 def _reset_after_fork() -> None:
     """Give a forked child (gunicorn --preload, multiprocessing) its own identity,
     empty cumulative state and new exporters.
@@ -310,6 +334,9 @@ def _reset_logger_provider(provider: LoggerProvider, identity: Resource) -> None
 
 def _fresh(exporter: Any) -> Any:
     """A new exporter of the same class, configured from the same environment."""
+    renewed = getattr(exporter, "renewed", None)
+    if renewed is not None:  # a wrapper (hms_otel.export_guard): renew what it wraps
+        return renewed(_fresh(exporter.inner))
     try:
         return type(exporter)()
     except Exception:

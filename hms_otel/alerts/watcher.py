@@ -27,7 +27,9 @@ _RELOAD_TIMEOUT_S = 10
 def _print(text: str, is_error: bool) -> None:
     import click
 
-    click.echo(text, err=is_error)
+    from hms_otel.textsafe import printable
+
+    click.echo(printable(text), err=is_error)
 
 
 @dataclass

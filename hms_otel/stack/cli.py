@@ -23,6 +23,7 @@ from hms_otel.stack.demo import serve_sms_phone
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
+from hms_otel.textsafe import printable
 
 _console = Console(stderr=True, highlight=False)
 _KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
@@ -145,7 +146,7 @@ def _start_alert_watcher(
     from hms_otel.alerts.watcher import watch
 
     def echo(text: str, is_error: bool) -> None:
-        text = escape(text)  # PromQL like `[5m]` is not rich markup
+        text = escape(printable(text))  # PromQL like `[5m]` is not rich markup; file text may hold escapes
         _console.print(f"[red]{text}[/]" if is_error else f"[dim]alerts:[/] {text}")
 
     def run() -> None:
@@ -162,7 +163,7 @@ def _start_alert_watcher(
                 echo=echo,
             )
         except Exception as error:  # a broken watcher must not take the stack down
-            _console.print(f"[red]alert watcher stopped:[/] {error}")
+            _console.print(f"[red]alert watcher stopped:[/] {escape(printable(error))}")
 
     thread = threading.Thread(target=run, name="hms-alert-watcher", daemon=True)
     thread.start()
@@ -260,7 +261,7 @@ def up(
         alert_defaults = {"HMS_SCRAPE_INTERVAL": scrape_interval}
         if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):
             phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
-                lambda text: _console.print(f"[bold red]{escape(text)}[/]")
+                lambda text: _console.print(f"[bold red]{escape(printable(text))}[/]")
             )
         if alert_dir.is_dir():
             _start_alert_watcher(stack, alert_dir, alert_defaults, stop)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 import click
 
 from hms_otel import metric
+from hms_otel.textsafe import printable
 
 
 @metric.timer("payment_latency_ms", step="charge")
@@ -78,7 +79,7 @@ def serve_sms_phone(say: Callable[[str], None], host: str = "127.0.0.1") -> tupl
             for alert in alerts:
                 if alert.get("status") == "firing":
                     text = alert.get("annotations", {}).get("message") or alert.get("labels", {}).get("alertname")
-                    say(f"SMS to {to}: {text}")
+                    say(printable(f"SMS to {to}: {text}", single_line=True))
             self.send_response(200)
             self.end_headers()
 

@@ -19,7 +19,7 @@ import yaml
 from hms_otel import http
 from hms_otel.stack.builds import find_binary, repo_root
 from hms_otel.stack.consoles import write_consoles
-from hms_otel.stack.processes import HOST, ManagedProcess
+from hms_otel.stack.processes import HOST, ManagedProcess, free_port
 
 
 class ConfigInvalid(RuntimeError):
@@ -141,6 +141,8 @@ class Collector(_Service):
         self.remote_write_url = remote_write_url
         self.loki_otlp_url = loki_otlp_url
         self.extra_env = dict(env or {})
+        # Loopback port between the metrics spool and remote write (collector-config/local.yaml).
+        self.spool_port = free_port()
 
     @property
     def otlp_grpc_endpoint(self) -> str:
@@ -164,6 +166,7 @@ class Collector(_Service):
             "HMS_COLLECTOR_STORAGE_DIR": str(self.storage_dir),
             "HMS_PROMETHEUS_REMOTE_WRITE_URL": self.remote_write_url,
             "HMS_LOKI_OTLP_URL": self.loki_otlp_url,
+            "HMS_COLLECTOR_SPOOL_ENDPOINT": f"{HOST}:{self.spool_port}",
             **self.extra_env,
         }
 
