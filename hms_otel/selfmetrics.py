@@ -27,7 +27,8 @@ DROPPED = REGISTRY.define(
     attributes=("signal", "reason"),
 )
 
-_counter: Any = None
+# (meter provider, counter): created again when the global provider changes (tests, late SDK set-up).
+_counter: tuple[Any, Any] = (None, None)
 _warned: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
@@ -41,8 +42,11 @@ def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> No
         with _lock:
             first = (signal, reason) not in _warned
             _warned.add((signal, reason))
-            if _counter is None:
-                _counter = metrics.get_meter("hms_otel").create_counter(DROPPED.name, DROPPED.unit, DROPPED.description)
+            provider, counter = _counter
+            if provider is not metrics.get_meter_provider():
+                provider = metrics.get_meter_provider()
+                counter = provider.get_meter("hms_otel").create_counter(DROPPED.name, DROPPED.unit, DROPPED.description)
+                _counter = (provider, counter)
         if first:
             _log.warning(
                 "hms_otel dropped %d %s (%s)%s; further drops are only counted in %s",
@@ -52,6 +56,6 @@ def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> No
                 f": {detail}" if detail else "",
                 DROPPED.name,
             )
-        _counter.add(amount, {"signal": signal, "reason": reason})
+        counter.add(amount, {"signal": signal, "reason": reason})
     except Exception:  # counting a loss must never become a second failure
         pass
