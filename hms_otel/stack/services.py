@@ -26,6 +26,10 @@ class ConfigInvalid(RuntimeError):
     """A configuration was rejected by the program that reads it; the message has its output."""
 
 
+#: Default alerts on the collector's own metrics (telemetry being lost), always loaded by the local Prometheus.
+PIPELINE_ALERTS = repo_root() / "collector-config" / "collector-alerts.rules.yml"
+
+
 def collector_config_path(name: str = "local") -> Path:
     """A configuration shipped in collector-config/ (``local``, ``gateway``, ``agent``)."""
     return repo_root() / "collector-config" / f"{name}.yaml"
@@ -237,7 +241,7 @@ class Prometheus(_Service):
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.evaluation_interval},
             # Remote-written samples that arrive late (after an outage, a collector restart) are still accepted.
             "storage": {"tsdb": {"out_of_order_time_window": "30m"}},
-            "rule_files": [str(self.rules_dir / "*.yml"), *self.rule_files],
+            "rule_files": [str(self.rules_dir / "*.yml"), str(PIPELINE_ALERTS), *self.rule_files],
             "scrape_configs": scrape,
         }
         if self.alertmanager_port:
