@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,6 +73,9 @@ def _one_of(*allowed: str) -> Callable[[str], str | None]:
 _boolean = _one_of("true", "false")
 
 
+_HOST = re.compile(r"[A-Za-z0-9._\-]+|[0-9A-Fa-f:.]+")  # a DNS name, IPv4, or IPv6 (brackets removed)
+
+
 def _endpoint(value: str) -> str | None:
     text = value.strip()
     parts = urlsplit(text if "://" in text else f"http://{text}")
@@ -79,7 +83,9 @@ def _endpoint(value: str) -> str | None:
         port = parts.port
     except ValueError:
         return "has an invalid port"
-    if parts.scheme not in ("http", "https", "unix") or (parts.scheme != "unix" and not parts.hostname):
+    if parts.scheme == "unix":
+        return None
+    if parts.scheme not in ("http", "https") or not _HOST.fullmatch(parts.hostname or ""):
         return "is not an http(s)://host:port address"
     if port is not None and not 0 < port < 65536:
         return "has an invalid port"
