@@ -28,11 +28,19 @@ UNSET = ""
 
 @dataclass(frozen=True)
 class Rule:
-    """``check(value)`` returns None when valid, else why not (``is not ...``)."""
+    """``check(value)`` returns None when valid, else why not (``is not ...``); ``check_in(value, env)``
+    instead when validity depends on another variable."""
 
-    check: Callable[[str], str | None]
+    check: Callable[[str], str | None] | None
     #: Used instead of an invalid value when the distro has no default for it; UNSET removes the variable.
     fallback: str = UNSET
+    check_in: Callable[[str, Mapping[str, str]], str | None] | None = None
+
+    def problem(self, value: str, env: Mapping[str, str]) -> str | None:
+        if self.check_in is not None:
+            return self.check_in(value, env)
+        assert self.check is not None
+        return self.check(value)
 
 
 def _number(value: str) -> float | None:
@@ -107,7 +115,17 @@ def _exporters(group: str) -> Callable[[str], str | None]:
 _MILLIS = _positive_number("milliseconds")
 _SECONDS = _positive_number("seconds")
 _PROTOCOL = _one_of("grpc", "http/protobuf")
-_COMPRESSION = _one_of("gzip", "deflate", "none")
+_HTTP_COMPRESSION = _one_of("gzip", "deflate", "none")
+_GRPC_COMPRESSION = _one_of("gzip")  # the gRPC exporter knows gzip only and raises on anything else
+
+
+def _compression(signal: str) -> Callable[[str, Mapping[str, str]], str | None]:
+    def check(value: str, env: Mapping[str, str]) -> str | None:
+        protocol = env.get(f"OTEL_EXPORTER_OTLP_{signal}PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+        return (_HTTP_COMPRESSION if protocol.strip() == "http/protobuf" else _GRPC_COMPRESSION)(value)
+
+    return check
+
 
 RULES: dict[str, Rule] = {
     "OTEL_METRIC_EXPORT_INTERVAL": Rule(_MILLIS, "60000"),
@@ -124,9 +142,9 @@ RULES: dict[str, Rule] = {
     "OTEL_EXPORTER_OTLP_INSECURE": Rule(_boolean, "false"),
     "OTEL_EXPORTER_OTLP_METRICS_INSECURE": Rule(_boolean),
     "OTEL_EXPORTER_OTLP_LOGS_INSECURE": Rule(_boolean),
-    "OTEL_EXPORTER_OTLP_COMPRESSION": Rule(_COMPRESSION, "none"),
-    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": Rule(_COMPRESSION),
-    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": Rule(_COMPRESSION),
+    "OTEL_EXPORTER_OTLP_COMPRESSION": Rule(None, check_in=_compression("")),
+    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": Rule(None, check_in=_compression("METRICS_")),
+    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": Rule(None, check_in=_compression("LOGS_")),
     "OTEL_METRICS_EXPORTER": Rule(_exporters("opentelemetry_metrics_exporter"), "otlp"),
     "OTEL_LOGS_EXPORTER": Rule(_exporters("opentelemetry_logs_exporter"), "otlp"),
     "OTEL_TRACES_EXPORTER": Rule(_exporters("opentelemetry_traces_exporter"), "none"),
@@ -173,7 +191,7 @@ def repair_environment(defaults: Mapping[str, str], environ: dict[str, str] | No
         if not value.strip():
             _replace(env, name, defaults.get(name, rule.fallback))
             continue
-        problem = rule.check(value)
+        problem = rule.problem(value, env)
         if problem is None:
             continue
         replacement = defaults.get(name, rule.fallback)
