@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,9 +33,10 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
+from hms_otel.attributes import DEFAULT_VALUE_LENGTH_LIMIT as DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT
+from hms_otel.attributes import bounded_text
 from hms_otel.selfmetrics import count_dropped
 
-DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT = 4096
 DEFAULT_LOG_BODY_LENGTH_LIMIT = 64 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 3 * 1024 * 1024
 
@@ -74,19 +74,6 @@ class ExportLimits:
 
 
 # -- bounding values ----------------------------------------------------------------
-
-
-def bounded_text(text: str, limit: int) -> str:
-    """``text`` if it fits ``limit`` characters, else its head plus a hash of the whole.
-
-    The hash keeps values that differ only after the cut apart (two series stay
-    two series instead of colliding into one with duplicate samples).
-    """
-    if len(text) <= limit:
-        return text
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
-    marker = f"...[cut {len(text)} chars #{digest}]"
-    return text[: max(0, limit - len(marker))] + marker
 
 
 def _value_size(value: Any) -> int:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, overload
 from opentelemetry import _logs, metrics
 from opentelemetry._logs import SeverityNumber
 
-from hms_otel.attributes import error_type
+from hms_otel.attributes import bounded_values, error_type
 from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
@@ -157,7 +157,7 @@ class _Timer:
         definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
         self._record = _instrument(definition).record
-        self._attributes: dict[str, Any] | None = dict(attributes) or None
+        self._attributes: dict[str, Any] | None = bounded_values(dict(attributes)) or None
         self._error_attributes: dict[type, dict[str, Any]] = {}
         self._start: list[float] = []
 
@@ -277,6 +277,8 @@ def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str
         instrument = _by_call.get((name, kind))
         if instrument is None:
             instrument = _by_call[(name, kind)] = _instrument(_resolve(name, kind))
+        if attributes:
+            attributes = bounded_values(attributes)
         if kind is Kind.COUNTER:
             instrument.add(value, attributes or None)
         elif kind is Kind.HISTOGRAM:

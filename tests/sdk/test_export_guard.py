@@ -165,3 +165,17 @@ def test_a_10mb_log_body_is_cut_and_the_good_records_go_through() -> None:
     assert [b for b in bodies if b.startswith("good-")] == [f"good-{i}" for i in range(100)]
     assert max(len(b) for b in bodies) <= 64 * 1024
     assert batch[50].log_record.body == "y" * 10_000_000  # the SDK's record is not changed
+
+
+def test_the_facades_cut_a_huge_value_where_it_is_recorded(reader) -> None:
+    from hms_otel import metric
+
+    metric.increment("refund_pdf_total", note="x" * 1_000_000, channel="web")
+    points = [
+        p
+        for m in reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics
+        if m.name == "refund_pdf_total"
+        for p in m.data.data_points
+    ]
+    assert len(points) == 1
+    assert len(points[0].attributes["note"]) == 4096 and points[0].attributes["channel"] == "web"
