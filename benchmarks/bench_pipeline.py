@@ -11,7 +11,8 @@ Per level it prints, in samples per second:
 - offered: what the generator sent;
 - accepted / refused: samples in requests the collector acknowledged / refused;
 - delivered: samples stored in Prometheus (``count_over_time`` of the level's series, after a drain);
-- collector peak RSS (MiB) and CPU (cores) while the level ran;
+- collector peak RSS (MiB) and CPU seconds while the level ran and drained (the same samples for every
+  configuration, so CPU seconds compare directly);
 
 then the ratios shipped / without-durability (delivered throughput, peak RSS, CPU). Configurations:
 
@@ -201,7 +202,7 @@ class ProcessSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.cores = (self._cpu() - self._cpu_start) / (time.monotonic() - self._wall_start)
+        self.cpu_seconds = self._cpu() - self._cpu_start
 
 
 @dataclass
@@ -212,7 +213,7 @@ class Level:
     refused: float
     delivered: float
     peak_rss_mib: float
-    cores: float
+    cpu_seconds: float
 
 
 def _stored_samples(stack: LocalStack, prefix: str) -> float:
@@ -227,7 +228,7 @@ def _drain(stack: LocalStack, prefix: str, timeout: float = 60.0) -> float:
     while time.monotonic() < deadline:
         value = _stored_samples(stack, prefix)
         stable = stable + 1 if value == last else 0
-        if stable >= 3:
+        if stable >= 5:
             break
         last = value
         time.sleep(1.0)
@@ -245,9 +246,8 @@ def run_level(stack: LocalStack, prefix: str, rate: int, seconds: float) -> Leve
         offered, accepted, refused, wall, _ = results.get(timeout=seconds + 600)
         generator.join()
         delivered = _drain(stack, prefix)
-    return Level(
-        rate, offered / wall, accepted / wall, refused / wall, delivered / wall, sampler.peak_rss / 2**20, sampler.cores
-    )
+    rss_mib = sampler.peak_rss / 2**20
+    return Level(rate, offered / wall, accepted / wall, refused / wall, delivered / wall, rss_mib, sampler.cpu_seconds)
 
 
 def run_configuration(kind: str, rates: list[int], seconds: float, workdir: Path) -> list[Level]:
@@ -260,7 +260,7 @@ def run_configuration(kind: str, rates: list[int], seconds: float, workdir: Path
             print(
                 f"  {kind:8} {rate:>7}/s offered {level.offered:9.0f} accepted {level.accepted:9.0f} "
                 f"refused {level.refused:8.0f} delivered {level.delivered:9.0f} "
-                f"rss {level.peak_rss_mib:6.1f} MiB cpu {level.cores:4.2f}",
+                f"rss {level.peak_rss_mib:6.1f} MiB cpu {level.cpu_seconds:5.1f} s",
                 flush=True,
             )
             levels.append(level)
@@ -313,7 +313,7 @@ def main() -> None:
                 accepted = level.accepted / max(base.accepted, 1)
                 refused = level.refused / max(level.offered, 1)
                 rss = level.peak_rss_mib / max(base.peak_rss_mib, 1e-9)
-                cpu = level.cores / max(base.cores, 1e-9)
+                cpu = level.cpu_seconds / max(base.cpu_seconds, 1e-9)
                 print(
                     f"  {kind:8} {level.rate:>7}  {delivered:9.2f}  {accepted:8.2f}  {refused:15.2%}  "
                     f"{rss:8.2f}  {cpu:4.2f}"
