@@ -43,6 +43,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hms_otel.http import HTTPError
 from hms_otel.stack import LocalStack
 from hms_otel.stack.services import collector_config_path
 
@@ -219,7 +220,15 @@ class Level:
 def _stored_samples(stack: LocalStack, prefix: str) -> float:
     # One query per series name: count_over_time drops the name, and _sum/_count share their labels.
     names = [f"{prefix}_c", f"{prefix}_h_bucket", f"{prefix}_h_sum", f"{prefix}_h_count"]
-    return sum(stack.query_value(f"sum(count_over_time({name}[1h]))") or 0.0 for name in names)
+    total = 0.0
+    for name in names:
+        for _ in range(5):  # Prometheus may be too busy ingesting to answer in time
+            try:
+                total += stack.query_value(f"sum(count_over_time({name}[1h]))") or 0.0
+                break
+            except HTTPError:
+                time.sleep(2)
+    return total
 
 
 def _drain(stack: LocalStack, prefix: str, timeout: float = 60.0) -> float:
@@ -250,21 +259,39 @@ def run_level(stack: LocalStack, prefix: str, rate: int, seconds: float) -> Leve
     return Level(rate, offered / wall, accepted / wall, refused / wall, delivered / wall, rss_mib, sampler.cpu_seconds)
 
 
-def run_configuration(kind: str, rates: list[int], seconds: float, workdir: Path) -> list[Level]:
-    stack = LocalStack(workdir / kind, collector_config=_config(kind, workdir), with_loki=False, scrape_interval="5s")
-    levels: list[Level] = []
-    with stack:
+def run_configurations(
+    kinds: list[str], rates: list[int], seconds: float, workdir: Path, durable: Path | None = None
+) -> dict[str, list[Level]]:
+    """All configurations' stacks up at once, levels interleaved (rate by rate, configuration by
+    configuration), so load from elsewhere on the machine hits every configuration alike."""
+    stacks = {
+        kind: LocalStack(
+            workdir / kind,
+            collector_config=durable if kind == "durable" and durable else _config(kind, workdir),
+            with_loki=False,
+            scrape_interval="5s",
+        )
+        for kind in kinds
+    }
+    results: dict[str, list[Level]] = {kind: [] for kind in kinds}
+    try:
+        for stack in stacks.values():
+            stack.start()
         time.sleep(2)
         for index, rate in enumerate(rates):
-            level = run_level(stack, f"bench_l{index}", rate, seconds)
-            print(
-                f"  {kind:8} {rate:>7}/s offered {level.offered:9.0f} accepted {level.accepted:9.0f} "
-                f"refused {level.refused:8.0f} delivered {level.delivered:9.0f} "
-                f"rss {level.peak_rss_mib:6.1f} MiB cpu {level.cpu_seconds:5.1f} s",
-                flush=True,
-            )
-            levels.append(level)
-    return levels
+            for kind, stack in stacks.items():
+                level = run_level(stack, f"bench_l{index}", rate, seconds)
+                print(
+                    f"  {kind:8} {rate:>7}/s offered {level.offered:9.0f} accepted {level.accepted:9.0f} "
+                    f"refused {level.refused:8.0f} delivered {level.delivered:9.0f} "
+                    f"rss {level.peak_rss_mib:6.1f} MiB cpu {level.cpu_seconds:5.1f} s",
+                    flush=True,
+                )
+                results[kind].append(level)
+    finally:
+        for stack in stacks.values():
+            stack.stop()
+    return results
 
 
 def run_outage(rate: int, outage: float, workdir: Path) -> None:
@@ -295,16 +322,17 @@ def main() -> None:
     parser.add_argument("--rates", default="10000,20000,40000,80000", help="samples per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds per level")
     parser.add_argument("--with-wal", action="store_true", help="also run the remote-write WAL configuration")
+    parser.add_argument("--configs", default="memory,durable", help="configurations to run (memory first)")
+    parser.add_argument("--durable-config", type=Path, help="collector config to measure instead of local.yaml")
     parser.add_argument("--outage", type=float, default=60.0, help="Prometheus outage to ride out (0: skip)")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
-    kinds = ["memory", "durable"] + (["wal"] if args.with_wal else [])
+    kinds = args.configs.split(",") + (["wal"] if args.with_wal else [])
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         workdir = Path(tmp)
-        results = {}
-        for kind in kinds:
-            print(f"configuration {kind}:", flush=True)
-            results[kind] = run_configuration(kind, rates, args.seconds, workdir)
+        results = run_configurations(kinds, rates, args.seconds, workdir, args.durable_config)
+        if "memory" not in results:
+            return
         print("\nratios to the configuration without durability (memory):")
         print(f"  {'config':8} {'rate':>7}  delivered  accepted  refused/offered  peak RSS  CPU")
         for kind in kinds[1:]:
