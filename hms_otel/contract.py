@@ -13,24 +13,7 @@ from hms_otel.registry import Kind, MetricDefinition
 #: Bucket boundaries in milliseconds: dense around the 0.8 s normal and the 2 s
 #: SLA of payments, reaching past the 11 s seen on Election Day.
 LATENCY_MS_BUCKETS: tuple[float, ...] = (
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    750,
-    1000,
-    1500,
-    2000,
-    2500,
-    5000,
-    7500,
-    10000,
-    15000,
-    30000,
-    60000,
+    5, 10, 25, 50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 5000, 7500, 10000, 15000, 30000, 60000,
 )
 #: Sizes of ACH batches (entries per batch).
 BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -38,56 +21,32 @@ BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 
 _H, _C, _G, _OG, _UD = Kind.HISTOGRAM, Kind.COUNTER, Kind.GAUGE, Kind.OBSERVABLE_GAUGE, Kind.UPDOWN_COUNTER
 
 CONTRACT: tuple[MetricDefinition, ...] = (
-    MetricDefinition(
-        "ach_batch_size",
-        _H,
-        "{entry}",
-        "Entries per ACH batch submitted for clearing",
-        ("agency",),
-        "ACH",
-        BATCH_SIZE_BUCKETS,
-    ),
+    MetricDefinition("ach_batch_size", _H, "{entry}", "Entries per ACH batch submitted for clearing",
+                     ("agency",), "ACH", BATCH_SIZE_BUCKETS),
     MetricDefinition("ach_latency_ms", _H, "ms", "Time to clear one ACH batch", ("agency", "outcome"), "ACH"),
-    MetricDefinition(
-        "ach_flagged_total", _C, "{payment}", "ACH payments flagged for review", ("agency", "reason"), "ACH"
-    ),
+    MetricDefinition("ach_flagged_total", _C, "{payment}", "ACH payments flagged for review",
+                     ("agency", "reason"), "ACH"),
     MetricDefinition("job_queue_depth", _OG, "{job}", "Jobs waiting in a worker queue", ("queue",), "SVC"),
     MetricDefinition("job_fail_total", _C, "{job}", "Worker jobs that raised", ("queue", "error.type"), "SVC"),
-    MetricDefinition(
-        "a2a_transfer_ms", _H, "ms", "Time to transfer one inter-agency envelope", ("agency", "outcome"), "A2A"
-    ),
-    MetricDefinition(
-        "a2a_failed_total",
-        _C,
-        "{envelope}",
-        "Inter-agency envelope transfers that failed",
-        ("agency", "error.type"),
-        "A2A",
-    ),
-    MetricDefinition(
-        "activities_pending", _UD, "{activity}", "Activities started and not yet finished", ("workflow",), "ACT"
-    ),
-    MetricDefinition(
-        "activities_error_total",
-        _C,
-        "{activity}",
-        "Activities that ended in an error",
-        ("workflow", "error.type"),
-        "ACT",
-    ),
-    MetricDefinition("esq_conflicts_total", _C, "{conflict}", "Legal/compliance conflicts found", ("rule",), "ESQ"),
-    MetricDefinition("esq_latency_ms", _H, "ms", "Time to run one legal/compliance check", ("check", "outcome"), "ESQ"),
-    MetricDefinition(
-        "vet_denied_total", _C, "{action}", "Actions denied by governance vetting", ("policy",), "Governance"
-    ),
-    MetricDefinition(
-        "page_load_ms", _H, "ms", "Citizen page load time measured in the browser", ("page",), "Citizen UI"
-    ),
-    MetricDefinition(
-        "citizen_satisfaction_score", _G, "1", "Citizen satisfaction rating (0 to 1)", ("page",), "Citizen UI"
-    ),
-    MetricDefinition(
-        "payment_latency_ms", _H, "ms", "Time of the payment step of a licence renewal", (), "quick start"
-    ),
+    MetricDefinition("a2a_transfer_ms", _H, "ms", "Time to transfer one inter-agency envelope",
+                     ("agency", "outcome"), "A2A"),
+    MetricDefinition("a2a_failed_total", _C, "{envelope}", "Inter-agency envelope transfers that failed",
+                     ("agency", "error.type"), "A2A"),
+    MetricDefinition("activities_pending", _UD, "{activity}", "Activities started and not yet finished",
+                     ("workflow",), "ACT"),
+    MetricDefinition("activities_error_total", _C, "{activity}", "Activities that ended in an error",
+                     ("workflow", "error.type"), "ACT"),
+    MetricDefinition("esq_conflicts_total", _C, "{conflict}", "Legal/compliance conflicts found",
+                     ("rule",), "ESQ"),
+    MetricDefinition("esq_latency_ms", _H, "ms", "Time to run one legal/compliance check",
+                     ("check", "outcome"), "ESQ"),
+    MetricDefinition("vet_denied_total", _C, "{action}", "Actions denied by governance vetting",
+                     ("policy",), "Governance"),
+    MetricDefinition("page_load_ms", _H, "ms", "Citizen page load time measured in the browser",
+                     ("page",), "Citizen UI"),
+    MetricDefinition("citizen_satisfaction_score", _G, "1", "Citizen satisfaction rating (0 to 1)",
+                     ("page",), "Citizen UI"),
+    MetricDefinition("payment_latency_ms", _H, "ms", "Time of the payment step of a licence renewal",
+                     (), "quick start"),
     MetricDefinition("refund_pdf_total", _C, "{pdf}", "Refund PDFs generated", (), "quick start"),
 )

@@ -38,7 +38,8 @@ from hms_otel.registry import prometheus_name
 
 _CUMULATIVE = {
     kind: AggregationTemporality.CUMULATIVE
-    for kind in (Counter, UpDownCounter, Histogram, Gauge, ObservableCounter, ObservableUpDownCounter, ObservableGauge)
+    for kind in (Counter, UpDownCounter, Histogram, Gauge, ObservableCounter, ObservableUpDownCounter,
+                 ObservableGauge)
 }
 
 
@@ -122,3 +123,4 @@ def _families(item: Any) -> Iterator[Metric]:
             family.add_sample(f"{name}_count", labels, point.count)
             family.add_sample(f"{name}_sum", labels, point.sum)
         yield family
+

@@ -150,9 +150,8 @@ class Providers:
 
     def force_flush(self, timeout: float | None = None) -> bool:
         return _bounded(
-            lambda: (
-                self.meter_provider.force_flush(_millis(timeout)) and self.logger_provider.force_flush(_millis(timeout))
-            ),
+            lambda: self.meter_provider.force_flush(_millis(timeout))
+            and self.logger_provider.force_flush(_millis(timeout)),
             timeout,
         )
 

@@ -18,9 +18,9 @@ from hms_otel.alerts.settings import Settings
 
 #: Receives whatever no route matches (alerts not written in alert files).
 DEFAULT_RECEIVER = "hms-unrouted"
-_SLACK_TEXT = "{{ range .Alerts }}{{ .Annotations.message }}\n{{ end }}"
-_EMAIL_SUBJECT = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}"
-_EMAIL_HTML = "{{ range .Alerts }}<p>{{ .Annotations.message }}</p>{{ end }}"
+_SLACK_TEXT = '{{ range .Alerts }}{{ .Annotations.message }}\n{{ end }}'
+_EMAIL_SUBJECT = '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}'
+_EMAIL_HTML = '{{ range .Alerts }}<p>{{ .Annotations.message }}</p>{{ end }}'
 
 
 def _routes(files: list[AlertFile]) -> list[tuple[str, Action]]:
@@ -40,9 +40,8 @@ def receiver(action: Action, settings: Settings, warnings: list[Problem]) -> dic
     where = action.location
     if action.scheme == "sms":
         if "HMS_SMS_GATEWAY_URL" in settings.defaulted:
-            _warn(
-                warnings, where, f"HMS_SMS_GATEWAY_URL is not set; {action.receiver} goes to {settings.sms_gateway_url}"
-            )
+            _warn(warnings, where, f"HMS_SMS_GATEWAY_URL is not set; {action.receiver} goes to "
+                                   f"{settings.sms_gateway_url}")
         separator = "&" if "?" in settings.sms_gateway_url else "?"
         url = f"{settings.sms_gateway_url}{separator}to={quote(action.target, safe='')}"
         config["webhook_configs"] = [{"url": url, "send_resolved": False}]
@@ -65,10 +64,10 @@ def receiver(action: Action, settings: Settings, warnings: list[Problem]) -> dic
         config["slack_configs"] = [slack]
     elif action.scheme == "email":
         if "HMS_SMTP_SMARTHOST" in settings.defaulted:
-            _warn(warnings, where, f"HMS_SMTP_SMARTHOST is not set; {action.receiver} uses {settings.smtp_smarthost}")
-        config["email_configs"] = [
-            {"to": action.target, "send_resolved": True, "headers": {"Subject": _EMAIL_SUBJECT}, "html": _EMAIL_HTML}
-        ]
+            _warn(warnings, where, f"HMS_SMTP_SMARTHOST is not set; {action.receiver} uses "
+                                   f"{settings.smtp_smarthost}")
+        config["email_configs"] = [{"to": action.target, "send_resolved": True,
+                                    "headers": {"Subject": _EMAIL_SUBJECT}, "html": _EMAIL_HTML}]
     elif action.scheme == "pagerduty":
         key_file = posixpath.join(settings.secrets_dir, "pagerduty", action.target)
         config["pagerduty_configs"] = [{"routing_key_file": key_file, "send_resolved": True}]
@@ -83,9 +82,8 @@ def _warn(warnings: list[Problem], where: Location, message: str) -> None:
         warnings.append(problem)
 
 
-def alertmanager_config(
-    files: list[AlertFile], settings: Settings, warnings: list[Problem] | None = None
-) -> dict[str, object]:
+def alertmanager_config(files: list[AlertFile], settings: Settings, warnings: list[Problem] | None = None
+                        ) -> dict[str, object]:
     warnings = [] if warnings is None else warnings
     pairs = _routes(files)
     receivers: dict[str, dict[str, object]] = {DEFAULT_RECEIVER: {"name": DEFAULT_RECEIVER}}
@@ -102,11 +100,8 @@ def alertmanager_config(
     ]
     global_config: dict[str, object] = {"resolve_timeout": "5m"}
     if any(action.scheme == "email" for _id, action in pairs):
-        global_config.update(
-            smtp_smarthost=settings.smtp_smarthost,
-            smtp_from=settings.smtp_from,
-            smtp_require_tls=settings.smtp_require_tls,
-        )
+        global_config.update(smtp_smarthost=settings.smtp_smarthost, smtp_from=settings.smtp_from,
+                             smtp_require_tls=settings.smtp_require_tls)
     return {
         "global": global_config,
         "route": {

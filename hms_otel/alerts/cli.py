@@ -37,9 +37,8 @@ def _guarded(command: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
             raise
         except Exception as error:  # a bug: still no traceback, but say so
-            raise click.ClickException(
-                f"internal error: {error!r} (a bug in hms-ops; please report it with the alert file that caused it)"
-            ) from None
+            raise click.ClickException(f"internal error: {error!r} (a bug in hms-ops; please report it with "
+                                       "the alert file that caused it)") from None
 
     return run  # type: ignore[return-value]
 
@@ -74,15 +73,9 @@ def _settings(scrape_interval_ms: int | None, group_wait: str | None) -> Setting
 
 
 _DIR = click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-_SCRAPE = click.option(
-    "--scrape-interval",
-    "scrape_interval_ms",
-    callback=_duration,
-    help="How often a sample arrives, for window warnings "
-    "[env HMS_SCRAPE_INTERVAL, default 5s: the SDK export interval, remote-written].",
-)
-
-
+_SCRAPE = click.option("--scrape-interval", "scrape_interval_ms", callback=_duration,
+                       help="How often a sample arrives, for window warnings "
+                       "[env HMS_SCRAPE_INTERVAL, default 5s: the SDK export interval, remote-written].")
 def _group_wait(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         try:
@@ -92,9 +85,8 @@ def _group_wait(_ctx: click.Context, _param: click.Parameter, value: str | None)
     return value
 
 
-_GROUP_WAIT = click.option(
-    "--group-wait", callback=_group_wait, help="Alertmanager group_wait [env HMS_ALERT_GROUP_WAIT, default 10s]."
-)
+_GROUP_WAIT = click.option("--group-wait", callback=_group_wait,
+                           help="Alertmanager group_wait [env HMS_ALERT_GROUP_WAIT, default 10s].")
 
 
 def _compile(directory: Path, settings: Settings, tools_check: bool) -> CompileResult:
@@ -130,40 +122,18 @@ def check(directory: Path, scrape_interval_ms: int | None, no_tools: bool) -> No
 
 @alerts.command(name="compile")
 @_DIR
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Rules file to write (default: print to stdout).",
-)
-@click.option(
-    "--alertmanager",
-    "alertmanager_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Alertmanager config to write.",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["prometheus", "k8s"]),
-    default="prometheus",
-    show_default=True,
-    help="k8s writes a prometheus-operator PrometheusRule.",
-)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Rules file to write (default: print to stdout).")
+@click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Alertmanager config to write.")
+@click.option("--format", "output_format", type=click.Choice(["prometheus", "k8s"]), default="prometheus",
+              show_default=True, help="k8s writes a prometheus-operator PrometheusRule.")
 @_SCRAPE
 @_GROUP_WAIT
 @click.option("--no-tools", is_flag=True, help="Skip promtool/amtool checks of the generated files.")
 @_guarded
-def compile_command(
-    directory: Path,
-    output: Path | None,
-    alertmanager_path: Path | None,
-    output_format: str,
-    scrape_interval_ms: int | None,
-    group_wait: str | None,
-    no_tools: bool,
-) -> None:
+def compile_command(directory: Path, output: Path | None, alertmanager_path: Path | None, output_format: str,
+                    scrape_interval_ms: int | None, group_wait: str | None, no_tools: bool) -> None:
     """Compile DIRECTORY into rule groups (and an Alertmanager config); nothing is written on error."""
     result = _compile(directory, _settings(scrape_interval_ms, group_wait), not no_tools)
     rules_text = result.prometheus_rule_yaml if output_format == "k8s" else result.rules_yaml
@@ -201,43 +171,21 @@ def test(directory: Path) -> None:
 
 @alerts.command()
 @_DIR
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Rules file Prometheus loads.",
-)
-@click.option(
-    "--alertmanager",
-    "alertmanager_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Alertmanager config file to write.",
-)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Rules file Prometheus loads.")
+@click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Alertmanager config file to write.")
 @click.option("--prometheus-url", help="Prometheus to reload after a change, e.g. http://127.0.0.1:9090.")
 @click.option("--alertmanager-url", help="Alertmanager to reload after a change, e.g. http://127.0.0.1:9093.")
 @_SCRAPE
 @_GROUP_WAIT
 @_guarded
-def watch(
-    directory: Path,
-    output: Path,
-    alertmanager_path: Path | None,
-    prometheus_url: str | None,
-    alertmanager_url: str | None,
-    scrape_interval_ms: int | None,
-    group_wait: str | None,
-) -> None:
+def watch(directory: Path, output: Path, alertmanager_path: Path | None, prometheus_url: str | None,
+          alertmanager_url: str | None, scrape_interval_ms: int | None, group_wait: str | None) -> None:
     """Recompile, check and reload on every change in DIRECTORY (Ctrl-C to stop).
 
     A broken file is reported as file:line:col and the last good rules stay active."""
     settings = _settings(scrape_interval_ms, group_wait)
     click.echo(f"watching {directory} (Ctrl-C to stop)", err=True)
-    watch_loop(
-        directory,
-        output,
-        alertmanager_path,
-        prometheus_url=prometheus_url,
-        alertmanager_url=alertmanager_url,
-        settings=settings,
-    )
+    watch_loop(directory, output, alertmanager_path, prometheus_url=prometheus_url,
+               alertmanager_url=alertmanager_url, settings=settings)

@@ -70,9 +70,8 @@ _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(data: object) -> str:
-    return yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False
-    )
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000,
+                     default_flow_style=False)
 
 
 def load_dir(directory: str | Path, registry: MetricRegistry = REGISTRY) -> tuple[list[AlertFile], list[Problem]]:
@@ -106,22 +105,15 @@ def _cross_file_problems(files: list[AlertFile]) -> list[Problem]:
     groups: dict[str, str] = {}
     for source in files:
         if source.group in groups:
-            problems.append(
-                Problem(
-                    Location(source.path),
-                    f"rule group {source.group!r} is already used by {groups[source.group]}; set another 'group'",
-                )
-            )
+            problems.append(Problem(Location(source.path), f"rule group {source.group!r} is already used by "
+                                                           f"{groups[source.group]}; set another 'group'"))
         groups.setdefault(source.group, source.path)
         named = [(alert.id, alert.source) for alert in source.alerts]
         named += [(slo_id(slo, kind), slo.source) for slo in source.slos for kind in ("page", "ticket")]
         for alert_id, where in named:
             if alert_id in ids:
-                problems.append(
-                    Problem(
-                        where, f"alert name {alert_id!r} is already used at {ids[alert_id]}; set a different 'name'"
-                    )
-                )
+                problems.append(Problem(where, f"alert name {alert_id!r} is already used at {ids[alert_id]}; "
+                                               "set a different 'name'"))
             ids.setdefault(alert_id, where)
     return problems
 
@@ -139,29 +131,18 @@ def window_warnings(files: list[AlertFile], settings: Settings) -> list[Problem]
             if samples >= MIN_SAMPLES:
                 continue
             needs_two = alert.condition is not None and (
-                alert.metric.kind in (Kind.COUNTER, Kind.HISTOGRAM) and alert.condition.aggregation != "last"
-            )
-            consequence = (
-                "rate() needs two samples, so this alert may never fire"
-                if needs_two and samples < 2
-                else "the value will be jumpy"
-            )
-            warnings.append(
-                Problem(
-                    alert.source,
-                    (
-                        f"window {window.text} holds only {samples:.1f} samples at a {format_duration(step)} "
-                        f"scrape/export interval; {consequence}. Use at least {format_duration(step * MIN_SAMPLES)} "
-                        "or set HMS_SCRAPE_INTERVAL/OTEL_METRIC_EXPORT_INTERVAL to what Prometheus and the SDK use"
-                    ),
-                )
-            )
+                alert.metric.kind in (Kind.COUNTER, Kind.HISTOGRAM) and alert.condition.aggregation != "last")
+            consequence = ("rate() needs two samples, so this alert may never fire"
+                           if needs_two and samples < 2 else "the value will be jumpy")
+            warnings.append(Problem(alert.source, (
+                f"window {window.text} holds only {samples:.1f} samples at a {format_duration(step)} "
+                f"scrape/export interval; {consequence}. Use at least {format_duration(step * MIN_SAMPLES)} "
+                "or set HMS_SCRAPE_INTERVAL/OTEL_METRIC_EXPORT_INTERVAL to what Prometheus and the SDK use")))
     return warnings
 
 
-def compile_files(
-    files: list[AlertFile], settings: Settings | None = None, source: str = "alert_rules/"
-) -> CompileResult:
+def compile_files(files: list[AlertFile], settings: Settings | None = None, source: str = "alert_rules/"
+                  ) -> CompileResult:
     settings = settings or Settings.from_env()
     warnings = window_warnings(files, settings)
     return CompileResult(
@@ -173,9 +154,8 @@ def compile_files(
     )
 
 
-def compile_dir(
-    directory: str | Path, settings: Settings | None = None, registry: MetricRegistry = REGISTRY
-) -> CompileResult:
+def compile_dir(directory: str | Path, settings: Settings | None = None, registry: MetricRegistry = REGISTRY
+                ) -> CompileResult:
     """Compile a directory of alert files; raises :class:`AlertsInvalid` listing every problem."""
     files, problems = load_dir(directory, registry)
     if problems:
@@ -191,9 +171,8 @@ def validate(result: CompileResult) -> list[Problem]:
         problems.append(Problem(Location("<generated rules.yml>"), f"promtool check rules failed:\n{checked.output}"))
     checked = tools.check_alertmanager(result.alertmanager_yaml)
     if not checked.ok:
-        problems.append(
-            Problem(Location("<generated alertmanager.yml>"), f"amtool check-config failed:\n{checked.output}")
-        )
+        problems.append(Problem(Location("<generated alertmanager.yml>"),
+                                f"amtool check-config failed:\n{checked.output}"))
     return problems
 
 

@@ -80,21 +80,16 @@ def _inputs(alert: Alert, value: float, steps: int, interval_ms: int) -> list[di
         if value < 0:
             return None
         if agg == "avg":
-            return [
-                {"series": _labels_text(base + "_sum", labels), "values": _series(0, value * 10, steps)},
-                {"series": _labels_text(base + "_count", labels), "values": _series(0, 10, steps)},
-            ]
+            return [{"series": _labels_text(base + "_sum", labels), "values": _series(0, value * 10, steps)},
+                    {"series": _labels_text(base + "_count", labels), "values": _series(0, 10, steps)}]
         if condition.quantile is not None:
             if value <= 0:
                 return None
             upper = value / condition.quantile  # the first bucket interpolates from 0 to its bound
-            return [
-                {
-                    "series": _labels_text(base + "_bucket", {**labels, "le": _num(upper)}),
-                    "values": _series(0, 10, steps),
-                },
-                {"series": _labels_text(base + "_bucket", {**labels, "le": "+Inf"}), "values": _series(0, 10, steps)},
-            ]
+            return [{"series": _labels_text(base + "_bucket", {**labels, "le": _num(upper)}),
+                     "values": _series(0, 10, steps)},
+                    {"series": _labels_text(base + "_bucket", {**labels, "le": "+Inf"}),
+                     "values": _series(0, 10, steps)}]
         name = base + ("_sum" if agg == "sum" else "_count")
         increment = per_second if agg == "rate" else per_window_step
         return [{"series": _labels_text(name, labels), "values": _series(0, increment, steps)}]
@@ -111,17 +106,8 @@ def _inputs(alert: Alert, value: float, steps: int, interval_ms: int) -> list[di
     return [{"series": _labels_text(base, labels), "values": _series(sample, 0, steps)}]
 
 
-def _expected(
-    alert_id: str,
-    severity: str,
-    layer: str,
-    labels: dict[str, str],
-    message: str,
-    summary: str | None,
-    runbook: str | None,
-    source: str,
-    value: float,
-) -> dict[str, object]:
+def _expected(alert_id: str, severity: str, layer: str, labels: dict[str, str], message: str,
+              summary: str | None, runbook: str | None, source: str, value: float) -> dict[str, object]:
     annotations = {"message": render_message(message, value)}
     if summary:
         annotations["summary"] = render_message(summary, value)
@@ -140,40 +126,24 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     interval = _interval_ms(window_ms)
     fire_steps = -(-(window_ms + for_ms) // interval) + 2
     expected = dict(
-        alert_id=alert.id,
-        severity=alert.severity,
-        layer=alert.layer,
-        labels=dict(alert.selector),
-        message=alert.message,
-        summary=alert.summary,
-        runbook=alert.runbook,
-        source=str(alert.source),
+        alert_id=alert.id, severity=alert.severity, layer=alert.layer, labels=dict(alert.selector),
+        message=alert.message, summary=alert.summary, runbook=alert.runbook, source=str(alert.source),
     )
     cases: list[dict[str, object]] = []
     if alert.condition is None:
         series = _labels_text(alert.metric.prometheus_series[-1], dict(alert.selector))
         present = 5
         fire_steps += present
-        cases.append(
-            _case(
-                interval,
-                [{"series": series, "values": f"1+0x{present} _x{fire_steps - present}"}],
-                fire_steps * interval,
-                [_expected(value=1, **expected)],
-                alert.id,
-            )
-        )
-        cases.append(
-            _case(interval, [{"series": series, "values": f"1+0x{fire_steps}"}], fire_steps * interval, [], alert.id)
-        )
+        cases.append(_case(interval, [{"series": series, "values": f"1+0x{present} _x{fire_steps - present}"}],
+                           fire_steps * interval, [_expected(value=1, **expected)], alert.id))
+        cases.append(_case(interval, [{"series": series, "values": f"1+0x{fire_steps}"}],
+                           fire_steps * interval, [], alert.id))
     else:
         violating, safe = _values(alert.condition.op, alert.condition.threshold)
         hot = _inputs(alert, violating, fire_steps, interval)
         if hot is None:
-            return None, (
-                f"no promtool test generated: {alert.metric.name} cannot be made to show "
-                f"{alert.condition.aggregation} {_num(violating)} with synthetic data"
-            )
+            return None, (f"no promtool test generated: {alert.metric.name} cannot be made to show "
+                          f"{alert.condition.aggregation} {_num(violating)} with synthetic data")
         evaluations = [(fire_steps * interval, [_expected(value=violating, **expected)])]
         if for_ms >= 4 * interval:
             evaluations.append((for_ms // 2 // interval * interval, []))  # still pending: for has not passed
@@ -184,15 +154,13 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     return _test_file(interval, cases), None
 
 
-def _case(
-    interval_ms: int, inputs: list[dict[str, str]], at_ms: int, alerts: list[dict[str, object]], name: str
-) -> dict[str, object]:
+def _case(interval_ms: int, inputs: list[dict[str, str]], at_ms: int, alerts: list[dict[str, object]],
+          name: str) -> dict[str, object]:
     return _case_many(interval_ms, inputs, [(at_ms, alerts)], name)
 
 
-def _case_many(
-    interval_ms: int, inputs: list[dict[str, str]], evaluations: list[tuple[int, list[dict[str, object]]]], name: str
-) -> dict[str, object]:
+def _case_many(interval_ms: int, inputs: list[dict[str, str]], evaluations: list[tuple[int, list[dict[str, object]]]],
+               name: str) -> dict[str, object]:
     return {
         "interval": format_duration(interval_ms),
         "input_series": inputs,
@@ -219,38 +187,23 @@ def slo_tests(slo: Slo) -> dict[str, object]:
         le = {**labels, "le": _num(slo.latency_below)}
 
         def inputs(bad: bool) -> list[dict[str, str]]:
-            return [
-                {"series": _labels_text(base + "_bucket", le), "values": _series(0, 0 if bad else 10, steps)},
-                {"series": _labels_text(base + "_count", labels), "values": _series(0, 10, steps)},
-            ]
+            return [{"series": _labels_text(base + "_bucket", le), "values": _series(0, 0 if bad else 10, steps)},
+                    {"series": _labels_text(base + "_count", labels), "values": _series(0, 10, steps)}]
     else:
         assert slo.errors is not None
         total = slo.metric.prometheus_series[-1] if slo.metric.kind is Kind.HISTOGRAM else slo.metric.prometheus_name
 
         def inputs(bad: bool) -> list[dict[str, str]]:
-            return [
-                {
-                    "series": _labels_text(slo.errors.prometheus_name, labels),  # type: ignore[union-attr]
-                    "values": _series(0, 10 if bad else 0, steps),
-                },
-                {"series": _labels_text(total, labels), "values": _series(0, 10, steps)},
-            ]
+            return [{"series": _labels_text(slo.errors.prometheus_name, labels),  # type: ignore[union-attr]
+                     "values": _series(0, 10 if bad else 0, steps)},
+                    {"series": _labels_text(total, labels), "values": _series(0, 10, steps)}]
 
     cases = []
     for severity, level in (("page", "critical"), ("ticket", "warning")):
         alert_id = slo_id(slo, severity)
         fires = any(burn > w.factor for w in windows if w.severity == severity)
-        expected = _expected(
-            alert_id,
-            level,
-            slo.layer,
-            {"hms_slo": slo.id},
-            slo_message(slo),
-            slo.summary,
-            slo.runbook,
-            str(slo.source),
-            burn,
-        )
+        expected = _expected(alert_id, level, slo.layer, {"hms_slo": slo.id}, slo_message(slo), slo.summary,
+                             slo.runbook, str(slo.source), burn)
         cases.append(_case(interval, inputs(True), steps * interval, [expected] if fires else [], alert_id))
         cases.append(_case(interval, inputs(False), steps * interval, [], alert_id))
     return _test_file(interval, cases)

@@ -36,10 +36,8 @@ def slo_id(slo: Slo, severity: str) -> str:
 def slo_message(slo: Slo) -> str:
     if slo.message:
         return slo.message
-    return (
-        f"{slo.id} SLO: error budget burning {{{{value}}}}x faster than allowed "
-        f"(objective {slo.objective * 100:g}% over {slo.period.text})"
-    )
+    return (f"{slo.id} SLO: error budget burning {{{{value}}}}x faster than allowed "
+            f"(objective {slo.objective * 100:g}% over {slo.period.text})")
 
 
 def slo_rules(slo: Slo) -> list[dict[str, object]]:
@@ -47,14 +45,12 @@ def slo_rules(slo: Slo) -> list[dict[str, object]]:
     for severity, level in (("page", "critical"), ("ticket", "warning")):
         labels = alert_labels(slo_id(slo, severity), level, slo.layer)
         labels["hms_slo"] = slo.id
-        rules.append(
-            {
-                "alert": slo_id(slo, severity),
-                "expr": slo_math.burn_expr(slo, severity),
-                "labels": labels,
-                "annotations": _annotations(slo_message(slo), slo.summary, slo.runbook, str(slo.source)),
-            }
-        )
+        rules.append({
+            "alert": slo_id(slo, severity),
+            "expr": slo_math.burn_expr(slo, severity),
+            "labels": labels,
+            "annotations": _annotations(slo_message(slo), slo.summary, slo.runbook, str(slo.source)),
+        })
     return rules
 
 
@@ -79,9 +75,8 @@ def rule_groups(files: list[AlertFile]) -> dict[str, object]:
     return {"groups": [rule_group(source) for source in files]}
 
 
-def prometheus_rule(
-    files: list[AlertFile], name: str = "hms-alerts", namespace: str | None = None
-) -> dict[str, object]:
+def prometheus_rule(files: list[AlertFile], name: str = "hms-alerts", namespace: str | None = None
+                    ) -> dict[str, object]:
     """The same groups as a prometheus-operator ``PrometheusRule`` resource."""
     metadata: dict[str, object] = {"name": name, "labels": {"app.kubernetes.io/part-of": "hms-otel"}}
     if namespace:

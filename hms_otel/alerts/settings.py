@@ -54,7 +54,7 @@ class Settings:
             return value
 
         teams = {
-            key[len("HMS_TEAMS_") : -len("_URL")].lower().replace("_", "-"): value
+            key[len("HMS_TEAMS_"):-len("_URL")].lower().replace("_", "-"): value
             for key, value in env.items()
             if key.startswith("HMS_TEAMS_") and key.endswith("_URL") and value.strip()
         }

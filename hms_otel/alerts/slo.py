@@ -37,12 +37,8 @@ class BurnWindow:
 
 
 #: (severity, long window at 30 d, budget fraction spent in it)
-_WORKBOOK = (
-    ("page", 1 * _HOUR_MS, 0.02),
-    ("page", 6 * _HOUR_MS, 0.05),
-    ("ticket", 24 * _HOUR_MS, 0.10),
-    ("ticket", 72 * _HOUR_MS, 0.10),
-)
+_WORKBOOK = (("page", 1 * _HOUR_MS, 0.02), ("page", 6 * _HOUR_MS, 0.05),
+             ("ticket", 24 * _HOUR_MS, 0.10), ("ticket", 72 * _HOUR_MS, 0.10))
 
 
 def burn_windows(period_ms: int) -> tuple[BurnWindow, ...]:
@@ -86,13 +82,11 @@ def recording_rules(slo: Slo) -> list[dict[str, object]]:
                 seen.append(ms)
     for ms in sorted(seen):
         text = format_duration(ms)
-        rules.append(
-            {
-                "record": RECORD + text,
-                "expr": error_ratio_expr(slo, text),
-                "labels": {"hms_slo": slo.id},
-            }
-        )
+        rules.append({
+            "record": RECORD + text,
+            "expr": error_ratio_expr(slo, text),
+            "labels": {"hms_slo": slo.id},
+        })
     return rules
 
 

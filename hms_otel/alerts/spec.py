@@ -37,43 +37,16 @@ from hms_otel.registry import (
 )
 
 ALERT_FIELDS = (
-    "name",
-    "metric",
-    "type",
-    "layer",
-    "when",
-    "absent_for",
-    "for",
-    "severity",
-    "labels",
-    "message",
-    "summary",
-    "runbook",
-    "group",
-    "action",
+    "name", "metric", "type", "layer", "when", "absent_for", "for", "severity",
+    "labels", "message", "summary", "runbook", "group", "action",
 )
 SLO_FIELDS = (
-    "slo",
-    "objective",
-    "period",
-    "latency",
-    "errors",
-    "labels",
-    "message",
-    "summary",
-    "runbook",
-    "group",
-    "action",
-    "ticket_action",
-    "layer",
+    "slo", "objective", "period", "latency", "errors", "labels", "message", "summary",
+    "runbook", "group", "action", "ticket_action", "layer",
 )
 SEVERITIES = ("critical", "warning", "info")
-TYPES = {
-    "counter": Kind.COUNTER,
-    "gauge": Kind.GAUGE,
-    "histogram": Kind.HISTOGRAM,
-    "updowncounter": Kind.UPDOWN_COUNTER,
-}
+TYPES = {"counter": Kind.COUNTER, "gauge": Kind.GAUGE, "histogram": Kind.HISTOGRAM,
+         "updowncounter": Kind.UPDOWN_COUNTER}
 #: Actions that page a person; an alert using one defaults to severity critical.
 PAGING_SCHEMES = ("sms", "pagerduty")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -93,9 +66,8 @@ class _Invalid(Exception):
     """Internal: the current field is wrong and has been reported."""
 
 
-def load_path(
-    path: str | Path, registry: MetricRegistry = REGISTRY, *, name: str | None = None
-) -> tuple[AlertFile | None, list[Problem]]:
+def load_path(path: str | Path, registry: MetricRegistry = REGISTRY, *, name: str | None = None
+              ) -> tuple[AlertFile | None, list[Problem]]:
     """Read and parse one alert file. ``name`` is how the file is shown in messages."""
     shown = name or str(path)
     try:
@@ -106,9 +78,8 @@ def load_path(
     return load_bytes(data, shown, registry)
 
 
-def load_bytes(
-    data: bytes | str, path: str, registry: MetricRegistry = REGISTRY
-) -> tuple[AlertFile | None, list[Problem]]:
+def load_bytes(data: bytes | str, path: str, registry: MetricRegistry = REGISTRY
+               ) -> tuple[AlertFile | None, list[Problem]]:
     """Parse alert-file content; returns the model (``None`` when unusable) and the problems."""
     reader = _Reader(path, registry)
     try:
@@ -171,11 +142,8 @@ class _Reader:
         names = {item.group for item in (*alerts, *slos)}
         if len(names) > 1:
             later = sorted(groups.items(), key=lambda pair: (pair[1].start_mark.line, pair[1].start_mark.column))
-            self.fail(
-                later[-1][1],
-                f"all alerts of one file form one rule group; this file uses "
-                f"{', '.join(sorted(names))} (split it into files instead)",
-            )
+            self.fail(later[-1][1], f"all alerts of one file form one rule group; this file uses "
+                                    f"{', '.join(sorted(names))} (split it into files instead)")
         if self.problems:
             return None
         file_group = next(iter(names)) if names else group
@@ -186,30 +154,21 @@ class _Reader:
             text = data
         else:
             if len(data) > MAX_FILE_BYTES:
-                self.problems.append(
-                    Problem(
-                        Location(self.path), f"file is larger than {MAX_FILE_BYTES} bytes; this is not an alert file"
-                    )
-                )
+                self.problems.append(Problem(Location(self.path), f"file is larger than {MAX_FILE_BYTES} bytes; "
+                                                                  "this is not an alert file"))
                 return None
             try:
                 text = data.decode("utf-8-sig")
             except UnicodeDecodeError as error:
                 line = data.count(b"\n", 0, error.start) + 1
                 column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-                self.problems.append(
-                    Problem(
-                        Location(self.path, line, column),
-                        f"not UTF-8 text (byte 0x{data[error.start]:02x}); alert files are YAML text",
-                    )
-                )
+                self.problems.append(Problem(Location(self.path, line, column),
+                                             f"not UTF-8 text (byte 0x{data[error.start]:02x}); "
+                                             "alert files are YAML text"))
                 return None
         if not text.strip():
-            self.problems.append(
-                Problem(
-                    Location(self.path), "file is empty; expected an alert (metric, when, action) or a list of them"
-                )
-            )
+            self.problems.append(Problem(Location(self.path), "file is empty; expected an alert "
+                                                              "(metric, when, action) or a list of them"))
             return None
         return text
 
@@ -228,24 +187,16 @@ class _Reader:
         except yaml.reader.ReaderError as error:
             line = text.count("\n", 0, error.position) + 1
             column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
-            self.problems.append(
-                Problem(
-                    Location(self.path, line, column),
-                    f"invalid YAML: character U+{_code(error.character):04X} is not allowed "
-                    "(binary data in a text file?)",
-                )
-            )
+            self.problems.append(Problem(Location(self.path, line, column),
+                                         f"invalid YAML: character U+{_code(error.character):04X} is not allowed "
+                                         "(binary data in a text file?)"))
             return None
         except yaml.YAMLError as error:
             self.problems.append(Problem(Location(self.path), f"invalid YAML: {error}"))
             return None
         if root is None:
-            self.problems.append(
-                Problem(
-                    Location(self.path),
-                    "file has no alerts (only comments?); expected an alert (metric, when, action) or a list",
-                )
-            )
+            self.problems.append(Problem(Location(self.path), "file has no alerts (only comments?); expected "
+                                                              "an alert (metric, when, action) or a list"))
         return root
 
     def _items(self, root: yaml.Node) -> list[tuple[yaml.Node, dict[str, tuple[yaml.Node, yaml.Node]]]]:
@@ -258,10 +209,8 @@ class _Reader:
         elif isinstance(root, yaml.MappingNode):
             nodes = [root]
         else:
-            self.fail(
-                root,
-                f"expected an alert (a mapping with metric, when, action) or a list of them, not {_describe(root)}",
-            )
+            self.fail(root, "expected an alert (a mapping with metric, when, action) or a list of them, "
+                            f"not {_describe(root)}")
             return []
         items = []
         for node in nodes:
@@ -287,7 +236,8 @@ class _Reader:
             fields[key.value] = (key, value)
         return fields
 
-    def check_fields(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], what: str) -> bool:
+    def check_fields(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...],
+                     what: str) -> bool:
         """Report every unknown field; ``True`` when there were any (then a "missing field"
         error would only repeat the typo, so callers skip those)."""
         unknown = False
@@ -348,10 +298,8 @@ class _Reader:
     def identifier(self, node: yaml.Node, what: str, pattern: re.Pattern[str] = _IDENTIFIER) -> str:
         value = self.scalar(node, what)
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise self.fail(
-                node,
-                f"{what} {value!r} must be letters, digits and '_' (starting with a letter), e.g. payment_latency_high",
-            )
+            raise self.fail(node, f"{what} {value!r} must be letters, digits and '_' (starting with a letter), "
+                                  "e.g. payment_latency_high")
         return value
 
     def actions(self, node: yaml.Node, what: str) -> tuple[Action, ...]:
@@ -376,11 +324,8 @@ class _Reader:
         for name, (key, value_node) in fields.items():
             label = _LABEL_ALIASES.get(name, prometheus_label(name))
             if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
-                raise self.fail(
-                    key,
-                    f"label {name!r} is not a valid Prometheus label name "
-                    "(letters, digits and '_', not starting with '__')",
-                )
+                raise self.fail(key, f"label {name!r} is not a valid Prometheus label name "
+                                     "(letters, digits and '_', not starting with '__')")
             if label in matchers:
                 raise self.fail(key, f"label {name!r} is the same Prometheus label as another one here ({label})")
             value = self.scalar(value_node, f"label {name!r}")
@@ -391,16 +336,14 @@ class _Reader:
             matchers[label] = str(value)
         return tuple(sorted(matchers.items()))
 
-    def metric(
-        self, fields: dict[str, tuple[yaml.Node, yaml.Node]], where: yaml.Node, *, missing_ok: bool = False
-    ) -> MetricDefinition:
+    def metric(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], where: yaml.Node, *,
+               missing_ok: bool = False) -> MetricDefinition:
         """The ``metric`` (+ optional ``type``/``layer``) fields as a registry definition."""
         if "metric" not in fields:
             if missing_ok:
                 raise _Invalid()
-            raise self.fail(
-                where, "missing field 'metric' (a name from the HMS metric registry, e.g. payment_latency_ms)"
-            )
+            raise self.fail(where, "missing field 'metric' (a name from the HMS metric registry, "
+                                   "e.g. payment_latency_ms)")
         node = fields["metric"][1]
         name = self.scalar(node, "metric")
         try:
@@ -417,29 +360,21 @@ class _Reader:
                 raise self.fail(type_node, f"type {type_name!r} is not one of {', '.join(TYPES)}")
             kind = TYPES[type_name]
             if known is not None and known.kind is not kind:
-                raise self.fail(
-                    type_node,
-                    f"{name} is a {known.kind.value} in the HMS metric registry, "
-                    f"not a {type_name}; drop the type field",
-                )
+                raise self.fail(type_node, f"{name} is a {known.kind.value} in the HMS metric registry, "
+                                           f"not a {type_name}; drop the type field")
         layer = None
         if "layer" in fields:
             layer = self.text(fields["layer"][1], "layer", max_length=64)
             if known is not None and known.layer and layer != known.layer:
-                raise self.fail(
-                    fields["layer"][1],
-                    f"{name} belongs to layer {known.layer!r} in the HMS metric registry; drop the layer field",
-                )
+                raise self.fail(fields["layer"][1], f"{name} belongs to layer {known.layer!r} in the HMS "
+                                                    "metric registry; drop the layer field")
         if known is not None:
             return known
         if kind is None:
             close = difflib.get_close_matches(name, [d.name for d in self.registry], n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise self.fail(
-                node,
-                f"unknown metric {name!r}: it is not in the HMS metric registry; add "
-                f"'type: counter|gauge|histogram|updowncounter' for a metric outside it.{hint}",
-            )
+            raise self.fail(node, f"unknown metric {name!r}: it is not in the HMS metric registry; add "
+                                  f"'type: counter|gauge|histogram|updowncounter' for a metric outside it.{hint}")
         return MetricDefinition(name, kind, layer=layer or "custom")
 
     def optional_text(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], name: str) -> str | None:
@@ -449,11 +384,8 @@ class _Reader:
     def _alert(self, node: yaml.Node, fields: dict[str, tuple[yaml.Node, yaml.Node]], default_id: str) -> Alert:
         before = len(self.problems)
         typo = self.check_fields(fields, ALERT_FIELDS, "an alert")
-        alert_id = (
-            self.attempt(lambda: self.identifier(fields["name"][1], "name"), default_id)
-            if "name" in fields
-            else default_id
-        )
+        alert_id = self.attempt(lambda: self.identifier(fields["name"][1], "name"), default_id) \
+            if "name" in fields else default_id
         metric = self.attempt(lambda: self.metric(fields, node, missing_ok=typo), None)
         condition: Condition | None = None
         absent_for: Duration | None = None
@@ -465,14 +397,10 @@ class _Reader:
         elif "absent_for" in fields:
             absent_for = self.attempt(lambda: self.duration(fields["absent_for"][1], "absent_for"), None)
         elif not typo:
-            self.fail(
-                node, "missing field 'when' (e.g. when: avg_over_30s > 2000) or 'absent_for' (e.g. absent_for: 5m)"
-            )
-        for_ = (
-            self.attempt(lambda: self.duration(fields["for"][1], "for", allow_zero=True), None)
-            if "for" in fields
-            else None
-        )
+            self.fail(node, "missing field 'when' (e.g. when: avg_over_30s > 2000) or 'absent_for' "
+                            "(e.g. absent_for: 5m)")
+        for_ = self.attempt(lambda: self.duration(fields["for"][1], "for", allow_zero=True), None) \
+            if "for" in fields else None
         actions: tuple[Action, ...] = ()
         if "action" in fields:
             actions = self.attempt(lambda: self.actions(fields["action"][1], "action"), ())
@@ -483,11 +411,8 @@ class _Reader:
         message = self.attempt(lambda: self.optional_text(fields, "message"), None)
         summary = self.attempt(lambda: self.optional_text(fields, "summary"), None)
         runbook = self.attempt(lambda: self.optional_text(fields, "runbook"), None)
-        group = (
-            self.attempt(lambda: self.identifier(fields["group"][1], "group", _GROUP), "")
-            if "group" in fields
-            else _stem(self.path)
-        )
+        group = self.attempt(lambda: self.identifier(fields["group"][1], "group", _GROUP), "") \
+            if "group" in fields else _stem(self.path)
         if len(self.problems) != before or metric is None:
             raise _Invalid()
         return Alert(
@@ -543,12 +468,11 @@ class _Reader:
         if "period" in fields:
             period = self.duration(fields["period"][1], "period")
         if period.ms < 3_600_000:
-            raise self.fail(
-                fields["period"][1],
-                f"period {period.text} is too short for burn-rate alerts; use 1h or more (30d is usual)",
-            )
+            raise self.fail(fields["period"][1], f"period {period.text} is too short for burn-rate alerts; use 1h "
+                                                 "or more (30d is usual)")
         if ("latency" in fields) == ("errors" in fields):
-            raise self.fail(node, "an SLO needs exactly one of 'latency' (metric + below) or 'errors' (metric + total)")
+            raise self.fail(node, "an SLO needs exactly one of 'latency' (metric + below) or 'errors' "
+                                  "(metric + total)")
         latency_below: float | None = None
         errors: MetricDefinition | None = None
         if "latency" in fields:
@@ -558,9 +482,8 @@ class _Reader:
                 raise _Invalid()
             metric = self.metric(sub, sub_node)
             if metric.kind is not Kind.HISTOGRAM:
-                raise self.fail(
-                    sub["metric"][1], f"a latency SLO needs a histogram; {metric.name} is a {metric.kind.value}"
-                )
+                raise self.fail(sub["metric"][1], f"a latency SLO needs a histogram; {metric.name} is a "
+                                                  f"{metric.kind.value}")
             if "below" not in sub:
                 raise self.fail(sub_node, "latency needs 'below' (the threshold in the metric's unit, e.g. 2000)")
             latency_below = self._bucket(sub["below"][1], metric)
@@ -577,9 +500,8 @@ class _Reader:
             total_node = sub["total"][1]
             metric = self.metric({"metric": sub["total"]}, total_node)
             if metric.kind not in (Kind.COUNTER, Kind.HISTOGRAM):
-                raise self.fail(
-                    total_node, f"total must be a counter or histogram; {metric.name} is a {metric.kind.value}"
-                )
+                raise self.fail(total_node, f"total must be a counter or histogram; {metric.name} is a "
+                                            f"{metric.kind.value}")
         if "action" not in fields:
             raise self.fail(node, "missing field 'action' (who is paged when the error budget burns fast)")
         actions = self.actions(fields["action"][1], "action")
@@ -631,11 +553,8 @@ class _Reader:
         buckets = _buckets(metric)
         if buckets is not None and number not in buckets:
             near = sorted(buckets, key=lambda bound: abs(bound - number))[:2]
-            raise self.fail(
-                node,
-                f"{number:g} is not a bucket boundary of {metric.name}, so Prometheus cannot "
-                f"count requests below it; use {' or '.join(f'{b:g}' for b in sorted(near))}",
-            )
+            raise self.fail(node, f"{number:g} is not a bucket boundary of {metric.name}, so Prometheus cannot "
+                                  f"count requests below it; use {' or '.join(f'{b:g}' for b in sorted(near))}")
         return number
 
 
@@ -652,25 +571,21 @@ def _buckets(metric: MetricDefinition) -> tuple[float, ...] | None:
     return None
 
 
-def _default_message(
-    alert_id: str, metric: MetricDefinition, condition: Condition | None, absent_for: Duration | None
-) -> str:
+def _default_message(alert_id: str, metric: MetricDefinition, condition: Condition | None,
+                     absent_for: Duration | None) -> str:
     if condition is None:
         return f"{metric.name}: no data for {absent_for.text if absent_for else '?'}"
     unit = f" {metric.unit}" if metric.unit and not metric.unit.startswith("{") else ""
-    return (
-        f"{metric.name} {condition.aggregation} over {condition.window.text} is {{{{value}}}}{unit} "
-        f"({condition.op} {promql.format_number(condition.threshold)})"
-    )
+    return (f"{metric.name} {condition.aggregation} over {condition.window.text} is {{{{value}}}}{unit} "
+            f"({condition.op} {promql.format_number(condition.threshold)})")
 
 
 def _code(character: object) -> int:
     return character if isinstance(character, int) else ord(str(character)[:1] or "\0")
 
 
-_STANDARD_TAGS = {
-    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-}
+_STANDARD_TAGS = {f"tag:yaml.org,2002:{name}" for name in
+                  ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
 
 
 def _describe(node: yaml.Node) -> str:
@@ -682,16 +597,8 @@ def _describe(node: yaml.Node) -> str:
 
 
 def _python_type(value: object) -> str:
-    names = {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        str: "text",
-        bytes: "binary data",
-        type(None): "nothing (null)",
-        list: "a list",
-        dict: "a mapping",
-    }
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text", bytes: "binary data",
+             type(None): "nothing (null)", list: "a list", dict: "a mapping"}
     for kind, name in names.items():
         if type(value) is kind:
             return name if kind is not str else f"text {value!r}"
@@ -701,11 +608,6 @@ def _python_type(value: object) -> str:
 def iter_alert_files(directory: str | Path) -> Iterator[Path]:
     """``*.yml``/``*.yaml`` files in ``directory`` (recursively), sorted so output is deterministic."""
     root = Path(directory)
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.suffix in (".yml", ".yaml")
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ]
+    files = [p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
     return iter(sorted(files))

@@ -68,7 +68,8 @@ def parse_when(text: str) -> Condition:
     match = _WHEN.fullmatch(text)
     if match is None:
         raise SyntaxProblem(
-            f"cannot read when {text!r}: write <aggregation>_over_<duration> <op> <number>, e.g. avg_over_30s > 2000"
+            f"cannot read when {text!r}: write <aggregation>_over_<duration> <op> <number>, "
+            "e.g. avg_over_30s > 2000"
         )
     aggregation = match["agg"]
     if aggregation not in AGGREGATIONS:

@@ -142,18 +142,9 @@ def watch(
     on_rebuild: Callable[[RebuildReport], None] | None = None,
 ) -> None:
     """Rebuild now and after every change under ``directory`` until ``stop_event`` is set."""
-
     def cycle(force: bool) -> None:
-        report = rebuild(
-            directory,
-            rules_path,
-            alertmanager_path,
-            prometheus_url=prometheus_url,
-            alertmanager_url=alertmanager_url,
-            settings=settings,
-            force=force,
-            echo=echo,
-        )
+        report = rebuild(directory, rules_path, alertmanager_path, prometheus_url=prometheus_url,
+                         alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo)
         if on_rebuild is not None:
             on_rebuild(report)
 

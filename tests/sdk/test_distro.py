@@ -87,9 +87,7 @@ def test_unreachable_collector_never_blocks_the_app(target):
         # exporter would outlast the 30 s limit below; HMS_OTEL_SHUTDOWN_TIMEOUT
         # must cut it to about 1 s.
         env = app_env(
-            f"http://127.0.0.1:{port}",
-            OTEL_METRIC_EXPORT_INTERVAL="200",
-            OTEL_EXPORTER_OTLP_TIMEOUT="60",
+            f"http://127.0.0.1:{port}", OTEL_METRIC_EXPORT_INTERVAL="200", OTEL_EXPORTER_OTLP_TIMEOUT="60",
             HMS_OTEL_SHUTDOWN_TIMEOUT="1",
         )
         started = time.monotonic()
@@ -153,11 +151,7 @@ def test_ops_agent_serves_prometheus_text_with_contract_names():
     env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
     with subprocess.Popen(
         [sys.executable, str(APPS / "agent_app.py"), str(port)],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as app:
         try:
             url = app.stdout.readline().strip()
@@ -182,10 +176,7 @@ def test_ops_agent_port_in_use_is_a_clear_error():
         port = taken.getsockname()[1]
         code = f"from hms_otel import OPSAgent\nOPSAgent(port={port}).start()"
         result = subprocess.run(
-            [sys.executable, "-c", code],
-            env=app_env("http://127.0.0.1:1"),
-            capture_output=True,
-            text=True,
+            [sys.executable, "-c", code], env=app_env("http://127.0.0.1:1"), capture_output=True, text=True,
             timeout=30,
         )
     assert result.returncode != 0
@@ -204,10 +195,7 @@ def test_agent_under_opentelemetry_instrument_does_not_configure_twice(otlp_rece
     )
     result = subprocess.run(
         instrumented_argv(app),
-        env=app_env(otlp_receiver.endpoint),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        env=app_env(otlp_receiver.endpoint), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     eventually(lambda: otlp_receiver.latest("refund_pdf_total"), 20, "refund_pdf_total")
@@ -225,17 +213,12 @@ def test_exporter_failures_are_not_fed_back_into_the_log_pipeline():
         "time.sleep(1.5)\n"
     )
     env = app_env(
-        "http://127.0.0.1:1",
-        OTEL_LOGS_EXPORTER="console",
-        OTEL_METRIC_EXPORT_INTERVAL="200",
+        "http://127.0.0.1:1", OTEL_LOGS_EXPORTER="console", OTEL_METRIC_EXPORT_INTERVAL="200",
         HMS_OTEL_SHUTDOWN_TIMEOUT="1",
     )
     result = subprocess.run(
         [str(OPENTELEMETRY_INSTRUMENT), sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "Transient error" in result.stderr or "Failed to export" in result.stderr  # the failures happened
