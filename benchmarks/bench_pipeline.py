@@ -268,7 +268,7 @@ def run_configurations(
         kind: LocalStack(
             workdir / kind,
             collector_config=durable if kind == "durable" and durable else _config(kind, workdir),
-            with_loki=False,
+            with_victorialogs=False,
             scrape_interval="5s",
         )
         for kind in kinds
@@ -295,7 +295,7 @@ def run_configurations(
 
 
 def run_outage(rate: int, outage: float, workdir: Path) -> None:
-    stack = LocalStack(workdir / "outage", with_loki=False, scrape_interval="5s")
+    stack = LocalStack(workdir / "outage", with_victorialogs=False, scrape_interval="5s")
     results: multiprocessing.Queue = multiprocessing.Queue()
     seconds = outage + 30
     with stack:

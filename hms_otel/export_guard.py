@@ -237,8 +237,13 @@ class SizeBoundedMetricExporter(MetricExporter):
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
         )
-        self.inner = inner
+        self._exporter = inner
         self.limits = limits or ExportLimits.from_env()
+
+    @property
+    def exporter(self) -> MetricExporter:
+        """The wrapped exporter."""
+        return self._exporter
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         requests, dropped = split_metrics(metrics_data, self.limits)
@@ -246,18 +251,21 @@ class SizeBoundedMetricExporter(MetricExporter):
             count_dropped("metrics", "too_large", dropped, f"data points over {self.limits.max_request_bytes} bytes")
         result = MetricExportResult.SUCCESS
         for request in requests:
-            if self.inner.export(request, timeout_millis=timeout_millis, **kwargs) is not MetricExportResult.SUCCESS:
+            if (
+                self._exporter.export(request, timeout_millis=timeout_millis, **kwargs)
+                is not MetricExportResult.SUCCESS
+            ):
                 result = MetricExportResult.FAILURE
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self.inner.force_flush(timeout_millis=timeout_millis)
+        return self._exporter.force_flush(timeout_millis=timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        self._exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
 
-    def renewed(self, inner: MetricExporter) -> SizeBoundedMetricExporter:
-        """The same wrapper around a new inner exporter (after fork)."""
+    def rewrap(self, inner: MetricExporter) -> SizeBoundedMetricExporter:
+        """The same wrapper around another exporter (after fork)."""
         return SizeBoundedMetricExporter(inner, self.limits)
 
 
@@ -309,8 +317,13 @@ class SizeBoundedLogExporter(LogRecordExporter):
     oversize records dropped alone."""
 
     def __init__(self, inner: LogRecordExporter, limits: ExportLimits | None = None) -> None:
-        self.inner = inner
+        self._exporter = inner
         self.limits = limits or ExportLimits.from_env()
+
+    @property
+    def exporter(self) -> LogRecordExporter:
+        """The wrapped exporter."""
+        return self._exporter
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         chunks, dropped = split_logs(batch, self.limits)
@@ -318,17 +331,18 @@ class SizeBoundedLogExporter(LogRecordExporter):
             count_dropped("logs", "too_large", dropped, f"log records over {self.limits.max_request_bytes} bytes")
         result = LogRecordExportResult.SUCCESS
         for chunk in chunks:
-            if self.inner.export(chunk) is not LogRecordExportResult.SUCCESS:
+            if self._exporter.export(chunk) is not LogRecordExportResult.SUCCESS:
                 result = LogRecordExportResult.FAILURE
         return result
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self.inner.force_flush(timeout_millis)
+        return self._exporter.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
-        self.inner.shutdown()
+        self._exporter.shutdown()
 
-    def renewed(self, inner: LogRecordExporter) -> SizeBoundedLogExporter:
+    def rewrap(self, inner: LogRecordExporter) -> SizeBoundedLogExporter:
+        """The same wrapper around another exporter (after fork)."""
         return SizeBoundedLogExporter(inner, self.limits)
 
 

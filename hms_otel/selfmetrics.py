@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
-
-from opentelemetry import metrics
 
 from hms_otel.registry import REGISTRY, Kind
 
@@ -27,26 +24,18 @@ DROPPED = REGISTRY.define(
     attributes=("signal", "reason"),
 )
 
-# (meter provider, counter): created again when the global provider changes (tests, late SDK set-up).
-_counter: tuple[Any, Any] = (None, None)
 _warned: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
 def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> None:
     """Add ``amount`` to ``hms_otel_dropped_total{signal, reason}``; warn the first time. Never raises."""
-    global _counter
     if amount <= 0:
         return
     try:
         with _lock:
             first = (signal, reason) not in _warned
             _warned.add((signal, reason))
-            provider, counter = _counter
-            if provider is not metrics.get_meter_provider():
-                provider = metrics.get_meter_provider()
-                counter = provider.get_meter("hms_otel").create_counter(DROPPED.name, DROPPED.unit, DROPPED.description)
-                _counter = (provider, counter)
         if first:
             _log.warning(
                 "hms_otel dropped %d %s (%s)%s; further drops are only counted in %s",
@@ -56,6 +45,8 @@ def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> No
                 f": {detail}" if detail else "",
                 DROPPED.name,
             )
-        counter.add(amount, {"signal": signal, "reason": reason})
+        from hms_otel import metric  # the facades' instruments and providers (metric imports this module)
+
+        metric._instrument(DROPPED).add(amount, {"signal": signal, "reason": reason})
     except Exception:  # counting a loss must never become a second failure
         pass

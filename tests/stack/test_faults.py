@@ -37,7 +37,7 @@ def _config_with_debug_logs(path: Path) -> Path:
 def log_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     workdir = tmp_path_factory.mktemp("faults")
     stack = LocalStack(
-        workdir / "stack", collector_config=_config_with_debug_logs(workdir / "collector.yaml"), with_loki=False
+        workdir / "stack", collector_config=_config_with_debug_logs(workdir / "collector.yaml"), with_victorialogs=False
     )
     try:
         stack.start()

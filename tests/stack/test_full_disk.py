@@ -52,7 +52,9 @@ def test_full_disk_loss_is_counted_alerted_and_the_pipeline_recovers(
     small_disk: Path, tmp_path: Path, start_app
 ) -> None:
     stack = LocalStack(
-        tmp_path / "stack", with_loki=False, collector_env={"HMS_COLLECTOR_STORAGE_DIR": str(small_disk / "storage")}
+        tmp_path / "stack",
+        with_victorialogs=False,
+        collector_env={"HMS_COLLECTOR_STORAGE_DIR": str(small_disk / "storage")},
     )
     try:
         stack.start()
