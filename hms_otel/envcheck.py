@@ -17,7 +17,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from urllib.parse import urlsplit
@@ -175,14 +175,14 @@ RULES: dict[str, Rule] = {
 _warned: set[tuple[str, str]] = set()
 
 
-def repair_environment(defaults: Mapping[str, str], environ: dict[str, str] | None = None) -> list[str]:
+def repair_environment(defaults: Mapping[str, str], environ: MutableMapping[str, str] | None = None) -> list[str]:
     """Replace every invalid value in ``environ`` (default ``os.environ``); return the variables fixed.
 
     ``defaults`` are the distro's defaults (used instead of a bad value when
     they name it; else the rule's fallback). One stderr warning per variable
     and value, however often this runs.
     """
-    env = os.environ if environ is None else environ
+    env: MutableMapping[str, str] = os.environ if environ is None else environ
     fixed: list[str] = []
     for name, rule in RULES.items():
         value = env.get(name)
@@ -204,7 +204,7 @@ def repair_environment(defaults: Mapping[str, str], environ: dict[str, str] | No
     return fixed
 
 
-def _replace(env: dict[str, str], name: str, value: str) -> None:
+def _replace(env: MutableMapping[str, str], name: str, value: str) -> None:
     if value == UNSET:
         env.pop(name, None)
     else:

@@ -193,7 +193,8 @@ def _slot(current: list[Any], resource_metrics: Any, scope_metrics: Any, metric:
     metrics = scopes[-1][1]
     if not metrics or metrics[-1][0] is not metric:
         return None
-    return metrics[-1][1]
+    points: list[Any] = metrics[-1][1]
+    return points
 
 
 def _open_slot(current: list[Any], resource_metrics: Any, scope_metrics: Any, metric: Any) -> list[Any]:
@@ -339,7 +340,7 @@ class SizeBoundedLogExporter(LogRecordExporter):
         return self._exporter.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
-        self._exporter.shutdown()
+        self._exporter.shutdown()  # type: ignore[no-untyped-call]
 
     def rewrap(self, inner: LogRecordExporter) -> SizeBoundedLogExporter:
         """The same wrapper around another exporter (after fork)."""
