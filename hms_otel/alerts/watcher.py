@@ -29,7 +29,9 @@ _RELOAD_TIMEOUT_S = 10
 def _print(text: str, is_error: bool) -> None:
     import click
 
-    click.echo(text, err=is_error)
+    from hms_otel.terminal import safe_text
+
+    click.echo(safe_text(text), err=is_error)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hms_otel.attributes import error_type
+from hms_otel.attributes import bounded_text, error_type, value_length_limit
 
 #: Returned by an extractor when the call has no such value (e.g. ``return``
 #: after an exception); the attribute is then left out, silently.
@@ -229,9 +229,12 @@ def _walk(base: Extractor, path: tuple[str, ...]) -> Extractor:
 
 
 def attribute_value(value: Any) -> Any:
-    """Make ``value`` an OpenTelemetry attribute value (str, bool, int, float)."""
-    if isinstance(value, str | bool | int | float):
+    """Make ``value`` an OpenTelemetry attribute value (str, bool, int, float); long strings are cut
+    (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) so a huge value never enters the SDK's state."""
+    if isinstance(value, str):
+        return bounded_text(value, value_length_limit())
+    if isinstance(value, bool | int | float):
         return value
     if isinstance(value, enum.Enum):
         return attribute_value(value.value)
-    return str(value)
+    return bounded_text(str(value), value_length_limit())

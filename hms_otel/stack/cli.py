@@ -175,7 +175,7 @@ def _start_alert_watcher(
     from hms_otel.alerts.watcher import watch  # only `up` needs the compiler
 
     def echo(text: str, is_error: bool) -> None:
-        text = escape(text)  # PromQL like `[5m]` is not rich markup
+        text = escape(safe_text(text))  # PromQL like `[5m]` is not rich markup; file text may hold escapes
         _console.print(f"[red]{text}[/]" if is_error else f"[dim]alerts:[/] {text}")
 
     def run() -> None:
@@ -194,7 +194,7 @@ def _start_alert_watcher(
                 reload_alertmanager=stack.alertmanager.reload_outcome,
             )
         except Exception as error:  # a broken watcher must not take the stack down
-            _console.print(f"[red]alert watcher stopped:[/] {error}")
+            _console.print(f"[red]alert watcher stopped:[/] {escape(safe_text(str(error)))}")
 
     thread = threading.Thread(target=run, name="hms-alert-watcher", daemon=True)
     thread.start()
