@@ -32,7 +32,7 @@ MAX_BYTES = 1_000_000
 #: Deeper nesting than this is never a configuration file (and would cost recursion elsewhere).
 MAX_DEPTH = 64
 #: More values than this is never a configuration file; it also bounds the time to read one.
-MAX_NODES = 50_000
+MAX_NODES = 20_000
 #: After this many problems the rest of a file is not read (the user has enough to fix).
 MAX_PROBLEMS = 100
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.spec.alert import ALERT_FIELDS, SEVERITIES, read_alert
-from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid, stem
+from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.slo import SLO_FIELDS, read_slo
 from hms_otel.errors import Location, Problem, ProblemsError, sorted_problems
 from hms_otel.registry import REGISTRY, MetricRegistry
@@ -60,7 +60,7 @@ def load_bytes(data: bytes | str, path: str, registry: MetricRegistry = REGISTRY
 
 def _read_file(reader: FieldReader, root: Node) -> AlertFile | None:
     items = _items(reader, root)
-    group = stem(reader.path)
+    group = reader.stem
     alerts: list[Alert] = []
     slos: list[Slo] = []
     groups: dict[str, Node] = {}

@@ -6,7 +6,7 @@ import math
 
 from hms_otel.alerts.model import Duration, Slo
 from hms_otel.alerts.spec.actions import read_actions
-from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid, stem
+from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.labels import read_selector
 from hms_otel.alerts.spec.metric import read_layer, read_metric
 from hms_otel.alerts.syntax import shown
@@ -46,7 +46,7 @@ def read_slo(reader: FieldReader, node: MapNode, fields: Fields) -> Slo:
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
     runbook = reader.attempt(lambda: reader.optional_text(fields, "runbook"), None)
     group = reader.attempt(lambda: reader.identifier(fields["group"][1], "group", GROUP), "") \
-        if "group" in fields else stem(reader.path)
+        if "group" in fields else reader.stem
     if len(reader.problems) != before or metric is None or objective is None:
         raise Invalid()
     return Slo(
