@@ -79,8 +79,10 @@ class GuardedGroup(click.Group):
 SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
     "collector": "hms_otel.stack.cli:collector",
+    "dashboards": "hms_otel.dashboards.cli:dashboards",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
+    "logs": "hms_otel.logs_cli:logs",
     "up": "hms_otel.stack.cli:up",
 }
 
@@ -95,7 +97,8 @@ class _LazyGroup(GuardedGroup):
             return super().get_command(ctx, cmd_name)
         module_name, attribute = target.split(":")
         try:
-            return getattr(importlib.import_module(module_name), attribute)
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
         except (ImportError, AttributeError) as error:
             return _unavailable(cmd_name, str(error))
 

@@ -33,7 +33,8 @@ def request(
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            return response.read()
+            body: bytes = response.read()
+            return body
     except urllib.error.HTTPError as error:
         raise HTTPError(url, error.code, error.read().decode(errors="replace")) from None
     except (urllib.error.URLError, OSError) as error:

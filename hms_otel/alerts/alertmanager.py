@@ -50,8 +50,10 @@ def receiver(action: Action, settings: Settings, warnings: list[Problem]) -> dic
     elif action.scheme == "webhook":
         config["webhook_configs"] = [{"url": action.target, "send_resolved": True}]
     elif action.scheme == "teams":
-        url = settings.teams_urls.get(action.target.lower())
-        if not url:
+        teams_url = settings.teams_urls.get(action.target.lower())
+        if teams_url:
+            url = teams_url
+        else:
             variable = f"HMS_TEAMS_{action.target.upper().replace('-', '_')}_URL"
             url = f"http://127.0.0.1:9/{variable}-is-not-set"
             _warn(warnings, where, f"{variable} is not set; {action.receiver} cannot deliver until it is")

@@ -47,7 +47,7 @@ class CompileResult:
         return HEADER.format(source=self.source) + dump_yaml(rules.prometheus_rule(self.files))
 
     def alert_ids(self) -> list[str]:
-        ids = []
+        ids: list[str] = []
         for source in self.files:
             ids.extend(alert.id for alert in source.alerts)
             for slo in source.slos:

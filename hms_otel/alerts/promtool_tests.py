@@ -10,6 +10,7 @@ before promtool runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.rules import alert_labels, slo_id, slo_message
@@ -126,7 +127,7 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
     interval = _interval_ms(window_ms)
     fire_steps = -(-(window_ms + for_ms) // interval) + 2
-    expected = dict(
+    expected: dict[str, Any] = dict(
         alert_id=alert.id, severity=alert.severity, layer=alert.layer, labels=dict(alert.selector),
         message=alert.message, summary=alert.summary, runbook=alert.runbook, source=str(alert.source),
     )

@@ -2,7 +2,8 @@
 
 Specs are declared in Python (:class:`Hook`, :class:`Record`) or read from YAML,
 a file or inline text, usually named by an environment variable. Loading
-checks the structure with a JSON schema and reports every problem with the
+checks the structure against a small JSON-schema subset (no jsonschema, see
+:mod:`hms_otel.hooks.structure`) and reports every problem with the
 file and line it sits on.
 """
 
@@ -15,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import jsonschema
-
 from hms_otel import yamlfile
 from hms_otel.errors import HmsError, Location, Problem, ProblemsError
+from hms_otel.hooks.structure import Violation, violations
 
 T = TypeVar("T")
 
@@ -113,7 +113,6 @@ _SCHEMA = {
         }
     },
 }
-_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
 
 
 def load(text: str | bytes, where: str) -> tuple[Hook, ...]:
@@ -131,8 +130,8 @@ def load(text: str | bytes, where: str) -> tuple[Hook, ...]:
     else:
         root_path = ["hooks"]
     problems = [
-        Problem(_error_location(root, error, root_path), f"{_dotted(error.absolute_path)}: {error.message}")
-        for error in _VALIDATOR.iter_errors(data)
+        Problem(_error_location(root, violation, root_path), f"{_dotted(violation.path)}: {violation.message}")
+        for violation in violations(data, _SCHEMA)
     ]
     if problems:
         raise HookFileInvalid(problems)
@@ -193,18 +192,15 @@ def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[H
     return tuple(hooks)
 
 
-def _error_location(root: yamlfile.Node, error: jsonschema.ValidationError, root_path: list[object]) -> Location:
+def _error_location(root: yamlfile.Node, violation: Violation, root_path: list[object]) -> Location:
     # A bare list is read as {"hooks": [...]}: drop that first step to walk the file's own tree.
-    path = list(error.absolute_path)
+    path: list[object] = list(violation.path)
     if not root_path:
         path = path[1:]
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+    if violation.unexpected_key is not None:
         # Point at the first unexpected key rather than at the mapping holding it.
-        allowed = error.schema.get("properties", {})
-        unexpected = [key for key in error.instance if key not in allowed][:1]
-        if unexpected:
-            holder = yamlfile.locate_node(root, path)
-            return yamlfile.key_location(holder, unexpected[0])
+        holder = yamlfile.locate_node(root, path)
+        return yamlfile.key_location(holder, violation.unexpected_key)
     return yamlfile.locate(root, path)
 
 

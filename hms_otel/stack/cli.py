@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -23,6 +24,9 @@ from hms_otel.stack.demo import serve_sms_phone
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
+
+if TYPE_CHECKING:
+    from hms_otel.dashboards.publish import DashboardPublisher
 
 _console = Console(stderr=True, highlight=False)
 _KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
@@ -83,6 +87,23 @@ def validate(config: Path) -> None:
 
 
 @collector.command()
+@click.option("--write", is_flag=True, help="Rewrite the generated transform/pii block of each CONFIG.")
+@click.argument("configs", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def pii(write: bool, configs: tuple[Path, ...]) -> None:
+    """Print the PII-masking processors generated from hms_otel/pii.py, or --write them into CONFIGS."""
+    from hms_otel import pii as rule
+
+    if not write:
+        click.echo(rule.generated_block(""), nl=False)
+    for config in configs:
+        try:
+            changed = rule.write(config)
+        except ValueError:
+            raise click.ClickException(f"{config}: no `{rule.BEGIN}` / `{rule.END}` lines to write between") from None
+        click.echo(f"{config}: {'updated' if changed else 'up to date'}")
+
+
+@collector.command()
 def path() -> None:
     """Print the path of the built collector (fails with the build hint if it is not built)."""
     with _clean_errors():
@@ -91,7 +112,7 @@ def path() -> None:
 
 # -- hms-ops install -----------------------------------------------------------------------------------------
 
-_TARGETS = ("debian", "collector", "loki")
+_TARGETS = ("debian", "collector", "victoria-logs", "uplot")
 
 
 @click.command()
@@ -102,10 +123,18 @@ def install(targets: tuple[str, ...]) -> None:
     \b
     debian     Prometheus, promtool, Alertmanager, amtool (apt-get)
     collector  hms-otelcol built with ocb into ~/.cache/hms-ops
-    loki       Loki built from its Go module into ~/.cache/hms-ops
+    victoria-logs  VictoriaLogs (the local log store) built from its Go module into ~/.cache/hms-ops
+    uplot      the dashboard's charting library (npm pack, integrity-checked) into ~/.cache/hms-ops
     """
+    from hms_otel.dashboards.uplot import install_uplot
+
     chosen = _TARGETS if not targets or "all" in targets else tuple(t for t in _TARGETS if t in targets)
-    steps = {"debian": builds.install_debian, "collector": builds.build_collector, "loki": builds.build_loki}
+    steps = {
+        "debian": builds.install_debian,
+        "collector": builds.build_collector,
+        "victoria-logs": builds.build_victorialogs,
+        "uplot": install_uplot,
+    }
     with _clean_errors(), _progress("installing") as progress:
         for target in chosen:
             started = time.monotonic()
@@ -191,11 +220,30 @@ def _summary(stack: LocalStack, workdir: Path) -> Table:
     table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
     table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
-    table.add_row("HMS layers console", f"{stack.prometheus_url}/consoles/hms-layers.html")
+    table.add_row("HMS dashboard", stack.dashboard_url)
     table.add_row("Alertmanager", stack.alertmanager_url)
-    table.add_row("Loki", f'{stack.loki_url}  (LogQL: {{service_name="..."}})')
+    if stack.victorialogs is not None:
+        table.add_row("Logs (search UI)", stack.victorialogs.ui_url)
+        table.add_row("Logs (terminal)", "hms-ops logs search TEXT --service S --since 10m")
     table.add_row("state and logs", str(workdir))
     return table
+
+
+def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
+    """Serve the dashboard from the stack; without uPlot the stack still runs, with a warning."""
+    from hms_otel.dashboards.publish import DashboardPublisher
+    from hms_otel.dashboards.site import Links
+
+    def say(text: str, is_error: bool) -> None:
+        _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
+
+    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, Links(alertmanager=stack.alertmanager_url), say)
+    try:
+        publisher.publish()
+    except builds.MissingBinary as error:
+        _console.print(f"[yellow]no dashboard: {escape(str(error))}[/]")
+        return None
+    return publisher
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -240,7 +288,7 @@ def up(
     demo_calm: float,
     **ports: int,
 ) -> None:
-    """Run the collector, Prometheus, Alertmanager and Loki locally until Ctrl-C."""
+    """Run the collector, Prometheus, Alertmanager and VictoriaLogs locally until Ctrl-C."""
     ports_ = Ports(**{name.removesuffix("_port"): value for name, value in ports.items()})
     stack = LocalStack(
         workdir,
@@ -254,7 +302,7 @@ def up(
     demo_proc: subprocess.Popen[bytes] | None = None
     phone = None
     try:
-        with _clean_errors(), _console.status("starting Loki, Alertmanager, Prometheus and the collector"):
+        with _clean_errors(), _console.status("starting VictoriaLogs, Alertmanager, Prometheus and the collector"):
             stack.start()
         # Settings this stack implies; the user's environment still wins.
         alert_defaults = {"HMS_SCRAPE_INTERVAL": scrape_interval}
@@ -262,6 +310,7 @@ def up(
             phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
                 lambda text: _console.print(f"[bold red]{escape(text)}[/]")
             )
+        dashboard = _dashboard(stack, alert_dir)
         if alert_dir.is_dir():
             _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         else:
@@ -276,7 +325,9 @@ def up(
         _console.print("Ctrl-C stops everything.")
         while True:
             time.sleep(1)
-            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.loki):
+            if dashboard is not None:
+                dashboard.refresh()
+            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.victorialogs):
                 if service is not None and not service.running:
                     raise click.ClickException(f"{service.name} exited; see {service.log_path}")
     except KeyboardInterrupt:

@@ -5,6 +5,10 @@ about 11 s on "Election Day", timed with ``@metric.timer`` for real (worker
 threads sleep, so it costs no CPU). It has no telemetry set-up of its own:
 ``hms-ops up`` runs it under ``opentelemetry-instrument``.
 
+The payment clears through ACH (``ach_latency_ms``), citizens queue while it is
+slow (``job_queue_depth``) and the licence printer reports its health
+(``license_printer_health``), so every panel of the dashboard's overview has data.
+
 The SMS provider cannot be reached from a laptop, so the demo stands in a
 local webhook that prints each text it would have sent.
 """
@@ -20,15 +24,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import click
+from opentelemetry import metrics
 
 from hms_otel import metric
 
 
 @metric.timer("payment_latency_ms", step="charge")
 def charge(order: int, latency_ms: float) -> None:
+    started = time.perf_counter()
     time.sleep(latency_ms / 1000 * random.uniform(0.9, 1.1))
+    metric.observe("ach_latency_ms", (time.perf_counter() - started) * 1000, agency="dmv", outcome="cleared")
     if latency_ms > 2000:
         metric.log(f"Payment #{order} slow: the gateway answered after {latency_ms / 1000:.0f} s", level="warning")
+
+
+def _citizens_waiting(workers: int, normal_ms: float, latency_ms: list[float], stop: threading.Event) -> None:
+    """Citizens arrive at the pace the workers manage normally; while payments are slow they queue."""
+    waiting = [0.0]
+
+    def observe(options: metrics.CallbackOptions) -> list[metrics.Observation]:
+        return [metrics.Observation(round(waiting[0]), {"queue": "licence-renewals"})]
+
+    metrics.get_meter("hms-demo").create_observable_gauge("job_queue_depth", [observe], unit="{job}")
+    while not stop.wait(1.0):
+        arrivals, served = workers * 1000 / normal_ms, workers * 1000 / latency_ms[0]
+        waiting[0] = min(500.0, max(0.0, waiting[0] + arrivals - served))
+        metric.gauge("license_printer_health", 1.0, printer="counter-1")
 
 
 def _worker(first_order: int, latency_ms: list[float], stop: threading.Event) -> None:
@@ -50,6 +71,7 @@ def main(calm: float, normal_ms: float, slow_ms: float, workers: int) -> None:
     stop = threading.Event()
     for index in range(workers):
         threading.Thread(target=_worker, args=(index * 1_000_000, latency_ms, stop), daemon=True).start()
+    threading.Thread(target=_citizens_waiting, args=(workers, normal_ms, latency_ms, stop), daemon=True).start()
     print(f"payments: {workers} workers, about {normal_ms:.0f} ms a payment", flush=True)
     time.sleep(calm)
     latency_ms[0] = slow_ms

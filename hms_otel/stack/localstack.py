@@ -1,4 +1,4 @@
-"""The whole local stack: collector -> Prometheus (+ Alertmanager) and Loki, as real processes.
+"""The whole local stack: collector -> Prometheus (+ Alertmanager) and VictoriaLogs, as real processes.
 
 Usage::
 
@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from hms_otel.stack.processes import check_port_free, free_port, wait_until
-from hms_otel.stack.services import Alertmanager, Collector, Loki, Prometheus
+from hms_otel.stack.services import Alertmanager, Collector, Prometheus, VictoriaLogs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +38,7 @@ class Ports:
     otlp_http: int
     prometheus: int
     alertmanager: int
-    loki: int
-    loki_grpc: int
+    victorialogs: int
     collector_health: int
     collector_telemetry: int
 
@@ -60,8 +59,7 @@ STANDARD_PORTS = Ports(
     otlp_http=4318,
     prometheus=9090,
     alertmanager=9093,
-    loki=3100,
-    loki_grpc=9096,
+    victorialogs=9428,
     collector_health=13133,
     collector_telemetry=8888,
 )
@@ -80,14 +78,14 @@ _SYSTEM_SERVICE_HINTS = {
 
 
 class LocalStack:
-    """Collector, Prometheus, Alertmanager and Loki wired together on 127.0.0.1.
+    """Collector, Prometheus, Alertmanager and VictoriaLogs wired together on 127.0.0.1.
 
     ``ports``: a :class:`Ports` (default: free ports). ``collector_config``:
     default collector-config/local.yaml. ``rule_files``: Prometheus rule files
     or globs. ``alertmanager_config``: an Alertmanager config file (default: a
     route to a receiver that does nothing). ``scrape_interval`` and
     ``evaluation_interval``: Prometheus globals (1s keeps tests short).
-    ``with_loki=False`` skips Loki (metrics-only tests). ``collector_env``:
+    ``with_victorialogs=False`` skips the log store (metrics-only tests). ``collector_env``:
     extra environment for the collector.
     """
 
@@ -101,13 +99,15 @@ class LocalStack:
         alertmanager_config: Path | None = None,
         scrape_interval: str = "1s",
         evaluation_interval: str = "1s",
-        with_loki: bool = True,
+        with_victorialogs: bool = True,
         collector_env: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.ports = ports or Ports.free()
         p = self.ports
-        self.loki = Loki(self.workdir / "loki", p.loki, p.loki_grpc) if with_loki else None
+        self.victorialogs = (
+            VictoriaLogs(self.workdir / "victorialogs", p.victorialogs) if with_victorialogs else None
+        )
         self.alertmanager = Alertmanager(self.workdir / "alertmanager", p.alertmanager, config=alertmanager_config)
         self.prometheus = Prometheus(
             self.workdir / "prometheus",
@@ -118,8 +118,10 @@ class LocalStack:
             alertmanager_port=p.alertmanager,
             scrape_targets={"hms-otelcol": f"127.0.0.1:{p.collector_telemetry}"},
         )
-        # Without Loki the collector still needs a URL; nothing listens there and log export just retries.
-        loki_url = self.loki.otlp_url if self.loki else f"http://127.0.0.1:{p.loki}/otlp"
+        # Without the log store the collector still needs a URL; nothing listens there and log export retries.
+        logs_url = (
+            self.victorialogs.otlp_url if self.victorialogs else f"http://127.0.0.1:{p.victorialogs}/insert/opentelemetry"
+        )
         self.collector = Collector(
             self.workdir / "collector",
             config=collector_config,
@@ -128,7 +130,7 @@ class LocalStack:
             health_port=p.collector_health,
             telemetry_port=p.collector_telemetry,
             remote_write_url=f"{self.prometheus.url}/api/v1/write",
-            loki_otlp_url=loki_url,
+            logs_otlp_url=logs_url,
             env=collector_env,
         )
 
@@ -149,14 +151,24 @@ class LocalStack:
         return self.prometheus.url
 
     @property
+    def dashboard_dir(self) -> Path:
+        """Where the HMS dashboard's files go (``hms_otel.dashboards.site.write_site``)."""
+        return self.prometheus.user_assets_dir
+
+    @property
+    def dashboard_url(self) -> str:
+        return self.prometheus.url + "/user/index.html"
+
+    @property
     def alertmanager_url(self) -> str:
         return self.alertmanager.url
 
     @property
-    def loki_url(self) -> str:
-        if self.loki is None:
-            raise RuntimeError("this LocalStack was created with with_loki=False")
-        return self.loki.url
+    def victorialogs_url(self) -> str:
+        """Base URL of the log store (LogsQL API under /select/logsql/, UI at /select/vmui/)."""
+        if self.victorialogs is None:
+            raise RuntimeError("this LocalStack was created with with_victorialogs=False")
+        return self.victorialogs.url
 
     @property
     def rules_dir(self) -> Path:
@@ -177,12 +189,12 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Start all processes in dependency order; on any failure stop what was started and re-raise."""
         for name, port in dataclasses.asdict(self.ports).items():
-            if name.startswith("loki") and self.loki is None:
+            if name == "victorialogs" and self.victorialogs is None:
                 continue
             check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
         try:
-            if self.loki:
-                self.loki.start()
+            if self.victorialogs:
+                self.victorialogs.start()
             self.alertmanager.start()
             self.prometheus.start()
             self.collector.start()
@@ -197,7 +209,7 @@ class LocalStack:
         Every process gets its stop even if stopping an earlier one raised; the first error is re-raised.
         """
         errors: list[BaseException] = []
-        for service in (self.collector, self.prometheus, self.alertmanager, self.loki):
+        for service in (self.collector, self.prometheus, self.alertmanager, self.victorialogs):
             if service is None:
                 continue
             try:
@@ -265,6 +277,16 @@ class LocalStack:
     def start_prometheus(self) -> None:
         """Start Prometheus again on the same port and data directory."""
         self.prometheus.start()
+
+    def stop_victorialogs(self) -> None:
+        """Stop the log store (outage tests); its data directory is kept."""
+        if self.victorialogs is not None:
+            self.victorialogs.stop()
+
+    def start_victorialogs(self) -> None:
+        """Start the log store again on the same port and data directory."""
+        if self.victorialogs is not None:
+            self.victorialogs.start()
 
     def kill_collector(self) -> None:
         """SIGKILL the collector (crash tests)."""

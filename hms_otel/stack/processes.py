@@ -1,7 +1,7 @@
 """Run one server process: free loopback ports, a log file, readiness polling, stop by PID.
 
-    with ManagedProcess("loki", [binary, "-config.file=loki.yaml"], log_path=work / "loki.log",
-                        ready_url=f"http://127.0.0.1:{port}/ready") as loki:
+    with ManagedProcess("victorialogs", [binary, f"-httpListenAddr=127.0.0.1:{port}"],
+                        log_path=work / "victorialogs.log", ready_url=f"http://127.0.0.1:{port}/health") as logs:
         ...
 
 Every failure message names the process and ends with the tail of its log,

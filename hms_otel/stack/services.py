@@ -1,4 +1,4 @@
-"""The four real backends as plain local processes: collector, Prometheus, Alertmanager, Loki.
+"""The four real backends as plain local processes: collector, Prometheus, Alertmanager, VictoriaLogs.
 
 Each class writes its own configuration and data directory under ``workdir``,
 listens on 127.0.0.1 only, and wraps a :class:`~hms_otel.stack.processes.ManagedProcess`
@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from hms_otel import http
+from hms_otel.pii import FEATURE_GATES
 from hms_otel.stack.builds import find_binary, repo_root
-from hms_otel.stack.consoles import write_consoles
 from hms_otel.stack.processes import HOST, ManagedProcess
 
 
@@ -36,7 +36,7 @@ def validate_collector_config(config: Path, env: Mapping[str, str] | None = None
     if not Path(config).is_file():
         raise ConfigInvalid(f"{config}: no such file")
     proc = subprocess.run(
-        [str(find_binary("hms-otelcol")), "validate", f"--config={config}"],
+        [str(find_binary("hms-otelcol")), "validate", f"--config={config}", FEATURE_GATES],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -129,7 +129,7 @@ class Collector(_Service):
         health_port: int,
         telemetry_port: int,
         remote_write_url: str,
-        loki_otlp_url: str,
+        logs_otlp_url: str,
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
@@ -139,7 +139,7 @@ class Collector(_Service):
         self.otlp_http_port = otlp_http_port
         self.telemetry_port = telemetry_port
         self.remote_write_url = remote_write_url
-        self.loki_otlp_url = loki_otlp_url
+        self.logs_otlp_url = logs_otlp_url
         self.extra_env = dict(env or {})
 
     @property
@@ -163,7 +163,7 @@ class Collector(_Service):
             "HMS_COLLECTOR_TELEMETRY_PORT": str(self.telemetry_port),
             "HMS_COLLECTOR_STORAGE_DIR": str(self.storage_dir),
             "HMS_PROMETHEUS_REMOTE_WRITE_URL": self.remote_write_url,
-            "HMS_LOKI_OTLP_URL": self.loki_otlp_url,
+            "HMS_LOGS_OTLP_URL": self.logs_otlp_url,
             **self.extra_env,
         }
 
@@ -174,7 +174,7 @@ class Collector(_Service):
         self.storage_dir.mkdir(parents=True, exist_ok=True)
 
     def _argv(self) -> list[str]:
-        return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}"]
+        return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}", FEATURE_GATES]
 
 
 class Prometheus(_Service):
@@ -221,9 +221,9 @@ class Prometheus(_Service):
         return self.workdir / "prometheus-data"
 
     @property
-    def consoles_dir(self) -> Path:
-        """Console templates served at /consoles/ (the generated HMS layer page lives here)."""
-        return self.workdir / "consoles"
+    def user_assets_dir(self) -> Path:
+        """Static files Prometheus serves under /user/, same origin as its API: the HMS dashboard."""
+        return self.workdir / "user-assets"
 
     def config(self) -> dict[str, Any]:
         scrape = [{"job_name": "prometheus", "static_configs": [{"targets": [f"{HOST}:{self.port}"]}]}]
@@ -247,7 +247,7 @@ class Prometheus(_Service):
         self.rules_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
-        write_consoles(self.consoles_dir)
+        self.user_assets_dir.mkdir(parents=True, exist_ok=True)
 
     def _argv(self) -> list[str]:
         return [
@@ -261,8 +261,7 @@ class Prometheus(_Service):
             # (prometheus/prometheus#13064); an alert dropped then is re-sent after this delay
             # (default 1m), which would blow the one-minute paging budget.
             "--rules.alert.resend-delay=5s",
-            f"--web.console.templates={self.consoles_dir}",
-            f"--web.console.libraries={self.workdir / 'console_libraries'}",
+            f"--web.user-assets={self.user_assets_dir}",
         ]
 
     def reload(self) -> None:
@@ -335,88 +334,52 @@ class Alertmanager(_Service):
         return list(http.get_json(self.url + "/api/v2/alerts"))
 
 
-#: Resource attributes Loki indexes as stream labels; everything else becomes structured metadata.
-#: `level` is put on the resource by the collector (transform + groupbyattrs in local.yaml).
-LOKI_INDEX_LABELS = ("service.name", "hms.layer", "level")
+class VictoriaLogs(_Service):
+    """VictoriaLogs single node: one data directory, OTLP logs in, LogsQL and its web UI out.
 
+    Which fields become stream fields (its index) is chosen per request by the
+    sender (the collector's ``VL-Stream-Fields`` header in collector-config/local.yaml),
+    so there is no configuration file.
+    """
 
-class Loki(_Service):
-    """Single-binary Loki: filesystem storage, in-memory ring, TSDB schema v13, OTLP at ``/otlp``."""
+    name = "victorialogs"
+    ready_path = "/health"
 
-    name = "loki"
-    ready_path = "/ready"
-
-    def __init__(self, workdir: Path, port: int, grpc_port: int, ready_timeout: float = 90.0) -> None:
+    def __init__(self, workdir: Path, port: int, ready_timeout: float = 60.0) -> None:
         super().__init__(workdir, port, ready_timeout)
-        self.grpc_port = grpc_port
 
     @property
     def otlp_url(self) -> str:
-        return self.url + "/otlp"
+        """Base URL for an ``otlp_http`` exporter (it appends ``/v1/logs``)."""
+        return self.url + "/insert/opentelemetry"
 
     @property
-    def config_path(self) -> Path:
-        return self.workdir / "loki.yaml"
+    def ui_url(self) -> str:
+        """The log-search web UI it serves."""
+        return self.url + "/select/vmui/"
 
-    def config(self) -> dict[str, Any]:
-        data = self.workdir / "loki-data"
-        return {
-            "auth_enabled": False,
-            "target": "all",
-            "server": {
-                "http_listen_address": HOST,
-                "http_listen_port": self.port,
-                "grpc_listen_address": HOST,
-                "grpc_listen_port": self.grpc_port,
-                "log_level": "warn",
-            },
-            "common": {
-                "path_prefix": str(data),
-                "instance_addr": HOST,
-                "replication_factor": 1,
-                "ring": {"kvstore": {"store": "inmemory"}},
-                "storage": {
-                    "filesystem": {"chunks_directory": str(data / "chunks"), "rules_directory": str(data / "rules")}
-                },
-            },
-            "schema_config": {
-                "configs": [
-                    {
-                        "from": "2024-01-01",
-                        "store": "tsdb",
-                        "object_store": "filesystem",
-                        "schema": "v13",
-                        "index": {"prefix": "index_", "period": "24h"},
-                    }
-                ]
-            },
-            "ingester": {"lifecycler": {"min_ready_duration": "0s", "final_sleep": "0s"}},
-            # Poll the scheduler ring every second, not every 10 s: /ready waits for that connection.
-            "frontend": {"scheduler_dns_lookup_period": "1s"},
-            "frontend_worker": {"dns_lookup_duration": "1s"},
-            "limits_config": {
-                "allow_structured_metadata": True,
-                "otlp_config": {
-                    "resource_attributes": {
-                        # Loki's default list indexes k8s pod names and the like; index only ours.
-                        "ignore_defaults": True,
-                        "attributes_config": [{"action": "index_label", "attributes": list(LOKI_INDEX_LABELS)}],
-                    }
-                },
-            },
-            "analytics": {"reporting_enabled": False},
-        }
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "victorialogs-data"
+
+    @property
+    def url_file(self) -> Path:
+        """Where the address is recorded for `hms-ops logs` (which finds the log store through it)."""
+        return self.workdir / "url"
 
     def _write_config(self) -> None:
-        self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.url_file.write_text(self.url + "\n")
+
+    def _env(self) -> dict[str, str]:
+        # A local store is small: collect garbage sooner, so memory at rest stays near 30 MiB with 100k
+        # records held (about 80 MiB with Go's default; benchmarks/bench_logstore.py).
+        return {"GOGC": "25"}
 
     def _argv(self) -> list[str]:
-        return [str(find_binary("loki")), f"-config.file={self.config_path}"]
-
-    def query_range(self, logql: str, start_ns: int, end_ns: int, limit: int = 1000) -> list[dict[str, Any]]:
-        """LogQL range query; ``data.result`` streams (``[{"stream": {...}, "values": [[ns, line, {meta}]]}]``)."""
-        answer = http.get_json(
-            self.url + "/loki/api/v1/query_range",
-            {"query": logql, "start": start_ns, "end": end_ns, "limit": limit, "direction": "forward"},
-        )
-        return list(answer["data"]["result"])
+        return [
+            str(find_binary("victoria-logs")),
+            f"-httpListenAddr={HOST}:{self.port}",
+            f"-storageDataPath={self.data_dir}",
+            "-loggerLevel=WARN",
+        ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from hms_otel.hooks import Hook, HookConfigError, Record, from_env, load, load_file
@@ -84,3 +87,47 @@ def test_env_errors_name_the_variable(tmp_path) -> None:
         from_env("HOOKS", {"HOOKS": str(tmp_path / "nope.yaml")})
     with pytest.raises(HookConfigError, match=r"^\$HOOKS:1:2: hooks\[0\]: 'record' is a required property"):
         from_env("HOOKS", {"HOOKS": "[{target: 'a.b:c'}]"})
+
+
+HOSTILE = [
+    "hooks: 3",
+    "[{target: 'a.b:c', record: []}]",
+    "[{target: 'a.b:c()', record: [{metric: '', kind: timr, on: later, colour: red, size: 1}]}]",
+    "[{record: [{kind: counter, attributes: {a: [1], b: {c: d}, e: true}, value: 3}]}]",
+    "{hooks: [{target: 'a:b', record: [{metric: m, kind: counter}]}], extra: 1}",
+    "[3, 'x', null]",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_structure_check_words_problems_as_jsonschema_does(text: str) -> None:
+    import jsonschema
+    import yaml
+
+    from hms_otel.hooks import spec, structure
+
+    data = yaml.safe_load(text)
+    data = {"hooks": data} if isinstance(data, list) else data
+    ours = sorted((v.path, v.message) for v in structure.violations(data, spec._SCHEMA))
+    theirs = sorted(
+        (tuple(e.absolute_path), e.message) for e in jsonschema.Draft202012Validator(spec._SCHEMA).iter_errors(data)
+    )
+    assert ours == theirs
+
+
+def test_hook_files_load_without_jsonschema(tmp_path) -> None:
+    # A service installs the library only: no jsonschema.
+    path = tmp_path / "hooks.yaml"
+    path.write_text(GOOD.replace("kind: timer", "kind: timr"))
+    code = (
+        "import sys\n"
+        "sys.modules['jsonschema'] = None  # importing it now fails\n"
+        "from hms_otel.hooks import HookConfigError, load_file\n"
+        "try:\n"
+        f"    load_file({str(path)!r})\n"
+        "except HookConfigError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"{path}:5:15: hooks[0].record[0].kind: 'timr' is not one of" in done.stdout

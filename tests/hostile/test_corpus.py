@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from . import alert_cases, hook_cases
+from . import alert_cases, dashboard_cases, hook_cases
 from .runner import CHECKERS, Case, Error, Means
 
-CASES: list[Case] = [*alert_cases.CASES, *hook_cases.CASES]
+CASES: list[Case] = [*alert_cases.CASES, *hook_cases.CASES, *dashboard_cases.CASES]
 
 
 def test_corpus_size_and_unique_names() -> None:

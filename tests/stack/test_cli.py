@@ -64,25 +64,38 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
     ]
     for field in dataclasses.fields(Ports):
         argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    import threading
+
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
         ready = wait_until(
             lambda: (
                 http_ok(f"http://127.0.0.1:{ports.collector_health}/")
-                and http_ok(f"http://127.0.0.1:{ports.loki}/ready")
+                and http_ok(f"http://127.0.0.1:{ports.victorialogs}/health")
+                and http_ok(f"http://127.0.0.1:{ports.prometheus}/user/dashboards.json")
+                and any("Ctrl-C stops everything" in line for line in lines)  # the summary is printed
             ),
             timeout=120,
             interval=0.5,
         )
-        assert ready, proc.stdout.read() if proc.poll() is not None and proc.stdout else "stack not ready"
+        assert ready, "".join(lines) or "stack not ready"
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         _stop(proc)
+    output = "".join(lines)
     assert proc.returncode == 0, output
     assert "stopping" in output
+    assert f"http://127.0.0.1:{ports.victorialogs}/select/vmui/" in output  # the log UI is printed
+    # The dashboard is linked from the start-up output (rich may wrap the table cell).
+    assert "HMS dashboard" in output and "/user/index.html" in output.replace("\n", "").replace(" ", "")
     assert not http_ok(f"http://127.0.0.1:{ports.prometheus}/-/ready")
-    assert not http_ok(f"http://127.0.0.1:{ports.loki}/ready")
+    assert not http_ok(f"http://127.0.0.1:{ports.victorialogs}/health")
 
 
 @pytest.mark.e2e
