@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,7 +37,9 @@ MAX_NODES = 20_000
 #: After this many problems the rest of a file is not read (the user has enough to fix).
 MAX_PROBLEMS = 100
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Parser events and marks: the C and the pure-Python parser give different classes of the same shape.
+Event = Any
 
 # ---- nodes ---------------------------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class _Builder:
         self.path = path
         self.problems: list[Problem] = []
 
-    def problem(self, mark: yaml.Mark | None, message: str) -> None:
+    def problem(self, mark: Any, message: str) -> None:
         location = Location(self.path, mark.line + 1, mark.column + 1) if mark is not None else Location(self.path)
         self.problems.append(Problem(location, message))
 
@@ -232,9 +235,10 @@ class _Builder:
         documents = 0
         count = 0
         # Each open collection: (start event, children, first line of each key for mappings).
-        stack: list[tuple[yaml.Event, list[Node], dict[str, int] | None]] = []
+        stack: list[tuple[Event, list[Node], dict[str, int] | None]] = []
+        events: Iterator[Event] = yaml.parse(text, Loader=_Loader)
         try:
-            for event in yaml.parse(text, Loader=_Loader):
+            for event in events:
                 kind = type(event)
                 if kind is yaml.ScalarEvent:
                     if event.anchor is not None or event.tag is not None:
@@ -303,14 +307,14 @@ class _Builder:
             raise ProblemsError(self.problems)
         return root
 
-    def _check_properties(self, event: yaml.NodeEvent) -> None:
+    def _check_properties(self, event: Event) -> None:
         if event.anchor is not None:
             self.problem(event.start_mark, f"YAML anchor &{event.anchor} is not allowed; write values out")
         tag = getattr(event, "tag", None)
         if tag is not None:
             self.problem(event.start_mark, f"YAML tag {tag!r} is not allowed; write plain values")
 
-    def _add(self, parent: tuple[yaml.Event, list[Node], dict[str, int] | None], node: Node) -> None:
+    def _add(self, parent: tuple[Event, list[Node], dict[str, int] | None], node: Node) -> None:
         _start, children, keys = parent
         if keys is not None and len(children) % 2 == 0:  # a key
             invalid = None
@@ -326,14 +330,17 @@ class _Builder:
                 node = Scalar(node.path, node.line, node.column, node.end_line, _INVALID_KEY, "'")
         children.append(node)
 
-    def _collection(self, start: yaml.Event, end: yaml.Event, children: list[Node]) -> Node:
+    def _collection(self, start: Event, end: Event, children: list[Node]) -> Node:
         mark = start.start_mark
         line, column, end_line = mark.line + 1, mark.column + 1, end.end_mark.line + 1
         if type(start) is yaml.SequenceStartEvent:
             return ListNode(self.path, line, column, end_line, tuple(children))
-        pairs = tuple(zip(children[0::2], children[1::2], strict=True))
-        index = {key.text: (key, value) for key, value in pairs if key.text is not _INVALID_KEY}  # type: ignore[union-attr]
-        return MapNode(self.path, line, column, end_line, pairs, index)  # type: ignore[arg-type]
+        pairs: list[tuple[Scalar, Node]] = []
+        for key, value in zip(children[0::2], children[1::2], strict=True):
+            assert isinstance(key, Scalar)  # _add made every key a Scalar
+            pairs.append((key, value))
+        index = {key.text: (key, value) for key, value in pairs if key.text is not _INVALID_KEY}
+        return MapNode(self.path, line, column, end_line, tuple(pairs), index)
 
 
 _INVALID_KEY = "\0invalid key"
@@ -445,30 +452,32 @@ def plain_data(node: Node | None) -> object:
     """
     if node is None:
         return None
-    result: list[object] = []
-    # (node, container to fill, key in it)
-    work: list[tuple[Node, object, object]] = [(node, result, None)]
+    result: list[object] = [None]
+    # (node, container to fill, key or index in it)
+    work: list[tuple[Node, dict[str, object] | list[object], str | int]] = [(node, result, 0)]
     while work:
         current, container, key = work.pop()
         value: object
         if isinstance(current, Scalar):
             value = _plain_scalar(current)
         elif isinstance(current, MapNode):
-            value = {}
+            mapping: dict[str, object] = {}
+            value = mapping
             for entry_key, entry_value in reversed(current.entries):  # popped in written order
                 if entry_key.text is not _INVALID_KEY:
-                    work.append((entry_value, value, entry_key.text))
+                    work.append((entry_value, mapping, entry_key.text))
         else:
             assert isinstance(current, ListNode)
-            value = [None] * len(current.items)
+            items: list[object] = [None] * len(current.items)
+            value = items
             for position, item in enumerate(current.items):
-                work.append((item, value, position))
+                work.append((item, items, position))
         if isinstance(container, dict):
+            assert isinstance(key, str)
             container[key] = value
-        elif key is None:
-            container.append(value)  # type: ignore[union-attr]
         else:
-            container[key] = value  # type: ignore[index]
+            assert isinstance(key, int)
+            container[key] = value
     return result[0]
 
 

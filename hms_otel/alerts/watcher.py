@@ -227,7 +227,7 @@ def watch(
         said_missing = False
         report = rebuild(directory, rules_path, alertmanager_path, prometheus_url=prometheus_url,
                          alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo,
-                         still_current=lambda current=current: Snapshot.take(directory) == current)
+                         still_current=_unchanged_since(directory, current))
         if report.stale:
             continue  # changed while compiling: settle and compile again
         built = current
@@ -235,6 +235,10 @@ def watch(
             force = False
         if on_rebuild is not None:
             on_rebuild(report)
+
+
+def _unchanged_since(directory: str | Path, snapshot: Snapshot) -> Callable[[], bool]:
+    return lambda: Snapshot.take(directory) == snapshot
 
 
 def _settled(directory: str | Path, stop: threading.Event, poll_s: float, settle_s: float) -> Snapshot | None:

@@ -73,8 +73,11 @@ def _read_file(reader: FieldReader, root: Node) -> AlertFile | None:
             continue
         if "group" in fields:
             groups.setdefault(item.group, fields["group"][1])
-        (slos if isinstance(item, Slo) else alerts).append(item)
-    names = {item.group for item in (*alerts, *slos)}
+        if isinstance(item, Slo):
+            slos.append(item)
+        else:
+            alerts.append(item)
+    names = {alert.group for alert in alerts} | {slo.group for slo in slos}
     if len(names) > 1:
         later = sorted(groups.items(), key=lambda pair: (pair[1].line, pair[1].column))
         reader.fail(later[-1][1], f"all alerts of one file form one rule group; this file uses "

@@ -19,7 +19,10 @@ def read_actions(reader: FieldReader, node: Node, what: str) -> tuple[Action, ..
     actions: list[Action] = []
     before = len(reader.problems)
     for entry in entries:
-        reader.attempt(lambda entry=entry: _add(reader, entry, what, actions), None)
+        try:
+            _add(reader, entry, what, actions)
+        except Invalid:
+            continue  # reported; check the other entries too
     if len(reader.problems) != before:
         raise Invalid()
     return tuple(actions)

@@ -47,8 +47,9 @@ def read_alert(reader: FieldReader, node: MapNode, fields: Fields, default_id: s
         reader.fail(node, "missing field 'action' (e.g. action: sms:+15551234)")
     severity = reader.attempt(lambda: _severity(reader, fields, actions), "warning")
     histogram = metric is not None and metric.kind is Kind.HISTOGRAM
-    selector = reader.attempt(lambda: read_selector(reader, fields["labels"][1], histogram=histogram), ()) \
-        if "labels" in fields else ()
+    no_selector: tuple[tuple[str, str], ...] = ()
+    selector = reader.attempt(lambda: read_selector(reader, fields["labels"][1], histogram=histogram),
+                              no_selector) if "labels" in fields else no_selector
     message = reader.attempt(lambda: reader.optional_text(fields, "message"), None)
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
     runbook = reader.attempt(lambda: reader.optional_text(fields, "runbook"), None)

@@ -30,8 +30,10 @@ def read_selector(reader: FieldReader, node: Node, *, histogram: bool, slo: bool
     matchers: dict[str, str] = {}
     before = len(reader.problems)
     for name, (key, value_node) in fields.items():
-        reader.attempt(lambda name=name, key=key, value_node=value_node: _matcher(
-            reader, name, key, value_node, matchers, histogram=histogram, slo=slo), None)
+        try:
+            _matcher(reader, name, key, value_node, matchers, histogram=histogram, slo=slo)
+        except Invalid:
+            continue  # reported; check the other labels too
     if len(reader.problems) != before:
         raise Invalid()
     return tuple(sorted(matchers.items()))

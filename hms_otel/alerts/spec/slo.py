@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hms_otel.alerts.model import Duration, Slo
+from hms_otel.alerts.model import Action, Duration, Slo
 from hms_otel.alerts.spec.actions import read_actions
 from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.labels import read_selector
@@ -32,15 +32,17 @@ def read_slo(reader: FieldReader, node: MapNode, fields: Fields) -> Slo:
     period = reader.attempt(lambda: _period(reader, fields), _DEFAULT_PERIOD)
     indicator = reader.attempt(lambda: _indicator(reader, node, fields, typo), None)
     metric, latency_below, errors = indicator if indicator else (None, None, None)
-    actions = ()
+    no_actions: tuple[Action, ...] = ()
+    actions = no_actions
     if "action" in fields:
-        actions = reader.attempt(lambda: read_actions(reader, fields["action"][1], "action"), ())
+        actions = reader.attempt(lambda: read_actions(reader, fields["action"][1], "action"), no_actions)
     elif not typo:
         reader.fail(node, "missing field 'action' (who is paged when the error budget burns fast)")
-    ticket = reader.attempt(lambda: read_actions(reader, fields["ticket_action"][1], "ticket_action"), ()) \
-        if "ticket_action" in fields else actions
-    selector = reader.attempt(lambda: read_selector(reader, fields["labels"][1], histogram=True, slo=True), ()) \
-        if "labels" in fields else ()
+    ticket = reader.attempt(lambda: read_actions(reader, fields["ticket_action"][1], "ticket_action"),
+                            no_actions) if "ticket_action" in fields else actions
+    no_selector: tuple[tuple[str, str], ...] = ()
+    selector = reader.attempt(lambda: read_selector(reader, fields["labels"][1], histogram=True, slo=True),
+                              no_selector) if "labels" in fields else no_selector
     layer = reader.attempt(lambda: _layer(reader, fields, errors or metric), None)
     message = reader.attempt(lambda: reader.optional_text(fields, "message"), None)
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
