@@ -109,6 +109,9 @@ def _prepare(hooks: Iterable[Hook], meter: Meter, where: str) -> tuple[_Prepared
         except HookConfigError as error:
             problems.append(f"{label}: {error}")
             continue
+        except Exception as error:  # whatever a user's module does on attribute access costs this hook only
+            problems.append(f"{label}: cannot resolve it: {type(error).__name__}: {error}")
+            continue
         point = _HookPoint(target_name)
         failed = False
         for record in records:
@@ -117,6 +120,10 @@ def _prepare(hooks: Iterable[Hook], meter: Meter, where: str) -> tuple[_Prepared
             except HookConfigError as error:
                 failed = True
                 problems.append(f"{_label(record.origin or origins[target_name], target_name)}: {error}")
+            except Exception as error:  # e.g. a meter that refuses the instrument: this record only
+                failed = True
+                problems.append(f"{_label(record.origin or origins[target_name], target_name)}: "
+                                f"{type(error).__name__}: {error}")
         if not failed:
             prepared.append((target, point, label))
     return prepared, problems
