@@ -213,8 +213,12 @@ def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]
 
 
 def _last_line(output: str) -> str:
+    """The tool's own complaint: the text after its last ``FAILED:`` (or its last line)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[-1][:500] if lines else "no message"
+    failed = [line.partition("FAILED:")[2].strip() for line in lines if "FAILED:" in line]
+    chosen = [text for text in failed if text] or [
+        line for line in lines if not line.startswith(("Checking", "amtool: error: failed to validate"))]
+    return (chosen[-1] if chosen else lines[-1] if lines else "no message")[:500]
 
 
 def _yaml(data: object) -> str:

@@ -131,6 +131,8 @@ CASES = [
       Error(3, "teams needs a name")),
     a("space_in_webhook", "metric: job_fail_total\nwhen: increase_over_5m > 3\naction: 'webhook:http://a b/'\n",
       Error(3, "spaces or control characters")),
+    a("bad_percent_webhook", "metric: job_fail_total\nwhen: increase_over_5m > 3\naction: 'webhook:http://x/%zz'\n",
+      Error(3, "'%' not followed by two hex digits")),
     a("bad_port_webhook", "metric: job_fail_total\nwhen: increase_over_5m > 3\naction: 'webhook:http://a:99999/'\n",
       Error(3, "bad port")),
     a("template_in_metric", "metric: '{{x}}'\nwhen: increase_over_5m > 3\naction: slack:#ops\n", Error(1, "metric")),
