@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,52 @@ def read_bytes(data: bytes | str, path: str, *, what: str = "file") -> Node | No
     """Parse ``data`` (bytes or text) named ``path``; ``None`` when it holds no document."""
     text = decode(data, path, what=what)
     return _Builder(path).build(text)
+
+
+def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: str = "file"
+               ) -> tuple[list[Path], list[Problem]]:
+    """Files under ``directory`` whose name ``accept`` takes (links followed, hidden entries skipped),
+    sorted, and a problem for every link that dangles or loops and every folder that cannot be
+    read: nothing is skipped silently."""
+    root = Path(directory)
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            problems.append(Problem(Location(str(folder)), "this link leads back to a folder already read "
+                                                           "(a loop); remove it"))
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(Problem(Location(str(folder)), f"cannot read folder: {error.strerror or error}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError as error:  # a link that loops (ELOOP)
+                problems.append(Problem(Location(str(path)), f"cannot follow link: {error.strerror or error}"))
+                continue
+            if is_dir:
+                pending.append(path)
+            elif accept(entry.name):
+                if is_file:
+                    files.append(path)
+                elif entry.is_symlink():
+                    problems.append(Problem(Location(str(path)), f"link to {os.readlink(path)!r}, which does not "
+                                                                 "exist or loops; fix or remove the link"))
+                else:
+                    problems.append(Problem(Location(str(path)), f"not a regular file; a {what} is a text file"))
+    return sorted(files), problems
 
 
 def decode(data: bytes | str, path: str, *, what: str = "file") -> str:

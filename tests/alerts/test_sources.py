@@ -83,3 +83,15 @@ def test_an_unreadable_file_is_located(tmp_path: Path) -> None:
     (tmp_path / "secret.yml").chmod(0)
     _files, problems = load_dir(tmp_path)
     assert "secret.yml:1:1: cannot read alert file" in str(problems[0])
+
+
+def test_dashboard_files_next_to_alert_files_report_dangling_links_too(tmp_path: Path) -> None:
+    from hms_otel.dashboards.spec import iter_dashboard_files
+
+    (tmp_path / "ach.dashboard.yaml").write_text("page: ACH\npanels: [{id: ach_latency_ms, title: x}]\n")
+    (tmp_path / "gone.dashboard.yaml").symlink_to(tmp_path / "missing.dashboard.yaml")
+    files, problems = iter_dashboard_files(tmp_path)
+    assert [path.name for path in files] == ["ach.dashboard.yaml"]
+    assert [str(problem.location) for problem in problems] == [f"{tmp_path / 'gone.dashboard.yaml'}:1:1"]
+    alert_files, alert_problems = load_dir(tmp_path)
+    assert alert_files == [] and "gone.dashboard.yaml" not in str(alert_problems)
