@@ -179,7 +179,8 @@ def validate(result: CompileResult, settings: Settings | None = None) -> list[Pr
     if not checked.ok:
         chosen = settings or Settings.from_env()
         problems.extend(_blame(result.files, checked.output, lambda one: tools.check_alertmanager(
-            _yaml(alertmanager.alertmanager_config(one, chosen).config)), "Alertmanager (amtool check-config)"))
+            _yaml(alertmanager.alertmanager_config(one, chosen).config)), "Alertmanager (amtool check-config)",
+            by_action=True))
     return problems
 
 
@@ -187,9 +188,10 @@ def validate(result: CompileResult, settings: Settings | None = None) -> list[Pr
 _MAX_BLAMED_ITEMS = 40
 
 
-def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]], tools.ToolRun], tool: str
-           ) -> list[Problem]:
-    """Problems at the source of each alert/SLO whose output ``check`` rejects alone."""
+def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]], tools.ToolRun], tool: str,
+           *, by_action: bool = False) -> list[Problem]:
+    """Problems at the source of each alert/SLO whose output ``check`` rejects alone (``by_action``:
+    at the action whose receiver it rejects, for Alertmanager)."""
     problems = []
     for source in files:
         items: list[Alert | Slo] = [*source.alerts, *source.slos]
@@ -197,12 +199,21 @@ def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]
             continue
         found = False
         for item in items[:_MAX_BLAMED_ITEMS]:
-            one = replace(source, alerts=(item,) if isinstance(item, Alert) else (),
-                          slos=(item,) if isinstance(item, Slo) else ())
-            run = check([one])
-            if not run.ok:
-                found = True
-                problems.append(Problem(item.source, f"{tool} rejects what this produces: {_last_line(run.output)}"))
+            run = check([_alone(source, item)])
+            if run.ok:
+                continue
+            found = True
+            # An action of its own when one is to blame (Alertmanager), else the alert or SLO.
+            where = item.source
+            actions = dict.fromkeys((*item.actions, *getattr(item, "ticket_actions", ()))) if by_action else {}
+            for action in actions:
+                narrowed: Alert | Slo = replace(item, actions=(action,), ticket_actions=(action,)) if isinstance(
+                    item, Slo) else replace(item, actions=(action,))
+                alone = check([_alone(source, narrowed)])
+                if not alone.ok:
+                    where, run = action.location, alone
+                    break
+            problems.append(Problem(where, f"{tool} rejects what this produces: {_last_line(run.output)}"))
         if not found:
             problems.append(Problem(Location(source.path), f"{tool} rejects what this file produces: "
                                                            f"{_last_line(check([source]).output)}"))
@@ -210,6 +221,11 @@ def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]
         problems.append(Problem(Location(files[0].path if files else "alert files"),
                                 f"{tool} rejects the files together: {_last_line(output)}"))
     return problems
+
+
+def _alone(source: AlertFile, item: Alert | Slo) -> AlertFile:
+    return replace(source, alerts=(item,) if isinstance(item, Alert) else (),
+                   slos=(item,) if isinstance(item, Slo) else ())
 
 
 def _last_line(output: str) -> str:

@@ -95,3 +95,20 @@ def test_dashboard_files_next_to_alert_files_report_dangling_links_too(tmp_path:
     assert [str(problem.location) for problem in problems] == [f"{tmp_path / 'gone.dashboard.yaml'}:1:1"]
     alert_files, alert_problems = load_dir(tmp_path)
     assert alert_files == [] and "gone.dashboard.yaml" not in str(alert_problems)
+
+
+def test_an_alertmanager_refusal_points_at_the_action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.yml").write_text("metric: job_fail_total\nwhen: increase_over_5m > 3\n"
+                                    "action: ['slack:#ops', 'email:refused@example.gov']\n")
+    result = compile_dir(tmp_path)
+
+    def amtool(text: str) -> tools.ToolRun:  # stands in for an amtool that refuses one receiver
+        if "refused@example.gov" in text:
+            return tools.ToolRun(False, "Checking 'alertmanager.yml'  FAILED: bad address\n\namtool: error: failed")
+        return tools.ToolRun(True, "")
+
+    monkeypatch.setattr(tools, "check_rules", lambda _text: tools.ToolRun(True, ""))
+    monkeypatch.setattr(tools, "check_alertmanager", amtool)
+    (problem,) = compiler.validate(result)
+    assert str(problem) == (f"{tmp_path / 'a.yml'}:3:24: Alertmanager (amtool check-config) rejects what this "
+                            "produces: bad address")
