@@ -169,7 +169,9 @@ class _Target:
             raise HookConfigError(f"target {name!r} must look like 'package.module:Class.method'")
         try:
             module = importlib.import_module(module_name)
-        except (Exception, SystemExit) as error:  # an import can fail (or exit) with anything; never the service
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # an import can fail (or exit) with anything; never the service
             raise HookConfigError(f"cannot import module {module_name!r}: {type(error).__name__}: {error}") from None
         parent: Any = module
         *path, attribute = qualname.split(".")

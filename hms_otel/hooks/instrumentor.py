@@ -17,10 +17,18 @@ from typing import Any, ClassVar
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.metrics import get_meter
 
+from hms_otel.errors import Problem
 from hms_otel.hooks import engine, spec
 from hms_otel.hooks.spec import Hook, HookConfigError
 
 _log = logging.getLogger("hms_otel.hooks")
+
+
+def _by_file(problems: list[Problem]) -> dict[str, list[Problem]]:
+    grouped: dict[str, list[Problem]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.location.path, []).append(problem)
+    return grouped
 
 
 def warn(message: str) -> None:
@@ -73,15 +81,28 @@ class HookInstrumentor(BaseInstrumentor):
                 return from_env
         return tuple(self.hooks)
 
+    def _readable_hooks(self) -> tuple[tuple[Hook, ...], list[Problem]]:
+        """Like :meth:`configured_hooks`, but a hook file that cannot be read costs only itself."""
+        if self.config_env:
+            found, problems = spec.read_env(self.config_env)
+            if found is not None:
+                return found, problems
+        return tuple(self.hooks), []
+
     def _instrument(self, **kwargs: Any) -> None:
         from hms_otel import __version__
 
         name = type(self).__name__
         try:
             meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
-            hooks = tuple(kwargs["hooks"]) if kwargs.get("hooks") is not None else self.configured_hooks()
+            if kwargs.get("hooks") is not None:
+                hooks, unreadable = tuple(kwargs["hooks"]), []
+            else:
+                hooks, unreadable = self._readable_hooks()
+            for path, problems_of_file in _by_file(unreadable).items():
+                warn(f"{name}: hook file {path} skipped:\n" + "\n".join(map(str, problems_of_file)))
             self._installation, problems = engine.install_available(hooks, meter, where=self._where())
-        except HookConfigError as error:  # the hook file itself cannot be read: none of it applies
+        except HookConfigError as error:  # pragma: no cover - files are read leniently above
             warn(f"{name}: hooks not installed:\n{error}")
             self._installation = None
             return

@@ -122,3 +122,19 @@ def test_load_never_raises_anything_but_located_problems() -> None:
             load(content, "x.yaml")
         except HookFileInvalid as error:
             assert all(str(problem).startswith("x.yaml:") for problem in error.problems)
+
+
+def test_one_bad_file_among_several_costs_only_itself(tmp_path: Path, monkeypatch, metrics, capsys) -> None:
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_bytes(BAD["undecodable"][0])
+    monkeypatch.setenv("ISOLATION_TEST_HOOKS", os.pathsep.join([str(bad), str(good)]))
+    layer = _Layer()
+    layer.instrument(meter_provider=metrics.provider)
+    try:
+        assert layer.instrumented_targets == ["tests.hooks.hook_targets:price"]
+        err = capsys.readouterr().err
+        assert err.count("hms-otel: warning:") == 1 and f"hook file {bad} skipped" in err, err
+        assert "(named by $ISOLATION_TEST_HOOKS)" in err
+    finally:
+        layer.uninstrument()
