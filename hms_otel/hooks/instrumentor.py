@@ -95,8 +95,9 @@ class HookInstrumentor(BaseInstrumentor):
         name = type(self).__name__
         try:
             meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
+            unreadable: list[Problem] = []
             if kwargs.get("hooks") is not None:
-                hooks, unreadable = tuple(kwargs["hooks"]), []
+                hooks = tuple(kwargs["hooks"])
             else:
                 hooks, unreadable = self._readable_hooks()
             for path, problems_of_file in _by_file(unreadable).items():
