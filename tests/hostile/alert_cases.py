@@ -235,6 +235,8 @@ CASES = [
       "action: slack:#ops\n", Error(2, "cannot read when")),
     a("when_many_operators", "metric: job_fail_total\nwhen: 'increase_over_5m > " + "> " * 100_000 + "'\n"
       "action: slack:#ops\n", Error(2, "threshold")),
+    a("when_operator_run", "metric: job_fail_total\nwhen: 'avg_over_" + ">" * 200_000 + " x'\n"
+      "action: slack:#ops\n", Error(2, "bad duration")),  # the old regex: 122 s at 40k characters
     a("when_many_over", "metric: job_fail_total\nwhen: '" + "a_over_" * 50_000 + "'\naction: slack:#ops\n",
       Error(2, "cannot read when")),
     a("when_long_aggregation", "metric: job_fail_total\nwhen: '" + "a" * 300_000 + "_over_5m > 1'\n"
