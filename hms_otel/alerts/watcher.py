@@ -51,6 +51,8 @@ class RebuildReport:
     reloads: dict[str, str] = field(default_factory=dict)
     #: The files changed while compiling; nothing was written (the watcher compiles again).
     stale: bool = False
+    #: An output could not be written (e.g. a full disk); the watcher tries again a little later.
+    unwritten: bool = False
 
 
 def rebuild(
@@ -102,7 +104,13 @@ def rebuild(
         steps.append((alertmanager_path, result.alertmanager_yaml, alertmanager_url))
     steps.append((rules_path, rules_text, prometheus_url))
     for path, text, url in steps:
-        changed = write_atomically(path, text)
+        try:
+            changed = write_atomically(path, text)
+        except OSError as error:  # e.g. a full disk: say so, keep what the servers have, try again later
+            echo(f"cannot write {path}: {error.strerror or error}; the previous rules stay active", True)
+            report.ok = False
+            report.unwritten = True
+            return report
         if changed:
             report.written.append(str(path))
             echo(f"wrote {path}", False)
@@ -148,6 +156,8 @@ def reload(base_url: str) -> str:
 
 #: Seconds between looks at the folder.
 POLL_S = 0.25
+#: Seconds before writing the outputs again after a write failed.
+RETRY_WRITE_S = 5.0
 #: Seconds the files must stay unchanged before they are read (a writer may still be busy before that).
 SETTLE_S = 0.6
 
@@ -230,6 +240,9 @@ def watch(
                          still_current=_unchanged_since(directory, current))
         if report.stale:
             continue  # changed while compiling: settle and compile again
+        if report.unwritten:
+            stop.wait(RETRY_WRITE_S)
+            continue
         built = current
         if report.ok:
             force = False

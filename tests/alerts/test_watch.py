@@ -195,3 +195,23 @@ def test_sigterm_stops_the_watcher_while_a_pathological_file_is_present(tmp_path
             process.kill()
             process.wait(timeout=10)
     assert "Traceback" not in "".join(lines)
+
+
+def test_a_failed_write_is_reported_and_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    real_write = watcher_module.write_atomically
+    failures = [1]
+
+    def full_disk_once(path: object, text: str) -> bool:
+        if failures:
+            failures.pop()
+            raise OSError(28, "No space left on device")
+        return real_write(path, text)
+
+    monkeypatch.setattr(watcher_module, "write_atomically", full_disk_once)
+    monkeypatch.setattr(watcher_module, "RETRY_WRITE_S", 0.1)
+    with _Watch(source, output) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "the output, written on the second try")
+    assert any("No space left on device" in message for message in watch.messages)
