@@ -2,14 +2,23 @@
 
 Strict on purpose, so a value means exactly what was written:
 
-* a file is UTF-8 text of at most :data:`MAX_BYTES` bytes, one document;
+* a file is UTF-8 text of at most :data:`MAX_BYTES` bytes and :data:`MAX_NODES`
+  values, one document;
 * anchors, aliases (and so "billion laughs" bombs), tags and directives are
   errors; mappings have text keys and no duplicate keys; nesting is bounded;
 * scalars are kept as written (:class:`Scalar` keeps the text and its quoting
-  style); :meth:`Scalar.value` gives the YAML 1.2 core-schema meaning, and the
-  typed accessors (:func:`text`, :func:`number`, :func:`boolean`) refuse, with
-  the location, the spellings YAML 1.1 reads differently (``010``, ``1:30``,
-  ``0x1F``, ``yes``/``on``, ``1_000``).
+  style): :func:`text` gives the characters as written (``1.10`` stays
+  ``1.10``), :func:`parse_decimal` and :func:`boolean` refuse, with the
+  location, the spellings YAML 1.1 reads differently (``010``, ``1:30``,
+  ``0x1F``, ``yes``/``on``), and :func:`plain_data` (for schema checks) gives
+  the YAML 1.2 core-schema meaning, refusing numbers that would not read back
+  as written.
+
+How a file type uses it: :func:`read_file_bytes` then :func:`read_bytes` (both
+raise :class:`~hms_otel.errors.ProblemsError`), then read fields from the nodes,
+turning a :class:`NodeError` into a problem (``hms_otel.alerts.spec.fields``
+does that for alert and dashboard files). :func:`find_files` lists a folder's
+files and reports links that dangle or loop.
 
 The events come from PyYAML's libyaml parser when it is there (the pure-Python
 one otherwise); the tree is built here, without recursion, in time linear in
@@ -154,15 +163,6 @@ class NodeError(HmsError):
 # ---- reading -------------------------------------------------------------------------------------------
 
 
-def read_path(path: str | Path, shown: str | None = None, *, what: str = "file") -> Node | None:
-    """Read and parse ``path``; ``shown`` is how it is named in messages. ``None`` for an empty file.
-
-    Raises :class:`ProblemsError` (an unreadable file is one located problem too).
-    """
-    name = shown or str(path)
-    return read_bytes(read_file_bytes(path, name, what=what), name, what=what)
-
-
 def read_file_bytes(path: str | Path, shown: str, *, what: str = "file") -> bytes:
     """The bytes of ``path`` (one more than :data:`MAX_BYTES` at most, so the size check can tell);
     a dangling or looping link, a directory or a missing file is a located problem."""
@@ -178,7 +178,7 @@ def read_file_bytes(path: str | Path, shown: str, *, what: str = "file") -> byte
 
 def read_bytes(data: bytes | str, path: str, *, what: str = "file") -> Node | None:
     """Parse ``data`` (bytes or text) named ``path``; ``None`` when it holds no document."""
-    text = decode(data, path, what=what)
+    text = _decode(data, path, what=what)
     return _Builder(path).build(text)
 
 
@@ -228,7 +228,7 @@ def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: st
     return sorted(files), problems
 
 
-def decode(data: bytes | str, path: str, *, what: str = "file") -> str:
+def _decode(data: bytes | str, path: str, *, what: str = "file") -> str:
     """UTF-8 text of at most :data:`MAX_BYTES` bytes with only characters YAML allows."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
@@ -447,13 +447,6 @@ def text(node: Node, what: str) -> str:
     return node.text
 
 
-def number(node: Node, what: str, *, unit_hint: str = "") -> float:
-    """A finite decimal number (``2000``, ``0.5``, ``1e3``); YAML 1.1 spellings and other scripts' digits are errors."""
-    if not isinstance(node, Scalar):
-        raise NodeError(node, f"{what} must be a number, not {node.describe()}")
-    return parse_decimal(node.text, lambda message: NodeError(node, f"{what}: {message}{unit_hint}"))
-
-
 def parse_decimal(written: str, error: type[Exception] | object) -> float:
     """``written`` as a finite decimal number; ``error(message)`` builds what is raised otherwise."""
     value = written.strip()
@@ -562,16 +555,3 @@ def key_location(mapping: Node, key: str) -> Location:
     if isinstance(mapping, MapNode) and key in mapping._index:
         return mapping._index[key][0].location
     return mapping.location
-
-
-def walk(root: Node) -> Iterator[Node]:
-    """Every node, depth first, without recursion."""
-    work = [root]
-    while work:
-        node = work.pop()
-        yield node
-        if isinstance(node, MapNode):
-            for key, value in reversed(node.entries):
-                work.extend((value, key))
-        elif isinstance(node, ListNode):
-            work.extend(reversed(node.items))
