@@ -83,6 +83,7 @@ SUBCOMMANDS: dict[str, str] = {
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
     "logs": "hms_otel.logs_cli:logs",
+    "notifier": "hms_otel.notify.cli:notifier",
     "up": "hms_otel.stack.cli:up",
 }
 

@@ -41,14 +41,23 @@ def request(
         raise HTTPError(url, None, str(getattr(error, "reason", error))) from None
 
 
-def ok(url: str, timeout: float = 1.0) -> bool:
+def ok(url: str, timeout: float = 1.0, headers: dict[str, str] | None = None) -> bool:
     """True when ``url`` answers 2xx to a GET; any failure is False (readiness polls)."""
     try:
-        request("GET", url, timeout=timeout)
+        request("GET", url, timeout=timeout, headers=headers)
         return True
     except (HTTPError, ValueError):
         return False
 
 
-def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
-    return json.loads(request("GET", url, params=params, timeout=timeout))
+def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10.0,
+             headers: dict[str, str] | None = None) -> Any:
+    return json.loads(request("GET", url, params=params, timeout=timeout, headers=headers))
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    """The ``Authorization`` header for HTTP Basic auth."""
+    import base64
+
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -243,11 +243,14 @@ class LogStore:
         end: dt.datetime,
         levels: Sequence[str] = ("error", "fatal", "warn"),
         n: int = 1,
+        layer: str | None = None,
     ) -> list[tuple[str, int]]:
-        """The ``n`` most frequent messages of ``service`` at ``levels`` in ``[start, end)``, with counts."""
+        """The ``n`` most frequent messages of ``service`` (and ``layer``) at ``levels`` in ``[start, end)``,
+        with counts."""
         level_list = ", ".join(quote(level) for level in levels)
+        layer_filter = f", {quote(LAYER_FIELD)}={quote(layer)}" if layer else ""
         query = (
-            f"{{{quote(SERVICE_FIELD)}={quote(service)}, {quote(LEVEL_FIELD)} in ({level_list})}}"
+            f"{{{quote(SERVICE_FIELD)}={quote(service)}{layer_filter}, {quote(LEVEL_FIELD)} in ({level_list})}}"
             f" | stats by (_msg) count() as hits | sort by (hits desc, _msg) | limit {int(n)}"
         )
         return [(row.get("_msg", ""), int(row["hits"])) for row in self.query(query, start=start, end=end)]

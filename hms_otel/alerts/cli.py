@@ -138,6 +138,53 @@ def test(directory: Path) -> None:
 
 
 @alerts.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default="alert_rules")
+@click.option("--alert", "alert_name", help="Drill only this alert (its name, or <slo>_page / <slo>_ticket).")
+@click.option("--alertmanager", "alertmanager_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check routes in this Alertmanager config (e.g. the deployed one) instead of the compiled one.")
+def drill(directory: Path, alert_name: str | None, alertmanager_path: Path | None) -> None:
+    """Prove every alert's path without paging anyone: its promtool test, its Alertmanager route,
+    the exact text each channel gets, and delivery to local capture servers (pass/fail table)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hms_otel.alerts.drill import drill as run_drill
+
+    result = _compile(directory, Settings.from_env(), False)
+    if alert_name is not None and alert_name not in result.alert_ids():
+        raise click.ClickException(f"no alert named {alert_name!r} in {directory}; "
+                                   f"known: {', '.join(result.alert_ids())}")
+    deployed = alertmanager_path.read_text(encoding="utf-8") if alertmanager_path else None
+    rows = run_drill(result, alert=alert_name, alertmanager_yaml=deployed)
+    table = Table(title=f"alert drill: {directory}", show_lines=True)
+    for column in ("alert", "channel", "promtool test", "route", "delivery", "text the channel gets"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        cells = [_verdict(row.test), _verdict(row.route), _verdict(row.delivery)]
+        table.add_row(row.alert, row.channel, *cells, row.text)
+    Console(highlight=False, width=max(160, Console().width)).print(table)
+    failed = [row for row in rows if not row.ok]
+    for row in failed:
+        reasons = "; ".join(f"{what} {outcome}" for what, outcome in
+                            (("test", row.test), ("route", row.route), ("delivery", row.delivery))
+                            if outcome not in ("pass", "n/a"))
+        click.secho(f"FAIL {row.alert} -> {row.channel}: {reasons}", fg="red", err=True)
+    if failed:
+        sys.exit(1)
+    click.echo(f"ok: {len(rows)} alert channels drilled, all pass")
+
+
+def _verdict(outcome: str) -> str:
+    from rich.markup import escape
+
+    if outcome == "pass":
+        return "[green]pass[/]"
+    if outcome == "n/a":
+        return "[dim]n/a[/]"
+    return f"[red]{escape(outcome)}[/]"
+
+
+@alerts.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Rules file Prometheus loads.")

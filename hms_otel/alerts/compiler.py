@@ -160,6 +160,10 @@ def compile_dir(directory: str | Path, settings: Settings | None = None, registr
     files, problems = load_dir(directory, registry)
     if problems:
         raise AlertsInvalid(problems)
+    settings = settings or Settings.from_env()
+    problems = alertmanager.address_problems(files, settings)
+    if problems:
+        raise AlertsInvalid(problems)
     return compile_files(files, settings, source=str(directory))
 
 

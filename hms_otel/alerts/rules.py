@@ -14,6 +14,8 @@ from hms_otel.alerts import slo as slo_math
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.promql import alert_expr, format_number
 from hms_otel.alerts.syntax import format_duration, literal_template, message_template
+from hms_otel.notify import alert as notify
+from hms_otel.registry import Kind, MetricDefinition
 
 #: Label the Alertmanager routes match on; its value is the alert's id.
 ROUTING_LABEL = "hms_alert"
@@ -54,8 +56,51 @@ def alert_rule(alert: Alert) -> AlertingRule:
     if alert.for_ is not None and alert.for_.ms:
         rule["for"] = format_duration(alert.for_.ms)
     rule["labels"] = alert_labels(alert.id, alert.severity, alert.layer)
-    rule["annotations"] = _annotations(alert.message, alert.summary, alert.runbook, str(alert.source))
+    rule["annotations"] = {**_annotations(alert.message, alert.summary, alert.runbook, str(alert.source)),
+                           **notifier_annotations(alert)}
     return rule
+
+
+#: The measured value, unformatted (6 significant digits): the only template the notifier's data uses.
+VALUE_TEMPLATE = '{{ printf "%.6g" $value }}'
+
+
+def value_unit(metric: MetricDefinition, aggregation: str) -> str:
+    """The unit of what ``<aggregation>_over_<window>`` measures on ``metric`` (``/s`` for rates)."""
+    if metric.kind is Kind.HISTOGRAM:
+        if aggregation in ("count", "increase"):
+            return ""
+        return "/s" if aggregation == "rate" else metric.unit
+    if aggregation == "rate":
+        return f"{metric.unit}/s"
+    return "" if aggregation == "count" else metric.unit
+
+
+def notifier_annotations(alert: Alert) -> dict[str, str]:
+    """What the notifier words its message from, as data (:mod:`hms_otel.notify.alert`).
+
+    Every value is checked by the spec step (registry names, operators, numbers) or
+    made literal, so no text from an alert file is ever executed as a template.
+    """
+    annotations = {notify.MESSAGE: literal_template(alert.message), notify.VALUE: VALUE_TEMPLATE}
+    if alert.condition is None:
+        window = alert.absent_for.ms if alert.absent_for else 300_000
+        annotations[notify.WINDOW] = format_number(window / 1000)
+        return annotations
+    condition = alert.condition
+    annotations.update({
+        notify.METRIC: alert.metric.name,
+        notify.OP: condition.op,
+        notify.THRESHOLD: format_number(condition.threshold),
+        notify.UNIT: value_unit(alert.metric, condition.aggregation),
+        notify.WINDOW: format_number(condition.window.ms / 1000),
+    })
+    return annotations
+
+
+def slo_notifier_annotations(slo: Slo) -> dict[str, str]:
+    return {notify.MESSAGE: literal_template(slo_message(slo)), notify.VALUE: VALUE_TEMPLATE,
+            notify.METRIC: f"{slo.id} SLO burn", notify.UNIT: "x", notify.WINDOW: "300"}
 
 
 def slo_id(slo: Slo, severity: str) -> str:
@@ -79,7 +124,8 @@ def slo_rules(slo: Slo) -> list[AlertingRule | RecordingRule]:
             alert=slo_id(slo, severity),
             expr=slo_math.burn_expr(slo, severity),
             labels=labels,
-            annotations=_annotations(slo_message(slo), slo.summary, slo.runbook, str(slo.source)),
+            annotations={**_annotations(slo_message(slo), slo.summary, slo.runbook, str(slo.source)),
+                         **slo_notifier_annotations(slo)},
         ))
     return rules
 
@@ -120,4 +166,4 @@ def prometheus_rule(files: list[AlertFile], name: str = "hms-alerts", namespace:
 
 
 __all__ = ["ROUTING_LABEL", "AlertingRule", "RecordingRule", "RuleGroup", "RulesFile", "alert_rule", "format_number",
-           "prometheus_rule", "rule_groups", "slo_rules"]
+           "notifier_annotations", "prometheus_rule", "rule_groups", "slo_rules"]

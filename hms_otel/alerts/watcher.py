@@ -32,6 +32,8 @@ from hms_otel.errors import Problem
 
 #: ``echo(text, is_error)``; the CLI prints, ``hms-ops up`` may log.
 Echo = Callable[[str, bool], None]
+#: Reloads one server; returns "ok" or what went wrong. ``hms-ops up`` reloads Prometheus by SIGHUP.
+Reload = Callable[[], str]
 _RELOAD_TIMEOUT_S = 10
 
 
@@ -67,6 +69,8 @@ def rebuild(
     force: bool = True,
     echo: Echo = _print,
     still_current: Callable[[], bool] | None = None,
+    reload_prometheus: Reload | None = None,
+    reload_alertmanager: Reload | None = None,
 ) -> RebuildReport:
     """One compile -> validate -> write -> reload cycle.
 
@@ -74,6 +78,7 @@ def rebuild(
     not have read them yet); ``watch`` passes ``False`` after its first cycle.
     ``still_current`` is asked before anything is written: ``False`` (the files
     changed meanwhile) drops this compile's outputs.
+    A server is reloaded by ``reload_*`` when given, else by ``POST <url>/-/reload``.
     """
     try:
         result = compile_dir(directory, settings)
@@ -83,7 +88,7 @@ def rebuild(
         echo("alert files have errors; the previous rules stay active", True)
         return RebuildReport(False, invalid.problems)
     try:
-        problems = validate(result)
+        problems = validate(result, settings)
     except ToolMissing as missing:
         echo(f"warning: {missing}; outputs not checked", True)
         problems = []
@@ -99,11 +104,12 @@ def rebuild(
     report = RebuildReport(True, warnings=result.warnings)
     rules_text = result.prometheus_rule_yaml if k8s else result.rules_yaml
     # Alertmanager first: its new routes must exist before Prometheus sends the new alerts.
-    steps = []
+    steps: list[tuple[str | Path, str, str | None, Reload | None]] = []
     if alertmanager_path is not None:
-        steps.append((alertmanager_path, result.alertmanager_yaml, alertmanager_url))
-    steps.append((rules_path, rules_text, prometheus_url))
-    for path, text, url in steps:
+        steps.append((alertmanager_path, result.alertmanager_yaml, alertmanager_url,
+                      reload_alertmanager or _by_url(alertmanager_url)))
+    steps.append((rules_path, rules_text, prometheus_url, reload_prometheus or _by_url(prometheus_url)))
+    for path, text, url, reloader in steps:
         try:
             changed = write_atomically(path, text)
         except OSError as error:  # e.g. a full disk: say so, keep what the servers have, try again later
@@ -116,12 +122,13 @@ def rebuild(
             echo(f"wrote {path}", False)
         # Reload only on change: Prometheus 2.42 forgets its Alertmanagers for up to 5 s after every
         # reload and drops alerts sent meanwhile (prometheus/prometheus#13064) until the resend delay.
-        if url and (changed or force):
-            outcome = reload(url)
-            report.reloads[url] = outcome
+        if reloader is not None and (changed or force):
+            name = url or str(path)
+            outcome = reloader()
+            report.reloads[name] = outcome
             if outcome != "ok":
                 report.ok = False
-                echo(f"reload of {url} failed: {outcome}", True)
+                echo(f"reload of {name} failed: {outcome}", True)
     return report
 
 
@@ -143,6 +150,10 @@ def write_atomically(path: str | Path, text: str) -> bool:
         Path(temporary).unlink(missing_ok=True)
         raise
     return True
+
+
+def _by_url(url: str | None) -> Reload | None:
+    return (lambda: reload(url)) if url else None
 
 
 def reload(base_url: str) -> str:
@@ -210,6 +221,8 @@ def watch(
     on_rebuild: Callable[[RebuildReport], None] | None = None,
     poll_s: float = POLL_S,
     settle_s: float = SETTLE_S,
+    reload_prometheus: Reload | None = None,
+    reload_alertmanager: Reload | None = None,
 ) -> None:
     """Rebuild now and after every settled change under ``directory`` until ``stop_event`` is set.
 
@@ -237,7 +250,8 @@ def watch(
         said_missing = False
         report = rebuild(directory, rules_path, alertmanager_path, prometheus_url=prometheus_url,
                          alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo,
-                         still_current=_unchanged_since(directory, current))
+                         still_current=_unchanged_since(directory, current),
+                         reload_prometheus=reload_prometheus, reload_alertmanager=reload_alertmanager)
         if report.stale:
             continue  # changed while compiling: settle and compile again
         if report.unwritten:

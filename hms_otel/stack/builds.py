@@ -7,8 +7,12 @@ the project reuses it:
 - ``collector/<sha256 of the ocb manifest>/hms-otelcol``
 - ``victoria-logs/<version>/victoria-logs``
 - ``tools/builder-<ocb version>/builder``
+- ``alertmanager/<version>/alertmanager`` and ``amtool`` (a tag's module never changes)
 
-Prometheus, promtool, Alertmanager and amtool come from Debian packages.
+Prometheus and promtool come from Debian packages. Alertmanager is built from
+its Go module: Debian's 0.25 serves no web UI (a placeholder page) and has no
+Teams receiver; 0.31.1 has both, and its UI ships in the module (0.32+ needs an
+npm build).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ OCB_VERSION = "v0.161.0"
 #: The local log store (Apache-2.0), built from its Go module.
 VICTORIALOGS_VERSION = "v1.52.1"
 VICTORIALOGS_MODULE = "github.com/VictoriaMetrics/VictoriaLogs"
+ALERTMANAGER_VERSION = "v0.31.1"
+ALERTMANAGER_MODULE = "github.com/prometheus/alertmanager"
 
 #: binary name -> the `hms-ops install` target that provides it.
 INSTALL_TARGETS: dict[str, str] = {
@@ -38,11 +44,11 @@ INSTALL_TARGETS: dict[str, str] = {
     "victoria-logs": "victoria-logs",
     "prometheus": "debian",
     "promtool": "debian",
-    "prometheus-alertmanager": "debian",
-    "amtool": "debian",
+    "alertmanager": "alertmanager",
+    "amtool": "alertmanager",
     "uplot": "uplot",
 }
-DEBIAN_PACKAGES = ("prometheus", "prometheus-alertmanager")
+DEBIAN_PACKAGES = ("prometheus",)
 
 Progress = Callable[[str], None]
 
@@ -112,6 +118,8 @@ def find_binary(name: str) -> Path:
         path = collector_path()
     elif name == "victoria-logs":
         path = victorialogs_path()
+    elif name in ("alertmanager", "amtool"):
+        path = alertmanager_dir() / name
     else:
         found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
         if not found:
@@ -168,7 +176,7 @@ def go_binary() -> str:
 
 
 def install_debian(progress: Progress = print) -> None:
-    """``apt-get install`` Prometheus and Alertmanager unless their binaries are already there.
+    """``apt-get install`` Prometheus (and promtool) unless the binaries are already there.
 
     Debian's maintainer scripts would start both as system services on 9090
     and 9093, the ports ``hms-ops up`` wants. When running as root with no
@@ -177,10 +185,10 @@ def install_debian(progress: Progress = print) -> None:
     later as a clear port conflict. The stack never uses those services: it
     runs its own processes with their own ports and data directories.
     """
-    wanted = ("prometheus", "promtool", "prometheus-alertmanager", "amtool")
+    wanted = ("prometheus", "promtool")
     missing = [name for name in wanted if not shutil.which(name)]
     if not missing:
-        progress("Prometheus and Alertmanager already installed")
+        progress("Prometheus already installed")
         return
     if not shutil.which("apt-get"):
         raise BuildError(
@@ -205,8 +213,8 @@ def _services_not_started(progress: Progress) -> Iterator[None]:
     if os.geteuid() != 0 or _POLICY_RC_D.exists():
         if not _POLICY_RC_D.exists():
             progress(
-                "note: Debian may start prometheus and prometheus-alertmanager as system services; "
-                "`sudo systemctl disable --now prometheus prometheus-alertmanager` frees 9090/9093"
+                "note: Debian may start prometheus as a system service; "
+                "`sudo systemctl disable --now prometheus` frees 9090"
             )
         yield
         return
@@ -309,4 +317,44 @@ def build_victorialogs(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     progress(f"VictoriaLogs built: {target} ({target.stat().st_size / 2**20:.0f} MiB)")
+    return target
+
+
+# -- Alertmanager ------------------------------------------------------------------
+
+
+def alertmanager_dir(version: str = ALERTMANAGER_VERSION) -> Path:
+    """Where ``alertmanager`` and ``amtool`` of ``version`` live (they may not exist yet)."""
+    return cache_dir() / "alertmanager" / version
+
+
+def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress = print, force: bool = False) -> Path:
+    """``go install`` Alertmanager and amtool ``version`` into the cache unless there; return the directory.
+
+    Both are built into a scratch GOBIN next to the target and the directory is
+    renamed into place in one step, so a concurrent reader sees both binaries or none.
+    """
+    target = alertmanager_dir(version)
+    if all((target / name).is_file() for name in ("alertmanager", "amtool")) and not force:
+        progress(f"Alertmanager {version} already built: {target}")
+        return target
+    go = go_binary()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
+    log = target.parent / f"build-{version}.log"
+    try:
+        progress(f"building Alertmanager {version} and amtool with go install (about a minute; log: {log})")
+        modules = [f"{ALERTMANAGER_MODULE}/cmd/{name}@{version}" for name in ("alertmanager", "amtool")]
+        _run("go install (Alertmanager)", [go, "install", *modules],
+             env={"GOBIN": str(scratch), "PATH": _path_with(go), "CGO_ENABLED": "0"}, log=log)
+        if force and target.exists():
+            shutil.rmtree(target)
+        try:
+            os.rename(scratch, target)  # atomic; fails if another build finished first, whose binaries we keep
+        except OSError:
+            if not (target / "alertmanager").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    progress(f"Alertmanager built: {target}")
     return target

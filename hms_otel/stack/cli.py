@@ -20,10 +20,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from hms_otel.stack import builds
-from hms_otel.stack.demo import serve_sms_phone
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
+from hms_otel.terminal import safe_text
 
 if TYPE_CHECKING:
     from hms_otel.dashboards.publish import DashboardPublisher
@@ -112,7 +112,7 @@ def path() -> None:
 
 # -- hms-ops install -----------------------------------------------------------------------------------------
 
-_TARGETS = ("debian", "collector", "victoria-logs", "uplot")
+_TARGETS = ("debian", "collector", "alertmanager", "victoria-logs", "uplot")
 
 
 @click.command()
@@ -121,10 +121,11 @@ def install(targets: tuple[str, ...]) -> None:
     """Install everything the local stack runs (default: all). Idempotent: done steps are skipped.
 
     \b
-    debian     Prometheus, promtool, Alertmanager, amtool (apt-get)
-    collector  hms-otelcol built with ocb into ~/.cache/hms-ops
+    debian         Prometheus, promtool (apt-get)
+    collector      hms-otelcol built with ocb into ~/.cache/hms-ops
+    alertmanager   Alertmanager and amtool v0.31.1 built from their Go module into ~/.cache/hms-ops
     victoria-logs  VictoriaLogs (the local log store) built from its Go module into ~/.cache/hms-ops
-    uplot      the dashboard's charting library (npm pack, integrity-checked) into ~/.cache/hms-ops
+    uplot          the dashboard's charting library (npm pack, integrity-checked) into ~/.cache/hms-ops
     """
     from hms_otel.dashboards.uplot import install_uplot
 
@@ -132,6 +133,7 @@ def install(targets: tuple[str, ...]) -> None:
     steps = {
         "debian": builds.install_debian,
         "collector": builds.build_collector,
+        "alertmanager": builds.build_alertmanager,
         "victoria-logs": builds.build_victorialogs,
         "uplot": install_uplot,
     }
@@ -170,8 +172,7 @@ def _start_alert_watcher(
     ``stack.alertmanager_config_path``. ``defaults`` are alert settings this stack
     implies (e.g. its scrape interval); the user's environment wins over them.
     """
-    from hms_otel.alerts.settings import Settings  # only `up` needs the compiler
-    from hms_otel.alerts.watcher import watch
+    from hms_otel.alerts.watcher import watch  # only `up` needs the compiler
 
     def echo(text: str, is_error: bool) -> None:
         text = escape(text)  # PromQL like `[5m]` is not rich markup
@@ -179,7 +180,7 @@ def _start_alert_watcher(
 
     def run() -> None:
         try:
-            settings = Settings.from_env({**defaults, **os.environ})
+            settings = stack.alert_settings({**defaults, **os.environ})
             watch(
                 alert_dir,
                 stack.rules_dir / "hms-alerts.yml",
@@ -189,6 +190,8 @@ def _start_alert_watcher(
                 settings=settings,
                 stop_event=stop,
                 echo=echo,
+                reload_prometheus=stack.prometheus.reload_outcome,
+                reload_alertmanager=stack.alertmanager.reload_outcome,
             )
         except Exception as error:  # a broken watcher must not take the stack down
             _console.print(f"[red]alert watcher stopped:[/] {error}")
@@ -213,15 +216,61 @@ def _start_demo(stack: LocalStack, workdir: Path, calm: float) -> subprocess.Pop
     )
 
 
+def _follow_notifier(stack: LocalStack, stop: threading.Event) -> None:
+    """Print what the notifier says (messages as the phone shows them, delivery failures) on this console."""
+    notifier = stack.notifier
+    if notifier is None:
+        return
+    path = notifier.log_path
+
+    def run() -> None:
+        with contextlib.suppress(OSError), path.open("r", encoding="utf-8", errors="replace") as log:
+            log.seek(0, os.SEEK_END)
+            while not stop.is_set():
+                line = log.readline()
+                if not line:
+                    stop.wait(0.1)
+                    continue
+                text = line.rstrip("\n")
+                if text.startswith("=== "):  # the process layer's start marker
+                    continue
+                style = "bold red" if text.startswith(("[HMS-OPS] ALERT", "📱", "✗")) else "bold"
+                _console.print(f"[{style}]{escape(safe_text(text))}[/]")
+
+    threading.Thread(target=run, name="hms-notifier-console", daemon=True).start()
+
+
+def _channels(alert_dir: Path) -> None:
+    """Say which channels of the alert files are live and which only print here."""
+    from hms_otel.notify.cli import notified_actions
+    from hms_otel.notify.config import ConfigError, load
+    from hms_otel.notify.server import channel_report
+
+    try:
+        config = load(None, read_token=False)
+    except ConfigError as error:
+        _console.print(f"[red]notifier settings: {escape(str(error))}[/]")
+        return
+    for line in channel_report(config, notified_actions(alert_dir)):
+        live = ": live," in line
+        _console.print(f"[dim]channel[/] {'[green]' if live else '[yellow]'}{escape(line)}[/]")
+
+
 def _summary(stack: LocalStack, workdir: Path) -> Table:
     table = Table(title="HMS local stack", show_header=True, header_style="bold")
-    table.add_column("service")
-    table.add_column("address")
+    table.add_column("service", overflow="fold")
+    table.add_column("address", no_wrap=True)  # URLs stay whole, so they can be copied or clicked
     table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
     table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
     table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
     table.add_row("HMS dashboard", stack.dashboard_url)
-    table.add_row("Alertmanager", stack.alertmanager_url)
+    auth = stack.alertmanager_auth
+    table.add_row("Alertmanager: alerts", stack.alertmanager.ui_url("alerts"))
+    table.add_row("Alertmanager: silences", stack.alertmanager.ui_url("silences"))
+    table.add_row("Alertmanager login (API and UI)", f"user {auth.username}  password {auth.password}")
+    if stack.notifier is not None:
+        table.add_row("notifier (Alertmanager webhooks)", f"{stack.notifier.url}/v1/alerts")
+        table.add_row("texts not sent (no provider)", str(stack.notifier.outbox_path))
     if stack.victorialogs is not None:
         table.add_row("Logs (search UI)", stack.victorialogs.ui_url)
         table.add_row("Logs (terminal)", "hms-ops logs search TEXT --service S --since 10m")
@@ -237,13 +286,20 @@ def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
     def say(text: str, is_error: bool) -> None:
         _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
 
-    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, Links(alertmanager=stack.alertmanager_url), say)
+    links = Links(alertmanager=stack.alertmanager_url,
+                  logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
+    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
     try:
         publisher.publish()
     except builds.MissingBinary as error:
         _console.print(f"[yellow]no dashboard: {escape(str(error))}[/]")
         return None
     return publisher
+
+
+#: `hms-ops up` defaults that set how fast a page leaves (benchmarks/bench_alert_latency.py measures them).
+SCRAPE_INTERVAL = "5s"
+EVALUATION_INTERVAL = "1s"
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -273,8 +329,9 @@ def _interrupt(signum: int, frame: object) -> None:
     show_default=True,
     help="Alert files to compile and hot-reload.",
 )
-@click.option("--scrape-interval", default="5s", show_default=True, help="Prometheus scrape interval.")
-@click.option("--evaluation-interval", default="5s", show_default=True, help="Prometheus rule evaluation interval.")
+@click.option("--scrape-interval", default=SCRAPE_INTERVAL, show_default=True, help="Prometheus scrape interval.")
+@click.option("--evaluation-interval", default=EVALUATION_INTERVAL, show_default=True,
+              help="Prometheus rule evaluation interval (1 s: a page leaves within seconds of the data).")
 @click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the payment alert.")
 @click.option("--demo-calm", default=20.0, show_default=True, help="Seconds the demo runs normally before slowing.")
 @_port_options
@@ -288,7 +345,7 @@ def up(
     demo_calm: float,
     **ports: int,
 ) -> None:
-    """Run the collector, Prometheus, Alertmanager and VictoriaLogs locally until Ctrl-C."""
+    """Run the collector, Prometheus, Alertmanager, the notifier and VictoriaLogs locally until Ctrl-C."""
     ports_ = Ports(**{name.removesuffix("_port"): value for name, value in ports.items()})
     stack = LocalStack(
         workdir,
@@ -300,24 +357,22 @@ def up(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     demo_proc: subprocess.Popen[bytes] | None = None
-    phone = None
     try:
-        with _clean_errors(), _console.status("starting VictoriaLogs, Alertmanager, Prometheus and the collector"):
+        with _clean_errors(), _console.status("starting VictoriaLogs, notifier, Alertmanager, Prometheus, collector"):
             stack.start()
+        _follow_notifier(stack, stop)
         # Settings this stack implies; the user's environment still wins.
         alert_defaults = {"HMS_SCRAPE_INTERVAL": scrape_interval}
-        if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):
-            phone, alert_defaults["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(
-                lambda text: _console.print(f"[bold red]{escape(text)}[/]")
-            )
         dashboard = _dashboard(stack, alert_dir)
+        if alert_dir.is_dir():
+            _channels(alert_dir)
         # Started even without the folder: the watcher says there is nothing to watch, and reads it once it appears.
         _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         if demo:
             demo_proc = _start_demo(stack, stack.workdir, demo_calm)
             _console.print(
                 f"demo service running (log: {stack.workdir / 'demo.log'}); payments slow down after {demo_calm:g} s "
-                "and the payment alert texts the on-call phone here within a minute"
+                "and the payment alert's text appears here within seconds"
             )
         _console.print(_summary(stack, stack.workdir))
         _console.print("Ctrl-C stops everything.")
@@ -325,15 +380,13 @@ def up(
             time.sleep(1)
             if dashboard is not None:
                 dashboard.refresh()
-            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.victorialogs):
+            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.notifier, stack.victorialogs):
                 if service is not None and not service.running:
                     raise click.ClickException(f"{service.name} exited; see {service.log_path}")
     except KeyboardInterrupt:
         _console.print("stopping ...")
     finally:
         stop.set()
-        if phone is not None:
-            phone.shutdown()
         if demo_proc is not None and demo_proc.poll() is None:
             demo_proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

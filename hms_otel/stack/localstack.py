@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from hms_otel.stack.processes import check_port_free, free_port, wait_until
-from hms_otel.stack.services import Alertmanager, Collector, Prometheus, VictoriaLogs
+from hms_otel.stack.services import Alertmanager, BasicAuth, Collector, Notifier, Prometheus, VictoriaLogs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Ports:
     victorialogs: int
     collector_health: int
     collector_telemetry: int
+    notifier: int
 
     @classmethod
     def free(cls) -> Ports:
@@ -62,6 +63,7 @@ STANDARD_PORTS = Ports(
     victorialogs=9428,
     collector_health=13133,
     collector_telemetry=8888,
+    notifier=9095,
 )
 
 #: port field -> the `hms-ops up` option and environment variable that change it.
@@ -86,7 +88,11 @@ class LocalStack:
     route to a receiver that does nothing). ``scrape_interval`` and
     ``evaluation_interval``: Prometheus globals (1s keeps tests short).
     ``with_victorialogs=False`` skips the log store (metrics-only tests). ``collector_env``:
-    extra environment for the collector.
+    extra environment for the collector. Alertmanager's API needs
+    ``alertmanager_auth`` (generated; Prometheus is given it). The notifier
+    (``with_notifier``) receives every alert the compiled routing sends it;
+    ``notifier_env`` configures its providers; it looks for the probable source
+    in the stack's VictoriaLogs (or ``log_store_url``).
     """
 
     def __init__(
@@ -101,6 +107,9 @@ class LocalStack:
         evaluation_interval: str = "1s",
         with_victorialogs: bool = True,
         collector_env: Mapping[str, str] | None = None,
+        with_notifier: bool = True,
+        notifier_env: Mapping[str, str] | None = None,
+        log_store_url: str = "",
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.ports = ports or Ports.free()
@@ -108,7 +117,12 @@ class LocalStack:
         self.victorialogs = (
             VictoriaLogs(self.workdir / "victorialogs", p.victorialogs) if with_victorialogs else None
         )
-        self.alertmanager = Alertmanager(self.workdir / "alertmanager", p.alertmanager, config=alertmanager_config)
+        self.alertmanager_auth = BasicAuth.generate()
+        self.alertmanager = Alertmanager(self.workdir / "alertmanager", p.alertmanager, config=alertmanager_config,
+                                         auth=self.alertmanager_auth)
+        log_store = log_store_url or (self.victorialogs.url if self.victorialogs else "")
+        self.notifier = (Notifier(self.workdir / "notifier", p.notifier, log_store_url=log_store,
+                                  env=notifier_env) if with_notifier else None)
         self.prometheus = Prometheus(
             self.workdir / "prometheus",
             p.prometheus,
@@ -116,6 +130,7 @@ class LocalStack:
             evaluation_interval=evaluation_interval,
             rule_files=rule_files,
             alertmanager_port=p.alertmanager,
+            alertmanager_auth=self.alertmanager_auth,
             scrape_targets={"hms-otelcol": f"127.0.0.1:{p.collector_telemetry}"},
         )
         # Without the log store the collector still needs a URL; nothing listens there and log export retries.
@@ -180,6 +195,25 @@ class LocalStack:
         """The file Alertmanager reads; rewrite it and call :meth:`reload_alertmanager`."""
         return self.alertmanager.config_path
 
+    @property
+    def notifier_url(self) -> str:
+        if self.notifier is None:
+            raise RuntimeError("this LocalStack was created with with_notifier=False")
+        return self.notifier.url
+
+    def alert_settings(self, environ: Mapping[str, str] | None = None, **changes: Any) -> Any:
+        """:class:`~hms_otel.alerts.settings.Settings` (from ``environ``, default the process environment)
+        that route this stack's alerts through its notifier."""
+        from dataclasses import replace
+
+        from hms_otel.alerts.settings import Settings
+
+        settings = Settings.from_env(environ)
+        if self.notifier is not None:
+            settings = replace(settings, notifier_url=self.notifier.url,
+                               notifier_token_file=str(self.notifier.token_path))
+        return replace(settings, **changes)
+
     def env(self) -> dict[str, str]:
         """Environment for an app under ``opentelemetry-instrument`` that should export to this stack."""
         return {"OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_grpc_endpoint, "OTEL_EXPORTER_OTLP_INSECURE": "true"}
@@ -189,12 +223,14 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Start all processes in dependency order; on any failure stop what was started and re-raise."""
         for name, port in dataclasses.asdict(self.ports).items():
-            if name == "victorialogs" and self.victorialogs is None:
+            if (name == "victorialogs" and self.victorialogs is None) or (name == "notifier" and self.notifier is None):
                 continue
             check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
         try:
             if self.victorialogs:
                 self.victorialogs.start()
+            if self.notifier:
+                self.notifier.start()
             self.alertmanager.start()
             self.prometheus.start()
             self.collector.start()
@@ -209,7 +245,7 @@ class LocalStack:
         Every process gets its stop even if stopping an earlier one raised; the first error is re-raised.
         """
         errors: list[BaseException] = []
-        for service in (self.collector, self.prometheus, self.alertmanager, self.victorialogs):
+        for service in (self.collector, self.prometheus, self.alertmanager, self.notifier, self.victorialogs):
             if service is None:
                 continue
             try:
@@ -263,7 +299,7 @@ class LocalStack:
         return last[0]
 
     def reload_prometheus(self) -> None:
-        """Reload prometheus.yml and rule files; raises ConfigInvalid if Prometheus rejects them."""
+        """Reload prometheus.yml and rule files (SIGHUP); raises ConfigInvalid if Prometheus rejects them."""
         self.prometheus.reload()
 
     def reload_alertmanager(self) -> None:

@@ -120,8 +120,10 @@ class ManagedProcess:
         grace: float = 10.0,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        ready_headers: dict[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.ready_headers = ready_headers
         self.argv = [str(a) for a in argv]
         self.log_path = Path(log_path)
         self.ready_url = ready_url
@@ -167,7 +169,8 @@ class ManagedProcess:
     def wait_ready(self) -> None:
         assert self.ready_url is not None
         url = self.ready_url
-        became_ready = wait_until(lambda: not self.running or http_ok(url), self.ready_timeout)
+        headers = self.ready_headers
+        became_ready = wait_until(lambda: not self.running or http_ok(url, headers=headers), self.ready_timeout)
         if not self.running:
             code = self._proc.returncode if self._proc else None
             raise ProcessError(

@@ -8,8 +8,14 @@ wires them together; use these directly only to run one backend alone.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
+import secrets
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +25,7 @@ import yaml
 from hms_otel import http
 from hms_otel.pii import FEATURE_GATES
 from hms_otel.stack.builds import find_binary, repo_root
-from hms_otel.stack.processes import HOST, ManagedProcess
+from hms_otel.stack.processes import HOST, ManagedProcess, wait_until
 
 
 class ConfigInvalid(RuntimeError):
@@ -87,6 +93,9 @@ class _Service:
     def _ready_url(self) -> str:
         return self.url + self.ready_path
 
+    def _ready_headers(self) -> dict[str, str] | None:
+        return None
+
     def start(self) -> None:
         """Write the configuration, start the process and wait until it is ready."""
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +108,7 @@ class _Service:
             ready_url=self._ready_url(),
             ready_timeout=self.ready_timeout,
             cwd=self.workdir,
+            ready_headers=self._ready_headers(),
         )
         self._process.start()
 
@@ -177,8 +187,27 @@ class Collector(_Service):
         return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}", FEATURE_GATES]
 
 
+@dataclasses.dataclass(frozen=True)
+class BasicAuth:
+    """Credentials of the stack's Alertmanager API (generated per stack, printed by `hms-ops up`)."""
+
+    username: str
+    password: str
+
+    @classmethod
+    def generate(cls) -> BasicAuth:
+        return cls("hms-ops", secrets.token_urlsafe(18))
+
+    def header(self) -> dict[str, str]:
+        return http.basic_auth(self.username, self.password)
+
+
 class Prometheus(_Service):
-    """Prometheus with its own TSDB, lifecycle API, remote-write receiver and generated prometheus.yml.
+    """Prometheus with its own TSDB, remote-write receiver and generated prometheus.yml.
+
+    Its lifecycle endpoints are off (no local process may reload or stop it over
+    HTTP): :meth:`reload` sends SIGHUP and reads the outcome from its own
+    metrics. The query API and UI stay open on loopback.
 
     ``rule_files`` are paths or globs; ``<workdir>/prometheus-rules/*.yml`` is
     always included, so compiled alert rules can be dropped there and loaded
@@ -196,10 +225,12 @@ class Prometheus(_Service):
         evaluation_interval: str = "1s",
         rule_files: Sequence[str | Path] = (),
         alertmanager_port: int | None = None,
+        alertmanager_auth: BasicAuth | None = None,
         scrape_targets: Mapping[str, str] | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
         super().__init__(workdir, port, ready_timeout)
+        self.alertmanager_auth = alertmanager_auth
         self.scrape_interval = scrape_interval
         self.evaluation_interval = evaluation_interval
         self.rule_files = [
@@ -238,12 +269,20 @@ class Prometheus(_Service):
             "scrape_configs": scrape,
         }
         if self.alertmanager_port:
-            config["alerting"] = {
-                "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{self.alertmanager_port}"]}]}]
-            }
+            target: dict[str, Any] = {"static_configs": [{"targets": [f"{HOST}:{self.alertmanager_port}"]}]}
+            if self.alertmanager_auth is not None:
+                target["basic_auth"] = {"username": self.alertmanager_auth.username,
+                                        "password_file": str(self.alertmanager_password_path)}
+            config["alerting"] = {"alertmanagers": [target]}
         return config
 
+    @property
+    def alertmanager_password_path(self) -> Path:
+        return self.workdir / "alertmanager-password"
+
     def _write_config(self) -> None:
+        if self.alertmanager_auth is not None:
+            _write_secret(self.alertmanager_password_path, self.alertmanager_auth.password)
         self.rules_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
@@ -255,7 +294,7 @@ class Prometheus(_Service):
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.data_dir}",
             f"--web.listen-address={HOST}:{self.port}",
-            "--web.enable-lifecycle",
+            # No --web.enable-lifecycle: reloads are by SIGHUP, so no local process can stop it over HTTP.
             "--web.enable-remote-write-receiver",
             # Prometheus 2.42 forgets its Alertmanagers for up to 5 s after each /-/reload
             # (prometheus/prometheus#13064); an alert dropped then is re-sent after this delay
@@ -264,12 +303,45 @@ class Prometheus(_Service):
             f"--web.user-assets={self.user_assets_dir}",
         ]
 
-    def reload(self) -> None:
-        """POST /-/reload; raise :class:`ConfigInvalid` if Prometheus rejects the new rules/config."""
+    def _last_success(self) -> float:
+        """``prometheus_config_last_reload_success_timestamp_seconds`` from its /metrics."""
+        text = http.request("GET", self.url + "/metrics", timeout=10).decode()
+        match = _RELOAD_SUCCESS.search(text)
+        return float(match.group(1)) if match else 0.0
+
+    def _reload_errors(self) -> list[str]:
         try:
-            http.request("POST", self.url + "/-/reload", timeout=30)
-        except http.HTTPError as error:
-            raise ConfigInvalid(f"Prometheus rejected the reload: {error}") from None
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if 'msg="Error reloading config"' in line]
+
+    def reload(self, timeout: float = 30.0) -> None:
+        """SIGHUP, then wait for Prometheus' verdict: a newer success timestamp in its metrics, or a new
+        "Error reloading config" in its log; raise :class:`ConfigInvalid` if it kept the old config."""
+        if self._process is None or not self._process.running:
+            raise ConfigInvalid("Prometheus is not running; nothing to reload")
+        before = self._last_success()
+        errors_before = len(self._reload_errors())
+        # The success timestamp has whole seconds: signal in a later second than the last success.
+        while int(time.time()) <= before:
+            time.sleep(0.05)
+        self._process.signal(signal.SIGHUP)
+        if not wait_until(lambda: self._last_success() > before or len(self._reload_errors()) > errors_before,
+                          timeout, interval=0.1):
+            raise ConfigInvalid(f"Prometheus did not finish reloading within {timeout:.0f} s; log {self.log_path}")
+        errors = self._reload_errors()
+        if len(errors) > errors_before and self._last_success() <= before:
+            detail = errors[-1].partition(" err=")[2] or errors[-1]
+            raise ConfigInvalid(f"Prometheus rejected the reload and keeps its previous configuration: {detail}")
+
+    def reload_outcome(self) -> str:
+        """:meth:`reload` as "ok" or the reason (for the alert watcher)."""
+        try:
+            self.reload()
+        except ConfigInvalid as error:
+            return str(error)
+        return "ok"
 
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
         """Instant query (at unix time ``at``, default now); the ``data.result`` vector list."""
@@ -294,13 +366,32 @@ DEFAULT_ALERTMANAGER_CONFIG: dict[str, Any] = {
 
 
 class Alertmanager(_Service):
-    """Alertmanager 0.25 with clustering off, its own storage, and ``config`` (copied) or a do-nothing route."""
+    """Alertmanager (v0.31.1 from the cache) with clustering off, its own storage, ``config`` (copied)
+    or a do-nothing route, and with ``auth`` its whole HTTP API behind basic auth (a web config file):
+    only Prometheus and the people it is printed for can post alerts or silences."""
 
     name = "alertmanager"
 
-    def __init__(self, workdir: Path, port: int, *, config: Path | None = None, ready_timeout: float = 60.0) -> None:
+    def __init__(self, workdir: Path, port: int, *, config: Path | None = None, auth: BasicAuth | None = None,
+                 ready_timeout: float = 60.0) -> None:
         super().__init__(workdir, port, ready_timeout)
         self.source_config = Path(config) if config else None
+        self.auth = auth
+
+    @property
+    def web_config_path(self) -> Path:
+        return self.workdir / "web.yml"
+
+    def headers(self) -> dict[str, str]:
+        return self.auth.header() if self.auth else {}
+
+    def ui_url(self, page: str = "alerts") -> str:
+        """The UI page (``alerts``, ``silences``) with the login in the URL: one click in a browser."""
+        login = f"{self.auth.username}:{self.auth.password}@" if self.auth else ""
+        return f"http://{login}{HOST}:{self.port}/#/{page}"
+
+    def _ready_headers(self) -> dict[str, str] | None:
+        return self.headers() or None
 
     @property
     def config_path(self) -> Path:
@@ -312,26 +403,103 @@ class Alertmanager(_Service):
             self.config_path.write_text(self.source_config.read_text())
         elif not self.config_path.exists():
             self.config_path.write_text(yaml.safe_dump(DEFAULT_ALERTMANAGER_CONFIG, sort_keys=False))
+        if self.auth is not None:
+            import bcrypt  # only stacks with credentials need it
+
+            hashed = bcrypt.hashpw(self.auth.password.encode(), bcrypt.gensalt(rounds=10)).decode()
+            _write_secret(self.web_config_path,
+                          yaml.safe_dump({"basic_auth_users": {self.auth.username: hashed}}, sort_keys=False))
 
     def _argv(self) -> list[str]:
-        return [
-            str(find_binary("prometheus-alertmanager")),
+        argv = [
+            str(find_binary("alertmanager")),
             f"--config.file={self.config_path}",
             f"--storage.path={self.workdir / 'alertmanager-data'}",
             f"--web.listen-address={HOST}:{self.port}",
             "--cluster.listen-address=",
         ]
+        if self.auth is not None:
+            argv.append(f"--web.config.file={self.web_config_path}")
+        return argv
 
     def reload(self) -> None:
         """POST /-/reload; raise :class:`ConfigInvalid` if Alertmanager rejects its config file."""
         try:
-            http.request("POST", self.url + "/-/reload", timeout=30)
+            http.request("POST", self.url + "/-/reload", timeout=30, headers=self.headers())
         except http.HTTPError as error:
             raise ConfigInvalid(f"Alertmanager rejected the reload: {error}") from None
 
+    def reload_outcome(self) -> str:
+        try:
+            self.reload()
+        except ConfigInvalid as error:
+            return str(error)
+        return "ok"
+
     def alerts(self) -> list[dict[str, Any]]:
         """Current alerts from the v2 API."""
-        return list(http.get_json(self.url + "/api/v2/alerts"))
+        return list(http.get_json(self.url + "/api/v2/alerts", headers=self.headers()))
+
+
+class Notifier(_Service):
+    """The HMS notifier (``hms-ops notifier``) as a process of the stack: its own port, token file,
+    journal and outbox under ``workdir``; providers come from the environment."""
+
+    name = "notifier"
+
+    def __init__(self, workdir: Path, port: int, *, log_store_url: str = "",
+                 env: Mapping[str, str] | None = None, ready_timeout: float = 30.0) -> None:
+        super().__init__(workdir, port, ready_timeout)
+        self.log_store_url = log_store_url
+        self.extra_env = dict(env or {})
+        self.token = secrets.token_urlsafe(24)
+
+    @property
+    def token_path(self) -> Path:
+        return self.workdir / "token"
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "notifier.yml"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workdir / "state"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.state_dir / "outbox.txt"
+
+    def _write_config(self) -> None:
+        if self.token_path.is_file():  # a restarted notifier keeps the token Alertmanager already has
+            self.token = self.token_path.read_text().strip() or self.token
+        _write_secret(self.token_path, self.token)
+        config = {"listen": f"{HOST}:{self.port}", "token_file": str(self.token_path),
+                  "state_dir": str(self.state_dir)}
+        if self.log_store_url:
+            config["log_store"] = self.log_store_url
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def _env(self) -> dict[str, str]:
+        # The stack's own settings win over variables a user has for a production notifier.
+        overridden = ("HMS_NOTIFIER_LISTEN", "HMS_NOTIFIER_TOKEN", "HMS_NOTIFIER_TOKEN_FILE", "HMS_NOTIFIER_STATE",
+                      "HMS_LOGSTORE_URL")
+        return {**{name: "" for name in overridden}, "PYTHONUNBUFFERED": "1", **self.extra_env}
+
+    def _argv(self) -> list[str]:
+        return [sys.executable, "-m", "hms_otel.cli", "notifier", f"--config={self.config_path}"]
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as stream:
+        stream.write(text)
+    os.chmod(path, 0o600)
+
+
+_RELOAD_SUCCESS = re.compile(r"^prometheus_config_last_reload_success_timestamp_seconds (\S+)$", re.M)
 
 
 class VictoriaLogs(_Service):

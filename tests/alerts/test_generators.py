@@ -116,9 +116,9 @@ def test_window_warnings() -> None:
 
 
 def test_settings_from_env() -> None:
-    settings = Settings.from_env({"HMS_SMS_GATEWAY_URL": "http://gw/sms", "HMS_TEAMS_A2A_OPS_URL": "http://b/a2a",
+    settings = Settings.from_env({"HMS_NOTIFIER_URL": "http://notifier:9095/", "HMS_TEAMS_A2A_OPS_URL": "http://b/a2a",
                                   "HMS_SCRAPE_INTERVAL": "1s", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
-    assert settings.sms_gateway_url == "http://gw/sms"
-    assert settings.teams_urls == {"a2a-ops": "http://b/a2a"}
+    assert settings.notifier_url == "http://notifier:9095"
+    assert settings.notifier is not None and settings.notifier.teams == {"a2a-ops": "http://b/a2a"}
     assert (settings.scrape_interval_ms, settings.export_interval_ms) == (1000, 1000)
-    assert "HMS_SMS_GATEWAY_URL" not in settings.defaulted and "HMS_SMTP_SMARTHOST" in settings.defaulted
+    assert "HMS_NOTIFIER_URL" not in settings.defaulted and "HMS_SMTP_SMARTHOST" in settings.defaulted

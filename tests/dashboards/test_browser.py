@@ -78,7 +78,7 @@ def backfill_day(data_dir: Path, work: Path, end: float) -> int:
 
 @pytest.fixture
 def dashboard_stack(tmp_path: Path) -> Iterator[LocalStack]:
-    stack = LocalStack(tmp_path / "stack", with_victorialogs=False)
+    stack = LocalStack(tmp_path / "stack")  # with VictoriaLogs: the page links its search UI
     samples = backfill_day(stack.prometheus.data_dir, tmp_path, time.time() - 600)
     print(f"backfilled {samples} samples (24 h, one every 15 s per series)")
     try:
@@ -124,7 +124,8 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
     (stack.rules_dir / "hms-alerts.yml").write_text(result.rules_yaml)
     stack.reload_prometheus()
     dashboard = load(alert_dir)
-    write_site(stack.dashboard_dir, dashboard, Links(alertmanager=stack.alertmanager_url))
+    write_site(stack.dashboard_dir, dashboard, Links(alertmanager=stack.alertmanager_url,
+                                                     logs=stack.victorialogs.ui_url))
     from hms_otel.dashboards.site import page_spec
 
     spec = page_spec(dashboard)
@@ -195,6 +196,7 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             assert "red" in head[0] and f"services running in ACH: {SERVICE}" in head[1], head
             links = browser.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
             assert any("/classic/graph?g0.expr=" in link for link in links), links
+            assert stack.victorialogs.ui_url in links, links
             local = sorted({link for link in links if link.startswith("http://127.0.0.1")})
             for link in local:  # links that work: Prometheus' graph and alerts, Alertmanager, the log search UI
                 assert http_ok(link, timeout=10), link

@@ -9,12 +9,11 @@ from hms_otel.stack import LocalStack
 pytestmark = pytest.mark.e2e
 
 
-def test_declared_counter_is_zero_in_prometheus_without_any_increment(isolated_stack, start_app, tmp_path) -> None:
+def test_declared_counter_is_zero_in_prometheus_without_any_increment(stack: LocalStack, start_app, tmp_path) -> None:
     stop = tmp_path / "stop"
-    app = start_app(isolated_stack, "declared_app", stop, service_name="declared-app")
+    app = start_app(stack, "declared_app", stop, service_name="declared-app")
     try:
         assert app.stdout is not None and app.stdout.readline().strip() == "ready"
-        stack: LocalStack = isolated_stack
         for channel in ("web", "app"):
             selector = f'refund_pdf_total{{job="declared-app",channel="{channel}"}}'
             assert stack.wait_for(f"count({selector})", lambda v: v == 1, timeout=60) == 1
