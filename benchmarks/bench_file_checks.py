@@ -1,4 +1,4 @@
-"""Time to check user files (alert, SLO and hook files) against their size: linear, and under a
+"""Time to check user files (alert, SLO, hook and dashboard files) against their size: linear, and under a
 second at the 1 MB limit.
 
     python benchmarks/bench_file_checks.py [--repeat R]
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from opentelemetry.metrics import NoOpMeter
 
 from hms_otel.alerts import spec
+from hms_otel.dashboards import spec as dashboard_spec
 from hms_otel.errors import ProblemsError
 from hms_otel.hooks import engine
 from hms_otel.hooks.spec import load as load_hooks
@@ -52,6 +53,15 @@ def hooks(size: int) -> str:
     return HOOK * min(size // len(HOOK), (MAX_NODES - 1000) // HOOK_NODES)
 
 
+PANEL = "  - {{id: p{n}, title: Panel {n}, kind: lines, query: 'sum(rate(job_fail_total[5m]))'}}\n"
+PANEL_NODES = 9
+
+
+def dashboard(size: int) -> str:
+    count = min(size // len(PANEL.format(n=10_000)), (MAX_NODES - 1000) // PANEL_NODES)
+    return "page: Overview\npanels:\n" + "".join(PANEL.format(n=n) for n in range(count))
+
+
 SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
     "alerts (valid, up to the value limit)": ("alert", alerts),
     "long when: digits": ("alert", lambda size: _repeat(
@@ -70,6 +80,9 @@ SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
     "deep nesting": ("alert", lambda size: "[" * (size // 2 - 2) + "]" * (size // 2 - 2)),
     "many keys": ("alert", lambda size: _repeat("k: v\n", size).replace("k:", "{}:").format(*range(size))),
     "hooks (valid, up to the value limit)": ("hook", hooks),
+    "dashboard (valid, up to the value limit)": ("dashboard", dashboard),
+    "dashboard: long query": ("dashboard", lambda size: _repeat(
+        "(", size, "page: ACH\npanels:\n  - {id: q, title: q, kind: lines, query: '", "'}\n")),
     "hook sources nested": ("hook", lambda size: _repeat(
         "len(", size, "- {target: 'tests.hooks.hook_targets:price', record: [{metric: bench_h, kind: histogram, "
         "value: '", "arg.item'}]}\n")),
@@ -90,6 +103,9 @@ SHAPES["many keys"] = ("alert", _keys)
 def check(kind: str, text: str) -> None:
     if kind == "alert":
         spec.load_bytes(text.encode(), "bench.yml")
+        return
+    if kind == "dashboard":
+        dashboard_spec.load_bytes(text.encode(), "bench.dashboard.yaml")
         return
     try:
         hooks = load_hooks(text.encode(), "bench.yml")
