@@ -144,3 +144,17 @@ def test_text_fields_keep_yaml11_spellings_as_written(written: str) -> None:
     assert isinstance(node, yamlfile.Scalar) and node.text == written
     if not node.is_null:
         assert yamlfile.text(node, "value") == written
+
+
+@_SETTINGS
+@given(st.one_of(st.text(max_size=200), _when, st.builds(lambda a, b: a + b, _when, st.text(max_size=20))))
+def test_when_parser_returns_a_condition_or_a_located_problem(text: str) -> None:
+    from hms_otel.alerts.syntax import SyntaxProblem, parse_when
+
+    try:
+        condition = parse_when(text)
+    except SyntaxProblem as problem:
+        assert 0 <= problem.offset <= len(text)
+        assert len(problem.message) < 400
+    else:
+        assert condition.window.ms > 0 and condition.op in OPERATORS
