@@ -367,9 +367,8 @@ def up(
         dashboard = _dashboard(stack, alert_dir)
         if alert_dir.is_dir():
             _channels(alert_dir)
-            _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
-        else:
-            _console.print(f"[yellow]no alert directory {alert_dir}; no alerts loaded[/]")
+        # Started even without the folder: the watcher says there is nothing to watch, and reads it once it appears.
+        _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         if demo:
             demo_proc = _start_demo(stack, stack.workdir, demo_calm)
             _console.print(
