@@ -26,13 +26,13 @@ from rich.table import Table
 
 from hms_otel.cli import GuardedGroup
 from hms_otel.logstore import (
-    DEFAULT_URL,
     LEVELS,
     LogRecord,
     LogStore,
     LogStoreUnavailable,
     parse_duration,
     parse_time,
+    stack_url,
 )
 
 _console = Console(highlight=False)
@@ -42,22 +42,9 @@ _NOISE_PREFIXES = ("telemetry.", "service.instance.", "process.", "host.", "os."
 _NOISE_FIELDS = frozenset({"deployment.environment", "deployment.environment.name", "otelTraceSampled"})
 
 
-def state_dir(state: Path | None) -> Path:
-    return Path(state or os.environ.get("HMS_OPS_STATE") or ".hms-ops")
-
-
-def store_url(state: Path) -> str:
-    """The URL ``hms-ops up`` recorded for its log store, else the standard local address."""
-    recorded = state / "victorialogs" / "url"
-    if recorded.is_file():
-        return recorded.read_text().strip()
-    port = os.environ.get("HMS_VICTORIALOGS_PORT")
-    return f"http://127.0.0.1:{port}" if port else DEFAULT_URL
-
-
 def _store(ctx: click.Context) -> LogStore:
     options = ctx.obj  # set by the group callback
-    return LogStore(options["url"] or store_url(options["state"]))
+    return LogStore(options["url"] or stack_url(options["state"]))
 
 
 # -- the group: subcommands, or a component name -----------------------------------------------------------------
@@ -92,7 +79,7 @@ def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     hms-ops logs tail [--service S]
     hms-ops logs COMPONENT [-f]       collector, prometheus, alertmanager, victorialogs, ...
     """
-    ctx.obj = {"state": state_dir(state), "url": url}
+    ctx.obj = {"state": state or Path(".hms-ops"), "url": url}
     if ctx.invoked_subcommand is None:
         components = ", ".join(_components(ctx.obj["state"])) or "none yet (is the stack started with `hms-ops up`?)"
         click.echo(ctx.get_help())

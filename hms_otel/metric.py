@@ -42,7 +42,8 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from hms_otel import _fastpath
 from hms_otel import instruments as factory
-from hms_otel.attributes import error_type
+from hms_otel.attributes import bounded_values, error_type
+from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.contract import FACADE_ERRORS
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
@@ -142,7 +143,13 @@ def _switch(meter_provider: MeterProvider | None, logger_provider: LoggerProvide
 
 def _resolve(name: str, kind: Kind, unit: str | None = None) -> MetricDefinition:
     """Check ``name`` and find its definition; raises ``ValueError`` subclasses."""
-    return REGISTRY.resolve(check_name(name), kind, unit)
+    checked = check_name(name)
+    if checked not in REGISTRY and not METRIC_NAMES.admit(checked):
+        raise NameLimitReached(
+            f"more than {METRIC_NAMES.limit} distinct metric names; {name!r} is not created "
+            f"(raise {METRIC_NAMES.variable} to allow more)"
+        )
+    return REGISTRY.resolve(checked, kind, unit)
 
 
 # -- call-time failure handling ------------------------------------------------
@@ -155,6 +162,8 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
     """Log the first failure per (facade, metric), count every one. Never raises."""
     try:
         key = (facade, str(name))
+        if not FAILURE_KEYS.admit(key):  # bounded memory: past the cap, one shared entry
+            key = (facade, OTHER)
         with _errors_lock:
             _error_counts[key] += 1
             first = _error_counts[key] == 1
@@ -206,7 +215,8 @@ class _Timer:
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
-        self._attributes: dict[str, Any] = dict(attributes)
+        # Values cut where the value is recorded (hms_otel.attributes), on the fast path as on the SDK's.
+        self._attributes: dict[str, Any] = bounded_values(dict(attributes))
         self._record: Callable[[float], None] = _fastpath.bind(*_bound(self._definition), self._attributes).record
         self._error_series: dict[type, _fastpath.Series] = {}
         _timers.add(self)
@@ -330,8 +340,13 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     found = _timer_by_key.get(key)
     if found is None:
         found = _Timer(name, attributes)
-        # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only.
-        if len(_timer_by_key) < _TIMER_CACHE_LIMIT and all(type(v) is str for v in attributes.values()):
+        # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only,
+        # and no value that was cut (bounded memory).
+        if (
+            len(_timer_by_key) < _TIMER_CACHE_LIMIT
+            and all(type(v) is str for v in attributes.values())
+            and found._attributes == attributes
+        ):
             _timer_by_key[key] = found
     return found
 
@@ -348,8 +363,10 @@ def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str
         key = (kind, name, *attributes.items())
         series = _by_call.get(key)
         if series is None:
-            series = _fastpath.bind(*_bound(_resolve(name, kind)), attributes)
-            _fastpath.remember_call(key, attributes, series)
+            bounded = bounded_values(attributes) if attributes else attributes
+            series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)
+            if bounded is attributes:  # a cut value is not kept in the cache (bounded memory)
+                _fastpath.remember_call(key, attributes, series)
         series.record(value)
     except Exception as failure:
         _failed(facade, name, failure)

@@ -175,7 +175,7 @@ def _start_alert_watcher(
     from hms_otel.alerts.watcher import watch  # only `up` needs the compiler
 
     def echo(text: str, is_error: bool) -> None:
-        text = escape(text)  # PromQL like `[5m]` is not rich markup
+        text = escape(safe_text(text))  # PromQL like `[5m]` is not rich markup; file text may hold escapes
         _console.print(f"[red]{text}[/]" if is_error else f"[dim]alerts:[/] {text}")
 
     def run() -> None:
@@ -194,7 +194,7 @@ def _start_alert_watcher(
                 reload_alertmanager=stack.alertmanager.reload_outcome,
             )
         except Exception as error:  # a broken watcher must not take the stack down
-            _console.print(f"[red]alert watcher stopped:[/] {error}")
+            _console.print(f"[red]alert watcher stopped:[/] {escape(safe_text(str(error)))}")
 
     thread = threading.Thread(target=run, name="hms-alert-watcher", daemon=True)
     thread.start()
@@ -286,7 +286,8 @@ def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
     def say(text: str, is_error: bool) -> None:
         _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
 
-    links = Links(alertmanager=stack.alertmanager_url,
+    # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
+    links = Links(alertmanager=stack.alertmanager_url + "/#/alerts",
                   logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
     publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
     try:
@@ -366,9 +367,8 @@ def up(
         dashboard = _dashboard(stack, alert_dir)
         if alert_dir.is_dir():
             _channels(alert_dir)
-            _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
-        else:
-            _console.print(f"[yellow]no alert directory {alert_dir}; no alerts loaded[/]")
+        # Started even without the folder: the watcher says there is nothing to watch, and reads it once it appears.
+        _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
         if demo:
             demo_proc = _start_demo(stack, stack.workdir, demo_calm)
             _console.print(
