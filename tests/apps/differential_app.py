@@ -3,7 +3,8 @@ through the facades (``fp_*``), on the provider the HMS distro installed.
 
     opentelemetry-instrument python differential_app.py MODE [THREADS]
 
-MODE: ``single``, ``threads`` (THREADS threads calling at once), ``fork``
+MODE: ``single`` (also long attribute values, the 2000-set cardinality limit
+and the cap on distinct metric names), ``threads`` (THREADS threads calling at once), ``fork``
 (the parent records, forks, the child records more) or ``use`` (a
 ``metric.use`` block in between). Both paths share the
 resource, the ``hms_otel`` scope and the readers, so what the receiver gets
@@ -21,6 +22,7 @@ from opentelemetry import metrics
 
 from hms_otel import __version__, _fastpath, metric, sdk
 from hms_otel import instruments as factory
+from hms_otel.attributes import bounded_values
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 from hms_otel.registry import REGISTRY, Kind
 
@@ -36,6 +38,11 @@ DEFINITIONS: list[tuple[str, Kind, str, str, tuple[float, ...] | None]] = [
     ("hook_total", Kind.COUNTER, "{call}", "Hooked calls counted", None),
     ("hook_active", Kind.UPDOWN_COUNTER, "{call}", "Hooked calls in flight", None),
 ]
+# Not registered on the facade side (``fp_capped<i>_total``): the facades create them on first
+# use, up to HMS_OTEL_MAX_METRIC_NAMES (the test sets 3); the SDK side gets the admitted ones.
+CAPPED_NAMES = 5
+for index in range(CAPPED_NAMES):
+    REGISTRY.define(f"sdk_capped{index}_total", Kind.COUNTER, "")
 for prefix in ("sdk", "fp"):
     for base, kind, unit, description, buckets in DEFINITIONS:
         REGISTRY.define(f"{prefix}_{base}", kind, unit, description, buckets=buckets)
@@ -51,18 +58,19 @@ def _instrument(base: str) -> Any:
 
 
 def both(base: str, value: float, attributes: dict[str, Any]) -> None:
-    """One call on each path."""
+    """One call on each path; the SDK side gets the values cut as the plain facade path cuts them."""
     kind = next(d[1] for d in DEFINITIONS if d[0] == base)
     raw = _instrument(base)
+    facade_attributes, attributes = attributes, bounded_values(dict(attributes))
     if kind is Kind.HISTOGRAM:
         raw.record(value, attributes or None)
-        metric.observe(f"fp_{base}", value, **attributes)
+        metric.observe(f"fp_{base}", value, **facade_attributes)
     elif kind is Kind.COUNTER:
         raw.add(value, attributes or None)
-        metric.increment(f"fp_{base}", value, **attributes)
+        metric.increment(f"fp_{base}", value, **facade_attributes)
     else:
         raw.set(value, attributes or None)
-        metric.gauge(f"fp_{base}", value, **attributes)
+        metric.gauge(f"fp_{base}", value, **facade_attributes)
 
 
 def calls(tag: str, rounds: int = 40) -> None:
@@ -134,6 +142,35 @@ def cardinality() -> None:
         both("cardinality_total", 1, {"i": str(i)})
 
 
+def long_values() -> None:
+    """Attribute values over OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: cut where recorded, on both paths."""
+    long_text = "é" * 5000
+    for _ in range(3):
+        both("jobs_total", 1, {"queue": "long", "note": long_text})
+        both("latency_ms", 7.0, {"note": long_text})
+        both("latency_ms", 9.0, {"note": long_text + "x"})  # cut, still a series of its own (length, hash)
+        both("depth", 3, {"note": long_text, "n": 1})
+    # cut where recorded, not only at export (hms_otel.export_guard cuts again): the fast path
+    # keeps no long value, neither in its series nor in its call cache
+    kept = [
+        value
+        for stream in _fastpath._streams.values()
+        for series in stream.series.values()
+        for value in series.attributes.values()
+    ]
+    kept += [item[1] for key in _fastpath.call_cache for item in key[2:]]
+    assert kept and max(len(v) for v in kept if isinstance(v, str)) < 5000, "a long value is kept"
+
+
+def capped_names() -> None:
+    """New names past HMS_OTEL_MAX_METRIC_NAMES are refused (and counted) on the fast path too."""
+    for _ in range(2):
+        for index in range(CAPPED_NAMES):
+            metric.increment(f"fp_capped{index}_total", 1, k="v")
+            if index < 3:
+                factory.create(_meter, REGISTRY[f"sdk_capped{index}_total"]).add(1, {"k": "v"})
+
+
 def flush() -> None:
     providers = sdk.installed()
     assert providers is not None and _fastpath.enabled(), "the distro did not enable the fast path"
@@ -150,17 +187,23 @@ def main() -> None:
         _DifferentialHooks().instrument()
         hooked_calls()
         calls("main")
+        long_values()
+        capped_names()
         cardinality()
         # the timer: attribute sets (error.type included) and counts compare, durations do not
-        timed = metric.timer("fp_timer_ms", step="t")(lambda fail: 1 / 0 if fail else None)
         raw = _instrument("timer_ms")
-        for fail in (False, True, False):
-            try:
-                timed(fail)
-            except ZeroDivisionError:
-                raw.record(1.0, {"step": "t", "error.type": "ZeroDivisionError"})
-            else:
-                raw.record(1.0, {"step": "t"})
+        for step in ("t", "y" * 5000):  # a value cut to the limit, error.type added after
+            timed = metric.timer("fp_timer_ms", step=step)(lambda fail: 1 / 0 if fail else None)
+            cut = bounded_values({"step": step})
+            for fail in (False, True, False):
+                try:
+                    timed(fail)
+                except ZeroDivisionError:
+                    raw.record(1.0, {**cut, "error.type": "ZeroDivisionError"})
+                else:
+                    raw.record(1.0, cut)
+            with metric.timer("fp_timer_ms", step=step):
+                raw.record(1.0, cut)
     elif mode == "threads":
         count = int(sys.argv[2])
         workers = [threading.Thread(target=calls, args=(f"t{n}", 200)) for n in range(count)]

@@ -91,19 +91,33 @@ def _compare_instance(export: dict[str, Any], bases: list[str], timer: bool = Fa
 _BASES = ["latency_ms", "size_bytes", "ratio", "jobs_total", "depth"]
 
 
-def _run(receiver: OtlpReceiver, *args: str) -> dict[str, dict[str, Any]]:
-    result = run_instrumented("differential_app", app_env(receiver.endpoint), *args, timeout=180)
+def _run(receiver: OtlpReceiver, *args: str, **env: str) -> dict[str, dict[str, Any]]:
+    result = run_instrumented("differential_app", app_env(receiver.endpoint, **env), *args, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     return _last_export_per_instance(receiver)
 
 
 def test_single_thread_same_data_as_the_sdk(otlp_receiver: OtlpReceiver) -> None:
-    exports = _run(otlp_receiver, "single")
+    exports = _run(otlp_receiver, "single", HMS_OTEL_MAX_METRIC_NAMES="3")
     assert len(exports) == 1
     export = next(iter(exports.values()))
+    capped = [f"capped{index}_total" for index in range(3)]
     _compare_instance(
-        export, [*_BASES, "cardinality_total", "timer_ms", "hook_ms", "hook_total", "hook_active"], timer=True
+        export,
+        [*_BASES, "cardinality_total", "timer_ms", "hook_ms", "hook_total", "hook_active", *capped],
+        timer=True,
     )
+    # long attribute values: cut where recorded (same cut values as the plain path, compared above)
+    _, _, points = _points(export["metrics"]["fp_latency_ms"][1])
+    notes = [dict(key)["note"] for key in points if "note" in dict(key)]
+    assert len(notes) == 2 and all(len(note) < 5000 for note in notes), [len(note) for note in notes]
+    # names past the cap: refused on the fast path too, and counted
+    assert "fp_capped3_total" not in export["metrics"] and "fp_capped4_total" not in export["metrics"]
+    _, _, dropped = _points(export["metrics"]["hms_otel_dropped_total"][1])
+    by_reason = {
+        (dict(key)["signal"], dict(key)["reason"]): point["asInt"] for key, point in dropped.items()
+    }
+    assert by_reason[(repr({"stringValue": "metric_names"}), repr({"stringValue": "name_limit"}))] == "4"
     hook_scope, _ = export["metrics"]["fp_hook_total"]
     assert hook_scope[0] == {"name": "differential_hooks", "version": "1.2.3"}  # the hooks' own scope
     _, _, points = _points(export["metrics"]["fp_cardinality_total"][1])
