@@ -1,7 +1,7 @@
 """Per-call cost of the facades against the raw OpenTelemetry SDK and
 prometheus_client, in one process, with the goal next to each ratio.
 
-    python benchmarks/bench_facades.py [--calls N] [--rounds R] [--thread-calls N]
+    python benchmarks/bench_facades.py [--calls N] [--rounds R] [--thread-calls N] [--tables ...]
 
 Set-up: the SDK as hms_otel installs it (OTLP exporter, here to a closed port
 with a 10-minute interval so no export runs during the measurement); the raw
@@ -19,7 +19,8 @@ Tables:
    and against prometheus_client doing the same (labels bound where the facade
    binds them: at decoration for ``@timer``, per call otherwise).
 2. 2 and 8 threads calling one timed function: total throughput against one
-   thread, for the facade, the raw SDK and prometheus_client.
+   thread, for the facade, the raw SDK and prometheus_client, with a control
+   row (one thread against one thread: the machine's own noise).
 3. ``OPSAgent(port=...)``: the same calls with the ``/metrics`` reader
    attached and detached, round by round (``MeterProvider.add_metric_reader``).
 """
@@ -181,7 +182,10 @@ def table_threads(total_calls: int, rounds: int) -> None:
     candidates = _candidates(102, attributes)["@metric.timer"]
     print(
         f"\n2. One timed function called from N threads: total throughput / one thread's "
-        f"(2 attributes, {total_calls} calls per measurement, {rounds} rounds; goal >= {THREAD_GOAL}x every round)"
+        f"(2 attributes, {total_calls} calls per measurement, {rounds} rounds; goal >= {THREAD_GOAL}x)\n"
+        "   Each round runs 1 thread, 2 threads, 8 threads, 1 thread again; a ratio is against the mean of\n"
+        "   the two 1-thread runs around it. 'control' is the second 1-thread run against the first: the\n"
+        "   machine's own round-to-round noise, which bounds what 'min' can show for any code."
     )
     print(
         f"{'who':<18} {'threads':>7} {'wall median':>11} {'min':>6} {'max':>6} {'ok':>3} "
@@ -190,17 +194,20 @@ def table_threads(total_calls: int, rounds: int) -> None:
     for func in candidates.values():
         for _ in range(500):
             func()
-    ratios: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    ratios: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for _ in range(rounds):
         for who, func in candidates.items():
             wall_1, cpu_1 = _throughput(func, 1, total_calls)
-            for threads in (2, 8):
-                wall, cpu = _throughput(func, threads, total_calls // threads)
-                ratios.setdefault((who, threads), []).append((wall / wall_1, cpu / cpu_1))
-    for (who, threads), pairs in ratios.items():
+            threaded = {threads: _throughput(func, threads, total_calls // threads) for threads in (2, 8)}
+            wall_1b, cpu_1b = _throughput(func, 1, total_calls)
+            wall_base, cpu_base = (wall_1 + wall_1b) / 2, (cpu_1 + cpu_1b) / 2
+            for threads, (wall, cpu) in threaded.items():
+                ratios.setdefault((who, str(threads)), []).append((wall / wall_base, cpu / cpu_base))
+            ratios.setdefault((who, "control"), []).append((wall_1b / wall_1, cpu_1b / cpu_1))
+    for (who, threads), pairs in sorted(ratios.items(), key=lambda item: list(candidates).index(item[0][0])):
         line = f"{who:<18} {threads:>7}"
         for values in ([wall for wall, _ in pairs], [cpu for _, cpu in pairs]):
-            ok = "yes" if min(values) >= THREAD_GOAL else "NO"
+            ok = "-" if threads == "control" else "yes" if min(values) >= THREAD_GOAL else "NO"
             line += f" {statistics.median(values):>10.2f}x {min(values):>5.2f}x {max(values):>5.2f}x {ok:>3}"
         print(line)
 
@@ -238,7 +245,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=5_000, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--thread-calls", type=int, default=16_000, help="calls per thread-table measurement")
+    parser.add_argument("--thread-calls", type=int, default=100_000, help="calls per thread-table measurement")
+    parser.add_argument(
+        "--tables", nargs="+", choices=("attributes", "threads", "agent"), default=("attributes", "threads", "agent")
+    )
     options = parser.parse_args()
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)  # the closed OTLP port
     if sdk.install("bench") is None:
@@ -250,9 +260,12 @@ def main() -> None:
     else:
         if not _fastpath.enabled():
             raise SystemExit("bench_facades: the hms_otel SDK set-up did not enable the fast path")
-    table_attributes(options.calls, options.rounds)
-    table_threads(options.thread_calls, options.rounds)
-    table_agent_port(options.calls, options.rounds)
+    if "attributes" in options.tables:
+        table_attributes(options.calls, options.rounds)
+    if "threads" in options.tables:
+        table_threads(options.thread_calls, options.rounds)
+    if "agent" in options.tables:
+        table_agent_port(options.calls, options.rounds)
 
 
 if __name__ == "__main__":
