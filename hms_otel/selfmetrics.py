@@ -24,6 +24,14 @@ DROPPED = REGISTRY.define(
     attributes=("signal", "reason"),
 )
 
+LOG_RECORDS_DROPPED = REGISTRY.define(
+    "hms_otel_log_records_dropped_total",
+    Kind.COUNTER,
+    "{record}",
+    "Log records the app dropped before export (reason: queue_full, buffer_full, shutdown)",
+    attributes=("reason",),
+)
+
 _warned: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
