@@ -289,7 +289,8 @@ def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
     # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
     links = Links(alertmanager=stack.alertmanager_url + "/#/alerts",
                   logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
-    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
+    journal = stack.notifier.state_dir / "journal" if stack.notifier is not None else None
+    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say, journal)
     try:
         publisher.publish()
     except builds.MissingBinary as error:
