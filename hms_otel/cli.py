@@ -17,8 +17,10 @@ from hms_otel import __version__
 SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
     "collector": "hms_otel.stack.cli:collector",
+    "down": "hms_otel.stack.cli:down",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
+    "status": "hms_otel.stack.cli:status",
     "up": "hms_otel.stack.cli:up",
 }
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from hms_otel.stack.packaged import collector_config_dir
+
 #: ocb and collector release the manifest is pinned to.
 OCB_VERSION = "v0.161.0"
 LOKI_VERSION = "v3.7.8"
@@ -62,12 +64,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HMS_OPS_CACHE") or Path.home() / ".cache" / "hms-ops").expanduser()
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def default_manifest() -> Path:
-    return repo_root() / "collector-config" / "builder-config.yaml"
+    """The ocb manifest shipped with the package (built from the repository's collector-config/)."""
+    return collector_config_dir() / "builder-config.yaml"
 
 
 def _sha256(*parts: bytes) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 from hms_otel import http
-from hms_otel.stack.builds import find_binary, repo_root
+from hms_otel.stack.builds import find_binary
 from hms_otel.stack.consoles import write_consoles
+from hms_otel.stack.packaged import collector_config_dir
 from hms_otel.stack.processes import HOST, ManagedProcess
 
 
@@ -27,8 +28,8 @@ class ConfigInvalid(RuntimeError):
 
 
 def collector_config_path(name: str = "local") -> Path:
-    """A configuration shipped in collector-config/ (``local``, ``gateway``, ``agent``)."""
-    return repo_root() / "collector-config" / f"{name}.yaml"
+    """A collector configuration shipped with the package (``local``, ``gateway``, ``agent``)."""
+    return collector_config_dir() / f"{name}.yaml"
 
 
 def validate_collector_config(config: Path, env: Mapping[str, str] | None = None) -> None:
@@ -47,7 +48,7 @@ def validate_collector_config(config: Path, env: Mapping[str, str] | None = None
         raise ConfigInvalid(f"{config} is not a valid collector configuration:\n{output}")
 
 
-class _Service:
+class Service:
     """Shared start/stop plumbing; subclasses set ``name`` and build ``_argv()``/``_write_config()``."""
 
     name = "service"
@@ -87,8 +88,22 @@ class _Service:
     def _ready_url(self) -> str:
         return self.url + self.ready_path
 
-    def start(self) -> None:
-        """Write the configuration, start the process and wait until it is ready."""
+    @property
+    def health_url(self) -> str:
+        """The URL that answers 2xx while the service is healthy (readiness and ``hms-ops status``)."""
+        return self._ready_url()
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The running process (after :meth:`prepare`); its PID and start time go into the state file."""
+        return self._process
+
+    def binary(self) -> Path:
+        """The program this service runs; raises :class:`~hms_otel.stack.builds.MissingBinary`."""
+        return Path(self._argv()[0])
+
+    def prepare(self) -> ManagedProcess:
+        """Write the configuration and set up the process without starting it."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         self._process = ManagedProcess(
@@ -100,7 +115,11 @@ class _Service:
             ready_timeout=self.ready_timeout,
             cwd=self.workdir,
         )
-        self._process.start()
+        return self._process
+
+    def start(self) -> None:
+        """Write the configuration, start the process and wait until it is ready."""
+        self.prepare().start()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period."""
@@ -113,7 +132,7 @@ class _Service:
             self._process.kill()
 
 
-class Collector(_Service):
+class Collector(Service):
     """hms-otelcol running ``config`` (default collector-config/local.yaml) with HMS_* env vars for addresses."""
 
     name = "collector"
@@ -177,7 +196,7 @@ class Collector(_Service):
         return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}"]
 
 
-class Prometheus(_Service):
+class Prometheus(Service):
     """Prometheus with its own TSDB, lifecycle API, remote-write receiver and generated prometheus.yml.
 
     ``rule_files`` are paths or globs; ``<workdir>/prometheus-rules/*.yml`` is
@@ -294,7 +313,7 @@ DEFAULT_ALERTMANAGER_CONFIG: dict[str, Any] = {
 }
 
 
-class Alertmanager(_Service):
+class Alertmanager(Service):
     """Alertmanager 0.25 with clustering off, its own storage, and ``config`` (copied) or a do-nothing route."""
 
     name = "alertmanager"
@@ -340,7 +359,7 @@ class Alertmanager(_Service):
 LOKI_INDEX_LABELS = ("service.name", "hms.layer", "level")
 
 
-class Loki(_Service):
+class Loki(Service):
     """Single-binary Loki: filesystem storage, in-memory ring, TSDB schema v13, OTLP at ``/otlp``."""
 
     name = "loki"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, find_binary
+from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, StackCannotStart, find_binary
 from hms_otel.stack.builds import _loki_directives
 from hms_otel.stack.processes import ManagedProcess, check_port_free, free_port
 
@@ -27,7 +27,7 @@ def test_local_stack_refuses_a_taken_port_before_starting_anything(tmp_path: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         ports = Ports(**{**Ports.free().__dict__, "otlp_grpc": taken.getsockname()[1]})
-        with pytest.raises(PortInUse, match="--otlp-grpc-port or HMS_OTLP_GRPC_PORT"):
+        with pytest.raises(StackCannotStart, match="--otlp-grpc-port or HMS_OTLP_GRPC_PORT"):
             LocalStack(tmp_path, ports).start()
     assert not list(tmp_path.glob("*/*.log"))
 

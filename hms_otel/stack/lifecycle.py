@@ -1,0 +1,304 @@
+"""The life of one ``hms-ops up`` stack: start, record, supervise, report status, stop.
+
+:class:`Supervisor` starts a :class:`~hms_otel.stack.localstack.LocalStack`,
+records every process it started (PID and start time) in the state folder,
+compiles the user's alert folder into it in a child process, recompiles when a
+file changes, and stops everything on SIGTERM/Ctrl-C or when a component dies.
+:func:`status` and :func:`down` work from the state file alone, so they also
+work after the supervisor was killed.
+
+Everything here goes through ``stack.services`` (name, process, URL, health
+URL) and the recorded :class:`~hms_otel.stack.state.ProcessRecord` list, so a
+new component needs no change here.
+
+The supervisor stays small at rest: no rich, no compiler, no file-watching
+library; each alert rebuild runs in a short-lived child process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+from hms_otel.stack import state
+from hms_otel.stack.localstack import LocalStack
+from hms_otel.stack.processes import log_tail
+from hms_otel.stack.state import ProcessRecord, StackState
+
+#: Folders ``hms-ops up`` looks for in the current folder, in this order.
+ALERT_FOLDERS = ("alerts", "alert_rules")
+#: What the printed graph link shows when no alert names a metric.
+DEFAULT_GRAPH_METRIC = "payment_latency_ms"
+
+Say = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class AlertSource:
+    """Which alert folder a stack compiles, and why (printed at start)."""
+
+    path: Path | None
+    reason: str
+    #: True when no folder was chosen: ./alerts or ./alert_rules are picked up when they appear.
+    discover: bool = False
+
+
+def choose_alert_folder(option: Path | None, examples: bool, cwd: Path | None = None) -> AlertSource:
+    """``--alerts DIR``, else the shipped examples when asked, else ./alerts or ./alert_rules, else none."""
+    from hms_otel.stack.packaged import example_alerts_dir
+
+    if option is not None:
+        return AlertSource(option, f"alerts: watching {option} (--alerts)")
+    if examples:
+        return AlertSource(example_alerts_dir(), "alerts: the project's example alerts (--demo/--examples)")
+    here = cwd or Path.cwd()
+    for name in ALERT_FOLDERS:
+        if (here / name).is_dir():
+            return AlertSource(Path(name), f"alerts: watching ./{name}/")
+    return AlertSource(
+        None,
+        "alerts: none yet: create ./alerts/ and drop an alert file in it (e.g. alerts/payment_latency.yaml "
+        "with `metric: payment_latency_ms` and `when: avg_over_30s > 2000`); it is loaded while the stack runs",
+        discover=True,
+    )
+
+
+def first_alert_metric(folder: Path | None) -> str:
+    """The metric the first alert file names (for the graph link), else :data:`DEFAULT_GRAPH_METRIC`."""
+    if folder is None or not folder.is_dir():
+        return DEFAULT_GRAPH_METRIC
+    import re
+
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".yml", ".yaml") and path.is_file():
+            try:
+                match = re.search(r"^\s*metric:\s*([A-Za-z][\w.\-/]*)", path.read_text(errors="replace"), re.M)
+            except OSError:
+                continue
+            if match:
+                return match.group(1)
+    return DEFAULT_GRAPH_METRIC
+
+
+def graph_url(prometheus_url: str, expr: str) -> str:
+    """Prometheus' graph page with ``expr`` filled in, on the graph tab, last 15 minutes."""
+    query = urllib.parse.urlencode({"g0.expr": expr, "g0.tab": "0", "g0.range_input": "15m"})
+    return f"{prometheus_url}/graph?{query}"
+
+
+class Supervisor:
+    """Runs one stack in the current process until stopped (``run``), keeping the state folder current."""
+
+    def __init__(
+        self,
+        stack: LocalStack,
+        alerts: AlertSource,
+        *,
+        alert_env: dict[str, str] | None = None,
+        say: Say = print,
+        extra_processes: Callable[[LocalStack], dict[str, subprocess.Popen[bytes]]] | None = None,
+    ) -> None:
+        self.stack = stack
+        self.directory = stack.workdir
+        self.alerts = alerts
+        self.alert_env = alert_env or {}
+        self.say = say
+        self.extra_processes = extra_processes
+        self._extras: dict[str, subprocess.Popen[bytes]] = {}
+        self._folder_watch = None  # type: ignore[var-annotated]
+        self._rebuild: subprocess.Popen[bytes] | None = None
+        self._rebuild_again = False
+        self.started_in = 0.0
+
+    # -- start ----------------------------------------------------------------------
+
+    def start(self) -> StackState:
+        """Start every component and load the alerts; return the recorded state once all is ready."""
+        from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
+
+        began = time.monotonic()
+        # Before Prometheus starts, so the registry's recorded series load with its first config.
+        write_recording_rules(self.stack.rules_dir / FILE_NAME)
+        self.stack.start(on_launch=self._on_launch)
+        if self.extra_processes is not None:
+            self._extras = self.extra_processes(self.stack)
+            self._record(ready=False)
+        if self._rebuild is not None:  # the first alert build ran while the servers started
+            self._rebuild.wait()
+            self._rebuild = None
+        recorded = self._record(ready=True)
+        self.started_in = time.monotonic() - began
+        return recorded
+
+    def _on_launch(self, stack: LocalStack) -> None:
+        self._record(ready=False)  # PIDs on disk before anything can go wrong: `down` finds them
+        if self.alerts.path is not None:
+            self._start_rebuild(wait_ready=True)
+
+    def _record(self, ready: bool) -> StackState:
+        components = []
+        for service in self.stack.services:
+            process = service.process
+            if process is None or process.pid is None:
+                continue
+            components.append(
+                ProcessRecord(service.name, process.pid, process.start_ticks, service.url, service.health_url,
+                              str(service.log_path))
+            )
+        for name, extra in self._extras.items():
+            components.append(ProcessRecord(name, extra.pid, _ticks(extra.pid)))
+        recorded = StackState(state.this_process(), components, self.links(), ready)
+        state.write(self.directory, recorded)
+        return recorded
+
+    def links(self) -> dict[str, str]:
+        stack = self.stack
+        links = {
+            "OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)": stack.otlp_grpc_endpoint,
+            "OTLP HTTP": stack.otlp_http_endpoint,
+            "Prometheus graph": graph_url(stack.prometheus_url, first_alert_metric(self.alerts.path)),
+        }
+        for service in stack.services:
+            if service not in (stack.collector, stack.prometheus):  # both are listed above
+                links.setdefault(service.name.capitalize(), service.url)
+        links["state and logs"] = str(self.directory)
+        return links
+
+    # -- alerts -----------------------------------------------------------------------
+
+    def _start_rebuild(self, wait_ready: bool = False) -> None:
+        assert self.alerts.path is not None
+        argv = [
+            sys.executable, "-m", "hms_otel.stack.alert_sync", str(self.alerts.path),
+            str(self.stack.rules_dir / "hms-alerts.yml"), str(self.stack.alertmanager_config_path),
+            self.stack.prometheus_url, self.stack.alertmanager_url,
+        ]
+        if wait_ready:
+            argv.append("--wait-ready")
+        # Settings this stack implies (scrape interval, the demo phone); the user's environment wins.
+        env = {**self.alert_env, **os.environ}
+        self._rebuild = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+
+    def _poll_alerts(self) -> None:
+        from hms_otel.stack.alert_sync import AlertFolder
+
+        if self.alerts.path is None:
+            if not self.alerts.discover:
+                return
+            found = choose_alert_folder(None, examples=False)
+            if found.path is None:
+                return
+            self.alerts = found
+            self.say(found.reason)
+            self._start_rebuild()
+            self._folder_watch = AlertFolder(found.path)
+            return
+        if self._folder_watch is None:
+            self._folder_watch = AlertFolder(self.alerts.path)
+        if self._rebuild is not None:
+            if self._rebuild.poll() is None:
+                self._rebuild_again = self._rebuild_again or self._folder_watch.changed()
+                return
+            self._rebuild = None
+        if self._folder_watch.changed() or self._rebuild_again:
+            self._rebuild_again = False
+            self._start_rebuild()
+
+    # -- run ----------------------------------------------------------------------------
+
+    def supervise(self, interval: float = 1.0) -> None:
+        """Watch components and alert files until interrupted (KeyboardInterrupt: Ctrl-C, SIGTERM).
+
+        A component that exits is reported once with the last lines of its log;
+        the others keep running, ``hms-ops status`` shows it failed and
+        ``hms-ops down`` (or Ctrl-C) stops the rest.
+        """
+        reported: set[str] = set()
+        while True:
+            time.sleep(interval)
+            for service in self.stack.services:
+                if not service.running and service.name not in reported:
+                    reported.add(service.name)
+                    code = service.process.returncode if service.process else None
+                    self.say(
+                        f"error: {service.name} exited (code {code}); the rest keeps running. "
+                        f"Last lines of {service.log_path}:\n{log_tail(service.log_path, 15)}"
+                    )
+            self._poll_alerts()
+
+    def stop(self) -> None:
+        """Stop the alert rebuild, extra processes and every component; forget the state. Safe to call twice."""
+        if self._rebuild is not None and self._rebuild.poll() is None:
+            self._rebuild.terminate()
+        for extra in self._extras.values():
+            if extra.poll() is None:
+                extra.terminate()
+                try:
+                    extra.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    extra.kill()
+        try:
+            self.stack.stop()
+        finally:
+            state.remove(self.directory)
+
+
+def _ticks(pid: int) -> int | None:
+    from hms_otel.stack.processes import process_start_ticks
+
+    return process_start_ticks(pid)
+
+
+# -- status and down, from the state file alone -------------------------------------------
+
+
+@dataclasses.dataclass
+class ComponentStatus:
+    name: str
+    healthy: bool
+    detail: str
+    url: str
+
+
+def status(directory: Path) -> tuple[StackState | None, list[ComponentStatus]]:
+    """Each recorded component (and the supervisor): healthy when its process runs and its health URL answers."""
+    from hms_otel.http import ok
+
+    recorded = state.read(directory)
+    if recorded is None:
+        return None, []
+    rows = []
+    supervisor = recorded.supervisor
+    rows.append(ComponentStatus("hms-ops up", supervisor.alive,
+                                f"PID {supervisor.pid}" if supervisor.alive else "not running", ""))
+    for record in recorded.components:
+        if not record.alive:
+            rows.append(ComponentStatus(record.name, False, "not running", record.url))
+        elif record.health_url and not ok(record.health_url, timeout=2):
+            rows.append(ComponentStatus(record.name, False, f"not answering at {record.health_url}", record.url))
+        else:
+            rows.append(ComponentStatus(record.name, True, "healthy", record.url))
+    return recorded, rows
+
+
+def down(directory: Path, grace: float = 15.0) -> list[ProcessRecord]:
+    """Stop exactly the processes the recorded stack started; return those that were still running.
+
+    The supervisor is asked first (SIGTERM: it stops its components in order);
+    whatever is still running afterwards, e.g. after the supervisor was killed
+    with SIGKILL, is stopped by its recorded PID and start time.
+    """
+    recorded = state.read(directory)
+    if recorded is None:
+        return []
+    running = [record for record in [recorded.supervisor, *recorded.components] if record.alive]
+    state.stop_processes([recorded.supervisor], grace=grace + 5)
+    state.stop_processes(recorded.components, grace=grace)
+    state.remove(directory)
+    return running
