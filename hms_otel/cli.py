@@ -11,8 +11,6 @@ import sys
 
 import click
 
-from hms_otel import __version__
-
 #: subcommand name -> "module:attribute" of its click command.
 SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
@@ -50,7 +48,7 @@ def _unavailable(name: str, reason: str) -> click.Command:
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="hms-ops")
+@click.version_option(None, "--version", "-V", package_name="hms-otel", prog_name="hms-ops")
 def cli() -> None:
     """hms-ops: the HMS observability toolkit (collector, alerts, local stack)."""
 

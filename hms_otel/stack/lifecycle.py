@@ -129,9 +129,8 @@ class Supervisor:
         if self.extra_processes is not None:
             self._extras = self.extra_processes(self.stack)
             self._record(ready=False)
-        if self._rebuild is not None:  # the first alert build ran while the servers started
-            self._rebuild.wait()
-            self._rebuild = None
+        # The first alert build started with the servers and finishes on its own (about a second:
+        # compile, promtool, amtool, reload); its lines show on the console. Ready means the servers are.
         recorded = self._record(ready=True)
         self.started_in = time.monotonic() - began
         return recorded
