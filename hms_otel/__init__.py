@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The registry is light and imported first on purpose: hms_otel.contract and the registry seed each other.
+from hms_otel.registry import REGISTRY, Kind, MetricDefinition
+
 if TYPE_CHECKING:
     from hms_otel import metric
     from hms_otel.agent import OPSAgent
-    from hms_otel.registry import REGISTRY, Kind, MetricDefinition
 
 __all__ = ["REGISTRY", "Kind", "MetricDefinition", "OPSAgent", "__version__", "metric"]
 
@@ -21,9 +23,6 @@ __all__ = ["REGISTRY", "Kind", "MetricDefinition", "OPSAgent", "__version__", "m
 _LAZY = {
     "metric": ("hms_otel.metric", None),
     "OPSAgent": ("hms_otel.agent", "OPSAgent"),
-    "REGISTRY": ("hms_otel.registry", "REGISTRY"),
-    "Kind": ("hms_otel.registry", "Kind"),
-    "MetricDefinition": ("hms_otel.registry", "MetricDefinition"),
 }
 
 
