@@ -204,3 +204,20 @@ def test_fresh_starts_from_empty_data(tmp_path: Path, stacks: list[Started]) -> 
     assert hms_ops("down", cwd=first.folder).returncode == 0
     up_detached(stacks, tmp_path / "app", "--fresh")
     assert not marker.exists()
+
+
+@pytest.mark.e2e
+def test_an_alerts_folder_created_while_running_is_picked_up(tmp_path: Path, stacks: list[Started]) -> None:
+    started = up_detached(stacks, tmp_path / "app")
+    assert "create ./alerts/" in started.output
+    (started.folder / "alerts").mkdir()
+    (started.folder / "alerts" / "payment_latency.yaml").write_text(
+        "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n"
+    )
+    console = started.state_dir / state.CONSOLE_LOG
+    assert wait_until(lambda: "1 alert from alerts loaded" in console.read_text(), timeout=60, interval=0.2), (
+        console.read_text()
+    )
+    assert "alerts: watching ./alerts/" in console.read_text()
+    rules = started.state_dir / "prometheus" / "prometheus-rules" / "hms-alerts.yml"
+    assert "payment_latency" in rules.read_text()

@@ -66,6 +66,15 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def _chromium(url: str, screenshot: Path) -> str:
+    """The page's DOM after its scripts ran, and a screenshot of it, from headless Chromium."""
+    common = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,800",
+              "--virtual-time-budget=8000"]
+    subprocess.run([*common, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=True)
+    return subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120,
+                          check=True).stdout
+
+
 def _user_env(ports: Ports) -> dict[str, str]:
     """A user's shell: no OTEL_*/HMS_* from the test run, the stack's ports chosen through HMS_*_PORT."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "HMS_", "PYTHON"))}
@@ -122,6 +131,14 @@ def test_tutorial_from_a_wheel_pages_and_graphs_then_down_leaves_nothing(wheel_v
         series = http.get_json(f"{prometheus}/api/v1/query", {"query": "payment_latency_ms"})["data"]["result"]
         assert series and series[0]["metric"]["__name__"] == "payment_latency_ms", series
         assert 300 < float(series[0]["value"][1]) < 4000, series
+
+        # The printed graph link opens with the query filled in and draws it (Chromium, screenshot kept).
+        link = next(word for word in up.stdout.split() if "/graph?" in word)
+        output = REPO / "test-output"
+        output.mkdir(exist_ok=True)
+        page = _chromium(link, output / "tutorial-graph-link.png")
+        assert 'id="expr0"' in page and ">payment_latency_ms</textarea>" in page, page[:2000]
+        assert "No datapoints found" not in page
     finally:
         app.kill()
         app.wait(timeout=30)
