@@ -312,6 +312,7 @@ def _run(
     from hms_otel.stack.lifecycle import Supervisor
 
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (a background job)
     alert_env = {"HMS_SCRAPE_INTERVAL": scrape_interval}
     phone = None
     if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):

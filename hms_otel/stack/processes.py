@@ -126,14 +126,15 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2)
 def wait_all_ready(processes: Sequence[ManagedProcess], timeout: float) -> None:
     """Wait until every process is ready, probing all of them in one loop.
 
-    Probes start every 20 ms and back off to 100 ms, so a server is seen ready
-    within a few tens of milliseconds of being so. A process that exits
+    Probes (one connect and one short HTTP/1.0 GET on loopback) start every
+    10 ms and back off to 50 ms, so a server is seen ready within tens of
+    milliseconds of being so. A process that exits
     meanwhile, or one not ready in time, raises :class:`ProcessError` with the
     last lines of its log (the caller stops the others).
     """
     pending = list(processes)
     deadline = time.monotonic() + timeout
-    interval = 0.02
+    interval = 0.01
     while pending:
         for process in list(pending):
             if not process.running:
@@ -150,7 +151,7 @@ def wait_all_ready(processes: Sequence[ManagedProcess], timeout: float) -> None:
                 f"last lines of {late.log_path}:\n{log_tail(late.log_path, 15)}"
             )
         time.sleep(interval)
-        interval = min(interval * 1.5, 0.1)
+        interval = min(interval * 1.5, 0.05)
 
 
 class ManagedProcess:
