@@ -70,20 +70,23 @@ def choose_alert_folder(option: Path | None, examples: bool, cwd: Path | None = 
 
 
 def first_alert_metric(folder: Path | None) -> str:
-    """The metric the first alert file names (for the graph link), else :data:`DEFAULT_GRAPH_METRIC`."""
+    """The metric to graph first: the tutorial's if an alert names it, else the first latency (``*_ms``)
+    one, else the first named at all, else :data:`DEFAULT_GRAPH_METRIC`."""
     if folder is None or not folder.is_dir():
         return DEFAULT_GRAPH_METRIC
     import re
 
+    named: list[str] = []
     for path in sorted(folder.rglob("*")):
         if path.suffix in (".yml", ".yaml") and path.is_file():
             try:
-                match = re.search(r"^\s*metric:\s*([A-Za-z][\w.\-/]*)", path.read_text(errors="replace"), re.M)
+                text = path.read_text(errors="replace")
             except OSError:
                 continue
-            if match:
-                return match.group(1)
-    return DEFAULT_GRAPH_METRIC
+            named += re.findall(r"^\s*metric:\s*([A-Za-z][\w.\-/]*)", text, re.M)
+    if DEFAULT_GRAPH_METRIC in named:
+        return DEFAULT_GRAPH_METRIC
+    return next((name for name in named if name.endswith("_ms")), named[0] if named else DEFAULT_GRAPH_METRIC)
 
 
 def graph_url(prometheus_url: str, expr: str) -> str:

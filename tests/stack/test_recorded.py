@@ -56,6 +56,11 @@ def test_the_examples_ship_in_the_package_and_the_graph_link_fills_the_query(tmp
     assert (example_alerts_dir() / "payment_latency_high.yml").is_file()
     (tmp_path / "a.yaml").write_text("# comment\nmetric:   esq_latency_ms\nwhen: avg_over_1m > 5\n")
     assert first_alert_metric(tmp_path) == "esq_latency_ms"
+    (tmp_path / "b.yaml").write_text("metric: refund_pdf_total\n")
+    assert first_alert_metric(tmp_path) == "esq_latency_ms"  # a latency graphs better than a counter
+    (tmp_path / "c.yaml").write_text("metric: payment_latency_ms\n")
+    assert first_alert_metric(tmp_path) == "payment_latency_ms"  # the tutorial's metric first
+    assert first_alert_metric(example_alerts_dir()) == "payment_latency_ms"
     assert first_alert_metric(None) == "payment_latency_ms"
     assert graph_url("http://127.0.0.1:9090", "payment_latency_ms") == (
         "http://127.0.0.1:9090/graph?g0.expr=payment_latency_ms&g0.tab=0&g0.range_input=15m"
