@@ -41,20 +41,21 @@ message:  "Payment latency {{value}} ms (>2 s)"
 """
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, headers: dict[str, str]) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=0.5) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=0.5) as response:
             return 200 <= response.status < 300
     except OSError:
         return False
 
 
 def floor_once(workdir: Path, with_logs: bool) -> float:
-    stack = LocalStack(workdir, Ports.free(), scrape_interval="5s", evaluation_interval="5s", with_loki=with_logs)
+    stack = LocalStack(workdir, Ports.free(), scrape_interval="5s", evaluation_interval="1s",
+                       with_victorialogs=with_logs)
     plans = []
     for service in stack.services:
         process = service.prepare()  # configs written here, outside the timing
-        plans.append((process, service.health_url))
+        plans.append((process, (service.health_url, process.ready_headers or {})))
     procs: list[subprocess.Popen[bytes]] = []
     began = time.perf_counter()
     try:
@@ -62,9 +63,9 @@ def floor_once(workdir: Path, with_logs: bool) -> float:
             log = process.log_path.open("ab")
             procs.append(subprocess.Popen(process.argv, stdout=log, stderr=subprocess.STDOUT, cwd=process.cwd,
                                           env={**os.environ, **(process.env or {})}, start_new_session=True))
-        pending = [url for _process, url in plans]
+        pending = [probe for _process, probe in plans]
         while pending:
-            pending = [url for url in pending if not _answers(url)]
+            pending = [(url, headers) for url, headers in pending if not _answers(url, headers)]
             if pending:
                 time.sleep(0.005)
         return time.perf_counter() - began

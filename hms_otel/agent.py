@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from hms_otel import sdk
+from hms_otel import metric, sdk
 from hms_otel.prometheus_text import PrometheusTextReader, serve
 
 _log = logging.getLogger("hms_otel")
@@ -74,9 +74,8 @@ class OPSAgent:
         if self.service_name:
             os.environ.setdefault("OTEL_SERVICE_NAME", self.service_name)
         self._reader = PrometheusTextReader() if self.port is not None else None
-        extra = [self._reader] if self._reader is not None else []
-        self._providers = sdk.install(self.service_name, extra_readers=extra)
-        if self._providers is None and self._reader is not None:
+        self._providers = sdk.install(self.service_name)
+        if self._reader is not None:
             self._attach_to_existing_sdk(self._reader)
         if self._reader is not None:
             try:
@@ -96,6 +95,7 @@ class OPSAgent:
             self._reader = None
             return
         add(reader)
+        metric.start_declared()  # a new reader has its own state: declared series start at 0 in it too
 
     def flush(self) -> bool:
         providers = self._providers or sdk.installed()

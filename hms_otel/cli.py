@@ -2,28 +2,94 @@
 
 Subcommands live in their own modules and are imported only when used, so
 ``hms-ops --help`` stays fast and a broken optional part cannot break the rest.
+
+Every command group runs under :class:`GuardedGroup`, the one place where
+errors become what a user reads: each problem of a file as one
+``file:line:col: message`` line, any other known error as one line, an exit
+code, and never a traceback (``HMS_OPS_TRACEBACK=1`` shows it for a bug report).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
+import traceback
+from typing import Any, NoReturn
 
 import click
+
+from hms_otel.errors import HmsError, ProblemsError
+
+#: Exit codes: 1 for bad input or a failed check, 2 for usage (click), 70 for a bug, 130 for Ctrl-C.
+EXIT_ERROR = 1
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+
+def fail(error: BaseException) -> NoReturn:
+    """Print ``error`` the way users read errors and exit with its code."""
+    if isinstance(error, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if isinstance(error, ProblemsError):
+        for problem in error.problems:
+            click.secho(str(problem), fg="red" if problem.is_error else "yellow", err=True)
+        count = len(error.errors)
+        click.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+        sys.exit(EXIT_ERROR)
+    if isinstance(error, HmsError):
+        _line(str(error))
+        sys.exit(EXIT_ERROR)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        _line(f"{where}{error.strerror or error}")
+        sys.exit(EXIT_ERROR)
+    if isinstance(error, subprocess.SubprocessError):
+        _line(str(error))
+        sys.exit(EXIT_ERROR)
+    if os.environ.get("HMS_OPS_TRACEBACK"):
+        traceback.print_exception(error)
+    _line(f"internal error: {type(error).__name__}: {error} (a bug in hms-ops; please report it with the "
+          "command and the files it read; HMS_OPS_TRACEBACK=1 shows where)")
+    sys.exit(EXIT_BUG)
+
+
+def _line(text: str) -> None:
+    lines = text.splitlines() or [""]
+    click.secho(f"error: {lines[0]}", fg="red", err=True)
+    for more in lines[1:]:
+        click.secho(more, fg="red", err=True)
+
+
+class GuardedGroup(click.Group):
+    """A command group whose commands never end in a traceback (see :func:`fail`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except (Exception, KeyboardInterrupt) as error:
+            fail(error)
 
 #: subcommand name -> "module:attribute" of its click command.
 SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
     "collector": "hms_otel.stack.cli:collector",
+    "dashboards": "hms_otel.dashboards.cli:dashboards",
     "down": "hms_otel.stack.cli:down",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
+    "logs": "hms_otel.logs_cli:logs",
+    "notifier": "hms_otel.notify.cli:notifier",
     "status": "hms_otel.stack.cli:status",
     "up": "hms_otel.stack.cli:up",
 }
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(GuardedGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
 
@@ -33,7 +99,8 @@ class _LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attribute = target.split(":")
         try:
-            return getattr(importlib.import_module(module_name), attribute)
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
         except (ImportError, AttributeError) as error:
             return _unavailable(cmd_name, str(error))
 
@@ -56,9 +123,8 @@ def cli() -> None:
 def main() -> None:
     try:
         cli.main(prog_name="hms-ops")
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except (Exception, KeyboardInterrupt) as error:  # outside any command (e.g. while loading one)
+        fail(error)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,21 @@ carry; never add user, payment or envelope ids.
 
 from __future__ import annotations
 
-from hms_otel.registry import Kind, MetricDefinition
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
-#: Bucket boundaries in milliseconds: dense around the 0.8 s normal and the 2 s
-#: SLA of payments, reaching past the 11 s seen on Election Day.
-LATENCY_MS_BUCKETS: tuple[float, ...] = (
-    5, 10, 25, 50, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 5000, 7500, 10000, 15000, 30000, 60000,
-)
+from hms_otel.definitions import LATENCY_MS_BUCKETS, Kind, MetricDefinition
+
+__all__ = ["BATCH_SIZE_BUCKETS", "CONTRACT", "FACADE_ERRORS", "LATENCY_MS_BUCKETS"]
 #: Sizes of ACH batches (entries per batch).
 BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 _H, _C, _G, _OG, _UD = Kind.HISTOGRAM, Kind.COUNTER, Kind.GAUGE, Kind.OBSERVABLE_GAUGE, Kind.UPDOWN_COUNTER
+
+#: Failures of the facades themselves (``metric.errors()``), so a broken
+#: measurement is visible in Prometheus rather than silently missing.
+FACADE_ERRORS = MetricDefinition(
+    "hms_otel_facade_errors_total", _C, "{error}", "Facade calls that failed and were skipped", ("facade", "metric")
+)
 
 CONTRACT: tuple[MetricDefinition, ...] = (
     MetricDefinition("ach_batch_size", _H, "{entry}", "Entries per ACH batch submitted for clearing",
@@ -27,15 +31,17 @@ CONTRACT: tuple[MetricDefinition, ...] = (
     MetricDefinition("ach_flagged_total", _C, "{payment}", "ACH payments flagged for review",
                      ("agency", "reason"), "ACH"),
     MetricDefinition("job_queue_depth", _OG, "{job}", "Jobs waiting in a worker queue", ("queue",), "SVC"),
-    MetricDefinition("job_fail_total", _C, "{job}", "Worker jobs that raised", ("queue", "error.type"), "SVC"),
+    MetricDefinition("job_fail_total", _C, "{job}", "Worker jobs that raised", ("queue", ERROR_TYPE), "SVC"),
+    MetricDefinition("license_printer_health", _G, "1", "Licence printer health: 1 printing, 0 down",
+                     ("printer",), "SVC"),
     MetricDefinition("a2a_transfer_ms", _H, "ms", "Time to transfer one inter-agency envelope",
                      ("agency", "outcome"), "A2A"),
     MetricDefinition("a2a_failed_total", _C, "{envelope}", "Inter-agency envelope transfers that failed",
-                     ("agency", "error.type"), "A2A"),
+                     ("agency", ERROR_TYPE), "A2A"),
     MetricDefinition("activities_pending", _UD, "{activity}", "Activities started and not yet finished",
                      ("workflow",), "ACT"),
     MetricDefinition("activities_error_total", _C, "{activity}", "Activities that ended in an error",
-                     ("workflow", "error.type"), "ACT"),
+                     ("workflow", ERROR_TYPE), "ACT"),
     MetricDefinition("esq_conflicts_total", _C, "{conflict}", "Legal/compliance conflicts found",
                      ("rule",), "ESQ"),
     MetricDefinition("esq_latency_ms", _H, "ms", "Time to run one legal/compliance check",
@@ -49,4 +55,5 @@ CONTRACT: tuple[MetricDefinition, ...] = (
     MetricDefinition("payment_latency_ms", _H, "ms", "Time of the payment step of a licence renewal",
                      (), "quick start"),
     MetricDefinition("refund_pdf_total", _C, "{pdf}", "Refund PDFs generated", (), "quick start"),
+    FACADE_ERRORS,
 )

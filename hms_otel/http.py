@@ -38,14 +38,15 @@ def request(
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            return response.read()
+            body: bytes = response.read()
+            return body
     except urllib.error.HTTPError as error:
         raise HTTPError(url, error.code, error.read().decode(errors="replace")) from None
     except (urllib.error.URLError, OSError) as error:
         raise HTTPError(url, None, str(getattr(error, "reason", error))) from None
 
 
-def ok(url: str, timeout: float = 1.0) -> bool:
+def ok(url: str, timeout: float = 1.0, headers: dict[str, str] | None = None) -> bool:
     """True when ``url`` answers 2xx to a GET; any failure is False (readiness polls).
 
     Plain ``http://host:port/path`` URLs are probed with one HTTP/1.0 request on
@@ -54,13 +55,14 @@ def ok(url: str, timeout: float = 1.0) -> bool:
     host, port, path = _plain_http(url)
     if host is None:
         try:
-            request("GET", url, timeout=timeout)
+            request("GET", url, timeout=timeout, headers=headers)
             return True
         except (HTTPError, ValueError):
             return False
+    lines = [f"GET {path} HTTP/1.0", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
             status_line = sock.recv(64).split(b"\r\n", 1)[0].split()
     except OSError:
         return False
@@ -78,5 +80,14 @@ def _plain_http(url: str) -> tuple[str | None, int, str]:
     return host, int(port), "/" + path
 
 
-def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
-    return json.loads(request("GET", url, params=params, timeout=timeout))
+def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10.0,
+             headers: dict[str, str] | None = None) -> Any:
+    return json.loads(request("GET", url, params=params, timeout=timeout, headers=headers))
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    """The ``Authorization`` header for HTTP Basic auth."""
+    import base64
+
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -4,10 +4,13 @@
 ... def pay(order): ...
 >>> metric.increment("refund_pdf_total")
 >>> metric.log("Payment #123 timed out", level="warning", order="123")
+>>> metric.declare("refund_pdf_total", {"channel": "web"})   # exported at 0 from start-up
 
 Everything here sits on the OpenTelemetry *API*: without an SDK it costs
 almost nothing; with one (``opentelemetry-instrument``, :class:`OPSAgent`)
 measurements go to the SDK, which exports on its own thread.
+
+Tests give the facades their own providers with :func:`use`.
 
 Two rules:
 - mistakes a developer makes while writing code (an invalid name, one name
@@ -19,22 +22,30 @@ Two rules:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import threading
 import time
+import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from opentelemetry import _logs, metrics
-from opentelemetry._logs import SeverityNumber
+from opentelemetry._logs import LoggerProvider, SeverityNumber
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
+from hms_otel import instruments as factory
 from hms_otel.attributes import error_type
+from hms_otel.contract import FACADE_ERRORS
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
-__all__ = ["errors", "gauge", "increment", "log", "observe", "push", "timer"]
+__all__ = ["declare", "errors", "gauge", "increment", "log", "observe", "push", "timer", "use"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _SCOPE = "hms_otel"
@@ -53,7 +64,11 @@ _SEVERITY: dict[str, tuple[SeverityNumber, str]] = {
 }
 
 
-# -- instruments ---------------------------------------------------------------
+# -- providers and instruments ---------------------------------------------------
+
+# Set by `use()`; None means the global providers (the SDK's once one is set up).
+_meter_provider: MeterProvider | None = None
+_logger_provider: LoggerProvider | None = None
 
 _instruments: dict[str, Any] = {}
 _instruments_lock = threading.Lock()
@@ -62,34 +77,64 @@ _instruments_lock = threading.Lock()
 def _instrument(definition: MetricDefinition) -> Any:
     """The one API instrument for ``definition``, created on first use.
 
-    Created through the global meter: before an SDK is installed that is a
-    proxy which binds to the real instrument once the SDK arrives.
+    Created through the global meter unless :func:`use` gave a provider:
+    before an SDK is installed that is a proxy which binds to the real
+    instrument once the SDK arrives.
     """
     instrument = _instruments.get(definition.name)
     if instrument is not None:
         return instrument
+    if definition.kind is Kind.OBSERVABLE_GAUGE:
+        raise ValueError(
+            f"metric {definition.name!r} is an {definition.kind.value}: it is read through a callback "
+            "(see hms_otel.hooks), not set with a facade"
+        )
     with _instruments_lock:
         instrument = _instruments.get(definition.name)
         if instrument is None:
-            instrument = _create(metrics.get_meter(_SCOPE), definition)
+            from hms_otel import __version__
+
+            meter = metrics.get_meter(_SCOPE, __version__, _meter_provider)
+            instrument = factory.create(meter, definition)
             _instruments[definition.name] = instrument
     return instrument
 
 
-def _create(meter: metrics.Meter, definition: MetricDefinition) -> Any:
-    kind, args = definition.kind, (definition.name, definition.unit, definition.description)
-    if kind is Kind.HISTOGRAM:
-        return meter.create_histogram(*args)
-    if kind is Kind.COUNTER:
-        return meter.create_counter(*args)
-    if kind is Kind.UPDOWN_COUNTER:
-        return meter.create_up_down_counter(*args)
-    if kind is Kind.GAUGE:
-        return meter.create_gauge(*args)
-    raise ValueError(
-        f"metric {definition.name!r} is an {kind.value}: it is read through a callback "
-        "(see hms_otel.hooks), not set with a facade"
-    )
+@contextlib.contextmanager
+def use(
+    meter_provider: MeterProvider | None = None, logger_provider: LoggerProvider | None = None
+) -> Iterator[None]:
+    """Send the facades' measurements and logs to these providers inside the block.
+
+    The documented way for tests (no private caches to clear)::
+
+        reader = InMemoryMetricReader()
+        with metric.use(meter_provider=MeterProvider(metric_readers=[reader])):
+            charge()                      # an @metric.timer function, decorated anywhere
+        reader.get_metrics_data()
+
+    A provider not given stays as it was. Timers created before the block
+    record to these providers too; declared counters (:func:`declare`) start
+    at 0 in them. On exit the previous providers (by default the global ones)
+    are back.
+    """
+    previous = (_meter_provider, _logger_provider)
+    _switch(meter_provider or _meter_provider, logger_provider or _logger_provider)
+    try:
+        yield
+    finally:
+        _switch(*previous)
+
+
+def _switch(meter_provider: MeterProvider | None, logger_provider: LoggerProvider | None) -> None:
+    global _meter_provider, _logger_provider
+    with _instruments_lock:
+        _meter_provider, _logger_provider = meter_provider, logger_provider
+        _instruments.clear()
+        _by_call.clear()
+    for live in list(_timers):
+        live._bind()
+    start_declared()
 
 
 def _resolve(name: str, kind: Kind, unit: str | None = None) -> MetricDefinition:
@@ -112,18 +157,9 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
             first = _error_counts[key] == 1
         if first:
             _log.warning("hms_otel: metric.%s(%r) failed and was skipped: %s", facade, name, error)
-        _instrument(_ERRORS).add(1, {"facade": facade, "metric": key[1][:64]})
+        _instrument(FACADE_ERRORS).add(1, {"facade": facade, "metric": key[1][:64]})
     except Exception:
         pass
-
-
-_ERRORS = REGISTRY.define(
-    "hms_otel_facade_errors_total",
-    Kind.COUNTER,
-    "{error}",
-    "Facade calls that failed and were skipped",
-    attributes=("facade", "metric"),
-)
 
 
 def errors() -> dict[tuple[str, str], int]:
@@ -135,6 +171,15 @@ def errors() -> dict[tuple[str, str], int]:
 # -- timer -----------------------------------------------------------------------
 
 
+# Start times of the `with` blocks open in this thread or task, innermost last.
+# A context variable, not an attribute of the timer: two tasks (or threads) in
+# `async with` on one timer object each see only their own starts.
+_open_blocks: ContextVar[tuple[tuple[_Timer, float], ...]] = ContextVar("hms_otel_open_blocks", default=())
+
+# Live timers, rebound when `use()` changes the meter provider.
+_timers: weakref.WeakSet[_Timer] = weakref.WeakSet()
+
+
 class _Timer:
     """Decorator and context manager that records elapsed milliseconds.
 
@@ -142,20 +187,23 @@ class _Timer:
     ``perf_counter`` pair and one ``record``.
     """
 
-    __slots__ = ("_attributes", "_error_attributes", "_name", "_record", "_start")
+    __slots__ = ("__weakref__", "_attributes", "_definition", "_error_attributes", "_name", "_record")
 
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
-        definition = _resolve(name, Kind.HISTOGRAM, "ms")
+        self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
-        self._record = _instrument(definition).record
         self._attributes: dict[str, Any] | None = dict(attributes) or None
         self._error_attributes: dict[type, dict[str, Any]] = {}
-        self._start: list[float] = []
+        self._bind()
+        _timers.add(self)
+
+    def _bind(self) -> None:
+        self._record: Callable[..., None] = _instrument(self._definition).record
 
     def _attributes_for(self, error: BaseException) -> dict[str, Any]:
         cached = self._error_attributes.get(type(error))
         if cached is None:
-            cached = {**(self._attributes or {}), "error.type": error_type(error)}
+            cached = {**(self._attributes or {}), ERROR_TYPE: error_type(error)}
             self._error_attributes[type(error)] = cached
         return cached
 
@@ -175,7 +223,7 @@ class _Timer:
                 f"@metric.timer({self._name!r}) cannot time generator {func.__qualname__}: "
                 f"time the code that consumes it, or use `with metric.timer({self._name!r}):` inside it"
             )
-        record, attributes, name = self._record, self._attributes, self._name
+        timer, attributes, name = self, self._attributes, self._name
         record_error = self._record_error
 
         if inspect.iscoroutinefunction(func):
@@ -190,7 +238,7 @@ class _Timer:
                     raise
                 elapsed = (_perf_counter() - start) * 1000.0
                 try:
-                    record(elapsed, attributes)
+                    timer._record(elapsed, attributes)
                 except Exception as failure:
                     _failed("timer", name, failure)
                 return result
@@ -207,24 +255,32 @@ class _Timer:
                 raise
             elapsed = (_perf_counter() - start) * 1000.0
             try:
-                record(elapsed, attributes)
+                timer._record(elapsed, attributes)
             except Exception as failure:
                 _failed("timer", name, failure)
             return result
 
         return timed  # type: ignore[return-value]
 
-    # Context manager use: `with metric.timer("x"):`. A stack keeps nested and
-    # re-entered uses of one timer object correct.
+    # Context manager use: `with metric.timer("x"):`. Each use is timed on its
+    # own (see `_open_blocks`): nested, re-entered and concurrent uses of one
+    # timer object all record their own duration.
     def __enter__(self) -> _Timer:
-        self._start.append(_perf_counter())
+        _open_blocks.set((*_open_blocks.get(), (self, _perf_counter())))
         return self
 
-    def __exit__(self, exc_type: type | None, error: BaseException | None, tb: Any) -> None:
-        try:
-            elapsed = (_perf_counter() - self._start.pop()) * 1000.0
-        except IndexError:
-            return
+    def __exit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        now = _perf_counter()
+        blocks = _open_blocks.get()
+        for index in range(len(blocks) - 1, -1, -1):
+            if blocks[index][0] is self:
+                break
+        else:
+            return  # __exit__ without __enter__ in this context: nothing to time
+        _open_blocks.set(blocks[:index] + blocks[index + 1 :])
+        elapsed = (now - blocks[index][1]) * 1000.0
         if error is not None:
             self._record_error(elapsed, error)
             return
@@ -236,15 +292,17 @@ class _Timer:
     async def __aenter__(self) -> _Timer:
         return self.__enter__()
 
-    async def __aexit__(self, exc_type: type | None, error: BaseException | None, tb: Any) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.__exit__(exc_type, error, tb)
 
 
 @overload
-def timer(name: str, **attributes: Any) -> _Timer: ...
+def timer(name: str, /, **attributes: Any) -> _Timer: ...
 @overload
-def timer(name: _F) -> _F: ...
-def timer(name: Any, **attributes: Any) -> Any:
+def timer(name: _F, /) -> _F: ...
+def timer(name: Any, /, **attributes: Any) -> Any:
     """Time a function (sync or async) or a ``with`` block in milliseconds.
 
     ``@metric.timer("payment_latency_ms", channel="web")``. A raising call is
@@ -278,34 +336,73 @@ def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str
         _failed(facade, name, failure)
 
 
-def increment(name: str, value: float = 1, **attributes: Any) -> None:
+def increment(name: str, value: float = 1, /, **attributes: Any) -> None:
     """Add ``value`` to the counter ``name``."""
     _call("increment", name, Kind.COUNTER, value, attributes)
 
 
-def gauge(name: str, value: float, **attributes: Any) -> None:
+def gauge(name: str, value: float, /, **attributes: Any) -> None:
     """Set the gauge ``name`` to ``value`` (the last value wins)."""
     _call("gauge", name, Kind.GAUGE, value, attributes)
 
 
-def observe(name: str, value: float, **attributes: Any) -> None:
+def observe(name: str, value: float, /, **attributes: Any) -> None:
     """Record ``value`` into the histogram ``name``."""
     _call("observe", name, Kind.HISTOGRAM, value, attributes)
 
 
-def push(name: str, value: float, **attributes: Any) -> None:
+def push(name: str, value: float, /, **attributes: Any) -> None:
     """The tutorial's API: record ``value`` as the registry's kind for ``name``
     (a histogram when the name is new)."""
     definition = REGISTRY.get(name)
     kind = definition.kind if definition is not None else Kind.HISTOGRAM
-    if kind is Kind.COUNTER:
-        increment(name, value, **attributes)
-    elif kind is Kind.GAUGE:
-        gauge(name, value, **attributes)
-    elif kind is Kind.HISTOGRAM:
-        observe(name, value, **attributes)
+    if kind in (Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM):
+        _call("push", name, kind, value, attributes)
     else:
         _failed("push", name, ValueError(f"{name!r} is an {kind.value}; it cannot be pushed"))
+
+
+# -- series that exist from the start ------------------------------------------------
+
+# name -> attribute sets declared for it, in declaration order.
+_declared: dict[str, list[dict[str, Any]]] = {}
+_declared_lock = threading.Lock()
+
+
+def declare(name: str, /, *attribute_sets: Mapping[str, Any]) -> None:
+    """Say which attribute sets of counter ``name`` this service will use, so
+    each series is exported at 0 from start-up instead of appearing only at
+    the first increment (``absent()`` alerts and ``rate()`` panels then work
+    right after a restart)::
+
+        metric.declare("refund_pdf_total", {"channel": "web"}, {"channel": "app"})
+        metric.declare("payments_retried_total")          # the series without attributes
+
+    Call it at import or start-up, before or after the SDK is set up: the HMS
+    set-up (``opentelemetry-instrument``, :class:`OPSAgent`) and :func:`use`
+    start every declared series again in the providers they install. Raises
+    ``ValueError`` for an invalid name or one that is not a counter or
+    up-down counter.
+    """
+    definition = REGISTRY.get(check_name(name)) or REGISTRY.resolve(name, Kind.COUNTER)
+    sets = [dict(attributes) for attributes in attribute_sets] or [{}]
+    factory.start_at_zero(_instrument(definition), definition, sets)  # also checks the kind
+    with _declared_lock:
+        known = _declared.setdefault(name, [])
+        known.extend(attributes for attributes in sets if attributes not in known)
+
+
+def start_declared() -> None:
+    """Export every declared series at 0 in the current providers (called by
+    the HMS SDK set-up and :func:`use`; adding 0 twice changes nothing)."""
+    with _declared_lock:
+        declared = [(name, list(sets)) for name, sets in _declared.items()]
+    for name, sets in declared:
+        try:
+            definition = REGISTRY[name]
+            factory.start_at_zero(_instrument(definition), definition, sets)
+        except Exception as failure:
+            _failed("declare", name, failure)
 
 
 # -- logs ---------------------------------------------------------------------------
@@ -317,7 +414,7 @@ _logger_cache: tuple[Any, Any] = (None, None)
 
 def _otel_logger() -> Any:
     global _logger_cache
-    provider = _logs.get_logger_provider()
+    provider = _logger_provider or _logs.get_logger_provider()
     cached_provider, logger = _logger_cache
     if provider is not cached_provider:
         logger = provider.get_logger(_SCOPE)
@@ -325,11 +422,14 @@ def _otel_logger() -> Any:
     return logger
 
 
-def log(message: str, level: str = "info", **attributes: Any) -> None:
-    """Emit an OTel log record (exported to Loki by the HMS collector).
+def log(message: str, /, level: str = "info", **attributes: Any) -> None:
+    """Emit an OTel log record (exported to the log store by the HMS collector).
 
-    Attributes become Loki structured metadata; keep them low in cardinality
-    where you want to filter on them.
+    ``level`` is the record's severity (log stores show it as the ``level``
+    field), so it is not also an attribute; ``message`` and any other name can
+    be. Attributes become fields of the record in the log store (searchable
+    with ``hms-ops logs search --logsql 'name:=value'``); keep them low in
+    cardinality where you want to filter on them.
     """
     try:
         severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))

@@ -3,12 +3,17 @@
 The upstream OTel Prometheus exporter appends unit suffixes
 (``payment_latency_ms_milliseconds``); dashboards and alert files use the
 contract names, so this reader translates the way the HMS collector does
-(``UnderscoreEscapingWithoutSuffixes``).
+(``UnderscoreEscapingWithoutSuffixes``). The text exposition format (0.0.4) is
+written here with the standard library, so a service's ``/metrics`` needs no
+dependency beyond the OpenTelemetry SDK.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import threading
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.sdk.metrics import (
@@ -19,10 +24,10 @@ from opentelemetry.sdk.metrics import (
     ObservableUpDownCounter,
     UpDownCounter,
 )
-from opentelemetry.sdk.metrics import _Gauge as Gauge
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricReader,
+    MetricsData,
     Sum,
 )
 from opentelemetry.sdk.metrics.export import (
@@ -31,10 +36,12 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.export import (
     Histogram as HistogramData,
 )
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from opentelemetry.sdk.metrics.export import Metric as MetricData
 
-from hms_otel.registry import prometheus_name
+from hms_otel._sdk_internals import SdkGauge as Gauge
+from hms_otel.registry import prometheus_label, prometheus_name
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _CUMULATIVE = {
     kind: AggregationTemporality.CUMULATIVE
@@ -44,83 +51,108 @@ _CUMULATIVE = {
 
 
 class PrometheusTextReader(MetricReader):
-    """A pull reader that is also a prometheus_client collector."""
+    """A pull reader that renders what it collects as Prometheus text."""
 
     def __init__(self) -> None:
-        super().__init__(preferred_temporality=_CUMULATIVE)
-        self._latest: Any = None
+        super().__init__(preferred_temporality=_CUMULATIVE)  # type: ignore[arg-type]  # SDK stubs: type keys
+        self._latest: MetricsData | None = None
+        self._render_lock = threading.Lock()
 
-    def _receive_metrics(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
         self._latest = metrics_data
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._latest = None
 
-    def collect_families(self) -> Iterator[Metric]:
-        self.collect()
-        data = self._latest
-        if data is None:
-            return
-        for resource_metrics in data.resource_metrics:
-            for scope_metrics in resource_metrics.scope_metrics:
-                for item in scope_metrics.metrics:
-                    yield from _families(item)
+    def render(self) -> str:
+        """Collect now and return the exposition text."""
+        with self._render_lock:
+            self.collect()
+            data = self._latest
+            if data is None:
+                return ""
+            return "".join(
+                line
+                for resource_metrics in data.resource_metrics
+                for scope_metrics in resource_metrics.scope_metrics
+                for item in scope_metrics.metrics
+                for line in _family(item)
+            )
 
 
-class _Collector:
-    def __init__(self, reader: PrometheusTextReader) -> None:
-        self._reader = reader
+def serve(reader: PrometheusTextReader, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve ``/metrics`` on ``host:port`` from a daemon thread; returns the server."""
 
-    def describe(self) -> list[Metric]:
-        return []
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] not in ("/metrics", "/"):
+                self.send_error(404, "only /metrics is served here")
+                return
+            body = reader.render().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    def collect(self) -> Iterator[Metric]:
-        return self._reader.collect_families()
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # scrapes are not the service's log
 
-
-def serve(reader: PrometheusTextReader, port: int, host: str = "127.0.0.1") -> Any:
-    """Start an HTTP server for ``/metrics`` on ``host:port``; returns the server."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(reader))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="hms-otel-metrics", daemon=True).start()
     return server
 
 
-def _labels(attributes: Any) -> tuple[list[str], list[str]]:
-    keys = sorted(attributes or {})
-    return [prometheus_name(k) for k in keys], [str(attributes[k]) for k in keys]
-
-
-def _families(item: Any) -> Iterator[Metric]:
+def _family(item: MetricData) -> Iterator[str]:
     name, data = prometheus_name(item.name), item.data
     if isinstance(data, Sum) and data.is_monotonic:
-        # prometheus_client writes a counter family as `<family>_total`; the HMS
-        # names carry `_total` already, and one without it is left untyped.
-        if name.endswith("_total"):
-            family: Metric = Metric(name[: -len("_total")], item.description, "counter")
-        else:
-            family = Metric(name, item.description, "unknown")
-        for point in data.data_points:
-            keys, values = _labels(point.attributes)
-            family.add_sample(name, dict(zip(keys, values, strict=True)), point.value)
-        yield family
+        # HMS counter names carry `_total` already; one without it is left untyped.
+        kind = "counter" if name.endswith("_total") else "untyped"
     elif isinstance(data, (Sum, GaugeData)):
-        family = GaugeMetricFamily(name, item.description, labels=None)
-        for point in data.data_points:
-            keys, values = _labels(point.attributes)
-            family.add_sample(name, dict(zip(keys, values, strict=True)), point.value)
-        yield family
+        kind = "gauge"
     elif isinstance(data, HistogramData):
-        family = HistogramMetricFamily(name, item.description, labels=None)
+        kind = "histogram"
+    else:
+        return  # exponential histograms have no classic text form
+    yield f"# HELP {name} {_escape_help(item.description or '')}\n"
+    yield f"# TYPE {name} {kind}\n"
+    if isinstance(data, HistogramData):
         for point in data.data_points:
-            keys, values = _labels(point.attributes)
-            labels = dict(zip(keys, values, strict=True))
+            labels = _labels(point.attributes)
             cumulative = 0
-            for bound, count in zip([*point.explicit_bounds, float("inf")], point.bucket_counts, strict=True):
+            for bound, count in zip([*point.explicit_bounds, math.inf], point.bucket_counts, strict=True):
                 cumulative += count
-                le = "+Inf" if bound == float("inf") else repr(float(bound))
-                family.add_sample(f"{name}_bucket", {**labels, "le": le}, cumulative)
-            family.add_sample(f"{name}_count", labels, point.count)
-            family.add_sample(f"{name}_sum", labels, point.sum)
-        yield family
+                yield _sample(f"{name}_bucket", {**labels, "le": _number(bound)}, cumulative)
+            yield _sample(f"{name}_count", labels, point.count)
+            yield _sample(f"{name}_sum", labels, point.sum)
+    else:
+        for number_point in data.data_points:
+            yield _sample(name, _labels(number_point.attributes), number_point.value)
 
+
+def _labels(attributes: Mapping[str, Any] | None) -> dict[str, str]:
+    return {prometheus_label(key): str(value) for key, value in sorted((attributes or {}).items())}
+
+
+def _sample(name: str, labels: Mapping[str, str], value: float) -> str:
+    if not labels:
+        return f"{name} {_number(value)}\n"
+    pairs = ",".join(f'{key}="{_escape_label(text)}"' for key, text in labels.items())
+    return f"{name}{{{pairs}}} {_number(value)}\n"
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return repr(float(value))
+
+
+def _escape_label(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

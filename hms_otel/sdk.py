@@ -1,44 +1,59 @@
-"""SDK set-up with HMS defaults, shared by the configurator and :class:`OPSAgent`.
+"""SDK set-up with HMS defaults: upstream's configurator plus what HMS adds.
 
-What this adds over the upstream configurator:
+:class:`hms_otel.distro.HmsConfigurator` subclasses the SDK's own
+configurator, so every upstream option (exporters, ``OTEL_CONFIG_FILE``, the
+sampler, the id generator, ``telemetry.auto.version``, the configurator
+options) behaves as upstream documents. This module holds what HMS adds on
+top, for ``opentelemetry-instrument`` and :class:`OPSAgent` alike:
+
 - HMS defaults applied only where the user set nothing (every ``OTEL_*`` wins);
-- millisecond histogram buckets through a View;
+- resource defaults (service name from the script, environment, layer,
+  ``telemetry.distro.*``) under whatever ``OTEL_RESOURCE_ATTRIBUTES`` says;
 - Python ``logging`` bridged to OTel logs without feeding the exporters' own
   failure messages back into the pipeline;
 - a bounded exit: shutdown runs on a daemon thread and is abandoned after
   ``HMS_OTEL_SHUTDOWN_TIMEOUT`` seconds, so a dead collector cannot hold the
   process;
-- fork safety: a child gets its own ``service.instance.id``, fresh exporters and
-  empty aggregation state, so it neither breaks nor re-sends the parent's data.
+- fork safety: a child gets its own ``service.instance.id`` (upstream), fresh
+  exporters and empty aggregation state, so it neither breaks nor re-sends the
+  parent's data;
+- counters the service declared (``metric.declare``) exported at 0 from start-up.
+
+Millisecond histogram buckets need nothing here: instruments carry them as
+the SDK's explicit-bucket advisory (:mod:`hms_otel.instruments`).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
 import threading
-import uuid
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opentelemetry import metrics
-from opentelemetry._logs import get_logger_provider, set_logger_provider
-from opentelemetry.sdk._configuration import _get_exporter_names, _import_exporters
+from opentelemetry import metrics, trace
+from opentelemetry._logs import get_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.metrics import Histogram, MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import OTELResourceDetector
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
+    TELEMETRY_DISTRO_NAME,
+    TELEMETRY_DISTRO_VERSION,
+)
 
-from hms_otel.contract import LATENCY_MS_BUCKETS
-from hms_otel.registry import REGISTRY, Kind
+from hms_otel import _sdk_internals, logbuffer, pii
 
 _log = logging.getLogger("hms_otel")
+
+#: ``telemetry.distro.name`` of every process set up by hms-otel.
+DISTRO_NAME = "hms-otel"
 
 #: Defaults applied with ``os.environ.setdefault``: what a user exports wins.
 DEFAULT_ENV: dict[str, str] = {
@@ -54,7 +69,12 @@ DEFAULT_ENV: dict[str, str] = {
     "OTEL_METRIC_EXPORT_TIMEOUT": "5000",
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
-    "OTEL_BLRP_SCHEDULE_DELAY": "1000",
+    # Half a second: a record is searchable within about 2 s of metric.log (benchmarks/bench_logs.py).
+    "OTEL_BLRP_SCHEDULE_DELAY": "500",
+    # The SDK's 2,048-record queue overflows within a tenth of a second of a busy loop; 512-record batches
+    # cap export at what one gRPC round trip per 512 allows. Measured in benchmarks/bench_logs.py.
+    "OTEL_BLRP_MAX_QUEUE_SIZE": "16384",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
 }
 
 #: HMS-specific settings and their defaults (documented in the README).
@@ -84,20 +104,24 @@ def shutdown_timeout() -> float:
         return 2.0
 
 
-def build_resource(service_name: str | None = None) -> Resource:
-    """Resource with HMS defaults under whatever OTEL_RESOURCE_ATTRIBUTES and
-    OTEL_SERVICE_NAME say (those win)."""
+def resource_defaults(service_name: str | None = None) -> dict[str, Any]:
+    """HMS resource attributes for upstream's configurator, minus every key
+    ``OTEL_RESOURCE_ATTRIBUTES``/``OTEL_SERVICE_NAME`` set (upstream lets
+    configurator attributes win over the environment; HMS defaults must not)."""
+    from hms_otel import __version__
+
     environment = os.environ.get("HMS_ENVIRONMENT") or HMS_ENV["HMS_ENVIRONMENT"]
     defaults: dict[str, Any] = {
         "service.name": service_name or _default_service_name(),
-        "service.instance.id": str(uuid.uuid4()),
         "deployment.environment": environment,
         "deployment.environment.name": environment,
+        TELEMETRY_DISTRO_NAME: DISTRO_NAME,
+        TELEMETRY_DISTRO_VERSION: __version__,
     }
     if layer := os.environ.get("HMS_LAYER"):
         defaults["hms.layer"] = layer
     from_env = OTELResourceDetector().detect().attributes
-    return Resource.create({**defaults, **from_env})
+    return {key: value for key, value in defaults.items() if key not in from_env}
 
 
 def _default_service_name() -> str:
@@ -106,54 +130,37 @@ def _default_service_name() -> str:
     return stem if stem and stem not in {"-c", "__main__"} else "unknown_service:python"
 
 
-def build_views() -> list[View]:
-    views = [
-        View(
-            instrument_type=Histogram,
-            instrument_unit="ms",
-            aggregation=ExplicitBucketHistogramAggregation(LATENCY_MS_BUCKETS),
-        )
-    ]
-    # Custom boundaries for non-millisecond histograms (the ms View above
-    # already matches ms ones; two matching Views would duplicate the stream).
-    for definition in REGISTRY:
-        if definition.kind is Kind.HISTOGRAM and definition.buckets and definition.unit != "ms":
-            views.append(
-                View(
-                    instrument_name=definition.name,
-                    aggregation=ExplicitBucketHistogramAggregation(definition.buckets),
-                )
-            )
-    return views
-
-
 @dataclass
 class Providers:
-    """What :func:`install` set up; ``shutdown()`` is bounded."""
+    """The SDK providers HMS adopted in this process; ``shutdown()`` is bounded."""
 
-    meter_provider: MeterProvider
-    logger_provider: LoggerProvider
-    logging_handler: logging.Handler | None = None
+    meter_provider: MeterProvider | None
+    logger_provider: LoggerProvider | None
+    tracer_provider: TracerProvider | None
     _shutdown_done: threading.Event = field(default_factory=threading.Event)
 
+    def _each(self) -> list[Any]:
+        # Logs before metrics: log records dropped while shutting down are counted in a metric, exported after.
+        return [p for p in (self.logger_provider, self.meter_provider, self.tracer_provider) if p is not None]
+
     def force_flush(self, timeout: float | None = None) -> bool:
-        return _bounded(
-            lambda: self.meter_provider.force_flush(_millis(timeout))
-            and self.logger_provider.force_flush(_millis(timeout)),
-            timeout,
-        )
+        millis = _millis(timeout)
+        return _bounded(lambda: all([p.force_flush(millis) for p in self._each()]), timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush and stop exporting, giving up after ``timeout`` seconds."""
         if self._shutdown_done.is_set():
             return True
         self._shutdown_done.set()
-        if self.logging_handler is not None:
-            logging.getLogger().removeHandler(self.logging_handler)
+        for handler in _bridge_handlers(self.logger_provider):
+            logging.getLogger().removeHandler(handler)
 
         def stop() -> bool:
-            self.meter_provider.shutdown(_millis(timeout))
-            self.logger_provider.shutdown()
+            for provider in self._each():
+                if isinstance(provider, MeterProvider):
+                    provider.shutdown(_millis(timeout))
+                else:
+                    provider.shutdown()
             return True
 
         return _bounded(stop, timeout)
@@ -174,89 +181,96 @@ def sdk_already_configured() -> bool:
     return isinstance(metrics.get_meter_provider(), MeterProvider)
 
 
-def install(
-    service_name: str | None = None,
-    extra_readers: list[MetricReader] | None = None,
-) -> Providers | None:
-    """Set up the global meter and logger providers with HMS defaults.
+def install(service_name: str | None = None) -> Providers | None:
+    """Set up the global providers the way ``opentelemetry-instrument`` does
+    (through :class:`~hms_otel.distro.HmsConfigurator`), for :class:`OPSAgent`.
 
     Returns ``None`` (and changes nothing) when an SDK meter provider is
     already set, so nothing is configured twice.
     """
-    global _installed
+    from hms_otel.distro import HmsConfigurator
+
     with _install_lock:
         if _installed is not None or sdk_already_configured():
             return None
         apply_default_env()
-        resource = build_resource(service_name)
-        _, metric_exporters, log_exporters = _import_exporters(
-            [], _get_exporter_names("metrics"), _get_exporter_names("logs")
+        # Upstream's base class is untyped (its __new__ and configure).
+        HmsConfigurator().configure(  # type: ignore[no-untyped-call]
+            resource_attributes=resource_defaults(service_name)
         )
-        readers: list[MetricReader] = [
-            exporter() if issubclass(exporter, MetricReader) else PeriodicExportingMetricReader(exporter())
-            for exporter in metric_exporters.values()
-        ]
-        readers.extend(extra_readers or [])
-        meter_provider = MeterProvider(
-            resource=resource, metric_readers=readers, views=build_views(), shutdown_on_exit=False
-        )
-        metrics.set_meter_provider(meter_provider)
-
-        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        for exporter in log_exporters.values():
-            logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter()))
-        if not isinstance(get_logger_provider(), LoggerProvider):
-            set_logger_provider(logger_provider)
-
-        handler = None
-        if os.environ.get("OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED", "").strip().lower() == "true":
-            handler = _bridge_logging(logger_provider)
-
-        _installed = Providers(meter_provider, logger_provider, handler)
-        atexit.register(_shutdown_at_exit)
-        os.register_at_fork(after_in_child=_reset_after_fork)
         return _installed
 
 
-def _bridge_logging(logger_provider: LoggerProvider) -> logging.Handler:
+def configure(upstream_configure: Callable[..., None], **kwargs: Any) -> None:
+    """Run upstream's ``_configure`` with HMS defaults, then adopt its providers.
+
+    Called by :class:`~hms_otel.distro.HmsConfigurator`; ``kwargs`` are the
+    configurator options (``opentelemetry-instrument`` passes
+    ``auto_instrumentation_version``), passed through unchanged except that
+    HMS resource defaults go under the caller's ``resource_attributes``.
+    """
+    apply_default_env()  # the distro already did under opentelemetry-instrument; idempotent
+    kwargs["resource_attributes"] = {**resource_defaults(), **(kwargs.get("resource_attributes") or {})}
+    if pii.enabled():  # masked values (and the marker) win over what OTEL_RESOURCE_ATTRIBUTES said
+        kwargs["resource_attributes"] = pii.resource_overrides(kwargs["resource_attributes"])
+    with _upstream_bridge_warning_silenced():
+        upstream_configure(**kwargs)
+    _adopt()
+
+
+def _adopt() -> None:
+    """Add what HMS needs to the providers upstream set globally."""
+    global _installed
+    meter_provider = metrics.get_meter_provider()
+    logger_provider = get_logger_provider()
+    tracer_provider = trace.get_tracer_provider()
+    providers = Providers(
+        meter_provider if isinstance(meter_provider, MeterProvider) else None,
+        logger_provider if isinstance(logger_provider, LoggerProvider) else None,
+        tracer_provider if isinstance(tracer_provider, TracerProvider) else None,
+    )
+    for provider in providers._each():
+        _sdk_internals.cancel_shutdown_at_exit(provider)
+    for handler in _bridge_handlers(providers.logger_provider):
+        handler.addFilter(_not_from_exporters)
+    _add_log_and_pii_safeguards(providers)
+    first = _installed is None
+    _installed = providers
+    if first:
+        atexit.register(_shutdown_at_exit)
+        os.register_at_fork(after_in_child=_reset_after_fork)
+    from hms_otel import metric
+
+    metric.start_declared()
+
+
+def _add_log_and_pii_safeguards(providers: Providers) -> None:
+    """PII masked before export (logs as emitted, metrics per export); log records held through collector
+    outages (:mod:`hms_otel.logbuffer`); records the SDK's full queue drops counted."""
+    if providers.logger_provider is not None:
+        _sdk_internals.wrap_log_exporters(providers.logger_provider, logbuffer.BufferedLogExporter)
+        _sdk_internals.count_log_queue_drops(providers.logger_provider, logbuffer.count_dropped)
+        if pii.enabled():  # first, so nothing unmasked is queued or exported
+            _sdk_internals.prepend_log_processor(providers.logger_provider, pii.RedactingLogProcessor())
+    if providers.meter_provider is not None and pii.enabled():
+        _sdk_internals.wrap_metric_exporters(providers.meter_provider, pii.RedactingMetricExporter)
+
+
+@contextlib.contextmanager
+def _upstream_bridge_warning_silenced() -> Iterator[None]:
+    """Upstream warns that its ``LoggingHandler`` is deprecated each time it
+    installs it; it is still the SDK's bridge in 1.45 and HMS relies on it."""
     with warnings.catch_warnings():
-        # The SDK handler is deprecated in favour of a contrib package we do
-        # not depend on; it is still the supported bridge in SDK 1.45.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
-    handler.addFilter(_not_from_exporters)
-    logging.getLogger().addHandler(handler)
-    _keep_handler_through_logging_config(handler)
-    return handler
+        warnings.filterwarnings("ignore", message=".*LOGGING_AUTO_INSTRUMENTATION.*", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*LoggingHandler.*", category=DeprecationWarning)
+        yield
 
 
-def _keep_handler_through_logging_config(handler: logging.Handler) -> None:
-    """``logging.basicConfig`` does nothing when the root logger has a handler,
-    and ``dictConfig``/``fileConfig`` remove it: hide ours while they run."""
-    import logging.config
-
-    root = logging.getLogger()
-
-    def around(configure: Any) -> Any:
-        if getattr(configure, "_hms_otel_wrapped", False):
-            return configure
-
-        def configure_without_otel_handler(*args: Any, **kwargs: Any) -> Any:
-            had_it = handler in root.handlers
-            if had_it:
-                root.removeHandler(handler)
-            try:
-                return configure(*args, **kwargs)
-            finally:
-                if had_it and handler not in root.handlers:
-                    root.addHandler(handler)
-
-        configure_without_otel_handler._hms_otel_wrapped = True  # type: ignore[attr-defined]
-        return configure_without_otel_handler
-
-    logging.basicConfig = around(logging.basicConfig)
-    logging.config.dictConfig = around(logging.config.dictConfig)
-    logging.config.fileConfig = around(logging.config.fileConfig)
+def _bridge_handlers(logger_provider: LoggerProvider | None) -> list[logging.Handler]:
+    """The root logger's handlers bridging ``logging`` into OTel logs."""
+    if logger_provider is None:
+        return []
+    return [handler for handler in logging.getLogger().handlers if isinstance(handler, LoggingHandler)]
 
 
 def _not_from_exporters(record: logging.LogRecord) -> bool:
@@ -269,58 +283,23 @@ def _shutdown_at_exit() -> None:
 
 
 def _reset_after_fork() -> None:
-    """Give a forked child (gunicorn --preload, multiprocessing) its own identity,
-    empty cumulative state and new exporters.
-
-    The SDK restarts its export threads after fork, but the child would still
-    carry the parent's aggregated points and ``service.instance.id`` (two
-    processes writing one Prometheus series) and a gRPC channel that does not
-    survive fork.
-    """
+    """Give a forked child (gunicorn --preload, multiprocessing) empty cumulative
+    state and new exporters; upstream gives it a new ``service.instance.id``."""
     if _installed is None:
         return
-    identity = Resource({"service.instance.id": str(uuid.uuid4())})
     try:
-        _reset_meter_provider(_installed.meter_provider, identity)
-        _reset_logger_provider(_installed.logger_provider, identity)
+        _sdk_internals.reset_after_fork(
+            _installed.meter_provider, _installed.logger_provider, _installed.tracer_provider
+        )
     except Exception:  # an SDK upgrade changed internals: keep the app alive
         _log.warning("hms_otel could not reset telemetry after fork", exc_info=True)
-
-
-def _reset_meter_provider(provider: MeterProvider, identity: Resource) -> None:
-    provider._update_resource(identity)
-    consumer = provider._measurement_consumer
-    consumer._lock = threading.Lock()
-    for storage in consumer._reader_storages.values():
-        storage._lock = threading.RLock()
-        storage._instrument_view_instrument_matches.clear()
-    for reader in provider._metric_readers:
-        exporter = getattr(reader, "_exporter", None)
-        if exporter is not None:
-            reader._exporter = _fresh(exporter)
-
-
-def _reset_logger_provider(provider: LoggerProvider, identity: Resource) -> None:
-    provider._resource = provider._resource.merge(identity)
-    for processor in provider._multi_log_record_processor._log_record_processors:
-        batch = getattr(processor, "_batch_processor", None)
-        if batch is not None:
-            batch._exporter = _fresh(batch._exporter)
-
-
-def _fresh(exporter: Any) -> Any:
-    """A new exporter of the same class, configured from the same environment."""
-    try:
-        return type(exporter)()
-    except Exception:
-        return exporter
 
 
 def _millis(timeout: float | None) -> float:
     return (shutdown_timeout() if timeout is None else timeout) * 1000
 
 
-def _bounded(work: Any, timeout: float | None) -> bool:
+def _bounded(work: Callable[[], bool], timeout: float | None) -> bool:
     """Run ``work`` on a daemon thread; stop waiting after ``timeout`` seconds."""
     limit = shutdown_timeout() if timeout is None else timeout
     outcome: list[bool] = []

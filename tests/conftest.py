@@ -1,9 +1,9 @@
-"""Shared fixtures for tests that run the real collector, Prometheus, Alertmanager and Loki.
+"""Shared fixtures for tests that run the real collector, Prometheus, Alertmanager and VictoriaLogs.
 
 - ``stack``: one :class:`~hms_otel.stack.LocalStack` for the whole session (free ports, 1 s scrape and
   evaluation). Share it by giving every app its own ``service.name`` (the ``job`` label in Prometheus,
-  ``service_name`` in Loki). Do not stop or kill its processes: use ``isolated_stack`` for that.
-- ``isolated_stack``: a fresh stack for one test, without Loki (starts in about a second).
+  ``service.name`` in VictoriaLogs). Do not stop or kill its processes: use ``isolated_stack`` for that.
+- ``isolated_stack``: a fresh stack for one test, without the log store (starts in about a second).
 - ``run_app`` / ``start_app``: run ``tests/apps/<name>.py`` under ``opentelemetry-instrument`` exporting
   to a stack, with a 1 s metric export interval; started apps are stopped by PID at the end.
 
@@ -33,7 +33,7 @@ def _start_stack(workdir: Path, **options: object) -> LocalStack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The shared session stack (collector-config/local.yaml, Prometheus, Alertmanager, Loki)."""
+    """The shared session stack (collector-config/local.yaml, Prometheus, Alertmanager, VictoriaLogs)."""
     local = _start_stack(tmp_path_factory.mktemp("stack"))
     try:
         yield local
@@ -43,8 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture
 def isolated_stack(tmp_path: Path) -> Iterator[LocalStack]:
-    """A stack of its own (no Loki) for tests that stop, kill or reconfigure processes."""
-    local = _start_stack(tmp_path / "stack", with_loki=False)
+    """A stack of its own (no log store) for tests that stop, kill or reconfigure processes."""
+    local = _start_stack(tmp_path / "stack", with_victorialogs=False)
     try:
         yield local
     finally:

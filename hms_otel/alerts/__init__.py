@@ -9,9 +9,9 @@ rule groups and Alertmanager routing, tested with promtool, hot-reloaded.
 from __future__ import annotations
 
 from hms_otel.alerts.compiler import AlertsInvalid, CompileResult, compile_dir, load_dir, run_tests, validate
-from hms_otel.alerts.model import Location, Problem
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.watcher import rebuild, watch
+from hms_otel.errors import Location, Problem
 
 __all__ = [
     "AlertsInvalid",

@@ -2,56 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from hms_otel.alerts.compiler import AlertsInvalid, CompileResult, compile_dir, run_tests, validate
-from hms_otel.alerts.model import Problem
-from hms_otel.alerts.settings import Settings, SettingsError
+from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
 from hms_otel.alerts.tools import ToolMissing
 from hms_otel.alerts.watcher import watch as watch_loop
 from hms_otel.alerts.watcher import write_atomically
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _guarded(command: F) -> F:
-    """Turn every failure into a message and exit 1: users never see a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except AlertsInvalid as invalid:
-            _errors(invalid.problems)
-            sys.exit(1)
-        except (SettingsError, ToolMissing) as error:
-            raise click.ClickException(str(error)) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as error:  # a bug: still no traceback, but say so
-            raise click.ClickException(f"internal error: {error!r} (a bug in hms-ops; please report it with "
-                                       "the alert file that caused it)") from None
-
-    return run  # type: ignore[return-value]
-
-
-def _errors(problems: list[Problem]) -> None:
-    for problem in problems:
-        click.secho(str(problem), fg="red", err=True)
-    click.echo(f"{len(problems)} error{'s' if len(problems) != 1 else ''}", err=True)
+from hms_otel.cli import GuardedGroup
+from hms_otel.errors import Problem
 
 
 def _warnings(problems: list[Problem]) -> None:
     for problem in problems:
-        click.secho(f"warning: {problem}", fg="yellow", err=True)
+        click.secho(str(problem), fg="yellow", err=True)
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
@@ -94,7 +63,7 @@ def _compile(directory: Path, settings: Settings, tools_check: bool) -> CompileR
     _warnings(result.warnings)
     if tools_check:
         try:
-            problems = validate(result)
+            problems = validate(result, settings)
         except ToolMissing as missing:
             click.secho(f"warning: {missing}; generated files not checked", fg="yellow", err=True)
             problems = []
@@ -103,7 +72,7 @@ def _compile(directory: Path, settings: Settings, tools_check: bool) -> CompileR
     return result
 
 
-@click.group()
+@click.group(cls=GuardedGroup)
 def alerts() -> None:
     """Alert files (alert_rules/) -> Prometheus rules and Alertmanager routing."""
 
@@ -112,7 +81,6 @@ def alerts() -> None:
 @_DIR
 @_SCRAPE
 @click.option("--no-tools", is_flag=True, help="Skip promtool/amtool checks of the generated files.")
-@_guarded
 def check(directory: Path, scrape_interval_ms: int | None, no_tools: bool) -> None:
     """Check every alert file in DIRECTORY; errors print as file:line:col: message."""
     result = _compile(directory, _settings(scrape_interval_ms, None), not no_tools)
@@ -131,7 +99,6 @@ def check(directory: Path, scrape_interval_ms: int | None, no_tools: bool) -> No
 @_SCRAPE
 @_GROUP_WAIT
 @click.option("--no-tools", is_flag=True, help="Skip promtool/amtool checks of the generated files.")
-@_guarded
 def compile_command(directory: Path, output: Path | None, alertmanager_path: Path | None, output_format: str,
                     scrape_interval_ms: int | None, group_wait: str | None, no_tools: bool) -> None:
     """Compile DIRECTORY into rule groups (and an Alertmanager config); nothing is written on error."""
@@ -149,7 +116,6 @@ def compile_command(directory: Path, output: Path | None, alertmanager_path: Pat
 
 @alerts.command()
 @_DIR
-@_guarded
 def test(directory: Path) -> None:
     """Generate promtool unit tests for every alert (fires over the threshold with the rendered
     message, silent under it) and run them."""
@@ -157,7 +123,7 @@ def test(directory: Path) -> None:
     failed = 0
     for outcome in run_tests(result):
         for skipped in outcome.skipped:
-            click.secho(f"warning: {skipped}", fg="yellow", err=True)
+            click.secho(str(skipped), fg="yellow", err=True)
         if outcome.ok:
             click.echo(f"PASS {outcome.source} ({outcome.tests} test files)")
         else:
@@ -170,6 +136,53 @@ def test(directory: Path) -> None:
 
 
 @alerts.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default="alert_rules")
+@click.option("--alert", "alert_name", help="Drill only this alert (its name, or <slo>_page / <slo>_ticket).")
+@click.option("--alertmanager", "alertmanager_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check routes in this Alertmanager config (e.g. the deployed one) instead of the compiled one.")
+def drill(directory: Path, alert_name: str | None, alertmanager_path: Path | None) -> None:
+    """Prove every alert's path without paging anyone: its promtool test, its Alertmanager route,
+    the exact text each channel gets, and delivery to local capture servers (pass/fail table)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hms_otel.alerts.drill import drill as run_drill
+
+    result = _compile(directory, Settings.from_env(), False)
+    if alert_name is not None and alert_name not in result.alert_ids():
+        raise click.ClickException(f"no alert named {alert_name!r} in {directory}; "
+                                   f"known: {', '.join(result.alert_ids())}")
+    deployed = alertmanager_path.read_text(encoding="utf-8") if alertmanager_path else None
+    rows = run_drill(result, alert=alert_name, alertmanager_yaml=deployed)
+    table = Table(title=f"alert drill: {directory}", show_lines=True)
+    for column in ("alert", "channel", "promtool test", "route", "delivery", "text the channel gets"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        cells = [_verdict(row.test), _verdict(row.route), _verdict(row.delivery)]
+        table.add_row(row.alert, row.channel, *cells, row.text)
+    Console(highlight=False, width=max(160, Console().width)).print(table)
+    failed = [row for row in rows if not row.ok]
+    for row in failed:
+        reasons = "; ".join(f"{what} {outcome}" for what, outcome in
+                            (("test", row.test), ("route", row.route), ("delivery", row.delivery))
+                            if outcome not in ("pass", "n/a"))
+        click.secho(f"FAIL {row.alert} -> {row.channel}: {reasons}", fg="red", err=True)
+    if failed:
+        sys.exit(1)
+    click.echo(f"ok: {len(rows)} alert channels drilled, all pass")
+
+
+def _verdict(outcome: str) -> str:
+    from rich.markup import escape
+
+    if outcome == "pass":
+        return "[green]pass[/]"
+    if outcome == "n/a":
+        return "[dim]n/a[/]"
+    return f"[red]{escape(outcome)}[/]"
+
+
+@alerts.command()
 @_DIR
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Rules file Prometheus loads.")
@@ -179,7 +192,6 @@ def test(directory: Path) -> None:
 @click.option("--alertmanager-url", help="Alertmanager to reload after a change, e.g. http://127.0.0.1:9093.")
 @_SCRAPE
 @_GROUP_WAIT
-@_guarded
 def watch(directory: Path, output: Path, alertmanager_path: Path | None, prometheus_url: str | None,
           alertmanager_url: str | None, scrape_interval_ms: int | None, group_wait: str | None) -> None:
     """Recompile, check and reload on every change in DIRECTORY (Ctrl-C to stop).

@@ -9,30 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hms_otel.errors import Location
 from hms_otel.registry import MetricDefinition
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where something was written: 1-based line and column."""
-
-    path: str
-    line: int = 1
-    column: int = 1
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One located error or warning, printed as ``file:line:col: message``."""
-
-    location: Location
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
 
 
 @dataclass(frozen=True)

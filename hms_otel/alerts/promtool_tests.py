@@ -10,11 +10,20 @@ before promtool runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from hms_otel.alerts.model import Alert, AlertFile, Problem, Slo
-from hms_otel.alerts.rules import alert_labels, slo_id, slo_message
+from hms_otel.alerts.model import Alert, AlertFile, Slo
+from hms_otel.alerts.rules import (
+    alert_labels,
+    notifier_annotations,
+    slo_id,
+    slo_message,
+    slo_notifier_annotations,
+)
 from hms_otel.alerts.slo import burn_windows
 from hms_otel.alerts.syntax import format_duration, humanize, render_message
+from hms_otel.errors import Problem
+from hms_otel.notify import alert as notify
 from hms_otel.registry import Kind
 
 
@@ -46,6 +55,18 @@ def _values(op: str, threshold: float) -> tuple[float, float]:
     if op == "==":
         return threshold, above
     return above, threshold  # !=
+
+
+def firing_value(alert: Alert) -> float:
+    """A value that makes ``alert`` fire (1 for a no-data alert): the one the generated tests use."""
+    if alert.condition is None:
+        return 1.0
+    return _values(alert.condition.op, alert.condition.threshold)[0]
+
+
+def slo_firing_value(slo: Slo) -> float:
+    """The burn rate of an SLO whose every event is bad."""
+    return 1 / round(1 - slo.objective, 12)
 
 
 def _series(value_at_step0: float, increment: float, steps: int) -> str:
@@ -107,13 +128,18 @@ def _inputs(alert: Alert, value: float, steps: int, interval_ms: int) -> list[di
 
 
 def _expected(alert_id: str, severity: str, layer: str, labels: dict[str, str], message: str,
-              summary: str | None, runbook: str | None, source: str, value: float) -> dict[str, object]:
+              summary: str | None, runbook: str | None, source: str, value: float,
+              notifier: dict[str, str]) -> dict[str, object]:
     annotations = {"message": render_message(message, value)}
     if summary:
         annotations["summary"] = render_message(summary, value)
     if runbook:
         annotations["runbook_url"] = runbook
     annotations["hms_source"] = source
+    # The notifier's data: literal text as written, the value as printf "%.6g" renders it.
+    annotations.update(notifier)
+    annotations[notify.MESSAGE] = message
+    annotations[notify.VALUE] = f"{value:.6g}"
     # Prometheus drops empty label values, so `queue=""` never shows on the alert.
     present = {name: value for name, value in labels.items() if value}
     return {"exp_labels": {**present, **alert_labels(alert_id, severity, layer)}, "exp_annotations": annotations}
@@ -125,9 +151,10 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
     interval = _interval_ms(window_ms)
     fire_steps = -(-(window_ms + for_ms) // interval) + 2
-    expected = dict(
+    expected: dict[str, Any] = dict(
         alert_id=alert.id, severity=alert.severity, layer=alert.layer, labels=dict(alert.selector),
         message=alert.message, summary=alert.summary, runbook=alert.runbook, source=str(alert.source),
+        notifier=notifier_annotations(alert),
     )
     cases: list[dict[str, object]] = []
     if alert.condition is None:
@@ -203,7 +230,7 @@ def slo_tests(slo: Slo) -> dict[str, object]:
         alert_id = slo_id(slo, severity)
         fires = any(burn > w.factor for w in windows if w.severity == severity)
         expected = _expected(alert_id, level, slo.layer, {"hms_slo": slo.id}, slo_message(slo), slo.summary,
-                             slo.runbook, str(slo.source), burn)
+                             slo.runbook, str(slo.source), burn, slo_notifier_annotations(slo))
         cases.append(_case(interval, inputs(True), steps * interval, [expected] if fires else [], alert_id))
         cases.append(_case(interval, inputs(False), steps * interval, [], alert_id))
     return _test_file(interval, cases)
@@ -214,7 +241,7 @@ def plan(source: AlertFile) -> TestPlan:
     for alert in source.alerts:
         data, reason = alert_tests(alert)
         if data is None:
-            result.skipped.append(Problem(alert.source, reason or "no test generated"))
+            result.skipped.append(Problem(alert.source, reason or "no test generated", "warning"))
         else:
             result.files[f"test_{alert.id}.yml"] = data
     for slo in source.slos:
@@ -222,4 +249,4 @@ def plan(source: AlertFile) -> TestPlan:
     return result
 
 
-__all__ = ["TestPlan", "alert_tests", "humanize", "plan", "slo_tests"]
+__all__ = ["TestPlan", "alert_tests", "firing_value", "humanize", "plan", "slo_firing_value", "slo_tests"]

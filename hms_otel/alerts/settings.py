@@ -1,29 +1,47 @@
 """Where alerts are delivered and how often data arrives: from the
-environment, never from alert files (those are reviewed by many people and must
-hold no secrets or gateway URLs)."""
+environment (and the notifier config file named by HMS_NOTIFIER_CONFIG), never
+from alert files (those are reviewed by many people and must hold no secrets or
+gateway URLs)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
+from hms_otel.errors import HmsError
+from hms_otel.notify.config import ConfigError as NotifierConfigError
+from hms_otel.notify.config import NotifierConfig
+from hms_otel.notify.config import load as load_notifier_config
 
 
-class SettingsError(ValueError):
+class SettingsError(HmsError, ValueError):
     """An environment variable holds something unusable."""
+
+
+#: Alertmanager timing per severity: (group_wait, group_interval, repeat_interval).
+#: A page goes out as soon as Alertmanager has it; reminders hourly at most. Warnings wait
+#: 30 s to gather related alerts into one message; info is a digest.
+SEVERITY_TIMING: dict[str, tuple[str, str, str]] = {
+    "critical": ("0s", "30s", "1h"),
+    "warning": ("30s", "5m", "4h"),
+    "info": ("1m", "10m", "12h"),
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    #: Webhook of the SMS gateway; ``?to=<number>`` is appended per receiver.
-    sms_gateway_url: str = "http://127.0.0.1:9099/sms"
-    #: Inline Slack webhook URL; when empty the URL is read by Alertmanager from ``slack_api_url_file``.
-    slack_api_url: str = ""
-    slack_api_url_file: str = "/etc/hms-ops/secrets/slack_api_url"
-    #: teams name -> webhook URL of a Teams bridge (Alertmanager 0.25 has no msteams receiver).
-    teams_urls: Mapping[str, str] = field(default_factory=dict)
+    #: The notifier Alertmanager posts every sms/slack/teams/webhook alert to.
+    notifier_url: str = "http://127.0.0.1:9095"
+    #: File holding the notifier's shared token (Alertmanager reads it: ``credentials_file``).
+    notifier_token_file: str = "/etc/hms-ops/secrets/notifier_token"
+    #: Where the notifier sends each channel, to warn about channels that only print locally.
+    #: ``None``: unknown here (the notifier runs elsewhere); no warnings then.
+    notifier: NotifierConfig | None = None
+    #: Hosts ``webhook:`` actions may reach although they are loopback/private.
+    webhook_allowed_hosts: tuple[str, ...] = ()
     smtp_smarthost: str = "localhost:25"
     smtp_from: str = "hms-ops@localhost"
     smtp_require_tls: bool = True
@@ -34,11 +52,16 @@ class Settings:
     #: every SDK export (5 s); set HMS_SCRAPE_INTERVAL where Prometheus scrapes.
     scrape_interval_ms: int = 5_000
     export_interval_ms: int = 5_000
-    group_wait: str = "10s"
-    group_interval: str = "1m"
-    repeat_interval: str = "4h"
+    #: Set: every severity uses it (tests, HMS_ALERT_GROUP_WAIT); empty: SEVERITY_TIMING.
+    group_wait: str = ""
+    group_interval: str = ""
+    repeat_interval: str = ""
     #: Names of settings that were not set and fell back to a default (for warnings).
     defaulted: frozenset[str] = frozenset()
+
+    def timing(self, severity: str) -> tuple[str, str, str]:
+        wait, interval, repeat = SEVERITY_TIMING.get(severity, SEVERITY_TIMING["warning"])
+        return (self.group_wait or wait, self.group_interval or interval, self.repeat_interval or repeat)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,18 +76,18 @@ class Settings:
                 return default
             return value
 
-        teams = {
-            key[len("HMS_TEAMS_"):-len("_URL")].lower().replace("_", "-"): value
-            for key, value in env.items()
-            if key.startswith("HMS_TEAMS_") and key.endswith("_URL") and value.strip()
-        }
+        try:
+            config_file = env.get("HMS_NOTIFIER_CONFIG", "").strip()
+            notifier = load_notifier_config(Path(config_file) if config_file else None, env, read_token=False)
+        except NotifierConfigError as error:
+            raise SettingsError(str(error)) from None
         export_ms = env.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
         settings = replace(
             base,
-            sms_gateway_url=pick("HMS_SMS_GATEWAY_URL", base.sms_gateway_url),
-            slack_api_url=env.get("HMS_SLACK_API_URL", "").strip(),
-            slack_api_url_file=pick("HMS_SLACK_API_URL_FILE", base.slack_api_url_file),
-            teams_urls=teams,
+            notifier_url=pick("HMS_NOTIFIER_URL", base.notifier_url).rstrip("/"),
+            notifier_token_file=pick("HMS_NOTIFIER_TOKEN_FILE", base.notifier_token_file),
+            notifier=notifier,
+            webhook_allowed_hosts=notifier.webhook_allowed_hosts,
             smtp_smarthost=pick("HMS_SMTP_SMARTHOST", base.smtp_smarthost),
             smtp_from=pick("HMS_SMTP_FROM", base.smtp_from),
             smtp_require_tls=env.get("HMS_SMTP_REQUIRE_TLS", "true").strip().lower() not in ("0", "false", "no"),

@@ -10,10 +10,14 @@ windows and keep the budget fractions, as sloth does, so the burn factor is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hms_otel.alerts.model import Slo
 from hms_otel.alerts.promql import format_number, selector
-from hms_otel.alerts.syntax import format_duration
+from hms_otel.alerts.syntax import format_duration, literal_template
+
+if TYPE_CHECKING:
+    from hms_otel.alerts.rules import RecordingRule
 from hms_otel.registry import Kind
 
 _THIRTY_DAYS_MS = 30 * 86_400_000
@@ -72,9 +76,9 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
     return f"{bad} / {total}"
 
 
-def recording_rules(slo: Slo) -> list[dict[str, object]]:
+def recording_rules(slo: Slo) -> list[RecordingRule]:
     """One recording rule per distinct window; alerts read these."""
-    rules = []
+    rules: list[RecordingRule] = []
     seen: list[int] = []
     for window in burn_windows(slo.period.ms):
         for ms in (window.short_ms, window.long_ms):
@@ -82,11 +86,8 @@ def recording_rules(slo: Slo) -> list[dict[str, object]]:
                 seen.append(ms)
     for ms in sorted(seen):
         text = format_duration(ms)
-        rules.append({
-            "record": RECORD + text,
-            "expr": error_ratio_expr(slo, text),
-            "labels": {"hms_slo": slo.id},
-        })
+        rules.append({"record": RECORD + text, "expr": error_ratio_expr(slo, text),
+                      "labels": {"hms_slo": literal_template(slo.id)}})
     return rules
 
 

@@ -12,16 +12,26 @@ import re
 from urllib.parse import urlsplit
 
 from hms_otel.alerts.model import Action, Condition, Duration
+from hms_otel.errors import HmsError
+from hms_otel.yamlfile import parse_decimal
 
 
-class SyntaxProblem(ValueError):
+class SyntaxProblem(HmsError, ValueError):
     def __init__(self, message: str, offset: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.offset = offset
 
 
-_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, cut short: a 1 MB value must not become a 1 MB message."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
+# ASCII digits only: other scripts' digits are not numbers in Prometheus.
+_DURATION = re.compile(
+    r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m(?!s))?(?:([0-9]+)s)?(?:([0-9]+)ms)?"
+)
 _UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 _UNIT_NAMES = ("y", "w", "d", "h", "m", "s", "ms")
 #: Longer windows only make Prometheus slow (and overflow its duration type far beyond).
@@ -30,17 +40,19 @@ MAX_DURATION_MS = 366 * 86_400_000
 
 def parse_duration(text: str, *, allow_zero: bool = False) -> Duration:
     """A Prometheus duration such as ``30s``, ``1h30m`` or ``500ms``."""
-    match = _DURATION.fullmatch(text)
+    match = _DURATION.fullmatch(text) if len(text) <= 64 else None
     if not text or match is None:
-        hint = " (a number needs a unit, e.g. 30s)" if text.isdigit() else ""
+        hint = " (a number needs a unit, e.g. 30s)" if text.isascii() and text.isdigit() else ""
+        if ":" in text:
+            hint = " (1:30 is not a duration; write 1m30s)"
         raise SyntaxProblem(
-            f"bad duration {text!r}{hint}: use Prometheus syntax like 30s, 5m, 1h30m, 1d (units y w d h m s ms)"
+            f"bad duration {shown(text)}{hint}: use Prometheus syntax like 30s, 5m, 1h30m, 1d (units y w d h m s ms)"
         )
     ms = sum(int(value) * unit for value, unit in zip(match.groups(), _UNIT_MS, strict=True) if value)
     if ms == 0 and not allow_zero:
-        raise SyntaxProblem(f"duration {text!r} is zero; it must be longer than 0")
+        raise SyntaxProblem(f"duration {shown(text)} is zero; it must be longer than 0")
     if ms > MAX_DURATION_MS:
-        raise SyntaxProblem(f"duration {text!r} is longer than 1 year; no alert window needs that")
+        raise SyntaxProblem(f"duration {shown(text)} is longer than 1 year; no alert window needs that")
     return Duration(text, ms)
 
 
@@ -58,50 +70,75 @@ def format_duration(ms: int) -> str:
 
 AGGREGATIONS = ("avg", "min", "max", "sum", "count", "rate", "increase", "last", "p50", "p90", "p95", "p99")
 OPERATORS = (">=", "<=", "==", "!=", ">", "<")
-_WHEN = re.compile(
-    r"\s*(?P<agg>[A-Za-z0-9]+)_over_(?P<window>\S*?)\s*(?P<op>>=|<=|==|!=|=>|=<|>|<|=)\s*(?P<number>\S*)\s*"
-)
+_AGGREGATION = re.compile(r"[A-Za-z0-9]+_over_", re.ASCII)
+_OPERATOR_CHARS = re.compile(r"[<>=!]")
+_SPACE = re.compile(r"\s")
+_DIGIT_GROUPS = re.compile(r"(?<=[0-9])_(?=[0-9])")
+_DECIMAL_ONLY = re.compile(r"[-+]?[1-9][0-9]*(?:\.[0-9]+)?", re.ASCII)
+#: What users type for the operators PromQL spells differently.
+_OPERATOR_FIXES = {"=": "==", "=>": ">=", "=<": "<="}
 
 
 def parse_when(text: str) -> Condition:
-    """``avg_over_30s > 2000`` -> :class:`Condition`."""
-    match = _WHEN.fullmatch(text)
-    if match is None:
+    """``avg_over_30s > 2000`` -> :class:`Condition`.
+
+    A tokenizer, not a backtracking regular expression: one pass over the text,
+    so a 1 MB value is read (and refused) as fast as a short one.
+    """
+    start = len(text) - len(text.lstrip())
+    body = text.strip()
+    head = _AGGREGATION.match(body)
+    operator = _OPERATOR_CHARS.search(body)
+    if head is None or operator is None or operator.start() < head.end():
         raise SyntaxProblem(
-            f"cannot read when {text!r}: write <aggregation>_over_<duration> <op> <number>, "
+            f"cannot read when {shown(text)}: write <aggregation>_over_<duration> <op> <number>, "
             "e.g. avg_over_30s > 2000"
         )
-    aggregation = match["agg"]
+    aggregation = head.group()[: -len("_over_")]
     if aggregation not in AGGREGATIONS:
-        raise SyntaxProblem(
-            f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}", match.start("agg")
-        )
+        raise SyntaxProblem(f"unknown aggregation {shown(aggregation)}; use one of {', '.join(AGGREGATIONS)}",
+                            start)
+    window_text = body[head.end() : operator.start()].rstrip()
+    window_at = start + head.end()
+    if _SPACE.search(window_text):
+        raise SyntaxProblem(f"the window {shown(window_text)} must be one duration like 30s", window_at)
     try:
-        window = parse_duration(match["window"])
+        window = parse_duration(window_text)
     except SyntaxProblem as problem:
-        raise SyntaxProblem(problem.message, match.start("window")) from None
-    op = match["op"]
+        raise SyntaxProblem(problem.message, window_at) from None
+    op_end = operator.start() + 1
+    if op_end < len(body) and body[op_end] in "<>=!":
+        op_end += 1
+    op = body[operator.start() : op_end]
+    op_at = start + operator.start()
     if op not in OPERATORS:
-        raise SyntaxProblem(f"unknown comparison {op!r}; use one of {' '.join(OPERATORS)}", match.start("op"))
-    threshold = parse_number(match["number"], match.start("number"))
+        fix = f" (write {_OPERATOR_FIXES[op]})" if op in _OPERATOR_FIXES else ""
+        raise SyntaxProblem(f"unknown comparison {shown(op)}{fix}; use one of {' '.join(OPERATORS)}", op_at)
+    number_text = body[op_end:]
+    number_at = start + op_end + len(number_text) - len(number_text.lstrip())
+    threshold = parse_number(number_text.strip(), number_at)
     return Condition(aggregation, window, op, threshold)
 
 
 def parse_number(text: str, offset: int = 0) -> float:
-    try:
-        value = float(text.replace("_", ""))
-    except ValueError:
-        raise SyntaxProblem(f"threshold {text!r} is not a number", offset) from None
-    if not math.isfinite(value):
-        raise SyntaxProblem(f"threshold {text!r} must be a finite number", offset)
-    return value
+    """A threshold: a plain decimal number (``2000``, ``0.5``, ``1e3``); ASCII digits only."""
+
+    def problem(message: str) -> SyntaxProblem:
+        return SyntaxProblem(f"threshold {message}", offset)
+
+    if len(text) > 64:
+        raise problem(f"{shown(text)} is not a number")
+    # 1_000 reads the same to everyone; only between ASCII digits, as in Python and Go.
+    digits = _DIGIT_GROUPS.sub("", text)
+    return parse_decimal(digits, problem) if digits != text and _DECIMAL_ONLY.fullmatch(digits) else parse_decimal(
+        text, problem)
 
 
 ACTION_SCHEMES = ("sms", "slack", "teams", "email", "webhook", "pagerduty")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_SLACK_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}")
-_KEY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`|~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)
+_SLACK_CHANNEL = re.compile(r"#[a-z0-9][a-z0-9._-]{0,79}", re.ASCII)
+_KEY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}", re.ASCII)
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`|~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}", re.ASCII)
 
 
 def parse_action(text: str) -> Action:
@@ -109,9 +146,9 @@ def parse_action(text: str) -> Action:
     scheme, colon, target = text.partition(":")
     scheme = scheme.strip()
     if not colon:
-        raise SyntaxProblem(f"action {text!r} needs a scheme: one of {', '.join(s + ':' for s in ACTION_SCHEMES)}")
+        raise SyntaxProblem(f"action {shown(text)} needs a scheme: one of {', '.join(s + ':' for s in ACTION_SCHEMES)}")
     if scheme not in ACTION_SCHEMES:
-        raise SyntaxProblem(f"unknown action scheme {scheme!r}; use one of {', '.join(ACTION_SCHEMES)}")
+        raise SyntaxProblem(f"unknown action scheme {shown(scheme)}; use one of {', '.join(ACTION_SCHEMES)}")
     target = target.strip()
     offset = len(text) - len(text.partition(":")[2].lstrip())
     check = _TARGET_CHECKS[scheme]
@@ -124,13 +161,13 @@ def parse_action(text: str) -> Action:
 def _check_sms(target: str) -> str | None:
     if _E164.fullmatch(target):
         return None
-    return f"sms needs a phone number in E.164 form like +15551234, not {target!r}"
+    return f"sms needs a phone number in E.164 form like +15551234, not {shown(target)}"
 
 
 def _check_slack(target: str) -> str | None:
     if _SLACK_CHANNEL.fullmatch(target):
         return None
-    return f"slack needs a channel like #payments (lower case, no spaces), not {target!r}"
+    return f"slack needs a channel like #payments (lower case, no spaces), not {shown(target)}"
 
 
 def _check_teams(target: str) -> str | None:
@@ -141,22 +178,30 @@ def _check_teams(target: str) -> str | None:
         )
     if _KEY_NAME.fullmatch(target):
         return None
-    return f"teams needs a name like teams:ops (letters, digits, '-', '_'), not {target!r}"
+    return f"teams needs a name like teams:ops (letters, digits, '-', '_'), not {shown(target)}"
 
 
 def _check_email(target: str) -> str | None:
     if _EMAIL.fullmatch(target):
         return None
-    return f"email needs an address like oncall@example.gov, not {target!r}"
+    return f"email needs an address like oncall@example.gov, not {shown(target)}"
 
 
 def _check_webhook(target: str) -> str | None:
+    if "{{" in target or "}}" in target:
+        return "webhook URL must not contain template text ('{{' or '}}')"
+    if _SPACE.search(target) or not target.isprintable():
+        return f"webhook URL {shown(target)} contains spaces or control characters; percent-encode them"
     try:
         parts = urlsplit(target)
     except ValueError as error:
-        return f"webhook URL {target!r} is not valid: {error}"
+        return f"webhook URL {shown(target)} is not valid: {error}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"webhook needs an http:// or https:// URL with a host, not {target!r}"
+        return f"webhook needs an http:// or https:// URL with a host, not {shown(target)}"
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number in range)
+    except ValueError as error:
+        return f"webhook URL {shown(target)} has a bad port: {error}"
     if parts.username or parts.password:
         return "webhook URL carries credentials; secrets never go in alert files (use a pagerduty/slack name)"
     if "{{" in target or "}}" in target:
@@ -169,7 +214,7 @@ def _check_pagerduty(target: str) -> str | None:
         return None
     return (
         f"pagerduty needs the name of a routing key (its secret lives in the secrets dir), "
-        f"like pagerduty:payments-oncall, not {target!r}"
+        f"like pagerduty:payments-oncall, not {shown(target)}"
     )
 
 

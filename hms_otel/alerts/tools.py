@@ -7,6 +7,7 @@ files Prometheus and Alertmanager read.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,10 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hms_otel.errors import HmsError
+
 _TIMEOUT_S = 120
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(HmsError, RuntimeError):
     """promtool or amtool is not installed."""
 
 
@@ -28,12 +31,24 @@ class ToolRun:
 
 
 def find_tool(name: str) -> str:
-    """Path of ``promtool``/``amtool``; ``HMS_PROMTOOL``/``HMS_AMTOOL`` override the lookup."""
+    """Path of ``promtool``/``amtool``; ``HMS_PROMTOOL``/``HMS_AMTOOL`` override the lookup.
+
+    amtool is the one built with the stack's Alertmanager (``hms-ops install alertmanager``), so it
+    checks configurations with the rules of the Alertmanager that will run them; a system amtool
+    is the fallback.
+    """
     override = os.environ.get(f"HMS_{name.upper()}")
-    found = override or shutil.which(name) or (f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
+    built = None
+    if name == "amtool":
+        from hms_otel.stack.builds import alertmanager_dir
+
+        candidate = alertmanager_dir() / "amtool"
+        built = str(candidate) if candidate.is_file() else None
+    found = override or built or shutil.which(name) or (
+        f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
     if not found:
-        package = "prometheus" if name == "promtool" else "prometheus-alertmanager"
-        raise ToolMissing(f"{name} not found; install the Debian package {package} or set HMS_{name.upper()}")
+        how = "the Debian package prometheus" if name == "promtool" else "`hms-ops install alertmanager`"
+        raise ToolMissing(f"{name} not found; install it with {how} or set HMS_{name.upper()}")
     return found
 
 
@@ -66,11 +81,13 @@ def route(config_yaml: str, labels: dict[str, str]) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="hms-alerts-") as tmp:
         Path(tmp, "alertmanager.yml").write_text(config_yaml, encoding="utf-8")
         args = [find_tool("amtool"), "config", "routes", "test", "--config.file=alertmanager.yml"]
-        args += [f"{name}={value}" for name, value in sorted(labels.items())]
+        # Quoted: values with spaces ("quick start") are one value to both matcher parsers.
+        args += [f"{name}={json.dumps(value)}" for name, value in sorted(labels.items())]
         completed = subprocess.run(args, cwd=tmp, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"amtool config routes test failed: {completed.stderr.strip()}")
-    return [name for name in completed.stdout.strip().split(",") if name]
+    lines = [line for line in completed.stdout.strip().splitlines() if line and "level=" not in line]
+    return [name for name in (lines[-1] if lines else "").split(",") if name]
 
 
 def test_rules(rules_yaml: str, tests: dict[str, str]) -> dict[str, ToolRun]:

@@ -15,12 +15,14 @@ import watchfiles
 
 from hms_otel import http
 from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
-from hms_otel.alerts.model import Problem
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.tools import ToolMissing
+from hms_otel.errors import Problem
 
 #: ``echo(text, is_error)``; the CLI prints, ``hms-ops up`` may log.
 Echo = Callable[[str, bool], None]
+#: Reloads one server; returns "ok" or what went wrong. ``hms-ops up`` reloads Prometheus by SIGHUP.
+Reload = Callable[[], str]
 _RELOAD_TIMEOUT_S = 10
 
 
@@ -51,11 +53,14 @@ def rebuild(
     k8s: bool = False,
     force: bool = True,
     echo: Echo = _print,
+    reload_prometheus: Reload | None = None,
+    reload_alertmanager: Reload | None = None,
 ) -> RebuildReport:
     """One compile -> validate -> write -> reload cycle.
 
     ``force`` reloads even when the outputs did not change (the servers may
     not have read them yet); ``watch`` passes ``False`` after its first cycle.
+    A server is reloaded by ``reload_*`` when given, else by ``POST <url>/-/reload``.
     """
     try:
         result = compile_dir(directory, settings)
@@ -74,27 +79,29 @@ def rebuild(
             echo(str(problem), True)
         return RebuildReport(False, problems, result.warnings)
     for warning in result.warnings:
-        echo(f"warning: {warning}", True)
+        echo(str(warning), True)
     report = RebuildReport(True, warnings=result.warnings)
     rules_text = result.prometheus_rule_yaml if k8s else result.rules_yaml
     # Alertmanager first: its new routes must exist before Prometheus sends the new alerts.
-    steps = []
+    steps: list[tuple[str | Path, str, str | None, Reload | None]] = []
     if alertmanager_path is not None:
-        steps.append((alertmanager_path, result.alertmanager_yaml, alertmanager_url))
-    steps.append((rules_path, rules_text, prometheus_url))
-    for path, text, url in steps:
+        steps.append((alertmanager_path, result.alertmanager_yaml, alertmanager_url,
+                      reload_alertmanager or _by_url(alertmanager_url)))
+    steps.append((rules_path, rules_text, prometheus_url, reload_prometheus or _by_url(prometheus_url)))
+    for path, text, url, reloader in steps:
         changed = write_atomically(path, text)
         if changed:
             report.written.append(str(path))
             echo(f"wrote {path}", False)
         # Reload only on change: Prometheus 2.42 forgets its Alertmanagers for up to 5 s after every
         # reload and drops alerts sent meanwhile (prometheus/prometheus#13064) until the resend delay.
-        if url and (changed or force):
-            outcome = reload(url)
-            report.reloads[url] = outcome
+        if reloader is not None and (changed or force):
+            name = url or str(path)
+            outcome = reloader()
+            report.reloads[name] = outcome
             if outcome != "ok":
                 report.ok = False
-                echo(f"reload of {url} failed: {outcome}", True)
+                echo(f"reload of {name} failed: {outcome}", True)
     return report
 
 
@@ -118,6 +125,10 @@ def write_atomically(path: str | Path, text: str) -> bool:
     return True
 
 
+def _by_url(url: str | None) -> Reload | None:
+    return (lambda: reload(url)) if url else None
+
+
 def reload(base_url: str) -> str:
     """``POST /-/reload``; "ok" or what went wrong (Prometheus answers 500 and keeps the old rules)."""
     try:
@@ -138,11 +149,14 @@ def watch(
     stop_event: threading.Event | None = None,
     echo: Echo = _print,
     on_rebuild: Callable[[RebuildReport], None] | None = None,
+    reload_prometheus: Reload | None = None,
+    reload_alertmanager: Reload | None = None,
 ) -> None:
     """Rebuild now and after every change under ``directory`` until ``stop_event`` is set."""
     def cycle(force: bool) -> None:
         report = rebuild(directory, rules_path, alertmanager_path, prometheus_url=prometheus_url,
-                         alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo)
+                         alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo,
+                         reload_prometheus=reload_prometheus, reload_alertmanager=reload_alertmanager)
         if on_rebuild is not None:
             on_rebuild(report)
 

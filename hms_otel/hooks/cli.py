@@ -9,11 +9,12 @@ from __future__ import annotations
 import click
 from opentelemetry.metrics import NoOpMeter
 
+from hms_otel.cli import GuardedGroup
 from hms_otel.hooks import engine, spec
 from hms_otel.hooks.spec import HookConfigError
 
 
-@click.group()
+@click.group(cls=GuardedGroup)
 def hooks() -> None:
     """Configuration-driven instrumentation (hook files)."""
 

@@ -24,7 +24,7 @@ import wrapt
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel import instruments as factory
 from hms_otel.hooks import sources
 from hms_otel.hooks.sources import MISSING, Call, Extractor, ParameterMap, SourceError, Uses
 from hms_otel.hooks.spec import PHASES, Hook, HookConfigError, Record
@@ -95,6 +95,7 @@ def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installatio
     for target, point in prepared:
         installation._trackers.extend(point.trackers)
         installation._patches.append(target.patch(point))
+        point.start_counters_at_zero()
     return installation
 
 
@@ -209,20 +210,11 @@ class _Instruments:
         except (MetricKindConflict, MetricNameError) as error:
             raise HookConfigError(str(error)) from None
 
-    def get(self, definition: MetricDefinition, callback: Callable[..., Any] | None = None) -> Any:
-        if definition.name in self._made:
-            return self._made[definition.name]
-        meter, name, unit, text = self._meter, definition.name, definition.unit, definition.description
-        if definition.kind is Kind.HISTOGRAM:
-            buckets = definition.buckets or (LATENCY_MS_BUCKETS if unit == "ms" else None)
-            made = meter.create_histogram(name, unit, text, explicit_bucket_boundaries_advisory=buckets)
-        elif definition.kind is Kind.COUNTER:
-            made = meter.create_counter(name, unit, text)
-        elif definition.kind is Kind.UPDOWN_COUNTER:
-            made = meter.create_up_down_counter(name, unit, text)
-        else:
-            made = meter.create_observable_gauge(name, [callback] if callback else None, unit, text)
-        self._made[name] = made
+    def get(self, definition: MetricDefinition, callback: factory.Callback | None = None) -> Any:
+        made = self._made.get(definition.name)
+        if made is None:
+            made = factory.create(self._meter, definition, [callback] if callback else None)
+            self._made[definition.name] = made
         return made
 
 
@@ -274,7 +266,7 @@ def _compile(record: Record, target: _Target, instruments: _Instruments) -> _Rec
         raise HookConfigError(f"{where}: is counted when the call starts; use arg.* or const: sources only")
     if record.track is not None and not observed:
         raise HookConfigError(f"{where}: 'track' only applies to kind observe")
-    recorder = _Recorder(record, attributes, value, when)
+    recorder = _Recorder(record, definition, attributes, value, when)
     if observed:
         try:
             track, _ = sources.parse(record.track or "arg.self", target.parameters)
@@ -294,11 +286,13 @@ class _Recorder:
     def __init__(
         self,
         record: Record,
+        definition: MetricDefinition,
         attributes: Sequence[tuple[str, Extractor, bool]],
         value: Extractor | None,
         when: Extractor | None,
     ) -> None:
         self.kind = record.kind
+        self.definition = definition
         self.label = f"{record.metric} ({record.kind})"
         self.on_return = record.on in ("call", "return")
         self.on_error = record.on in ("call", "error")
@@ -378,7 +372,19 @@ class _HookPoint:
         # Skip building the call record when nothing looks at a successful return.
         self.on_return = any(r.kind == "observe" or r.on_return for r in self.finishing)
 
-    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, dict]]:
+    def start_counters_at_zero(self) -> None:
+        """Export every counter's known attribute set (its constant attributes,
+        often none) at 0 from now on, so the series exists before the first call."""
+        for recorder in self.finishing:
+            if recorder.kind == "counter":
+                try:
+                    factory.start_at_zero(recorder.instrument, recorder.definition, [recorder.static])
+                except Exception as error:
+                    recorder.warn("start at 0", error)
+
+    def enter(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[tuple[Any, dict[str, Any]]]:
         entered = []
         call = Call(instance, args, kwargs)
         for recorder in self.updowns:
@@ -393,7 +399,7 @@ class _HookPoint:
         return entered
 
     @staticmethod
-    def leave(entered: list[tuple[Any, dict]]) -> None:
+    def leave(entered: list[tuple[Any, dict[str, Any]]]) -> None:
         for recorder, attributes in entered:
             try:
                 recorder.instrument.add(-1, attributes)
@@ -474,7 +480,7 @@ class _Tracker:
         with self._lock:
             objects = list(self._objects.values())
         recorder = self._recorder
-        totals: dict[frozenset, tuple[dict[str, Any], float]] = {}
+        totals: dict[frozenset[tuple[str, Any]], tuple[dict[str, Any], float]] = {}
         for obj in objects:
             call = Call(None, (), {}, obj=obj)
             try:

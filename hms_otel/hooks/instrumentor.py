@@ -37,6 +37,8 @@ class HookInstrumentor(BaseInstrumentor):
     config_env: ClassVar[str | None] = None
     #: Instrumentation scope name given to the meter.
     scope: ClassVar[str] = "hms_otel.hooks"
+    #: Instrumentation scope version: a layer package sets its own version; ``None`` means hms-otel's.
+    scope_version: ClassVar[str | None] = None
     #: Requirement strings of the instrumented library, checked by opentelemetry-instrument.
     _instruments: ClassVar[Collection[str]] = ()
 
@@ -62,7 +64,7 @@ class HookInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         from hms_otel import __version__
 
-        meter = get_meter(self.scope, __version__, kwargs.get("meter_provider"))
+        meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
         try:
             hooks = tuple(kwargs["hooks"]) if kwargs.get("hooks") is not None else self.configured_hooks()
             self._installation = engine.install(hooks, meter, where=self._where())

@@ -2,22 +2,25 @@
 
 Specs are declared in Python (:class:`Hook`, :class:`Record`) or read from YAML,
 a file or inline text, usually named by an environment variable. Loading
-checks the structure with a JSON schema and reports every problem with the
+checks the structure against a small JSON-schema subset (no jsonschema, see
+:mod:`hms_otel.hooks.structure`) and reports every problem with the
 file and line it sits on.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import jsonschema
-import yaml
+from hms_otel import yamlfile
+from hms_otel.errors import HmsError, Location, Problem, ProblemsError
+from hms_otel.hooks.structure import Violation, violations
+
+T = TypeVar("T")
 
 #: kind in a spec -> what is recorded.
 KINDS: dict[str, str] = {
@@ -31,8 +34,12 @@ KINDS: dict[str, str] = {
 PHASES = ("call", "return", "error")
 
 
-class HookConfigError(ValueError):
+class HookConfigError(HmsError, ValueError):
     """Invalid hook configuration; the message names where and what to fix."""
+
+
+class HookFileInvalid(ProblemsError, HookConfigError):
+    """A hook file (or inline hook text) with located problems, every one of them."""
 
 
 @dataclass(frozen=True)
@@ -106,42 +113,58 @@ _SCHEMA = {
         }
     },
 }
-_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
 
 
-def load(text: str, where: str) -> tuple[Hook, ...]:
-    """Parse YAML (or JSON) hook specs; ``where`` names the text in messages."""
-    try:
-        data = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise HookConfigError(f"{where}{line}: not valid YAML: {problem}") from None
-    if data is None:
+def load(text: str | bytes, where: str) -> tuple[Hook, ...]:
+    """Parse YAML (or JSON) hook specs; ``where`` names the text in messages.
+
+    Raises :class:`HookFileInvalid` with every located problem, sorted by position.
+    """
+    root = _read(lambda: yamlfile.read_bytes(text, where, what="hook file"))
+    if root is None:
         return ()
+    data = _read(lambda: yamlfile.plain_data(root))
     if isinstance(data, list):
         data = {"hooks": data}
-    errors = sorted((_error_line(data, e), _dotted(e.absolute_path), e.message) for e in _VALIDATOR.iter_errors(data))
-    if errors:
-        raise HookConfigError("\n".join(f"{where}:{line}: {path}: {message}" for line, path, message in errors))
-    return tuple(
-        Hook(
-            target=hook["target"],
-            record=tuple(Record(**dict(item), origin=f"{where}:{item.line}") for item in hook["record"]),
-            origin=f"{where}:{hook.line}",
+        root_path: list[object] = []
+    else:
+        root_path = ["hooks"]
+    problems = [
+        Problem(_error_location(root, violation, root_path), f"{_dotted(violation.path)}: {violation.message}")
+        for violation in violations(data, _SCHEMA)
+    ]
+    if problems:
+        raise HookFileInvalid(problems)
+    assert isinstance(data, dict)
+    hooks = []
+    for position, hook in enumerate(data["hooks"]):
+        hook_path = [*root_path, position]
+        records = tuple(
+            Record(**item, origin=_origin(root, [*hook_path, "record", index]))
+            for index, item in enumerate(hook["record"])
         )
-        for hook in data["hooks"]
-    )
+        hooks.append(Hook(target=hook["target"], record=records, origin=_origin(root, hook_path)))
+    return tuple(hooks)
+
+
+def _read(step: Callable[[], T]) -> T:
+    try:
+        return step()
+    except yamlfile.NodeError as error:
+        raise HookFileInvalid([error.problem()]) from None
+    except ProblemsError as error:
+        raise HookFileInvalid(error.problems) from None
+
+
+def _origin(root: yamlfile.Node, path: list[object]) -> str:
+    location = yamlfile.locate(root, path)
+    return f"{location.path}:{location.line}"
 
 
 def load_file(path: str | os.PathLike[str]) -> tuple[Hook, ...]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise HookConfigError(f"cannot read hook file {path}: {error.strerror or error}") from None
-    return load(text, str(path))
+    """Hooks of one file; :class:`HookFileInvalid` (located problems) when it cannot be read or is wrong."""
+    data = _read(lambda: yamlfile.read_file_bytes(Path(path), str(path), what="hook file"))
+    return load(data, str(path))
 
 
 def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[Hook, ...] | None:
@@ -162,65 +185,23 @@ def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[H
         if part.strip():
             try:
                 hooks.extend(load_file(part.strip()))
-            except HookConfigError as error:
-                raise HookConfigError(f"{error} (named by ${variable})") from None
+            except HookFileInvalid as error:
+                raise HookFileInvalid(
+                    Problem(p.location, f"{p.message} (named by ${variable})", p.severity) for p in error.problems
+                ) from None
     return tuple(hooks)
 
 
-class _Mapping(dict):
-    """A YAML mapping that remembers its line and the line of each key."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-# YAML 1.1 reads `on:`, `yes` and `off` as booleans; hook files use `on:` as a
-# key, so only true/false are booleans here (as in YAML 1.2).
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_LineLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
-    mapping = _Mapping(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {loader.construct_object(key, deep=True): key.start_mark.line + 1 for key, _ in node.value}
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _error_line(data: Any, error: jsonschema.ValidationError) -> int:
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+def _error_location(root: yamlfile.Node, violation: Violation, root_path: list[object]) -> Location:
+    # A bare list is read as {"hooks": [...]}: drop that first step to walk the file's own tree.
+    path: list[object] = list(violation.path)
+    if not root_path:
+        path = path[1:]
+    if violation.unexpected_key is not None:
         # Point at the first unexpected key rather than at the mapping holding it.
-        allowed = error.schema.get("properties", {})
-        path += [key for key in error.instance if key not in allowed][:1]
-    return _line(data, path)
-
-
-def _line(data: Any, path: Sequence[Any]) -> int:
-    """The line of the deepest node on ``path`` that knows its line."""
-    line = getattr(data, "line", 1)
-    node = data
-    for step in path:
-        if isinstance(node, _Mapping):
-            line = node.key_lines.get(step, node.line)
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            break
-        line = getattr(node, "line", line)
-    return line
+        holder = yamlfile.locate_node(root, path)
+        return yamlfile.key_location(holder, violation.unexpected_key)
+    return yamlfile.locate(root, path)
 
 
 def _dotted(path: Sequence[Any]) -> str:

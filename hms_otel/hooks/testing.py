@@ -31,16 +31,17 @@ _SDK_DATA = {
 class HookTestBase(TestBase):
     """``TestBase`` plus lookups by metric name and a contract check."""
 
-    def points(self, name: str) -> dict[frozenset, Any]:
+    def points(self, name: str) -> dict[frozenset[tuple[str, Any]], Any]:
         """Data points of metric ``name`` keyed by their attribute sets."""
-        return {frozenset(p.attributes.items()): p for p in self.metric(name).data.data_points}
+        return {frozenset((p.attributes or {}).items()): p for p in self.metric(name).data.data_points}
 
     def metric(self, name: str) -> Metric:
         collected = self.get_sorted_metrics()  # once: observable callbacks run per collection
         found = [m for m in collected if m.name == name]
         if len(found) != 1:
             self.fail(f"expected one metric {name!r}, got {[m.name for m in collected]}")
-        return found[0]
+        metric: Metric = found[0]
+        return metric
 
     def assert_contract(self, name: str) -> Metric:
         """Check kind, unit and description of ``name`` against the registry."""
@@ -49,7 +50,7 @@ class HookTestBase(TestBase):
         data_type, monotonic = _SDK_DATA[definition.kind]
         self.assertIsInstance(metric.data, data_type, name)
         if monotonic is not None:
-            self.assertIs(metric.data.is_monotonic, monotonic, name)
+            self.assertIs(getattr(metric.data, "is_monotonic", None), monotonic, name)
         self.assertEqual((metric.unit, metric.description), (definition.unit, definition.description))
         return metric
 
@@ -90,4 +91,5 @@ def wrapped_under_auto_instrumentation(targets: list[str], **env: str) -> dict[s
     )
     if done.returncode != 0:
         raise AssertionError(f"probe failed ({done.returncode}):\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    wrapped: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return wrapped

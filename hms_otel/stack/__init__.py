@@ -2,7 +2,7 @@
 
 Public API:
 
-- :class:`LocalStack`: collector + Prometheus + Alertmanager + Loki wired together (context manager).
+- :class:`LocalStack`: collector + Prometheus + Alertmanager + VictoriaLogs wired together (context manager).
 - :class:`Ports`, ``STANDARD_PORTS``: the ports of a stack (``Ports.free()`` for tests).
 - :func:`find_binary`, :class:`MissingBinary`: binary lookup whose error says which
   ``hms-ops install ...`` to run.

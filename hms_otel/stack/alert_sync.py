@@ -1,26 +1,34 @@
-"""One alert rebuild for ``hms-ops up``, run as a short-lived child process.
+"""One rebuild of what ``hms-ops up`` derives from the alert folder, run as a short-lived child process.
 
 The supervisor only notices that an alert file changed (a cheap poll of
-modification times, :class:`AlertFolder`); compiling, checking with promtool
-and amtool, writing and reloading happen here, in a process that exits, so the
-resting supervisor never holds the compiler in memory.
+modification times, :class:`AlertFolder`); compiling and checking the alerts
+(promtool, amtool), the recorded latency series, the channel report and the
+dashboard happen here, in a process that exits, so the resting supervisor never
+holds the compiler, the notifier settings or the dashboard builder in memory.
+The supervisor reloads Alertmanager and Prometheus itself afterwards (it holds
+their processes: Prometheus reloads by SIGHUP).
 
-    python -m hms_otel.stack.alert_sync DIR RULES ALERTMANAGER_YML PROMETHEUS_URL ALERTMANAGER_URL [--wait-ready]
+Exit status: 0 when a file the servers read changed (reload them), 3 when
+nothing changed, 1 when the alert files have errors (the previous rules stay).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 #: Alert file suffixes the compiler reads.
 SUFFIXES = (".yml", ".yaml")
+CHANGED, UNCHANGED, FAILED = 0, 3, 1
 
 
 class AlertFolder:
-    """The alert folder ``hms-ops up`` watches; ``changed()`` is true after any file was added, edited or removed."""
+    """The alert folder ``hms-ops up`` watches; ``changed()`` is true after any file was added, edited or removed.
+
+    A poll of a few ``stat`` calls: no file-watching library stays loaded in the supervisor.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -48,59 +56,92 @@ class AlertFolder:
 
 
 def _echo(text: str, is_error: bool) -> None:
-    print("alerts: " + text, file=sys.stderr if is_error else sys.stdout, flush=True)
+    from hms_otel.terminal import safe_text
+
+    print("alerts: " + safe_text(text), file=sys.stderr if is_error else sys.stdout, flush=True)
 
 
-def _wait_ready(urls: list[str], timeout: float = 60.0) -> None:
-    from hms_otel.http import ok
+def _channels(alert_dir: Path) -> None:
+    """Say which channels of the alert files are live and which only print on the console."""
+    from hms_otel.notify.cli import notified_actions
+    from hms_otel.notify.config import ConfigError, load
+    from hms_otel.notify.server import channel_report
 
-    deadline = time.monotonic() + timeout
-    interval = 0.02
-    while not all(ok(url + "/-/ready", timeout=0.5) for url in urls) and time.monotonic() < deadline:
-        time.sleep(interval)
-        interval = min(interval * 1.5, 0.2)
+    try:
+        config = load(None, read_token=False)
+    except ConfigError as error:
+        _echo(f"notifier settings: {error}", True)
+        return
+    for line in channel_report(config, notified_actions(alert_dir)):
+        print(f"channel {line}", flush=True)
 
 
-def sync(
-    directory: Path, rules: Path, alertmanager_yml: Path, prometheus_url: str, alertmanager_url: str, *,
-    wait_ready: bool = False,
-) -> bool:
-    """Compile ``directory`` into the stack, with the recording rules its ms histograms need; reload both."""
+def _dashboard(args: argparse.Namespace, alert_dir: Path | None) -> None:
+    from hms_otel.dashboards.publish import DashboardPublisher
+    from hms_otel.dashboards.site import Links
+    from hms_otel.stack.builds import MissingBinary
+
+    def say(text: str, is_error: bool) -> None:
+        print(text, file=sys.stderr if is_error else sys.stdout, flush=True)
+
+    links = Links(alertmanager=args.alertmanager_url or None, logs=args.logs_url or None)
+    publisher = DashboardPublisher(Path(args.dashboard_dir), alert_dir or Path(os.devnull), links, say)
+    try:
+        publisher.publish()
+    except MissingBinary as error:
+        if args.first:
+            say(f"no dashboard: {error}", True)
+
+
+def sync(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from hms_otel.alerts.compiler import load_dir
     from hms_otel.alerts.settings import Settings, SettingsError
     from hms_otel.alerts.watcher import rebuild
     from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
 
-    files, _problems = load_dir(directory)  # the problems are reported by rebuild below
+    alert_dir = Path(args.alerts) if args.alerts else None
+    rules = Path(args.rules)
+    files = load_dir(alert_dir)[0] if alert_dir is not None else []  # problems are reported by rebuild
     metrics = [alert.metric for source in files for alert in source.alerts]
     metrics += [slo.metric for source in files for slo in source.slos]
-    # Written first, so the reload below loads the recorded series together with the alerts.
-    write_recording_rules(rules.parent / FILE_NAME, metrics)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        _echo(str(error), True)
-        return False
-    if wait_ready:
-        _wait_ready([prometheus_url, alertmanager_url])
-    report = rebuild(directory, rules, alertmanager_yml, prometheus_url=prometheus_url,
-                     alertmanager_url=alertmanager_url, settings=settings, force=True, echo=_echo)
-    if report.ok:
+    changed = write_recording_rules(rules.parent / FILE_NAME, metrics)
+    outcome = CHANGED if changed or args.first else UNCHANGED
+    if alert_dir is not None:
+        try:
+            settings = replace(Settings.from_env(), notifier_url=args.notifier_url,
+                               notifier_token_file=args.notifier_token_file)
+        except SettingsError as error:
+            _echo(str(error), True)
+            return FAILED
+        report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False, echo=_echo)
+        if not report.ok:
+            return FAILED
+        if report.written:
+            outcome = CHANGED
         count = sum(len(source.alerts) + 2 * len(source.slos) for source in files)
-        _echo(f"{count} alert{'s' if count != 1 else ''} from {directory} loaded", False)
-    return report.ok
+        if outcome == CHANGED:
+            _echo(f"{count} alert{'s' if count != 1 else ''} from {alert_dir} compiled", False)
+        if args.first and args.notifier_url:
+            _channels(alert_dir)
+    if args.dashboard_dir:
+        _dashboard(args, alert_dir)
+    return outcome
 
 
 def main(argv: list[str]) -> int:
-    wait_ready = "--wait-ready" in argv
-    args = [arg for arg in argv if arg != "--wait-ready"]
-    if len(args) != 5:
-        print(__doc__, file=sys.stderr)
-        return 2
-    directory, rules, alertmanager_yml, prometheus_url, alertmanager_url = args
-    ok = sync(Path(directory), Path(rules), Path(alertmanager_yml), prometheus_url, alertmanager_url,
-              wait_ready=wait_ready)
-    return 0 if ok else 1
+    parser = argparse.ArgumentParser(prog="python -m hms_otel.stack.alert_sync", description=__doc__)
+    parser.add_argument("--alerts", help="the alert folder (none: only the registry's recorded series)")
+    parser.add_argument("--rules", required=True, help="Prometheus rule file for the compiled alerts")
+    parser.add_argument("--alertmanager-yml", required=True)
+    parser.add_argument("--notifier-url", default="")
+    parser.add_argument("--notifier-token-file", default="")
+    parser.add_argument("--dashboard-dir", default="")
+    parser.add_argument("--alertmanager-url", default="")
+    parser.add_argument("--logs-url", default="")
+    parser.add_argument("--first", action="store_true", help="the stack's first build: always reload, report channels")
+    return sync(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,14 @@ Everything built lands in the cache directory (``$HMS_OPS_CACHE``, default
 the project reuses it:
 
 - ``collector/<sha256 of the ocb manifest>/hms-otelcol``
-- ``loki/<version>-<sha256 of the wrapper module>/loki``
+- ``victoria-logs/<version>/victoria-logs``
 - ``tools/builder-<ocb version>/builder``
+- ``alertmanager/<version>/alertmanager`` and ``amtool`` (a tag's module never changes)
 
-Prometheus, promtool, Alertmanager and amtool come from Debian packages.
+Prometheus and promtool come from Debian packages. Alertmanager is built from
+its Go module: Debian's 0.25 serves no web UI (a placeholder page) and has no
+Teams receiver; 0.31.1 has both, and its UI ships in the module (0.32+ needs an
+npm build).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,19 +34,23 @@ from hms_otel.stack.packaged import collector_config_dir
 
 #: ocb and collector release the manifest is pinned to.
 OCB_VERSION = "v0.161.0"
-LOKI_VERSION = "v3.7.8"
-LOKI_MODULE = "github.com/grafana/loki/v3"
+#: The local log store (Apache-2.0), built from its Go module.
+VICTORIALOGS_VERSION = "v1.52.1"
+VICTORIALOGS_MODULE = "github.com/VictoriaMetrics/VictoriaLogs"
+ALERTMANAGER_VERSION = "v0.31.1"
+ALERTMANAGER_MODULE = "github.com/prometheus/alertmanager"
 
 #: binary name -> the `hms-ops install` target that provides it.
 INSTALL_TARGETS: dict[str, str] = {
     "hms-otelcol": "collector",
-    "loki": "loki",
+    "victoria-logs": "victoria-logs",
     "prometheus": "debian",
     "promtool": "debian",
-    "prometheus-alertmanager": "debian",
-    "amtool": "debian",
+    "alertmanager": "alertmanager",
+    "amtool": "alertmanager",
+    "uplot": "uplot",
 }
-DEBIAN_PACKAGES = ("prometheus", "prometheus-alertmanager")
+DEBIAN_PACKAGES = ("prometheus",)
 
 Progress = Callable[[str], None]
 
@@ -85,20 +94,18 @@ def collector_path(manifest: Path | None = None) -> Path:
     return cache_dir() / "collector" / _sha256(manifest.read_bytes()) / "hms-otelcol"
 
 
-def loki_path(version: str = LOKI_VERSION) -> Path:
-    """Where the Loki binary of ``version`` lives (it may not exist yet).
+def victorialogs_path(version: str = VICTORIALOGS_VERSION) -> Path:
+    """Where the VictoriaLogs binary of ``version`` lives (it may not exist yet).
 
-    A tag's go.mod never changes, so the version plus the wrapper generator
-    (its template and revision) determine the wrapper's content.
+    A released module version never changes, so the version is the whole key.
     """
-    key = _sha256(version.encode(), _TOOLS_GO.encode(), _WRAPPER_REVISION.encode())
-    return cache_dir() / "loki" / f"{version}-{key}" / "loki"
+    return cache_dir() / "victoria-logs" / version / "victoria-logs"
 
 
 def find_binary(name: str) -> Path:
-    """Path of ``name`` (collector/Loki from the cache, Debian tools from PATH) or :class:`MissingBinary`.
+    """Path of ``name`` (collector/VictoriaLogs from the cache, Debian tools from PATH) or :class:`MissingBinary`.
 
-    ``HMS_OPS_<NAME>`` (e.g. ``HMS_OPS_LOKI=/opt/loki``) overrides the lookup.
+    ``HMS_OPS_<NAME>`` (e.g. ``HMS_OPS_VICTORIA_LOGS=/opt/victoria-logs``) overrides the lookup.
     """
     variable = "HMS_OPS_" + re.sub(r"\W", "_", name).upper()
     override = os.environ.get(variable)
@@ -108,8 +115,10 @@ def find_binary(name: str) -> Path:
         return Path(override)
     if name == "hms-otelcol":
         path = collector_path()
-    elif name == "loki":
-        path = loki_path()
+    elif name == "victoria-logs":
+        path = victorialogs_path()
+    elif name in ("alertmanager", "amtool"):
+        path = alertmanager_dir() / name
     else:
         found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
         if not found:
@@ -137,11 +146,13 @@ def _run(
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("ab") as out:
-                proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+                proc: subprocess.CompletedProcess[Any] = subprocess.run(
+                    argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT
+                )
             output = log.read_text(errors="replace")
         else:
             proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True)
-            output = proc.stdout + proc.stderr
+            output = str(proc.stdout) + str(proc.stderr)
     except FileNotFoundError as error:
         raise BuildError(f"{step}: {argv[0]} not found ({error})") from None
     if proc.returncode != 0:
@@ -155,7 +166,7 @@ def go_binary() -> str:
     if not found:
         raise BuildError(
             "Go is not installed (no `go` on PATH or in /usr/local/go/bin): install Go >= 1.26 from "
-            "https://go.dev/dl/ to build the collector and Loki"
+            "https://go.dev/dl/ to build the collector and VictoriaLogs"
         )
     return found
 
@@ -164,7 +175,7 @@ def go_binary() -> str:
 
 
 def install_debian(progress: Progress = print) -> None:
-    """``apt-get install`` Prometheus and Alertmanager unless their binaries are already there.
+    """``apt-get install`` Prometheus (and promtool) unless the binaries are already there.
 
     Debian's maintainer scripts would start both as system services on 9090
     and 9093, the ports ``hms-ops up`` wants. When running as root with no
@@ -173,10 +184,10 @@ def install_debian(progress: Progress = print) -> None:
     later as a clear port conflict. The stack never uses those services: it
     runs its own processes with their own ports and data directories.
     """
-    wanted = ("prometheus", "promtool", "prometheus-alertmanager", "amtool")
+    wanted = ("prometheus", "promtool")
     missing = [name for name in wanted if not shutil.which(name)]
     if not missing:
-        progress("Prometheus and Alertmanager already installed")
+        progress("Prometheus already installed")
         return
     if not shutil.which("apt-get"):
         raise BuildError(
@@ -201,8 +212,8 @@ def _services_not_started(progress: Progress) -> Iterator[None]:
     if os.geteuid() != 0 or _POLICY_RC_D.exists():
         if not _POLICY_RC_D.exists():
             progress(
-                "note: Debian may start prometheus and prometheus-alertmanager as system services; "
-                "`sudo systemctl disable --now prometheus prometheus-alertmanager` frees 9090/9093"
+                "note: Debian may start prometheus as a system service; "
+                "`sudo systemctl disable --now prometheus` frees 9090"
             )
         yield
         return
@@ -273,109 +284,76 @@ def _path_with(go: str) -> str:
     return os.pathsep.join([str(Path(go).parent), os.environ.get("PATH", "")])
 
 
-# -- Loki --------------------------------------------------------------------------
-
-#: Bump when the way the wrapper module is generated changes, to rebuild Loki.
-_WRAPPER_REVISION = "1: loki replace/exclude lines, local replaces dropped, CGO_ENABLED=0 -tags netgo"
-
-_TOOLS_GO = f"""//go:build tools
-
-// Package lokibuild only exists so `go mod tidy` resolves Loki's dependency graph.
-package lokibuild
-
-import _ "{LOKI_MODULE}/cmd/loki"
-"""
+# -- VictoriaLogs ------------------------------------------------------------------
 
 
-def _loki_gomod_path(version: str) -> Path | None:
-    """Loki's own go.mod in the module cache, or None if not downloaded yet."""
-    gomodcache = os.environ.get("GOMODCACHE") or str(
-        Path(os.environ.get("GOPATH") or Path.home() / "go") / "pkg" / "mod"
-    )
-    path = Path(gomodcache) / "cache" / "download" / LOKI_MODULE / "@v" / f"{version}.mod"
-    return path if path.is_file() else None
+def build_victorialogs(
+    version: str = VICTORIALOGS_VERSION, progress: Progress = print, force: bool = False
+) -> Path:
+    """``go install`` VictoriaLogs ``version`` into the cache unless it is there; return its path.
 
-
-def _loki_directives(loki_gomod: str) -> tuple[str, list[str]]:
-    """Loki's ``go`` version and its replace/exclude lines, minus replaces onto local paths.
-
-    Those replace lines only apply to the main module, so a wrapper must repeat
-    them. The local ``./pkg/push`` replace is dropped: the pseudo-version Loki
-    requires for pkg/push is served by the module proxy.
+    ``GOBIN`` points at a scratch directory next to the target and the binary is
+    renamed into place, so a concurrent reader (another clone, another test run)
+    never sees half a binary.
     """
-    go_version = re.search(r"^go\s+(\S+)", loki_gomod, re.M)
-    lines: list[str] = []
-    block: str | None = None
-    for raw in loki_gomod.splitlines():
-        line = raw.split("//")[0].strip()
-        if block:
-            if line == ")":
-                block = None
-            elif line:
-                lines.append(f"{block} {line}")
-            continue
-        match = re.match(r"^(replace|exclude)\s*(\()?\s*(.*)$", line)
-        if not match:
-            continue
-        if match.group(2):
-            block = match.group(1)
-        elif match.group(3):
-            lines.append(f"{match.group(1)} {match.group(3)}")
-    lines = [ln for ln in lines if not re.search(r"=>\s*\.{1,2}/", ln)]
-    return (go_version.group(1) if go_version else "1.26.5"), lines
-
-
-def _loki_wrapper_gomod(version: str) -> str | None:
-    source = _loki_gomod_path(version)
-    if source is None:
-        return None
-    go_version, directives = _loki_directives(source.read_text())
-    return "\n".join(
-        [
-            "module hms-ops/lokibuild",
-            "",
-            f"go {go_version}",
-            "",
-            f"require {LOKI_MODULE} {version}",
-            "",
-            *directives,
-            "",
-        ]
-    )
-
-
-def build_loki(version: str = LOKI_VERSION, progress: Progress = print, force: bool = False) -> Path:
-    """Build Loki ``version`` through a generated wrapper module unless cached; return its path."""
-    go = go_binary()
-    env = {"PATH": _path_with(go), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-    if _loki_gomod_path(version) is None:
-        progress(f"downloading {LOKI_MODULE}@{version}")
-        _run("downloading Loki", [go, "mod", "download", f"{LOKI_MODULE}@{version}"], env=env)
-    target = loki_path(version)
+    target = victorialogs_path(version)
     if target.is_file() and not force:
-        progress(f"Loki already built: {target}")
+        progress(f"VictoriaLogs already built: {target}")
         return target
-    gomod = _loki_wrapper_gomod(version)
-    if gomod is None:
-        raise BuildError(f"downloaded {LOKI_MODULE}@{version} but its go.mod is not in the module cache")
+    go = go_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
-    src = target.parent / "src"
-    shutil.rmtree(src, ignore_errors=True)
-    src.mkdir()
-    (src / "go.mod").write_text(gomod)
-    (src / "tools.go").write_text(_TOOLS_GO)
+    scratch = Path(tempfile.mkdtemp(prefix="gobin-", dir=target.parent))
     log = target.parent / "build.log"
-    progress(f"resolving Loki {version} dependencies (log: {log})")
-    _run("go mod tidy (Loki wrapper)", [go, "mod", "tidy"], cwd=src, env=env, log=log)
-    progress(f"compiling Loki {version} (CGO_ENABLED=0, -tags netgo; many minutes on a cold cache)")
-    partial = target.with_suffix(".partial")
-    _run(
-        "go build (Loki)",
-        [go, "build", "-tags", "netgo", "-ldflags=-s -w", "-o", str(partial), f"{LOKI_MODULE}/cmd/loki"],
-        cwd=src,
-        env=env,
-        log=log,
-    )
-    os.replace(partial, target)
-    progress(f"Loki built: {target} ({target.stat().st_size / 2**20:.0f} MiB)")
+    try:
+        module = f"{VICTORIALOGS_MODULE}/app/victoria-logs@{version}"
+        progress(f"go install {module} (about 15 s on a warm module cache; log: {log})")
+        env = {"PATH": _path_with(go), "GOBIN": str(scratch), "CGO_ENABLED": "0"}
+        _run("go install (VictoriaLogs)", [go, "install", "-ldflags=-s -w", module], env=env, log=log)
+        built = scratch / "victoria-logs"
+        if not built.is_file():
+            raise BuildError(f"go install finished but {built} is missing; see {log}")
+        os.replace(built, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    progress(f"VictoriaLogs built: {target} ({target.stat().st_size / 2**20:.0f} MiB)")
+    return target
+
+
+# -- Alertmanager ------------------------------------------------------------------
+
+
+def alertmanager_dir(version: str = ALERTMANAGER_VERSION) -> Path:
+    """Where ``alertmanager`` and ``amtool`` of ``version`` live (they may not exist yet)."""
+    return cache_dir() / "alertmanager" / version
+
+
+def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress = print, force: bool = False) -> Path:
+    """``go install`` Alertmanager and amtool ``version`` into the cache unless there; return the directory.
+
+    Both are built into a scratch GOBIN next to the target and the directory is
+    renamed into place in one step, so a concurrent reader sees both binaries or none.
+    """
+    target = alertmanager_dir(version)
+    if all((target / name).is_file() for name in ("alertmanager", "amtool")) and not force:
+        progress(f"Alertmanager {version} already built: {target}")
+        return target
+    go = go_binary()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
+    log = target.parent / f"build-{version}.log"
+    try:
+        progress(f"building Alertmanager {version} and amtool with go install (about a minute; log: {log})")
+        modules = [f"{ALERTMANAGER_MODULE}/cmd/{name}@{version}" for name in ("alertmanager", "amtool")]
+        _run("go install (Alertmanager)", [go, "install", *modules],
+             env={"GOBIN": str(scratch), "PATH": _path_with(go), "CGO_ENABLED": "0"}, log=log)
+        if force and target.exists():
+            shutil.rmtree(target)
+        try:
+            os.rename(scratch, target)  # atomic; fails if another build finished first, whose binaries we keep
+        except OSError:
+            if not (target / "alertmanager").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    progress(f"Alertmanager built: {target}")
     return target

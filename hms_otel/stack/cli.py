@@ -85,6 +85,23 @@ def validate(config: Path) -> None:
 
 
 @collector.command()
+@click.option("--write", is_flag=True, help="Rewrite the generated transform/pii block of each CONFIG.")
+@click.argument("configs", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def pii(write: bool, configs: tuple[Path, ...]) -> None:
+    """Print the PII-masking processors generated from hms_otel/pii.py, or --write them into CONFIGS."""
+    from hms_otel import pii as rule
+
+    if not write:
+        click.echo(rule.generated_block(""), nl=False)
+    for config in configs:
+        try:
+            changed = rule.write(config)
+        except ValueError:
+            raise click.ClickException(f"{config}: no `{rule.BEGIN}` / `{rule.END}` lines to write between") from None
+        click.echo(f"{config}: {'updated' if changed else 'up to date'}")
+
+
+@collector.command()
 def path() -> None:
     """Print the path of the built collector (fails with the build hint if it is not built)."""
     with _clean_errors():
@@ -93,7 +110,7 @@ def path() -> None:
 
 # -- hms-ops install -----------------------------------------------------------------------------------------
 
-_TARGETS = ("debian", "collector", "loki")
+_TARGETS = ("debian", "collector", "alertmanager", "victoria-logs", "uplot")
 
 
 @click.command()
@@ -102,12 +119,22 @@ def install(targets: tuple[str, ...]) -> None:
     """Install everything the local stack runs (default: all). Idempotent: done steps are skipped.
 
     \b
-    debian     Prometheus, promtool, Alertmanager, amtool (apt-get)
-    collector  hms-otelcol built with ocb into ~/.cache/hms-ops
-    loki       Loki built from its Go module into ~/.cache/hms-ops
+    debian         Prometheus, promtool (apt-get)
+    collector      hms-otelcol built with ocb into ~/.cache/hms-ops
+    alertmanager   Alertmanager and amtool v0.31.1 built from their Go module into ~/.cache/hms-ops
+    victoria-logs  VictoriaLogs (the local log store) built from its Go module into ~/.cache/hms-ops
+    uplot          the dashboard's charting library (npm pack, integrity-checked) into ~/.cache/hms-ops
     """
+    from hms_otel.dashboards.uplot import install_uplot
+
     chosen = _TARGETS if not targets or "all" in targets else tuple(t for t in _TARGETS if t in targets)
-    steps = {"debian": builds.install_debian, "collector": builds.build_collector, "loki": builds.build_loki}
+    steps = {
+        "debian": builds.install_debian,
+        "collector": builds.build_collector,
+        "alertmanager": builds.build_alertmanager,
+        "victoria-logs": builds.build_victorialogs,
+        "uplot": install_uplot,
+    }
     with _clean_errors(), _progress("installing") as progress:
         for target in chosen:
             started = time.monotonic()
@@ -170,6 +197,11 @@ def _links_text(links: dict[str, str]) -> str:
     return "\n".join(f"  {label.ljust(width)}  {url}" for label, url in links.items())
 
 
+#: `hms-ops up` defaults that set how fast a page leaves (benchmarks/bench_alert_latency.py measures them).
+SCRAPE_INTERVAL = "5s"
+EVALUATION_INTERVAL = "1s"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (`hms-ops down`, a process manager) stops as cleanly as Ctrl-C."""
     raise KeyboardInterrupt
@@ -206,8 +238,9 @@ def _already_running(directory: Path) -> click.ClickException:
 @click.option("--detach", is_flag=True, help="Return once the stack is ready; `hms-ops down` stops it.")
 @click.option("--fresh", is_flag=True, help="Start from empty data: deletes the components' folders in the state.")
 @click.option("--no-logs", is_flag=True, help="Metrics and alerts only: no log store.")
-@click.option("--scrape-interval", default="5s", show_default=True, help="Prometheus scrape interval.")
-@click.option("--evaluation-interval", default="5s", show_default=True, help="Prometheus rule evaluation interval.")
+@click.option("--scrape-interval", default=SCRAPE_INTERVAL, show_default=True, help="Prometheus scrape interval.")
+@click.option("--evaluation-interval", default=EVALUATION_INTERVAL, show_default=True,
+              help="Prometheus rule evaluation interval (1 s: a page leaves within seconds of the data).")
 @click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the example payment alert.")
 @click.option("--demo-calm", default=20.0, show_default=True, help="Seconds the demo runs normally before slowing.")
 @_port_options
@@ -246,7 +279,7 @@ def up(
         collector_config=collector_config or collector_config_path("local"),
         scrape_interval=scrape_interval,
         evaluation_interval=evaluation_interval,
-        with_loki=not no_logs,
+        with_victorialogs=not no_logs,
     )
     with _clean_errors():
         stack.check_can_start()  # ports and binaries: one message, before anything starts or forks
@@ -314,11 +347,6 @@ def _run(
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (a background job)
     alert_env = {"HMS_SCRAPE_INTERVAL": scrape_interval}
-    phone = None
-    if demo and not os.environ.get("HMS_SMS_GATEWAY_URL"):
-        from hms_otel.stack.demo import serve_sms_phone
-
-        phone, alert_env["HMS_SMS_GATEWAY_URL"] = serve_sms_phone(_say)
 
     def extras(started: LocalStack) -> dict[str, subprocess.Popen[bytes]]:
         return {"demo": _start_demo(started, demo_calm)} if demo else {}
@@ -340,15 +368,13 @@ def _run(
         _say(_links_text(recorded.links))
         if demo:
             _say(f"demo service running (log: {stack.workdir / 'demo' / 'demo.log'}); payments slow down after "
-                 f"{demo_calm:g} s and the payment alert texts the on-call phone here within a minute")
+                 f"{demo_calm:g} s and the payment alert's text appears here within seconds")
         if report is None:
             _say("Ctrl-C stops everything.")
         supervisor.supervise()
     except KeyboardInterrupt:
         _say("stopping ...")
     finally:
-        if phone is not None:
-            phone.shutdown()
         supervisor.stop()
     return code
 

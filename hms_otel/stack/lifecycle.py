@@ -17,10 +17,12 @@ library; each alert rebuild runs in a short-lived child process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -116,7 +118,8 @@ class Supervisor:
         self._extras: dict[str, subprocess.Popen[bytes]] = {}
         self._folder_watch = None  # type: ignore[var-annotated]
         self._rebuild: subprocess.Popen[bytes] | None = None
-        self._rebuild_again = False
+        self._rebuild_first = False
+        self._stop = threading.Event()
         self.started_in = 0.0
 
     # -- start ----------------------------------------------------------------------
@@ -136,12 +139,12 @@ class Supervisor:
         # compile, promtool, amtool, reload); its lines show on the console. Ready means the servers are.
         recorded = self._record(ready=True)
         self.started_in = time.monotonic() - began
+        self._follow_notifier()
         return recorded
 
     def _on_launch(self, stack: LocalStack) -> None:
         self._record(ready=False)  # PIDs on disk before anything can go wrong: `down` finds them
-        if self.alerts.path is not None:
-            self._start_rebuild(wait_ready=True)
+        self._start_rebuild(first=True)  # compiles while the servers start; reloads them once both are done
 
     def _record(self, ready: bool) -> StackState:
         components = []
@@ -151,7 +154,7 @@ class Supervisor:
                 continue
             components.append(
                 ProcessRecord(service.name, process.pid, process.start_ticks, service.url, service.health_url,
-                              str(service.log_path))
+                              str(service.log_path), dict(process.ready_headers or {}))
             )
         for name, extra in self._extras.items():
             components.append(ProcessRecord(name, extra.pid, _ticks(extra.pid)))
@@ -160,36 +163,72 @@ class Supervisor:
         return recorded
 
     def links(self) -> dict[str, str]:
+        """What the user opens, in display order (printed by `up`, kept in the state file)."""
         stack = self.stack
         links = {
             "OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)": stack.otlp_grpc_endpoint,
             "OTLP HTTP": stack.otlp_http_endpoint,
             "Prometheus graph": graph_url(stack.prometheus_url, first_alert_metric(self.alerts.path)),
+            "HMS dashboard": stack.dashboard_url,
+            "Alertmanager: alerts": stack.alertmanager.ui_url("alerts"),
+            "Alertmanager login (API and UI)": (
+                f"user {stack.alertmanager_auth.username}  password {stack.alertmanager_auth.password}"
+            ),
         }
-        for service in stack.services:
-            if service not in (stack.collector, stack.prometheus):  # both are listed above
-                links.setdefault(service.name.capitalize(), service.url)
+        if stack.notifier is not None:
+            links["notifier (Alertmanager webhooks)"] = f"{stack.notifier.url}/v1/alerts"
+            links["texts not sent (no provider)"] = str(stack.notifier.outbox_path)
+        if stack.victorialogs is not None:
+            links["Logs (search UI)"] = stack.victorialogs.ui_url
+            links["Logs (terminal)"] = "hms-ops logs search TEXT --service S --since 10m"
         links["state and logs"] = str(self.directory)
         return links
 
     # -- alerts -----------------------------------------------------------------------
 
-    def _start_rebuild(self, wait_ready: bool = False) -> None:
-        assert self.alerts.path is not None
+    def _start_rebuild(self, first: bool = False) -> None:
+        stack = self.stack
         argv = [
-            sys.executable, "-m", "hms_otel.stack.alert_sync", str(self.alerts.path),
-            str(self.stack.rules_dir / "hms-alerts.yml"), str(self.stack.alertmanager_config_path),
-            self.stack.prometheus_url, self.stack.alertmanager_url,
+            sys.executable, "-m", "hms_otel.stack.alert_sync",
+            "--rules", str(stack.rules_dir / "hms-alerts.yml"),
+            "--alertmanager-yml", str(stack.alertmanager_config_path),
+            "--dashboard-dir", str(stack.dashboard_dir),
+            "--alertmanager-url", stack.alertmanager_url,
         ]
-        if wait_ready:
-            argv.append("--wait-ready")
-        # Settings this stack implies (scrape interval, the demo phone); the user's environment wins.
+        if self.alerts.path is not None:
+            argv += ["--alerts", str(self.alerts.path)]
+        if stack.notifier is not None:
+            argv += ["--notifier-url", stack.notifier.url, "--notifier-token-file", str(stack.notifier.token_path)]
+        if stack.victorialogs is not None:
+            argv += ["--logs-url", stack.victorialogs.ui_url]
+        if first:
+            argv.append("--first")
+        # Settings this stack implies (scrape interval); the user's environment wins.
         env = {**self.alert_env, **os.environ}
         self._rebuild = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+        self._rebuild_first = first
+
+    def _reload_servers(self) -> None:
+        """Alertmanager first (its new routes must exist before Prometheus sends new alerts), then Prometheus."""
+        for name, reload in (("Alertmanager", self.stack.alertmanager.reload_outcome),
+                             ("Prometheus", self.stack.prometheus.reload_outcome)):
+            outcome = reload()
+            if outcome != "ok":
+                self.say(f"alerts: reload of {name} failed: {outcome}")
+                return
+        if self.alerts.path is not None:
+            self.say("alerts: loaded (Alertmanager and Prometheus reloaded)")
 
     def _poll_alerts(self) -> None:
-        from hms_otel.stack.alert_sync import AlertFolder
+        from hms_otel.stack.alert_sync import CHANGED, AlertFolder
 
+        if self._rebuild is not None:
+            code = self._rebuild.poll()
+            if code is None:
+                return
+            self._rebuild = None
+            if code == CHANGED:
+                self._reload_servers()
         if self.alerts.path is None:
             if not self.alerts.discover:
                 return
@@ -198,23 +237,40 @@ class Supervisor:
                 return
             self.alerts = found
             self.say(found.reason)
-            self._start_rebuild()
             self._folder_watch = AlertFolder(found.path)
+            self._start_rebuild()
             return
         if self._folder_watch is None:
             self._folder_watch = AlertFolder(self.alerts.path)
-        if self._rebuild is not None:
-            if self._rebuild.poll() is None:
-                self._rebuild_again = self._rebuild_again or self._folder_watch.changed()
-                return
-            self._rebuild = None
-        if self._folder_watch.changed() or self._rebuild_again:
-            self._rebuild_again = False
+        elif self._folder_watch.changed():
             self._start_rebuild()
+
+    def _follow_notifier(self) -> None:
+        """Print what the notifier says (texts as the phone shows them, delivery failures) on this console."""
+        notifier = self.stack.notifier
+        if notifier is None:
+            return
+        from hms_otel.terminal import safe_text
+
+        path, say, stop = notifier.log_path, self.say, self._stop
+
+        def run() -> None:
+            with contextlib.suppress(OSError), path.open("r", encoding="utf-8", errors="replace") as log:
+                log.seek(0, os.SEEK_END)
+                while not stop.is_set():
+                    line = log.readline()
+                    if not line:
+                        stop.wait(0.1)
+                        continue
+                    text = line.rstrip("\n")
+                    if not text.startswith("=== "):  # the process layer's start marker
+                        say(safe_text(text))
+
+        threading.Thread(target=run, name="hms-notifier-console", daemon=True).start()
 
     # -- run ----------------------------------------------------------------------------
 
-    def supervise(self, interval: float = 1.0) -> None:
+    def supervise(self, interval: float = 0.25) -> None:
         """Watch components and alert files until interrupted (KeyboardInterrupt: Ctrl-C, SIGTERM).
 
         A component that exits is reported once with the last lines of its log;
@@ -236,6 +292,7 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop the alert rebuild, extra processes and every component; forget the state. Safe to call twice."""
+        self._stop.set()
         if self._rebuild is not None and self._rebuild.poll() is None:
             self._rebuild.terminate()
         for extra in self._extras.values():
@@ -282,7 +339,7 @@ def status(directory: Path) -> tuple[StackState | None, list[ComponentStatus]]:
     for record in recorded.components:
         if not record.alive:
             rows.append(ComponentStatus(record.name, False, "not running", record.url))
-        elif record.health_url and not ok(record.health_url, timeout=2):
+        elif record.health_url and not ok(record.health_url, timeout=2, headers=record.health_headers or None):
             rows.append(ComponentStatus(record.name, False, f"not answering at {record.health_url}", record.url))
         else:
             rows.append(ComponentStatus(record.name, True, "healthy", record.url))

@@ -1,4 +1,4 @@
-"""The whole local stack: collector -> Prometheus (+ Alertmanager) and Loki, as real processes.
+"""The whole local stack: collector -> Prometheus (+ Alertmanager) and VictoriaLogs, as real processes.
 
 Usage::
 
@@ -28,7 +28,15 @@ from typing import Any
 
 from hms_otel.stack.builds import MissingBinary
 from hms_otel.stack.processes import PortInUse, ProcessError, check_port_free, free_port, wait_all_ready, wait_until
-from hms_otel.stack.services import Alertmanager, Collector, Loki, Prometheus, Service
+from hms_otel.stack.services import (
+    Alertmanager,
+    BasicAuth,
+    Collector,
+    Notifier,
+    Prometheus,
+    Service,
+    VictoriaLogs,
+)
 
 
 class StackCannotStart(ProcessError):
@@ -49,10 +57,10 @@ class Ports:
     otlp_http: int
     prometheus: int
     alertmanager: int
-    loki: int
-    loki_grpc: int
+    victorialogs: int
     collector_health: int
     collector_telemetry: int
+    notifier: int
 
     @classmethod
     def free(cls) -> Ports:
@@ -71,10 +79,10 @@ STANDARD_PORTS = Ports(
     otlp_http=4318,
     prometheus=9090,
     alertmanager=9093,
-    loki=3100,
-    loki_grpc=9096,
+    victorialogs=9428,
     collector_health=13133,
     collector_telemetry=8888,
+    notifier=9095,
 )
 
 #: port field -> the `hms-ops up` option and environment variable that change it.
@@ -91,15 +99,19 @@ _SYSTEM_SERVICE_HINTS = {
 
 
 class LocalStack:
-    """Collector, Prometheus, Alertmanager and Loki wired together on 127.0.0.1.
+    """Collector, Prometheus, Alertmanager and VictoriaLogs wired together on 127.0.0.1.
 
     ``ports``: a :class:`Ports` (default: free ports). ``collector_config``:
     default collector-config/local.yaml. ``rule_files``: Prometheus rule files
     or globs. ``alertmanager_config``: an Alertmanager config file (default: a
     route to a receiver that does nothing). ``scrape_interval`` and
     ``evaluation_interval``: Prometheus globals (1s keeps tests short).
-    ``with_loki=False`` skips Loki (metrics-only tests). ``collector_env``:
-    extra environment for the collector.
+    ``with_victorialogs=False`` skips the log store (metrics-only tests). ``collector_env``:
+    extra environment for the collector. Alertmanager's API needs
+    ``alertmanager_auth`` (generated; Prometheus is given it). The notifier
+    (``with_notifier``) receives every alert the compiled routing sends it;
+    ``notifier_env`` configures its providers; it looks for the probable source
+    in the stack's VictoriaLogs (or ``log_store_url``).
     """
 
     def __init__(
@@ -112,14 +124,24 @@ class LocalStack:
         alertmanager_config: Path | None = None,
         scrape_interval: str = "1s",
         evaluation_interval: str = "1s",
-        with_loki: bool = True,
+        with_victorialogs: bool = True,
         collector_env: Mapping[str, str] | None = None,
+        with_notifier: bool = True,
+        notifier_env: Mapping[str, str] | None = None,
+        log_store_url: str = "",
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.ports = ports or Ports.free()
         p = self.ports
-        self.loki = Loki(self.workdir / "loki", p.loki, p.loki_grpc) if with_loki else None
-        self.alertmanager = Alertmanager(self.workdir / "alertmanager", p.alertmanager, config=alertmanager_config)
+        self.victorialogs = (
+            VictoriaLogs(self.workdir / "victorialogs", p.victorialogs) if with_victorialogs else None
+        )
+        self.alertmanager_auth = BasicAuth.generate()
+        self.alertmanager = Alertmanager(self.workdir / "alertmanager", p.alertmanager, config=alertmanager_config,
+                                         auth=self.alertmanager_auth)
+        log_store = log_store_url or (self.victorialogs.url if self.victorialogs else "")
+        self.notifier = (Notifier(self.workdir / "notifier", p.notifier, log_store_url=log_store,
+                                  env=notifier_env) if with_notifier else None)
         self.prometheus = Prometheus(
             self.workdir / "prometheus",
             p.prometheus,
@@ -127,10 +149,13 @@ class LocalStack:
             evaluation_interval=evaluation_interval,
             rule_files=rule_files,
             alertmanager_port=p.alertmanager,
+            alertmanager_auth=self.alertmanager_auth,
             scrape_targets={"hms-otelcol": f"127.0.0.1:{p.collector_telemetry}"},
         )
-        # Without Loki the collector still needs a URL; nothing listens there and log export just retries.
-        loki_url = self.loki.otlp_url if self.loki else f"http://127.0.0.1:{p.loki}/otlp"
+        # Without the log store the collector still needs a URL; nothing listens there and log export retries.
+        logs_url = (
+            self.victorialogs.otlp_url if self.victorialogs else f"http://127.0.0.1:{p.victorialogs}/insert/opentelemetry"
+        )
         self.collector = Collector(
             self.workdir / "collector",
             config=collector_config,
@@ -139,7 +164,7 @@ class LocalStack:
             health_port=p.collector_health,
             telemetry_port=p.collector_telemetry,
             remote_write_url=f"{self.prometheus.url}/api/v1/write",
-            loki_otlp_url=loki_url,
+            logs_otlp_url=logs_url,
             env=collector_env,
         )
 
@@ -160,14 +185,24 @@ class LocalStack:
         return self.prometheus.url
 
     @property
+    def dashboard_dir(self) -> Path:
+        """Where the HMS dashboard's files go (``hms_otel.dashboards.site.write_site``)."""
+        return self.prometheus.user_assets_dir
+
+    @property
+    def dashboard_url(self) -> str:
+        return self.prometheus.url + "/user/index.html"
+
+    @property
     def alertmanager_url(self) -> str:
         return self.alertmanager.url
 
     @property
-    def loki_url(self) -> str:
-        if self.loki is None:
-            raise RuntimeError("this LocalStack was created with with_loki=False")
-        return self.loki.url
+    def victorialogs_url(self) -> str:
+        """Base URL of the log store (LogsQL API under /select/logsql/, UI at /select/vmui/)."""
+        if self.victorialogs is None:
+            raise RuntimeError("this LocalStack was created with with_victorialogs=False")
+        return self.victorialogs.url
 
     @property
     def rules_dir(self) -> Path:
@@ -178,6 +213,25 @@ class LocalStack:
     def alertmanager_config_path(self) -> Path:
         """The file Alertmanager reads; rewrite it and call :meth:`reload_alertmanager`."""
         return self.alertmanager.config_path
+
+    @property
+    def notifier_url(self) -> str:
+        if self.notifier is None:
+            raise RuntimeError("this LocalStack was created with with_notifier=False")
+        return self.notifier.url
+
+    def alert_settings(self, environ: Mapping[str, str] | None = None, **changes: Any) -> Any:
+        """:class:`~hms_otel.alerts.settings.Settings` (from ``environ``, default the process environment)
+        that route this stack's alerts through its notifier."""
+        from dataclasses import replace
+
+        from hms_otel.alerts.settings import Settings
+
+        settings = Settings.from_env(environ)
+        if self.notifier is not None:
+            settings = replace(settings, notifier_url=self.notifier.url,
+                               notifier_token_file=str(self.notifier.token_path))
+        return replace(settings, **changes)
 
     def env(self) -> dict[str, str]:
         """Environment for an app under ``opentelemetry-instrument`` that should export to this stack."""
@@ -192,7 +246,9 @@ class LocalStack:
         Lifecycle code (start, state file, ``hms-ops status``/``down``) only goes through this list,
         so a new component plugs in by appearing here.
         """
-        candidates: list[Service | None] = [self.loki, self.alertmanager, self.prometheus, self.collector]
+        candidates: list[Service | None] = [
+            self.victorialogs, self.notifier, self.alertmanager, self.prometheus, self.collector
+        ]
         return [service for service in candidates if service is not None]
 
     def start(self, on_launch: Callable[[LocalStack], None] | None = None) -> LocalStack:
@@ -222,7 +278,7 @@ class LocalStack:
         """Raise :class:`StackCannotStart` listing every port in use and every missing binary at once."""
         problems: list[str] = []
         for name, port in dataclasses.asdict(self.ports).items():
-            if name.startswith("loki") and self.loki is None:
+            if (name == "victorialogs" and self.victorialogs is None) or (name == "notifier" and self.notifier is None):
                 continue
             try:
                 check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
@@ -295,7 +351,7 @@ class LocalStack:
         return last[0]
 
     def reload_prometheus(self) -> None:
-        """Reload prometheus.yml and rule files; raises ConfigInvalid if Prometheus rejects them."""
+        """Reload prometheus.yml and rule files (SIGHUP); raises ConfigInvalid if Prometheus rejects them."""
         self.prometheus.reload()
 
     def reload_alertmanager(self) -> None:
@@ -309,6 +365,16 @@ class LocalStack:
     def start_prometheus(self) -> None:
         """Start Prometheus again on the same port and data directory."""
         self.prometheus.start()
+
+    def stop_victorialogs(self) -> None:
+        """Stop the log store (outage tests); its data directory is kept."""
+        if self.victorialogs is not None:
+            self.victorialogs.stop()
+
+    def start_victorialogs(self) -> None:
+        """Start the log store again on the same port and data directory."""
+        if self.victorialogs is not None:
+            self.victorialogs.start()
 
     def kill_collector(self) -> None:
         """SIGKILL the collector (crash tests)."""

@@ -1,7 +1,7 @@
 """Run one server process: free loopback ports, a log file, readiness polling, stop by PID.
 
-    with ManagedProcess("loki", [binary, "-config.file=loki.yaml"], log_path=work / "loki.log",
-                        ready_url=f"http://127.0.0.1:{port}/ready") as loki:
+    with ManagedProcess("victorialogs", [binary, f"-httpListenAddr=127.0.0.1:{port}"],
+                        log_path=work / "victorialogs.log", ready_url=f"http://127.0.0.1:{port}/health") as logs:
         ...
 
 Every failure message names the process and ends with the tail of its log,
@@ -173,8 +173,10 @@ class ManagedProcess:
         grace: float = 10.0,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        ready_headers: dict[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.ready_headers = ready_headers
         self.argv = [str(a) for a in argv]
         self.log_path = Path(log_path)
         self.ready_url = ready_url
@@ -233,7 +235,8 @@ class ManagedProcess:
 
     def is_ready(self) -> bool:
         """One readiness probe: the ready URL answers 2xx (a process without one is ready once running)."""
-        return self.running and (self.ready_url is None or http_ok(self.ready_url, timeout=0.5))
+        url = self.ready_url
+        return self.running and (url is None or http_ok(url, timeout=0.5, headers=self.ready_headers))
 
     def exited_error(self) -> ProcessError:
         code = self._proc.returncode if self._proc else None

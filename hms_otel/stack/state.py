@@ -47,6 +47,8 @@ class ProcessRecord:
     url: str = ""
     health_url: str = ""
     log: str = ""
+    #: e.g. the basic-auth header of Alertmanager's API (the state file is readable by its owner only)
+    health_headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def alive(self) -> bool:
@@ -91,7 +93,9 @@ def write(directory: Path, state: StackState) -> None:
     """Replace the state file in one step, so a reader never sees half of it."""
     directory.mkdir(parents=True, exist_ok=True)
     partial = directory / (STATE_FILE + ".partial")
-    partial.write_text(state.to_json())
+    handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the Alertmanager login
+    with os.fdopen(handle, "w") as out:
+        out.write(state.to_json())
     os.replace(partial, directory / STATE_FILE)
 
 

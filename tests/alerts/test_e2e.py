@@ -1,8 +1,8 @@
-"""End to end with the real collector, Prometheus 2.42 and Alertmanager 0.25.
+"""End to end with the real collector, Prometheus 2.42 and Alertmanager.
 
 1. An app under opentelemetry-instrument slows its payments past 2 s; the
-   shipped tutorial alert fires in Prometheus, Alertmanager routes it, and the
-   stand-in SMS gateway receives the message with the number. The delivery
+   shipped tutorial alert fires in Prometheus, Alertmanager routes it to the
+   notifier's URL (a recorder here) with the value and the notifier's data. The delivery
    latency is printed (never asserted: tests do not assert on wall-clock time).
 2. Hot reload: `watch` turns an edited file into new active rules; a broken
    file is reported with its location and the previous rules keep firing.
@@ -37,9 +37,11 @@ INTERVALS = {"sdk_export": "1s", "collector_batch": "1s", "prometheus_scrape_and
              "alertmanager_group_wait": "0s"}
 
 
-def _settings(gateway: str) -> Settings:
-    return Settings(sms_gateway_url=f"{gateway}/sms", group_wait="0s", group_interval="1s",
-                    scrape_interval_ms=1000, export_interval_ms=1000)
+def _settings(gateway: str, token_file: Path) -> Settings:
+    """Alertmanager posts to ``gateway`` where the notifier would be (this test checks the routing)."""
+    token_file.write_text("e2e-token")
+    return Settings(notifier_url=gateway, notifier_token_file=str(token_file), group_wait="0s",
+                    group_interval="1s", scrape_interval_ms=1000, export_interval_ms=1000)
 
 
 def _rules(stack: LocalStack) -> dict[str, dict]:
@@ -53,8 +55,10 @@ def test_slow_payments_reach_the_sms_gateway(isolated_stack: LocalStack, tmp_pat
     messages: list[str] = []
     with Recorder() as gateway:
         report = rebuild(ALERT_RULES, stack.rules_dir / "hms-alerts.yml", stack.alertmanager_config_path,
-                         prometheus_url=stack.prometheus_url, alertmanager_url=stack.alertmanager_url,
-                         settings=_settings(gateway.url), echo=lambda text, _err: messages.append(text))
+                         settings=_settings(gateway.url, tmp_path / "token"),
+                         reload_prometheus=stack.prometheus.reload_outcome,
+                         reload_alertmanager=stack.alertmanager.reload_outcome,
+                         echo=lambda text, _err: messages.append(text))
         assert report.ok, messages
         assert "payment_latency_high" in _rules(stack)
 
@@ -82,8 +86,10 @@ def test_slow_payments_reach_the_sms_gateway(isolated_stack: LocalStack, tmp_pat
             app.kill()
             app.wait(timeout=30)
 
-        assert request.path == "/sms?to=%2B15551234"
+        assert request.path == "/v1/alerts?channel=sms&target=%2B15551234"
         alert = next(a for a in body["alerts"] if a["labels"]["alertname"] == "payment_latency_high")
+        assert alert["annotations"]["hms_metric"] == "payment_latency_ms" and alert["annotations"]["hms_unit"] == "ms"
+        assert float(alert["annotations"]["hms_value"]) > 2000
         match = re.fullmatch(r"Payment latency ([0-9.]+)(k?) ms \(>2 s\)", alert["annotations"]["message"])
         assert match, alert["annotations"]["message"]
         value_ms = float(match[1]) * (1000 if match[2] else 1)
@@ -97,7 +103,8 @@ def test_slow_payments_reach_the_sms_gateway(isolated_stack: LocalStack, tmp_pat
         assert stack.query('payment_latency_ms_bucket{job="election-day-payments",le="2000"}')
 
         slo_alert = next(a for a in slo_body["alerts"] if a["labels"]["alertname"] == "payments_page")
-        assert slo_request.path == "/sms?to=%2B15551234" and slo_alert["labels"]["hms_slo"] == "payments"
+        assert slo_request.path == "/v1/alerts?channel=sms&target=%2B15551234"
+        assert slo_alert["labels"]["hms_slo"] == "payments"
         assert slo_alert["annotations"]["message"].startswith("payments SLO: error budget burning ")
 
         latency = request.at - slow_start
@@ -124,9 +131,9 @@ def test_watch_hot_reloads_and_keeps_the_last_good_rules(isolated_stack: LocalSt
     with Recorder() as gateway:
         watcher = threading.Thread(target=watch, kwargs=dict(
             directory=source, rules_path=stack.rules_dir / "hms-alerts.yml",
-            alertmanager_path=stack.alertmanager_config_path, prometheus_url=stack.prometheus_url,
-            alertmanager_url=stack.alertmanager_url, settings=_settings(gateway.url), stop_event=stop,
-            echo=lambda text, error: messages.append((text, error))), daemon=True)
+            alertmanager_path=stack.alertmanager_config_path, settings=_settings(gateway.url, tmp_path / "token"),
+            reload_prometheus=stack.prometheus.reload_outcome, reload_alertmanager=stack.alertmanager.reload_outcome,
+            stop_event=stop, echo=lambda text, error: messages.append((text, error))), daemon=True)
         watcher.start()
         try:
             eventually(lambda: _rules(stack).get("heartbeat_a", {}).get("state") == "firing", 30, "heartbeat_a firing")
@@ -151,7 +158,7 @@ def test_watch_hot_reloads_and_keeps_the_last_good_rules(isolated_stack: LocalSt
             firing = stack.query('ALERTS{alertname="heartbeat_b",alertstate="firing"}')
             assert firing and firing[0]["metric"]["layer"] == "custom"
             # Alertmanager runs the matching routing (delivery itself is proved by the SMS test above).
-            status = get_json(f"{stack.alertmanager_url}/api/v2/status")
+            status = get_json(f"{stack.alertmanager_url}/api/v2/status", headers=stack.alertmanager.headers())
             assert 'hms_alert="heartbeat_b"' in status["config"]["original"]
         finally:
             stop.set()
@@ -160,14 +167,16 @@ def test_watch_hot_reloads_and_keeps_the_last_good_rules(isolated_stack: LocalSt
 
 
 def test_prometheus_keeps_old_rules_when_a_broken_file_is_reloaded(isolated_stack: LocalStack) -> None:
-    """The fact `watch` relies on, checked on this Prometheus: a bad reload answers 500, nothing changes."""
-    from hms_otel.alerts.watcher import reload
-
+    """The fact `watch` relies on, checked on this Prometheus: a bad reload (SIGHUP) is reported from
+    Prometheus' own reload metrics, and nothing changes."""
     stack = isolated_stack
     rules = stack.rules_dir / "hms-alerts.yml"
     rules.write_text("groups:\n- name: g\n  rules:\n  - alert: kept\n    expr: vector(1)\n")
-    assert reload(stack.prometheus_url) == "ok"
+    assert stack.prometheus.reload_outcome() == "ok"
     rules.write_text("groups:\n- name: g\n  rules:\n  - alert: broken\n    expr: rate(x[5x])\n")
-    outcome = reload(stack.prometheus_url)
-    assert "HTTP 500" in outcome, outcome
+    outcome = stack.prometheus.reload_outcome()
+    assert "Prometheus rejected the reload and keeps its previous configuration" in outcome, outcome
+    assert stack.prometheus.reload_outcome() != "ok"  # still broken: a second reload says so again
+    rules.write_text("groups:\n- name: g\n  rules:\n  - alert: kept\n    expr: vector(1)\n")
+    assert stack.prometheus.reload_outcome() == "ok"
     assert "kept" in _rules(stack) and "broken" not in _rules(stack)

@@ -98,7 +98,7 @@ def test_alertmanager_one_receiver_per_action_and_one_route_per_alert_action() -
     files = [_file("- name: a\n  metric: job_fail_total\n  when: increase_over_5m > 3\n"
                    "  action: [sms:+15551234, slack:#ops]\n"
                    "- name: b\n  metric: vet_denied_total\n  when: increase_over_5m > 3\n  action: slack:#ops\n")]
-    config = alertmanager_config(files, Settings(group_wait="0s"))
+    config = alertmanager_config(files, Settings(group_wait="0s")).config
     assert [r["name"] for r in config["receivers"]] == [DEFAULT_RECEIVER, "sms:+15551234", "slack:#ops"]
     assert [(r["matchers"][0], r["receiver"], r["continue"]) for r in config["route"]["routes"]] == [
         ('hms_alert="a"', "sms:+15551234", True), ('hms_alert="a"', "slack:#ops", True),
@@ -116,9 +116,9 @@ def test_window_warnings() -> None:
 
 
 def test_settings_from_env() -> None:
-    settings = Settings.from_env({"HMS_SMS_GATEWAY_URL": "http://gw/sms", "HMS_TEAMS_A2A_OPS_URL": "http://b/a2a",
+    settings = Settings.from_env({"HMS_NOTIFIER_URL": "http://notifier:9095/", "HMS_TEAMS_A2A_OPS_URL": "http://b/a2a",
                                   "HMS_SCRAPE_INTERVAL": "1s", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
-    assert settings.sms_gateway_url == "http://gw/sms"
-    assert settings.teams_urls == {"a2a-ops": "http://b/a2a"}
+    assert settings.notifier_url == "http://notifier:9095"
+    assert settings.notifier is not None and settings.notifier.teams == {"a2a-ops": "http://b/a2a"}
     assert (settings.scrape_interval_ms, settings.export_interval_ms) == (1000, 1000)
-    assert "HMS_SMS_GATEWAY_URL" not in settings.defaulted and "HMS_SMTP_SMARTHOST" in settings.defaulted
+    assert "HMS_NOTIFIER_URL" not in settings.defaulted and "HMS_SMTP_SMARTHOST" in settings.defaulted

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from hms_otel.alerts import spec
 from hms_otel.alerts.compiler import compile_files
-from hms_otel.alerts.model import Problem
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.syntax import AGGREGATIONS, OPERATORS
+from hms_otel.errors import Problem
 
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -32,6 +32,7 @@ SHIPPED_ROUTES = {
     "vet_denied_spike": ["email:governance@example.gov"],
     "payments_page": ["sms:+15551234"],
     "payments_ticket": ["slack:#payments"],
+    "log_records_dropped": ["slack:#observability"],
 }
 
 
@@ -57,7 +58,7 @@ def test_amtool_routes_each_alert_to_its_receivers() -> None:
 
 def test_generated_promtool_tests_pass_for_shipped_rules() -> None:
     outcomes = run_tests(compile_dir(ALERT_RULES, Settings()))
-    assert len(outcomes) == 7
+    assert len(outcomes) == len(list(ALERT_RULES.glob("*.yml")))
     for outcome in outcomes:
         assert outcome.ok, outcome.output
         assert outcome.tests >= 1 and not outcome.skipped
@@ -66,7 +67,7 @@ def test_generated_promtool_tests_pass_for_shipped_rules() -> None:
 def test_cli_test_command_passes_on_shipped_rules() -> None:
     result = CliRunner().invoke(alerts, ["test", str(ALERT_RULES)])
     assert result.exit_code == 0, result.output
-    assert result.output.count("PASS ") == 7
+    assert result.output.count("PASS ") == len(list(ALERT_RULES.glob("*.yml")))
 
 
 def test_cli_test_reports_a_failing_alert_by_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,21 +178,29 @@ def test_cli_compile_writes_nothing_on_error(tmp_path: Path) -> None:
 
 
 def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HMS_SMS_GATEWAY_URL", "http://sms.internal:8080/send")
-    monkeypatch.setenv("HMS_TEAMS_A2A_OPS_URL", "http://teams-bridge.internal/a2a")
-    monkeypatch.setenv("HMS_SLACK_API_URL_FILE", "/run/secrets/slack")
+    monkeypatch.setenv("HMS_NOTIFIER_URL", "http://notifier.internal:9095")
+    monkeypatch.setenv("HMS_NOTIFIER_TOKEN_FILE", "/run/secrets/notifier_token")
+    monkeypatch.setenv("HMS_TEAMS_A2A_OPS_URL", "https://teams.example/a2a")
+    monkeypatch.setenv("HMS_SLACK_WEBHOOK_URL", "https://slack.example/hook")
+    monkeypatch.setenv("HMS_TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setenv("HMS_TWILIO_AUTH_TOKEN", "secret")
+    monkeypatch.setenv("HMS_TWILIO_FROM", "+15550100")
     monkeypatch.setenv("HMS_SMTP_SMARTHOST", "smtp.internal:587")
     monkeypatch.setenv("HMS_SECRETS_DIR", "/run/secrets")
     result = compile_dir(ALERT_RULES)
     config = yaml.safe_load(result.alertmanager_yaml)
     receivers = {r["name"]: r for r in config["receivers"]}
-    assert receivers["sms:+15551234"]["webhook_configs"][0]["url"] == "http://sms.internal:8080/send?to=%2B15551234"
-    assert receivers["teams:a2a-ops"]["webhook_configs"][0]["url"] == "http://teams-bridge.internal/a2a"
-    assert receivers["slack:#payments"]["slack_configs"][0]["api_url_file"] == "/run/secrets/slack"
+    sms = receivers["sms:+15551234"]["webhook_configs"][0]
+    assert sms["url"] == "http://notifier.internal:9095/v1/alerts?channel=sms&target=%2B15551234"
+    assert sms["http_config"] == {"authorization": {"type": "Bearer",
+                                                    "credentials_file": "/run/secrets/notifier_token"}}
+    assert receivers["teams:a2a-ops"]["webhook_configs"][0]["url"].endswith("channel=teams&target=a2a-ops")
+    assert receivers["slack:#payments"]["webhook_configs"][0]["url"].endswith("channel=slack&target=%23payments")
     assert receivers["pagerduty:svc-oncall"]["pagerduty_configs"][0]["routing_key_file"] == \
         "/run/secrets/pagerduty/svc-oncall"
     assert config["global"]["smtp_smarthost"] == "smtp.internal:587"
-    assert not [w for w in result.warnings if "not set" in w.message]
+    # Every channel has a destination: no warnings about channels that only print locally.
+    assert not [w for w in result.warnings if "not set" in w.message or "destination" in w.message]
     assert check_alertmanager(result.alertmanager_yaml).ok
 
 

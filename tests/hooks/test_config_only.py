@@ -94,7 +94,7 @@ def test_check_command(tmp_path) -> None:
     assert (result.exit_code, result.output) == (0, f"{good}: ok, 2 hooks, 3 records\n")
     result = runner.invoke(hooks_command, ["check", str(good), str(bad)])
     assert result.exit_code == 1
-    assert f"{bad}:6: hooks[0].record[0].kind: 'stopwatch' is not one of" in result.output
+    assert f"{bad}:6:15: hooks[0].record[0].kind: 'stopwatch' is not one of" in result.output
     assert "Traceback" not in result.output
     assert not hasattr(targets.price, "__wrapped__")
 

@@ -54,6 +54,7 @@ def test_arguments_by_position_keyword_and_default(metrics, name) -> None:
         lambda: (targets.price("a"), targets.price("b", 3), targets.price(item="c", quantity=4, currency="EUR")),
     )
     assert set(metrics.points(name)) == {
+        attrs(),  # the counter's series without attributes, exported at 0 from install
         attrs(item="a", n=1, cur="USD"),
         attrs(item="b", n=3, cur="USD"),
         attrs(item="c", n=4, cur="EUR"),
@@ -142,12 +143,13 @@ def test_methods_static_class_and_inherited_are_restored_exactly(metrics, name) 
     assert {key: desk.__dict__[key] for key in before} == before
     assert "handle" not in vars(targets.FrontDesk)
     assert set(metrics.points(name)) == {
+        attrs(),  # exported at 0 from install
         attrs(desk="a", kind="renew", n=2, mode="fast"),
         attrs(desk="b", kind="pay", n=0),
         attrs(desk="f", kind="k", n=0),
     }
-    assert set(metrics.points(name + "_n")) == {attrs(t=" X ")}
-    assert set(metrics.points(name + "_o")) == {attrs(d="c")}
+    assert set(metrics.points(name + "_n")) == {attrs(), attrs(t=" X ")}
+    assert set(metrics.points(name + "_o")) == {attrs(), attrs(d="c")}
     assert metrics.points(name + "_f")[attrs()].value == 1
 
 

@@ -4,12 +4,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.test.globals_test import reset_metrics_globals
 
-from hms_otel import metric, sdk
+from hms_otel import metric
 
 from ..support import instrumented_argv, instrumented_env
 from .otlp_receiver import OtlpReceiver
@@ -17,18 +15,12 @@ from .otlp_receiver import OtlpReceiver
 
 @pytest.fixture
 def reader() -> Iterator[InMemoryMetricReader]:
-    """A fresh SDK with an in-memory reader as the global meter provider."""
-    reset_metrics_globals()
-    metric._instruments.clear()
-    metric._by_call.clear()
+    """A plain SDK meter provider (no HMS set-up, no Views) given to the facades."""
     memory = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[memory], views=sdk.build_views(), shutdown_on_exit=False)
-    metrics.set_meter_provider(provider)
-    yield memory
+    provider = MeterProvider(metric_readers=[memory], shutdown_on_exit=False)
+    with metric.use(meter_provider=provider):
+        yield memory
     provider.shutdown()
-    reset_metrics_globals()
-    metric._instruments.clear()
-    metric._by_call.clear()
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ import subprocess
 import sys
 
 import pytest
-from opentelemetry._logs import SeverityNumber, set_logger_provider
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.test.globals_test import reset_logging_globals
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from hms_otel import metric
 
@@ -82,14 +83,12 @@ def test_facades_without_an_sdk_are_silent_no_ops():
 
 @pytest.fixture
 def logs():
-    reset_logging_globals()
     exporter = InMemoryLogRecordExporter()
     provider = LoggerProvider(shutdown_on_exit=False)
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    set_logger_provider(provider)
-    yield exporter
+    with metric.use(logger_provider=provider):
+        yield exporter
     provider.shutdown()
-    reset_logging_globals()
 
 
 def test_log_emits_an_otel_record(logs):
@@ -116,3 +115,74 @@ def test_hms_ops_alias_runs_the_tutorial_import():
     from hms_ops.registry import REGISTRY
 
     assert "payment_latency_ms" in REGISTRY
+
+
+def test_attribute_names_that_are_parameter_names(reader, logs):
+    metric.increment("f_collide_total", 1, value="v", name="n")
+    metric.gauge("f_collide_gauge", 2, value="v")
+    metric.observe("f_collide_hist", 3, value="v", name="n")
+    metric.push("f_collide_total", 1, value="w")
+    with metric.timer("f_collide_ms", name="n", value="v"):
+        pass
+    metric.log("hello", message="m", name="n", value="v")
+    assert only_point(reader, "f_collide_total", value="v", name="n").value == 1
+    assert only_point(reader, "f_collide_total", value="w").value == 1
+    assert only_point(reader, "f_collide_gauge", value="v").value == 2
+    assert only_point(reader, "f_collide_hist", value="v", name="n").sum == 3
+    assert only_point(reader, "f_collide_ms", value="v", name="n").count == 1
+    (record,) = [data.log_record for data in logs.get_finished_logs()]
+    assert (record.body, dict(record.attributes)) == ("hello", {"message": "m", "name": "n", "value": "v"})
+    assert not [key for key in metric.errors() if key[1].startswith("f_collide")]
+
+
+def test_declared_counter_is_exported_at_zero_before_any_increment(reader):
+    metric.declare("f_declared_total", {"channel": "web"}, {"channel": "app"})
+    metric.declare("f_declared_bare_total")
+    assert only_point(reader, "f_declared_total", channel="web").value == 0
+    assert only_point(reader, "f_declared_total", channel="app").value == 0
+    assert only_point(reader, "f_declared_bare_total").value == 0
+    metric.increment("f_declared_total", channel="web")
+    assert only_point(reader, "f_declared_total", channel="web").value == 1
+
+
+def test_declared_counters_start_again_in_a_new_provider(reader):
+    metric.declare("f_redeclared_total", {"channel": "web"})
+    fresh = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[fresh], shutdown_on_exit=False)
+    with metric.use(meter_provider=provider):
+        pass
+    provider.shutdown()
+    assert only_point(fresh, "f_redeclared_total", channel="web").value == 0
+
+
+def test_declaring_what_cannot_start_at_zero_is_a_clear_error():
+    with pytest.raises(ValueError, match="only counters and up-down counters start at 0"):
+        metric.declare("payment_latency_ms")
+    with pytest.raises(ValueError, match="must start with an ASCII letter"):
+        metric.declare("9_total")
+
+
+def test_hms_ops_alias_is_the_same_modules_also_for_later_submodules(tmp_path):
+    # A fresh interpreter, hms_ops first: nothing of hms_otel.alerts is loaded yet.
+    (tmp_path / "bad.yml").write_text("metric: payment_latency_ms\nwhen: nonsense\n")
+    code = (
+        "import sys\n"
+        "import hms_ops.alerts.compiler\n"
+        "import hms_otel.alerts, hms_otel.alerts.compiler, hms_ops.alerts\n"
+        "assert hms_ops.alerts is hms_otel.alerts\n"
+        "assert hms_ops.alerts.compiler is hms_otel.alerts.compiler\n"
+        "assert hms_otel.alerts.compiler.__spec__.name == 'hms_otel.alerts.compiler'\n"
+        "aliases = {n for n in sys.modules if n.startswith('hms_ops.')}\n"
+        "assert all(sys.modules[n] is sys.modules['hms_otel' + n[7:]] for n in aliases), aliases\n"
+        "try:\n"
+        f"    hms_otel.alerts.compile_dir({str(tmp_path)!r})\n"
+        "except hms_ops.alerts.AlertsInvalid:\n"
+        "    print('caught')\n"
+        "try:\n"
+        "    import hms_ops.no_such_module\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["caught", "No module named 'hms_ops.no_such_module'"]

@@ -1,3 +1,7 @@
+import ast
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from hms_otel.contract import CONTRACT
@@ -14,7 +18,8 @@ from hms_otel.registry import (
 
 
 def test_contract_is_seeded_with_kinds_and_units():
-    assert len(CONTRACT) == 16
+    assert len(CONTRACT) == 18  # the tutorial's 16, hms_otel_facade_errors_total and the licence printer's health
+    assert {d.name for d in CONTRACT} <= {d.name for d in REGISTRY}
     assert REGISTRY["payment_latency_ms"].kind is Kind.HISTOGRAM
     assert REGISTRY["payment_latency_ms"].unit == "ms"
     assert REGISTRY["job_queue_depth"].kind is Kind.OBSERVABLE_GAUGE
@@ -75,3 +80,26 @@ def test_resolve_registers_new_names_once():
     first = registry.resolve("new_thing_ms", Kind.HISTOGRAM, "ms")
     assert registry.resolve("new_thing_ms", Kind.HISTOGRAM, "ms") is first
     assert "new_thing_ms" in registry and len(registry) == 1
+
+
+def _imported_modules(module: str) -> set[str]:
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module} | {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+
+
+def test_registry_and_contract_do_not_import_each_other_and_facades_register_nothing():
+    assert "hms_otel.registry" not in _imported_modules("hms_otel.contract")
+    assert "hms_otel.contract" not in _imported_modules("hms_otel.definitions")
+    # Nothing at module level of metric.py touches the registry (functions may).
+    tree = ast.parse(Path(importlib.util.find_spec("hms_otel.metric").origin).read_text())
+    top_level = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    registry_calls = [
+        ast.unparse(call)
+        for node in top_level
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call) and "REGISTRY" in ast.unparse(call.func)
+    ]
+    assert registry_calls == []
+    assert REGISTRY["hms_otel_facade_errors_total"].kind is Kind.COUNTER

@@ -1,11 +1,18 @@
 import asyncio
 import inspect
+import threading
+import time
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from hms_otel import metric
 from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel.hooks import Hook, Record
+from hms_otel.hooks import install as install_hooks
 from hms_otel.registry import MetricKindConflict, MetricNameError
+from tests.hooks import hook_targets
 
 
 def points(reader, name):
@@ -22,7 +29,7 @@ def points(reader, name):
     ]
 
 
-def only_point(reader, name, **attributes):
+def only_point(reader, name, /, **attributes):
     found = [p for p in points(reader, name) if dict(p.attributes) == attributes]
     assert len(found) == 1, (name, attributes, [dict(p.attributes) for p in points(reader, name)])
     return found[0]
@@ -156,3 +163,75 @@ def test_generator_functions_are_refused_with_a_hint():
         @metric.timer("t_gen_ms")
         def rows():
             yield 1
+
+
+def test_overlapping_async_with_on_one_timer_records_each_blocks_own_duration(reader):
+    timer = metric.timer("t_overlap_ms")
+
+    async def block(delay: float, seconds: float) -> None:
+        await asyncio.sleep(delay)
+        async with timer:
+            await asyncio.sleep(seconds)
+
+    async def both() -> None:
+        # Staggered: 300 ms from t=0 and 400 ms from t=0.1 s. One shared stack
+        # of start times recorded these as 200 and 500 ms.
+        await asyncio.gather(block(0, 0.3), block(0.1, 0.4))
+
+    asyncio.run(both())
+    point = only_point(reader, "t_overlap_ms")
+    assert point.count == 2
+    assert point.min >= 300 and point.max >= 400  # sleeps last at least this long
+
+
+def test_one_timer_object_in_two_threads(reader):
+    timer = metric.timer("t_threads_ms")
+    inside = threading.Barrier(2)
+
+    def work() -> None:
+        with timer:
+            inside.wait(timeout=10)
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    point = only_point(reader, "t_threads_ms")
+    assert point.count == 2 and point.min >= 50
+
+
+def test_timer_and_hook_timer_get_the_same_boundaries_from_a_plain_sdk():
+    # No HMS set-up, no View: boundaries travel with the instruments as advisory.
+    memory = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[memory], shutdown_on_exit=False)
+    with metric.use(meter_provider=provider):
+
+        @metric.timer("t_plain_ms")
+        def decorated() -> None:
+            pass
+
+        decorated()
+        hook = Hook("tests.hooks.hook_targets:price", (Record("t_plain_hook_ms", "timer"),))
+        installation = install_hooks([hook], provider.get_meter("tests"))
+        try:
+            hook_targets.price("a")
+        finally:
+            installation.remove()
+    bounds = {name: tuple(only_point(memory, name).explicit_bounds) for name in ("t_plain_ms", "t_plain_hook_ms")}
+    provider.shutdown()
+    assert bounds == {"t_plain_ms": LATENCY_MS_BUCKETS, "t_plain_hook_ms": LATENCY_MS_BUCKETS}
+
+
+def test_use_reaches_timers_created_before_it():
+    timer = metric.timer("t_rebound_ms")
+    first, second = InMemoryMetricReader(), InMemoryMetricReader()
+    providers = [MeterProvider(metric_readers=[r], shutdown_on_exit=False) for r in (first, second)]
+    for provider in providers:
+        with metric.use(meter_provider=provider), timer:
+            pass
+    assert only_point(first, "t_rebound_ms").count == 1
+    assert only_point(second, "t_rebound_ms").count == 1
+    for provider in providers:
+        provider.shutdown()

@@ -142,7 +142,7 @@ def gateway(tmp_path: Path):
         health_port=free_port(),
         telemetry_port=free_port(),
         remote_write_url=f"http://127.0.0.1:{rw_port}/api/v1/write",
-        loki_otlp_url=f"http://127.0.0.1:{rw_port}/otlp",
+        logs_otlp_url=f"http://127.0.0.1:{rw_port}/insert/opentelemetry",
         env={
             "HMS_GATEWAY_TOKEN": TOKEN,
             "HMS_BACKEND_TOKEN": "backend",
@@ -198,3 +198,38 @@ def test_gateway_rejects_otlp_grpc_without_bearer_token(gateway) -> None:
     collector, cert = gateway
     assert _grpc_export(collector, cert, token=None) == grpc.StatusCode.UNAUTHENTICATED
     assert _grpc_export(collector, cert, token=TOKEN) == grpc.StatusCode.OK
+
+
+def _documented_log_store_urls() -> list[str]:
+    """The `HMS_LOGS_OTLP_URL` examples of collector-config/README.md's log store table, hosts filled in."""
+    readme = (CONFIG_DIR / "README.md").read_text()
+    urls = re.findall(r"^\| [^|]+ \| `(https?://HOST:\d+/[^`]*)` \|$", readme, re.M)
+    return [url.replace("HOST", "logs.hms.internal") for url in urls] + ["https://otlp.vendor.example/logs"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("logs_url", _documented_log_store_urls())
+def test_gateway_sends_logs_to_any_otlp_log_store_by_one_variable(logs_url: str, tmp_path: Path) -> None:
+    config = collector_config_path("gateway")
+    assert len(_documented_log_store_urls()) == 3  # the local store, the production one, a vendor
+    validate_collector_config(config, {**_fake_env(config, tmp_path), "HMS_LOGS_OTLP_URL": logs_url})
+    gateway = yaml.safe_load(config.read_text())
+    log_exporters = gateway["service"]["pipelines"]["logs"]["exporters"]
+    assert log_exporters == ["otlp_http/logs"]
+    assert gateway["exporters"]["otlp_http/logs"]["endpoint"] == "${env:HMS_LOGS_OTLP_URL}"
+
+
+def test_log_stream_fields_are_the_low_cardinality_three() -> None:
+    local = yaml.safe_load(collector_config_path("local").read_text())
+    assert local["exporters"]["otlp_http/logs"]["headers"] == {"VL-Stream-Fields": "service.name,hms.layer,level"}
+    gateway = yaml.safe_load(collector_config_path("gateway").read_text())
+    header = gateway["exporters"]["otlp_http/logs"]["headers"]["VL-Stream-Fields"]
+    assert header == "${env:HMS_LOG_STREAM_FIELDS:-service.name,hms.layer,level}"
+
+
+@pytest.mark.parametrize("name", ["local", "gateway"])
+def test_pii_is_masked_in_both_pipelines(name: str) -> None:
+    config = yaml.safe_load(collector_config_path(name).read_text())
+    pipelines = config["service"]["pipelines"]
+    assert "transform/pii" in pipelines["logs"]["processors"]
+    assert "transform/pii_metrics" in pipelines["metrics"]["processors"]

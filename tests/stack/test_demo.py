@@ -1,28 +1,20 @@
-"""The demo's stand-in SMS phone (the service itself runs in test_cli's `up --demo`)."""
+"""The demo service logs the realistic cause of its slowdown (the notifier's probable source)."""
 
-import json
-import urllib.request
+from __future__ import annotations
 
-from hms_otel.stack.demo import serve_sms_phone
+from unittest import mock
+
+from hms_otel.notify.source import most_frequent
+from hms_otel.stack import demo
 
 
-def test_phone_says_each_firing_alert_message():
-    heard: list[str] = []
-    server, url = serve_sms_phone(heard.append)
-    try:
-        payload = {
-            "status": "firing",
-            "alerts": [
-                {"status": "firing", "labels": {"alertname": "payment_latency_high"},
-                 "annotations": {"message": "Payment latency 11k ms (>2 s)"}},
-                {"status": "resolved", "labels": {"alertname": "old"}, "annotations": {"message": "over"}},
-            ],
-        }
-        request = urllib.request.Request(
-            f"{url}?to=%2B15551234", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-    finally:
-        server.shutdown()
-    assert heard == ["SMS to +15551234: Payment latency 11k ms (>2 s)"]
+def test_slow_payments_log_the_cause_as_an_error() -> None:
+    logged: list[tuple[str, str]] = []
+    with mock.patch.object(demo.metric, "log", lambda text, level="info", **_: logged.append((text, level))), \
+            mock.patch.object(demo.time, "sleep", lambda _seconds: None):
+        for order in range(1, 6):
+            demo.charge(order, 11_000)
+        demo.charge(50, 800)
+    errors = [text for text, level in logged if level == "error"]
+    assert len(errors) == 5 and all(t.startswith("Database connection pool exhausted (waited ") for t in errors)
+    assert most_frequent([(text, 1) for text, _level in logged]).startswith("Database connection pool exhausted")

@@ -62,7 +62,7 @@ def up_detached(stacks: list[Started], folder: Path, *extra: str, expect_ok: boo
     folder.mkdir(parents=True, exist_ok=True)
     ports = Ports.free()
     state_dir = folder / ".hms-ops"
-    done = hms_ops("up", "--detach", "--no-logs", *port_args(ports), *extra, cwd=folder, env=env)
+    done = hms_ops("up", "--detach", *port_args(ports), *extra, cwd=folder, env=env)
     started = Started(folder, state_dir, ports, done.stdout + done.stderr)
     stacks.append(started)
     if expect_ok:
@@ -147,7 +147,7 @@ def test_a_reused_pid_is_not_taken_for_the_recorded_process() -> None:
 @pytest.mark.e2e
 def test_second_up_on_the_same_state_says_where_it_runs(tmp_path: Path, stacks: list[Started]) -> None:
     first = up_detached(stacks, tmp_path / "app")
-    again = hms_ops("up", "--detach", "--no-logs", *port_args(Ports.free()), cwd=first.folder)
+    again = hms_ops("up", "--detach", *port_args(Ports.free()), cwd=first.folder)
     assert again.returncode == 1
     assert "already running" in again.stderr and str(first.state_dir) in again.stderr
     assert f"http://127.0.0.1:{first.ports.prometheus}" in again.stderr
@@ -162,7 +162,7 @@ def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> 
             sock.listen()
         ports = dataclasses.replace(Ports.free(), prometheus=one.getsockname()[1], otlp_grpc=two.getsockname()[1])
         done = hms_ops("up", "--detach", "--no-logs", *port_args(ports), cwd=tmp_path,
-                       env={"HMS_OPS_PROMETHEUS_ALERTMANAGER": str(tmp_path / "no-such-alertmanager"),
+                       env={"HMS_OPS_ALERTMANAGER": str(tmp_path / "no-such-alertmanager"),
                             "HMS_OPS_CACHE": str(tmp_path / "empty-cache")})
     output = done.stderr
     assert done.returncode == 1, done.stdout
@@ -170,7 +170,7 @@ def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> 
     assert "hms-otelcol not found" in output
     assert f"port {ports.prometheus} (prometheus)" in output and "--prometheus-port" in output
     assert f"port {ports.otlp_grpc} (otlp grpc)" in output and "--otlp-grpc-port" in output
-    assert "prometheus-alertmanager not found" in output and "no-such-alertmanager" in output
+    assert "alertmanager not found" in output and "no-such-alertmanager" in output
     assert output.count("Error:") == 1 and "Traceback" not in output
     assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
 
@@ -215,9 +215,11 @@ def test_an_alerts_folder_created_while_running_is_picked_up(tmp_path: Path, sta
         "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n"
     )
     console = started.state_dir / state.CONSOLE_LOG
-    assert wait_until(lambda: "1 alert from alerts loaded" in console.read_text(), timeout=60, interval=0.2), (
+    assert wait_until(lambda: "alerts: loaded" in console.read_text(), timeout=60, interval=0.2), (
         console.read_text()
     )
-    assert "alerts: watching ./alerts/" in console.read_text()
+    text = console.read_text()
+    assert text.index("alerts: watching ./alerts/") < text.index("1 alert from alerts compiled") < text.index(
+        "alerts: loaded")
     rules = started.state_dir / "prometheus" / "prometheus-rules" / "hms-alerts.yml"
     assert "payment_latency" in rules.read_text()

@@ -1,13 +1,15 @@
-"""Issue 3 acceptance on the shared stack: app -> collector -> Prometheus and Loki, names and redaction."""
+"""Issue 3 acceptance on the shared stack: app -> collector -> Prometheus and VictoriaLogs, names and redaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import urllib.request
 
 import pytest
 
+from hms_otel.logstore import LogRecord, LogStore
 from hms_otel.stack import LocalStack
 from hms_otel.stack.processes import wait_until
 
@@ -55,44 +57,36 @@ def test_no_suffixed_variants_of_contract_names(stack: LocalStack, payments: dic
     }
 
 
-def _loki_streams(stack: LocalStack, payments: dict) -> list[dict]:
-    assert stack.loki is not None
-    loki = stack.loki
-    query = '{service_name="stack-payments"} |= "Payment #123"'
-    found: list[list[dict]] = [[]]
+def _records(stack: LocalStack, payments: dict) -> list[LogRecord]:
+    store = LogStore(stack.victorialogs_url)
+    start = dt.datetime.fromtimestamp(payments["start_ns"] / 1e9, dt.timezone.utc)
+    found: list[list[LogRecord]] = [[]]
 
     def check() -> bool:
-        found[0] = loki.query_range(query, payments["start_ns"], payments["end_ns"])
+        found[0] = store.search("timed out", service="stack-payments", start=start)
         return bool(found[0])
 
-    assert wait_until(check, timeout=60, interval=1), f"no log line for {query} in Loki ({loki.log_path})"
+    assert wait_until(check, timeout=60, interval=0.5), f"no record in VictoriaLogs ({stack.collector.log_path})"
     return found[0]
 
 
-def test_log_found_in_loki_by_service_and_time_with_pii_redacted(stack: LocalStack, payments: dict) -> None:
-    streams = _loki_streams(stack, payments)
-    lines = [value[1] for stream in streams for value in stream["values"]]
-    assert len(lines) == 1
-    line = lines[0]
-    assert "Payment #123 timed out" in line
-    assert SSN not in line and "4111" not in line and "jane.doe@example.gov" not in line
-    assert "****" in line
-    # Attributes arrive as structured metadata (merged into the stream in Loki's default encoding).
-    metadata = streams[0]["stream"]
-    assert metadata["payment_id"] == "123"
-    assert metadata["contact"] == "****"
+def test_log_found_by_service_and_time_with_pii_redacted(stack: LocalStack, payments: dict) -> None:
+    records = _records(stack, payments)
+    assert len(records) == 1
+    record = records[0]
+    assert "Payment #123 timed out" in record.message
+    assert SSN not in record.message and "4111" not in record.message and "jane.doe@example.gov" not in record.message
+    assert "****" in record.message
+    assert record.fields["payment_id"] == "123"
+    assert "jane.doe@example.gov" not in record.fields["contact"]
 
 
-def test_loki_index_labels_are_service_layer_and_level_only(stack: LocalStack, payments: dict) -> None:
-    streams = _loki_streams(stack, payments)
-    labels = streams[0]["stream"]
-    assert labels["service_name"] == "stack-payments"
-    assert labels["hms_layer"] == "ACH"
-    assert labels["level"] == "warn"
-    assert stack.loki is not None
-    index_labels = set(json.loads(urllib.request.urlopen(f"{stack.loki_url}/loki/api/v1/labels").read())["data"])
-    assert "service_instance_id" not in index_labels
-    assert index_labels <= {"service_name", "hms_layer", "level"}, index_labels
+def test_stream_fields_are_service_layer_and_level_only(stack: LocalStack, payments: dict) -> None:
+    record = _records(stack, payments)[0]
+    assert (record.service, record.layer, record.level) == ("stack-payments", "ACH", "warn")
+    rows = LogStore(stack.victorialogs_url).query('{"service.name"="stack-payments"} | fields _stream')
+    streams = {row["_stream"] for row in rows}
+    assert streams == {'{hms.layer="ACH",level="warn",service.name="stack-payments"}'}, streams
 
 
 def test_otlp_http_receiver_allows_cors_preflight_from_local_front_end(stack: LocalStack) -> None:

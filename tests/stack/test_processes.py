@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, StackCannotStart, find_binary
-from hms_otel.stack.builds import _loki_directives
 from hms_otel.stack.processes import ManagedProcess, check_port_free, free_port
 
 
@@ -69,38 +68,10 @@ def test_stop_escalates_to_sigkill_after_the_grace_period(tmp_path: Path) -> Non
 
 def test_missing_binary_tells_which_install_to_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HMS_OPS_CACHE", str(tmp_path))
-    with pytest.raises(MissingBinary, match="hms-ops install loki"):
-        find_binary("loki")
+    with pytest.raises(MissingBinary, match="hms-ops install victoria-logs"):
+        find_binary("victoria-logs")
     with pytest.raises(MissingBinary, match="hms-ops install collector"):
         find_binary("hms-otelcol")
-    monkeypatch.setenv("HMS_OPS_LOKI", str(tmp_path / "nope"))
-    with pytest.raises(MissingBinary, match="HMS_OPS_LOKI="):
-        find_binary("loki")
-
-
-def test_loki_wrapper_repeats_replace_and_exclude_but_not_local_paths() -> None:
-    gomod = """module github.com/grafana/loki/v3
-
-go 1.26.5
-
-require (
-\tgithub.com/grafana/loki/pkg/push v0.0.0-20250630054201-94c0ba7b0952
-)
-
-replace github.com/Azure/azure-sdk-for-go => github.com/Azure/azure-sdk-for-go v68.0.0+incompatible
-
-exclude k8s.io/client-go v8.0.0+incompatible
-
-replace github.com/grafana/loki/pkg/push => ./pkg/push // local
-
-replace (
-\tgithub.com/a/b => github.com/c/d v1.0.0
-)
-"""
-    go_version, lines = _loki_directives(gomod)
-    assert go_version == "1.26.5"
-    assert lines == [
-        "replace github.com/Azure/azure-sdk-for-go => github.com/Azure/azure-sdk-for-go v68.0.0+incompatible",
-        "exclude k8s.io/client-go v8.0.0+incompatible",
-        "replace github.com/a/b => github.com/c/d v1.0.0",
-    ]
+    monkeypatch.setenv("HMS_OPS_VICTORIA_LOGS", str(tmp_path / "nope"))
+    with pytest.raises(MissingBinary, match="HMS_OPS_VICTORIA_LOGS="):
+        find_binary("victoria-logs")

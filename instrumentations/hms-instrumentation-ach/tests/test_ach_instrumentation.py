@@ -42,7 +42,9 @@ class TestAchInstrumentation(HookTestBase):
         self.assertEqual(self.value("ach_batch_size", agency="irs"), (1, 0))
         self.assertEqual(self.value("ach_flagged_total", agency="dmv", reason="over_limit"), 1)
         self.assertEqual(self.value("ach_flagged_total", agency="dmv", reason="duplicate"), 1)
-        self.assertEqual(len(self.points("ach_flagged_total")), 2)
+        self.assertEqual(len(self.points("ach_flagged_total")), 3)
+        # Exported at 0 from instrument(): the counter's series without attributes.
+        self.assertEqual(self.value("ach_flagged_total"), 0)
 
     def test_callable_is_unchanged(self) -> None:
         wrapped = Clearinghouse.submit_batch
@@ -69,7 +71,8 @@ class TestAchInstrumentation(HookTestBase):
         for name, original in ORIGINALS.items():
             self.assertIs(Clearinghouse.__dict__[name], original)
         Clearinghouse().submit_batch(hms_ach.Batch("dmv", [hms_ach.Payment("p", 1)]))
-        self.assertEqual(self.get_sorted_metrics(), [])
+        # Nothing recorded: only the counter started at 0 by instrument() is there.
+        self.assertEqual([p.value for m in self.get_sorted_metrics() for p in m.data.data_points], [0])
         AchInstrumentor().instrument()
 
     def test_team_config_points_the_metrics_elsewhere(self) -> None:
@@ -95,7 +98,7 @@ class TestAchInstrumentation(HookTestBase):
         ):
             with self.assertLogs("hms_otel.hooks", "ERROR") as logs:
                 AchInstrumentor().instrument()
-        self.assertIn("$HMS_ACH_HOOKS:1: hooks[0].record: [] should be non-empty", logs.output[0])
+        self.assertIn("$HMS_ACH_HOOKS:1:60: hooks[0].record: [] should be non-empty", logs.output[0])
         self.assertIs(Clearinghouse.__dict__["submit_batch"], ORIGINALS["submit_batch"])
 
 

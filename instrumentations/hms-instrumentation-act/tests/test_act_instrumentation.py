@@ -54,7 +54,7 @@ class TestActInstrumentation(HookTestBase):
         worker.join(10)
         self.assertEqual(self.value("activities_pending", workflow="renewal"), 0)
         self.assertEqual(self.value("activities_error_total", workflow="refund", **{"error.type": "ActivityFailed"}), 1)
-        self.assertEqual(len(self.points("activities_error_total")), 1)
+        self.assertEqual(len(self.points("activities_error_total")), 2)  # and the series started at 0
 
     def test_callable_is_unchanged(self) -> None:
         self.assertIs(Orchestrator.__dict__["run_activity"].__wrapped__, ORIGINAL)

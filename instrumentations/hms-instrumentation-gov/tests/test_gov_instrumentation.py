@@ -32,7 +32,7 @@ class TestGovInstrumentation(HookTestBase):
         self.assert_contract("vet_denied_total")
         self.assertEqual(self.value("vet_denied_total", policy="spending"), 1)
         self.assertEqual(self.value("vet_denied_total", policy="unknown_policy"), 1)
-        self.assertEqual(len(self.points("vet_denied_total")), 2)
+        self.assertEqual(len(self.points("vet_denied_total")), 3)  # and the series started at 0
 
     def test_callable_is_unchanged(self) -> None:
         self.assertIs(Vetter.__dict__["vet"].__wrapped__, ORIGINAL)

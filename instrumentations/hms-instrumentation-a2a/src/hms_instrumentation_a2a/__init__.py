@@ -6,7 +6,10 @@ Records ``a2a_transfer_ms`` and ``a2a_failed_total`` around the coroutine
 
 from __future__ import annotations
 
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+
 from hms_instrumentation_a2a.package import _instruments
+from hms_instrumentation_a2a.version import __version__
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 
 _AGENCY = "arg.envelope.recipient_agency"
@@ -16,7 +19,7 @@ HOOKS: tuple[Hook, ...] = (
         "hms_a2a.transport:Transport.send",
         (
             Record("a2a_transfer_ms", "timer", {"agency": _AGENCY, "outcome": "outcome"}),
-            Record("a2a_failed_total", "counter", {"agency": _AGENCY, "error.type": "error.type"}, on="error"),
+            Record("a2a_failed_total", "counter", {"agency": _AGENCY, ERROR_TYPE: "error.type"}, on="error"),
         ),
     ),
 )
@@ -28,7 +31,8 @@ class A2aInstrumentor(HookInstrumentor):
     hooks = HOOKS
     config_env = "HMS_A2A_HOOKS"
     scope = __name__
+    scope_version = __version__
     _instruments = _instruments
 
 
-__all__ = ["HOOKS", "A2aInstrumentor"]
+__all__ = ["HOOKS", "A2aInstrumentor", "__version__"]

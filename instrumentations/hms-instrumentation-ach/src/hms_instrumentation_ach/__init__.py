@@ -11,6 +11,7 @@ file (or inline YAML) to point the same metrics at other callables.
 from __future__ import annotations
 
 from hms_instrumentation_ach.package import _instruments
+from hms_instrumentation_ach.version import __version__
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 
 HOOKS: tuple[Hook, ...] = (
@@ -34,7 +35,8 @@ class AchInstrumentor(HookInstrumentor):
     hooks = HOOKS
     config_env = "HMS_ACH_HOOKS"
     scope = __name__
+    scope_version = __version__
     _instruments = _instruments
 
 
-__all__ = ["HOOKS", "AchInstrumentor"]
+__all__ = ["HOOKS", "AchInstrumentor", "__version__"]

@@ -7,7 +7,10 @@ callables.
 
 from __future__ import annotations
 
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+
 from hms_instrumentation_act.package import _instruments
+from hms_instrumentation_act.version import __version__
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 
 HOOKS: tuple[Hook, ...] = (
@@ -18,7 +21,7 @@ HOOKS: tuple[Hook, ...] = (
             Record(
                 "activities_error_total",
                 "counter",
-                {"workflow": "arg.workflow", "error.type": "error.type"},
+                {"workflow": "arg.workflow", ERROR_TYPE: "error.type"},
                 on="error",
             ),
         ),
@@ -32,7 +35,8 @@ class ActInstrumentor(HookInstrumentor):
     hooks = HOOKS
     config_env = "HMS_ACT_HOOKS"
     scope = __name__
+    scope_version = __version__
     _instruments = _instruments
 
 
-__all__ = ["HOOKS", "ActInstrumentor"]
+__all__ = ["HOOKS", "ActInstrumentor", "__version__"]

@@ -7,6 +7,7 @@ Records ``esq_latency_ms`` per check and ``esq_conflicts_total`` per rule. Set
 from __future__ import annotations
 
 from hms_instrumentation_esq.package import _instruments
+from hms_instrumentation_esq.version import __version__
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 
 HOOKS: tuple[Hook, ...] = (
@@ -27,7 +28,8 @@ class EsqInstrumentor(HookInstrumentor):
     hooks = HOOKS
     config_env = "HMS_ESQ_HOOKS"
     scope = __name__
+    scope_version = __version__
     _instruments = _instruments
 
 
-__all__ = ["HOOKS", "EsqInstrumentor"]
+__all__ = ["HOOKS", "EsqInstrumentor", "__version__"]

@@ -8,6 +8,7 @@ callable (for example an agent's own vet step).
 from __future__ import annotations
 
 from hms_instrumentation_gov.package import _instruments
+from hms_instrumentation_gov.version import __version__
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 
 HOOKS: tuple[Hook, ...] = (
@@ -32,7 +33,8 @@ class GovInstrumentor(HookInstrumentor):
     hooks = HOOKS
     config_env = "HMS_GOV_HOOKS"
     scope = __name__
+    scope_version = __version__
     _instruments = _instruments
 
 
-__all__ = ["HOOKS", "GovInstrumentor"]
+__all__ = ["HOOKS", "GovInstrumentor", "__version__"]

@@ -8,7 +8,10 @@ callables.
 
 from __future__ import annotations
 
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+
 from hms_instrumentation_svc.package import _instruments
+from hms_instrumentation_svc.version import __version__
 from hms_otel.hooks import Hook, HookInstrumentor, Record
 
 HOOKS: tuple[Hook, ...] = (
@@ -22,7 +25,7 @@ HOOKS: tuple[Hook, ...] = (
             Record(
                 "job_fail_total",
                 "counter",
-                {"queue": "arg.self.queue.name", "error.type": "error.type"},
+                {"queue": "arg.self.queue.name", ERROR_TYPE: "error.type"},
                 on="error",
             ),
         ),
@@ -36,7 +39,8 @@ class SvcInstrumentor(HookInstrumentor):
     hooks = HOOKS
     config_env = "HMS_SVC_HOOKS"
     scope = __name__
+    scope_version = __version__
     _instruments = _instruments
 
 
-__all__ = ["HOOKS", "SvcInstrumentor"]
+__all__ = ["HOOKS", "SvcInstrumentor", "__version__"]

@@ -1,0 +1,157 @@
+"""Alert files -> model, with every problem located at ``file:line:col``.
+
+The file is read by the project's one strict YAML reader
+(:mod:`hms_otel.yamlfile`) into nodes that know where they were written; each
+section of an alert or SLO is read by its own module (``metric``, ``actions``,
+``labels``, ``alert``, ``slo``). Problems are collected, not raised, so a user
+sees all of them at once, sorted by position. Nothing in here may raise for any
+input; the property tests and the hostile corpus throw arbitrary bytes at it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hms_otel.alerts.model import Alert, AlertFile, Slo
+from hms_otel.alerts.spec.alert import ALERT_FIELDS, SEVERITIES, read_alert
+from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid, stem
+from hms_otel.alerts.spec.slo import SLO_FIELDS, read_slo
+from hms_otel.errors import Location, Problem, ProblemsError, sorted_problems
+from hms_otel.registry import REGISTRY, MetricRegistry
+from hms_otel.yamlfile import MAX_BYTES, ListNode, MapNode, Node, read_bytes, read_file_bytes
+
+__all__ = ["ALERT_FIELDS", "MAX_FILE_BYTES", "SEVERITIES", "SLO_FIELDS", "iter_alert_files", "load_bytes",
+           "load_path"]
+
+#: Bytes an alert file may have; beyond that it is not an alert file.
+MAX_FILE_BYTES = MAX_BYTES
+
+
+def load_path(path: str | Path, registry: MetricRegistry = REGISTRY, *, name: str | None = None
+              ) -> tuple[AlertFile | None, list[Problem]]:
+    """Read and parse one alert file. ``name`` is how the file is shown in messages."""
+    shown = name or str(path)
+    try:
+        data = read_file_bytes(path, shown, what="alert file")
+    except ProblemsError as error:
+        return None, error.problems
+    return load_bytes(data, shown, registry)
+
+
+def load_bytes(data: bytes | str, path: str, registry: MetricRegistry = REGISTRY
+               ) -> tuple[AlertFile | None, list[Problem]]:
+    """Parse alert-file content; returns the model (``None`` when unusable) and the problems, sorted."""
+    try:
+        root = read_bytes(data, path, what="alert file")
+    except ProblemsError as error:
+        return None, error.problems
+    if root is None:
+        empty = (isinstance(data, bytes) and not data.strip()) or (isinstance(data, str) and not data.strip())
+        message = ("file is empty; expected an alert (metric, when, action) or a list of them" if empty else
+                   "file has no alerts (only comments?); expected an alert (metric, when, action) or a list")
+        return None, [Problem(Location(path), message)]
+    reader = FieldReader(path, registry)
+    result = _read_file(reader, root)
+    if reader.problems:
+        return None, sorted_problems(reader.problems)
+    return result, []
+
+
+def _read_file(reader: FieldReader, root: Node) -> AlertFile | None:
+    items = _items(reader, root)
+    group = stem(reader.path)
+    alerts: list[Alert] = []
+    slos: list[Slo] = []
+    groups: dict[str, Node] = {}
+    for index, (node, fields) in enumerate(items):
+        default_id = group if len(items) == 1 else f"{group}_{index + 1}"
+        try:
+            item: Alert | Slo = read_slo(reader, node, fields) if "slo" in fields else read_alert(
+                reader, node, fields, default_id)
+        except Invalid:
+            continue
+        if "group" in fields:
+            groups.setdefault(item.group, fields["group"][1])
+        if isinstance(item, Slo):
+            slos.append(item)
+        else:
+            alerts.append(item)
+    names = {alert.group for alert in alerts} | {slo.group for slo in slos}
+    if len(names) > 1:
+        later = sorted(groups.items(), key=lambda pair: (pair[1].line, pair[1].column))
+        reader.fail(later[-1][1], f"all alerts of one file form one rule group; this file uses "
+                                  f"{', '.join(sorted(names))} (split it into files instead)")
+    if reader.problems:
+        return None
+    return AlertFile(reader.path, next(iter(names)) if names else group, tuple(alerts), tuple(slos))
+
+
+def _items(reader: FieldReader, root: Node) -> list[tuple[MapNode, Fields]]:
+    nodes: tuple[Node, ...]
+    if isinstance(root, ListNode):
+        if not root.items:
+            reader.fail(root, "the list of alerts is empty")
+            return []
+        nodes = root.items
+    elif isinstance(root, MapNode):
+        nodes = (root,)
+    else:
+        reader.fail(root, "expected an alert (a mapping with metric, when, action) or a list of them, "
+                          f"not {root.describe()}")
+        return []
+    items = []
+    for node in nodes:
+        if isinstance(node, MapNode):
+            items.append((node, node.fields()))
+        else:
+            reader.fail(node, f"expected an alert (a mapping of field: value), not {node.describe()}")
+    return items
+
+
+def iter_alert_files(directory: str | Path) -> tuple[list[Path], list[Problem]]:
+    """``*.yml``/``*.yaml`` files under ``directory`` (links followed, hidden entries and
+    ``*.dashboard.yaml`` skipped), sorted,
+    and a problem for every link that dangles or loops: nothing is skipped silently."""
+    root = Path(directory)
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            problems.append(Problem(Location(str(folder)), "this link leads back to a folder already read "
+                                                           "(a loop); remove it"))
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(Problem(Location(str(folder)), f"cannot read folder: {error.strerror or error}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError as error:  # a link that loops (ELOOP)
+                problems.append(Problem(Location(str(path)), f"cannot follow link: {error.strerror or error}"))
+                continue
+            if is_dir:
+                pending.append(path)
+            elif path.suffix in (".yml", ".yaml"):
+                if path.name.endswith((".dashboard.yaml", ".dashboard.yml")):
+                    continue  # dashboard files live next to alert files (hms_otel.dashboards.spec)
+                if is_file:
+                    files.append(path)
+                elif entry.is_symlink():
+                    target = os.readlink(path)
+                    problems.append(Problem(Location(str(path)), f"link to {target!r}, which does not exist "
+                                                                 "or loops; fix or remove the link"))
+                else:
+                    problems.append(Problem(Location(str(path)), "not a regular file; alert files are text files"))
+    return sorted(files), problems

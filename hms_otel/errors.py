@@ -1,0 +1,66 @@
+"""The project's one error model.
+
+Every error the project raises on purpose derives from :class:`HmsError`, so
+the CLI can turn it into a clear message without a traceback. Problems in a
+user's file (alert, SLO, hook or dashboard files) are :class:`Problem` values
+located at ``file:line:col``; a file with problems raises
+:class:`ProblemsError` carrying all of them, sorted by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+class HmsError(Exception):
+    """Base of the errors hms-otel raises on purpose; ``str()`` is the message for the user."""
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where something was written: 1-based line and column (``path:line:col``)."""
+
+    path: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located error or warning, printed as ``file:line:col: message``."""
+
+    location: Location
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.location}: {prefix}{self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """By file, then line, then column; equal positions keep their order."""
+    return sorted(problems, key=lambda problem: problem.location)
+
+
+class ProblemsError(HmsError):
+    """A file (or set of files) has problems; ``problems`` holds every one, sorted by position."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted_problems(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [problem for problem in self.problems if problem.is_error]

@@ -1,0 +1,289 @@
+"""``hms-ops logs``: search and follow the stack's log store, or show a stack component's own log.
+
+    hms-ops logs search "timed out" --service payments --level warn --since 30m
+    hms-ops logs tail --service payments
+    hms-ops logs collector -f                     # <state>/collector/collector.log
+
+The log store's address comes from the running stack's state folder
+(``<state>/victorialogs/url``, written by ``hms-ops up``), or ``--url``.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hms_otel.cli import GuardedGroup
+from hms_otel.logstore import (
+    DEFAULT_URL,
+    LEVELS,
+    LogRecord,
+    LogStore,
+    LogStoreUnavailable,
+    parse_duration,
+    parse_time,
+)
+from hms_otel.stack.state import state_dir
+
+_console = Console(highlight=False)
+_LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
+#: Attributes every record carries that say nothing about the event itself (left out of the table).
+_NOISE_PREFIXES = ("telemetry.", "service.instance.", "process.", "host.", "os.", "scope.", "severity_", "code.")
+_NOISE_FIELDS = frozenset({"deployment.environment", "deployment.environment.name", "otelTraceSampled"})
+
+
+
+def store_url(state: Path) -> str:
+    """The URL ``hms-ops up`` recorded for its log store, else the standard local address."""
+    recorded = state / "victorialogs" / "url"
+    if recorded.is_file():
+        return recorded.read_text().strip()
+    port = os.environ.get("HMS_VICTORIALOGS_PORT")
+    return f"http://127.0.0.1:{port}" if port else DEFAULT_URL
+
+
+def _store(ctx: click.Context) -> LogStore:
+    options = ctx.obj  # set by the group callback
+    return LogStore(options["url"] or store_url(options["state"]))
+
+
+# -- the group: subcommands, or a component name -----------------------------------------------------------------
+
+
+class _LogsGroup(GuardedGroup):
+    """``search`` and ``tail`` are subcommands; any other word is a stack component's log. Errors are one line
+    (a log store that does not answer names `hms-ops up`; a rejected query says what is wrong)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return args[0], _component_command(args[0]), args[1:]
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_LogsGroup, invoke_without_command=True)
+@click.option(
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HMS_OPS_STATE",
+    help="State folder of `hms-ops up` (default .hms-ops; env HMS_OPS_STATE).",
+)
+@click.option("--url", envvar="HMS_LOGS_URL", help="Log store URL (default: the running stack's).")
+@click.pass_context
+def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
+    """Search the stack's logs, follow them, or show a component's own log.
+
+    \b
+    hms-ops logs search [TEXT] [--service S] [--layer L] [--level LEVEL] [--since 10m | --from T --to T]
+    hms-ops logs tail [--service S]
+    hms-ops logs COMPONENT [-f]       collector, prometheus, alertmanager, victorialogs, ...
+    """
+    ctx.obj = {"state": state_dir(state), "url": url}
+    if ctx.invoked_subcommand is None:
+        components = ", ".join(_components(ctx.obj["state"])) or "none yet (is the stack started with `hms-ops up`?)"
+        click.echo(ctx.get_help())
+        click.echo(f"\nComponents in {ctx.obj['state']}: {components}")
+
+
+def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.argument("text", required=False),
+            click.option("--service", "-s", help="service.name (exact)."),
+            click.option("--layer", "-l", help="HMS layer: ACH, SVC, A2A, ACT, ESQ (exact)."),
+            click.option(
+                "--level",
+                type=click.Choice([*LEVELS, "warning"], case_sensitive=False),
+                help="Severity level (warning = warn).",
+            ),
+            click.option("--logsql", help="An extra LogsQL filter, e.g. 'payment_id:=123'."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _level(level: str | None) -> str | None:
+    return "warn" if level and level.lower() == "warning" else (level.lower() if level else None)
+
+
+def _time_range(since: str | None, start: str | None, end: str | None) -> tuple[dt.datetime, dt.datetime | None]:
+    if since and (start or end):
+        raise click.UsageError("use either --since or --from/--to, not both")
+    try:
+        now = dt.datetime.now(dt.timezone.utc)
+        if start or end:
+            begin = parse_time(start, now) if start else now - dt.timedelta(hours=1)
+            finish = parse_time(end, now) if end else None
+            if finish is not None and begin >= finish:
+                raise ValueError(f"--from {begin.isoformat()} must be before --to {finish.isoformat()}")
+            return begin, finish
+        return now - dt.timedelta(seconds=parse_duration(since or "1h")), None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@logs.command()
+@_filters
+@click.option("--since", help="How far back, e.g. 10m, 2h, 1d (default 1h).")
+@click.option("--from", "start", help="Start: ISO 8601 (2026-11-26T19:30:00Z), unix seconds, or a duration ago.")
+@click.option("--to", "end", help="End (exclusive), same forms as --from (default now).")
+@click.option("--limit", "-n", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of records instead of a table.")
+@click.pass_context
+def search(
+    ctx: click.Context,
+    text: str | None,
+    service: str | None,
+    layer: str | None,
+    level: str | None,
+    logsql: str | None,
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Records matching TEXT (a phrase in the message) and the filters, newest first."""
+    begin, finish = _time_range(since, start, end)
+    records = _store(ctx).search(
+        text, service=service, layer=layer, level=_level(level), logsql=logsql, start=begin, end=finish, limit=limit
+    )
+    if as_json:
+        click.echo(json.dumps([record.to_json() for record in records], ensure_ascii=False, indent=1))
+        return
+    if not records:
+        _console.print(f"no records since {begin.isoformat(timespec='seconds')} match")
+        return
+    _console.print(_table(records))
+
+
+@logs.command()
+@_filters
+@click.pass_context
+def tail(
+    ctx: click.Context, text: str | None, service: str | None, layer: str | None, level: str | None, logsql: str | None
+) -> None:
+    """Follow new records as they arrive (a few seconds behind, so late records are not skipped). Ctrl-C stops."""
+    store = _store(ctx)
+    try:
+        for record in store.tail(text, service=service, layer=layer, level=_level(level), logsql=logsql):
+            _console.print(_line(record))
+        raise LogStoreUnavailable(f"the log store at {store.url} closed the connection (stopped? see `hms-ops up`)")
+    except KeyboardInterrupt:
+        pass
+
+
+# -- rendering -----------------------------------------------------------------------------------------------------
+
+
+def _attributes(record: LogRecord) -> str:
+    shown = {
+        k: v for k, v in record.fields.items() if not k.startswith(_NOISE_PREFIXES) and k not in _NOISE_FIELDS and v
+    }
+    return " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+
+
+def _styled_level(level: str) -> str:
+    style = _LEVEL_STYLE.get(level, "")
+    return f"[{style}]{escape(level)}[/]" if style else escape(level)
+
+
+def _table(records: list[LogRecord]) -> Table:
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for column in ("time (UTC)", "service", "level", "message", "attributes"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(
+            record.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            escape(record.service + (f" ({record.layer})" if record.layer else "")),
+            _styled_level(record.level),
+            escape(record.message),
+            escape(_attributes(record)),
+        )
+    return table
+
+
+def _line(record: LogRecord) -> str:
+    stamp = record.time.astimezone(dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    attributes = _attributes(record)
+    return f"{stamp} {escape(record.service)} {_styled_level(record.level)} {escape(record.message)}" + (
+        f"  [dim]{escape(attributes)}[/]" if attributes else ""
+    )
+
+
+# -- component logs ------------------------------------------------------------------------------------------------
+
+
+def _components(state: Path) -> list[str]:
+    if not state.is_dir():
+        return []
+    names = [d.name for d in sorted(state.iterdir()) if d.is_dir() and (d / f"{d.name}.log").is_file()]
+    return names + sorted(p.stem for p in state.glob("*.log"))
+
+
+def component_log(state: Path, name: str) -> Path:
+    """``<state>/<name>/<name>.log`` (a stack process) or ``<state>/<name>.log`` (e.g. demo)."""
+    for path in (state / name / f"{name}.log", state / f"{name}.log"):
+        if path.is_file():
+            return path
+    known = ", ".join(_components(state))
+    if not state.is_dir():
+        raise click.ClickException(f"no stack state folder {state}: start the stack with `hms-ops up` (or --state DIR)")
+    raise click.ClickException(f"no log for {name!r} in {state}; components: {known or 'none'}")
+
+
+def _follow(path: Path, poll: float = 0.25) -> Iterator[str]:
+    """Lines appended to ``path`` from now on, surviving truncation and re-creation (a restart)."""
+    handle = path.open(errors="replace")
+    handle.seek(0, os.SEEK_END)
+    inode = os.fstat(handle.fileno()).st_ino
+    try:
+        while True:
+            line = handle.readline()
+            if line:
+                yield line
+                continue
+            time.sleep(poll)
+            try:
+                current = path.stat()
+            except FileNotFoundError:
+                continue
+            if current.st_ino != inode or current.st_size < handle.tell():
+                handle.close()
+                handle = path.open(errors="replace")
+                inode = os.fstat(handle.fileno()).st_ino
+    finally:
+        handle.close()
+
+
+def _component_command(name: str) -> click.Command:
+    @click.command(name=name, help=f"Show the log of the stack component {name}.")
+    @click.option("--follow", "-f", is_flag=True, help="Keep printing lines as they are written (Ctrl-C stops).")
+    @click.option("--lines", "-n", type=click.IntRange(0), default=200, show_default=True, help="Last lines to show.")
+    @click.pass_context
+    def show(ctx: click.Context, follow: bool, lines: int) -> None:
+        path = component_log(ctx.obj["state"], name)
+        with path.open(errors="replace") as handle:
+            last = collections.deque(handle, maxlen=lines)
+        click.echo("".join(last), nl=False)
+        if follow:
+            try:
+                for line in _follow(path):
+                    click.echo(line, nl=False)
+            except KeyboardInterrupt:
+                pass
+
+    return show

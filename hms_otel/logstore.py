@@ -1,0 +1,310 @@
+"""The one client for the log store: VictoriaLogs' LogsQL HTTP API.
+
+Used by ``hms-ops logs search|tail`` and by the notifier (the most frequent
+error of a service over a window)::
+
+    from hms_otel.logstore import LogStore
+
+    store = LogStore("http://127.0.0.1:9428")
+    for record in store.search("timed out", service="payments", since=600, limit=20):   # newest first
+        print(record.time, record.level, record.message)
+    store.top_messages("payments", start=now - 300, end=now)     # [("Payment #123 timed out", 17), ...]
+
+Field names are those the HMS collector writes (collector-config/local.yaml):
+``service.name``, ``hms.layer`` and ``level`` are stream fields (VictoriaLogs'
+index), the log body is ``_msg``, the timestamp ``_time``, every other resource
+and log attribute a field of its own name.
+
+Every failure is a :class:`LogStoreError` with a one-line message:
+:class:`LogStoreUnavailable` when nothing answers (the stack is not running),
+:class:`LogQueryError` when VictoriaLogs rejects the query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hms_otel import http
+from hms_otel.errors import HmsError
+
+#: The stream fields (low cardinality) the collector marks for VictoriaLogs.
+SERVICE_FIELD = "service.name"
+LAYER_FIELD = "hms.layer"
+LEVEL_FIELD = "level"
+STREAM_FIELDS = (SERVICE_FIELD, LAYER_FIELD, LEVEL_FIELD)
+#: Values of the ``level`` field (set from the OTel severity by the collector).
+LEVELS = ("debug", "info", "warn", "error", "fatal", "unknown")
+#: Fields every record has that are not its attributes.
+_BUILTIN_FIELDS = frozenset({"_time", "_msg", "_stream", "_stream_id", *STREAM_FIELDS})
+
+DEFAULT_URL = "http://127.0.0.1:9428"
+
+
+class LogStoreError(HmsError):
+    """A log store request failed; the message is one line saying what to do."""
+
+
+class LogStoreUnavailable(LogStoreError):
+    """Nothing answers at the log store's address."""
+
+
+class LogQueryError(LogStoreError):
+    """The log store rejected the query (bad LogsQL, bad time range)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LogRecord:
+    """One stored log record."""
+
+    time: dt.datetime
+    message: str
+    service: str
+    layer: str
+    level: str
+    fields: dict[str, str]
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> LogRecord:
+        return cls(
+            time=parse_time(row.get("_time", "")),
+            message=row.get("_msg", ""),
+            service=row.get(SERVICE_FIELD, ""),
+            layer=row.get(LAYER_FIELD, ""),
+            level=row.get(LEVEL_FIELD, ""),
+            fields={k: v for k, v in row.items() if k not in _BUILTIN_FIELDS},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(),
+            "service": self.service,
+            "layer": self.layer,
+            "level": self.level,
+            "message": self.message,
+            "fields": self.fields,
+        }
+
+
+# -- query building -------------------------------------------------------------------------------------------
+
+
+def quote(value: str) -> str:
+    """A LogsQL string literal for any text (double-quoted, Go escapes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def build_query(
+    text: str | None = None,
+    *,
+    service: str | None = None,
+    layer: str | None = None,
+    level: str | None = None,
+    logsql: str | None = None,
+) -> str:
+    """LogsQL for the search options: a stream filter, the text as a phrase, then ``logsql`` as is."""
+    selectors = [
+        f"{quote(field)}={quote(value)}"
+        for field, value in ((SERVICE_FIELD, service), (LAYER_FIELD, layer), (LEVEL_FIELD, level))
+        if value
+    ]
+    parts = ["{" + ", ".join(selectors) + "}"] if selectors else []
+    if text:
+        parts.append(quote(text))
+    if logsql:
+        parts.append(f"({logsql})")
+    return " ".join(parts) or "*"
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``10m``, ``1h30m``, ``45s``, ``2d``; ValueError saying the accepted form otherwise."""
+    compact = text.strip().replace(" ", "")
+    if not compact or _DURATION.sub("", compact):
+        raise ValueError(f"{text!r} is not a duration: use a number and a unit (ms, s, m, h, d, w), e.g. 10m or 1h30m")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(compact))
+
+
+def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """An absolute time (aware, UTC when no zone is given) from what a user or VictoriaLogs writes.
+
+    Accepts RFC 3339 / ISO 8601 (``2026-11-26T19:30:00Z``, ``2026-11-26 19:30``), unix seconds,
+    ``now`` and a duration ago (``10m`` = ten minutes before now).
+    """
+    value = text.strip()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if value == "now":
+        return now
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+    if _DURATION.match(value):
+        return now - dt.timedelta(seconds=parse_duration(value))
+    # Python 3.10's fromisoformat takes no "Z" and only 3 or 6 fractional digits (VictoriaLogs writes up to 9).
+    iso = re.sub(r"Z$", "+00:00", value)
+    iso = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], iso)
+    try:
+        parsed = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 like 2026-11-26T19:30:00Z, unix seconds, or a duration ago like 10m"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# -- the client -------------------------------------------------------------------------------------------------
+
+
+class LogStore:
+    """VictoriaLogs at ``url`` (``http://127.0.0.1:9428``)."""
+
+    def __init__(self, url: str = DEFAULT_URL, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    @property
+    def ui_url(self) -> str:
+        return self.url + "/select/vmui/"
+
+    def available(self) -> bool:
+        return http.ok(self.url + "/health")
+
+    def query(
+        self,
+        logsql: str,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, str]]:
+        """Raw LogsQL over ``[start, end)``: the JSON rows as VictoriaLogs returns them.
+
+        With ``limit`` VictoriaLogs returns the ``limit`` newest matches.
+        """
+        if start and end and start >= end:
+            raise LogQueryError(f"the time range is empty: start {_rfc3339(start)} is not before end {_rfc3339(end)}")
+        params: dict[str, Any] = {"query": logsql}
+        if start:
+            params["start"] = _rfc3339(start)
+        if end:
+            params["end"] = _rfc3339(end)
+        if limit is not None:
+            if limit < 1:
+                raise LogQueryError(f"limit must be at least 1, not {limit}")
+            params["limit"] = limit
+        body = self._post("/select/logsql/query", params)
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        service: str | None = None,
+        layer: str | None = None,
+        level: str | None = None,
+        logsql: str | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int = 100,
+    ) -> list[LogRecord]:
+        """Records matching every given filter, newest first, at most ``limit``.
+
+        ``text`` is a phrase in the message; ``logsql`` an extra LogsQL filter.
+        """
+        query = build_query(text, service=service, layer=layer, level=level, logsql=logsql)
+        rows = self.query(query, start=start, end=end, limit=limit)
+        records = [LogRecord.from_row(row) for row in rows]
+        records.sort(key=lambda record: record.time, reverse=True)
+        return records
+
+    def count(self, logsql: str = "*", *, start: dt.datetime | None = None, end: dt.datetime | None = None) -> int:
+        """How many records match ``logsql`` in ``[start, end)``."""
+        rows = self.query(f"{logsql} | stats count() as hits", start=start, end=end)
+        return int(rows[0]["hits"]) if rows else 0
+
+    def top_messages(
+        self,
+        service: str,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        levels: Sequence[str] = ("error", "fatal", "warn"),
+        n: int = 1,
+        layer: str | None = None,
+    ) -> list[tuple[str, int]]:
+        """The ``n`` most frequent messages of ``service`` (and ``layer``) at ``levels`` in ``[start, end)``,
+        with counts."""
+        level_list = ", ".join(quote(level) for level in levels)
+        layer_filter = f", {quote(LAYER_FIELD)}={quote(layer)}" if layer else ""
+        query = (
+            f"{{{quote(SERVICE_FIELD)}={quote(service)}{layer_filter}, {quote(LEVEL_FIELD)} in ({level_list})}}"
+            f" | stats by (_msg) count() as hits | sort by (hits desc, _msg) | limit {int(n)}"
+        )
+        return [(row.get("_msg", ""), int(row["hits"])) for row in self.query(query, start=start, end=end)]
+
+    def tail(
+        self,
+        text: str | None = None,
+        *,
+        service: str | None = None,
+        layer: str | None = None,
+        level: str | None = None,
+        logsql: str | None = None,
+        delay: str = "3s",
+    ) -> Iterator[LogRecord]:
+        """New records as they arrive (VictoriaLogs live tailing), until the connection ends.
+
+        ``delay`` is how long VictoriaLogs waits for late records before returning a second,
+        so none arriving a little out of order are skipped.
+        """
+        query = build_query(text, service=service, layer=layer, level=level, logsql=logsql)
+        data = urllib.parse.urlencode({"query": query, "offset": delay}).encode()
+        request = urllib.request.Request(self.url + "/select/logsql/tail", data=data, method="POST")
+        try:
+            response = urllib.request.urlopen(request, timeout=None)  # waits for new records indefinitely
+        except urllib.error.HTTPError as error:
+            raise _query_error(error.read().decode(errors="replace")) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise self._unavailable(error) from None
+        with response:
+            for line in response:
+                if line.strip():
+                    yield LogRecord.from_row(json.loads(line))
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    def _post(self, path: str, params: dict[str, Any]) -> str:
+        data = urllib.parse.urlencode(params).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        try:
+            return http.request("POST", self.url + path, data=data, headers=headers, timeout=self.timeout).decode()
+        except http.HTTPError as error:
+            if error.status is None:
+                raise self._unavailable(error.body) from None
+            raise _query_error(error.body) from None
+
+    def _unavailable(self, reason: object) -> LogStoreUnavailable:
+        why = getattr(reason, "reason", reason)
+        return LogStoreUnavailable(f"no log store answers at {self.url} ({why}): start the stack with `hms-ops up`")
+
+
+def _query_error(body: str) -> LogQueryError:
+    """VictoriaLogs' error text, shortened to the line that says what is wrong."""
+    lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
+    detail = lines[0] if lines else "rejected"
+    # "remoteAddr: ...; requestURI: ...; cannot parse query [...]: ..." -> keep the part after the request info.
+    detail = re.sub(r"^remoteAddr:.*?; requestURI: [^;]*; ", "", detail)
+    return LogQueryError(f"the log store rejected the query: {detail}")

@@ -1,0 +1,184 @@
+"""Notifier settings: a YAML file (``hms-ops notifier --config FILE``) and/or
+the environment; the environment wins. Secrets live only here, never in alert
+files.
+
+.. code-block:: yaml
+
+    listen: 127.0.0.1:9095
+    token_file: /etc/hms-ops/secrets/notifier_token   # or token: ... (env HMS_NOTIFIER_TOKEN)
+    state_dir: /var/lib/hms-notifier                  # journal/ and outbox.txt
+    log_store: http://127.0.0.1:9428                  # VictoriaLogs, for the probable source
+    sms:   {account_sid: AC..., auth_token_file: ..., from: "+15550100", base_url: https://api.twilio.com}
+    slack: {webhook_url: https://hooks.slack.com/services/..., channels: {"#payments": https://...}}
+    teams: {ops: https://...logic.azure.com/workflows/...}
+    webhook: {allowed_hosts: [hooks.internal.example.gov]}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hms_otel.notify.addresses import ALLOW_VARIABLE
+
+DEFAULT_PORT = 9095
+
+
+class ConfigError(ValueError):
+    """The notifier configuration is unusable; the message names the file or variable."""
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    account_sid: str = ""
+    auth_token: str = ""
+    sender: str = ""
+    messaging_service_sid: str = ""
+    base_url: str = "https://api.twilio.com"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token and (self.sender or self.messaging_service_sid))
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    token: str = ""
+    state_dir: Path = Path(".hms-ops/notifier")
+    log_store: str = ""
+    sms: SmsSettings = SmsSettings()
+    slack_default: str = ""
+    slack_channels: Mapping[str, str] = field(default_factory=dict)
+    teams: Mapping[str, str] = field(default_factory=dict)
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    #: Where each value came from, for messages ("HMS_TWILIO_AUTH_TOKEN", "notifier.yml").
+    source: str = "environment"
+
+    def destination(self, channel: str, target: str) -> str | None:
+        """The configured endpoint for ``channel:target`` (``None``: printed locally)."""
+        if channel == "sms":
+            return self.sms.base_url if self.sms.configured else None
+        if channel == "slack":
+            return self.slack_channels.get(target) or self.slack_default or None
+        if channel == "teams":
+            return self.teams.get(target.lower()) or None
+        if channel == "webhook":
+            return target
+        return None
+
+    def how_to_configure(self, channel: str, target: str) -> str:
+        if channel == "sms":
+            return ("set HMS_TWILIO_ACCOUNT_SID, HMS_TWILIO_AUTH_TOKEN and HMS_TWILIO_FROM "
+                    "(or sms: in the notifier config)")
+        if channel == "slack":
+            return f"set HMS_SLACK_WEBHOOK_URL or {slack_variable(target)} (or slack: in the notifier config)"
+        if channel == "teams":
+            return f"set {teams_variable(target)} to the channel's Workflows webhook URL"
+        return ""
+
+
+def slack_variable(channel: str) -> str:
+    return "HMS_SLACK_" + re.sub(r"[^A-Z0-9]", "_", channel.lstrip("#").upper()) + "_WEBHOOK_URL"
+
+
+def teams_variable(name: str) -> str:
+    return "HMS_TEAMS_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_URL"
+
+
+def _secret(section: Mapping[str, Any], key: str, where: str) -> str:
+    """``key`` or ``key_file`` (read from disk) of a config section."""
+    if section.get(key):
+        return str(section[key]).strip()
+    path = section.get(f"{key}_file")
+    if not path:
+        return ""
+    try:
+        return Path(str(path)).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{where}: {key}_file {path}: {error.strerror or error}") from None
+
+
+def _section(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{name}' must be a mapping")
+    return value
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
+         read_token: bool = True) -> NotifierConfig:
+    """Settings from ``path`` and the environment. ``read_token=False``: leave the notifier's own
+    token unread (the alert compiler only needs to know where each channel goes)."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    where = "environment"
+    if path is not None:
+        where = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}{line}: not valid YAML: {getattr(error, 'problem', error)}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings")
+        data = loaded or {}
+        unknown = set(data) - {"listen", "token", "token_file", "state_dir", "log_store", "sms", "slack", "teams",
+                               "webhook"}
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+
+    def pick(variable: str, value: object) -> str:
+        return (env.get(variable) or "").strip() or str(value or "").strip()
+
+    listen = pick("HMS_NOTIFIER_LISTEN", data.get("listen") or f"127.0.0.1:{DEFAULT_PORT}")
+    host, _, port_text = listen.rpartition(":")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{where}: listen {listen!r} must be HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
+    token = (env.get("HMS_NOTIFIER_TOKEN") or "").strip()
+    if read_token and not token and env.get("HMS_NOTIFIER_TOKEN_FILE"):
+        token = _secret({"token_file": env["HMS_NOTIFIER_TOKEN_FILE"]}, "token", "HMS_NOTIFIER_TOKEN_FILE")
+    if read_token and not token:
+        token = _secret(data, "token", where)
+    sms_data = _section(data, "sms", where)
+    sms = SmsSettings(
+        account_sid=pick("HMS_TWILIO_ACCOUNT_SID", sms_data.get("account_sid")),
+        auth_token=(env.get("HMS_TWILIO_AUTH_TOKEN") or "").strip() or _secret(sms_data, "auth_token", where),
+        sender=pick("HMS_TWILIO_FROM", sms_data.get("from")),
+        messaging_service_sid=pick("HMS_TWILIO_MESSAGING_SERVICE_SID", sms_data.get("messaging_service_sid")),
+        base_url=pick("HMS_TWILIO_BASE_URL", sms_data.get("base_url") or SmsSettings.base_url),
+    )
+    slack_data = _section(data, "slack", where)
+    channels = {str(k): str(v) for k, v in (slack_data.get("channels") or {}).items()}
+    for key, value in env.items():
+        if key.startswith("HMS_SLACK_") and key.endswith("_WEBHOOK_URL") and key != "HMS_SLACK_WEBHOOK_URL":
+            channels["#" + key[len("HMS_SLACK_"):-len("_WEBHOOK_URL")].lower().replace("_", "-")] = value.strip()
+    teams = {str(k).lower(): str(v) for k, v in _section(data, "teams", where).items()}
+    for key, value in env.items():
+        if key.startswith("HMS_TEAMS_") and key.endswith("_URL") and value.strip():
+            teams[key[len("HMS_TEAMS_"):-len("_URL")].lower().replace("_", "-")] = value.strip()
+    allowed = [str(h) for h in (_section(data, "webhook", where).get("allowed_hosts") or [])]
+    allowed += [h for h in (env.get(ALLOW_VARIABLE) or "").split(",") if h.strip()]
+    return NotifierConfig(
+        host=host or "127.0.0.1",
+        port=int(port_text),
+        token=token,
+        state_dir=Path(pick("HMS_NOTIFIER_STATE", data.get("state_dir") or ".hms-ops/notifier")).expanduser(),
+        log_store=pick("HMS_LOGSTORE_URL", data.get("log_store")),
+        sms=sms,
+        slack_default=pick("HMS_SLACK_WEBHOOK_URL", slack_data.get("webhook_url")),
+        slack_channels=channels,
+        teams=teams,
+        webhook_allowed_hosts=tuple(allowed),
+        source=where,
+    )

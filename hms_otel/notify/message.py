@@ -1,0 +1,123 @@
+"""The words on the phone, the same for every channel.
+
+::
+
+    [HMS-OPS] ALERT – payment_latency_ms 2.9 s (>2 s)
+    Payment latency 2.9 s (>2 s)
+    Probable source: Database connection pool exhausted (waited 9.8 s for a connection)
+
+A text fits one 160-character segment whenever the parts allow: the alert's
+own message is shortened (then dropped) first, because the headline already
+carries the metric, the value and the threshold; then the probable source;
+the headline is cut last.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from hms_otel.notify.alert import AlertEvent
+from hms_otel.notify.units import format_value
+
+PREFIX = "[HMS-OPS]"
+SEGMENT = 160
+_ELLIPSIS = "…"
+#: A part shorter than this after trimming says nothing; drop it instead.
+_MIN_PART = 16
+_PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Message:
+    headline: str
+    body: str
+    source: str | None
+
+    @property
+    def lines(self) -> list[str]:
+        lines = [self.headline]
+        if self.body:
+            lines.append(self.body)
+        if self.source:
+            lines.append(f"Probable source: {self.source}")
+        return lines
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def threshold_text(event: AlertEvent) -> str:
+    """``>2 s``: the comparison as written, the threshold in people's units."""
+    if event.threshold is None or not event.op:
+        return ""
+    return f"{event.op}{format_value(event.threshold, event.unit)}"
+
+
+def render_template(template: str, event: AlertEvent) -> str:
+    """The alert's ``message`` with ``{{value}}`` in people's units.
+
+    A unit written right after the placeholder (``{{value}} ms``) is the
+    metric's raw unit; the formatted value brings its own, so it is dropped.
+    Counted things (``{payment}``) are named by the writer ("{{value}} payouts
+    flagged"), so there the number stands alone.
+    """
+    if event.value is None:
+        return _PLACEHOLDER.sub("?", template)
+    counted = event.unit.startswith("{") or event.unit in ("", "1")
+    value = format_value(event.value, "/s" if counted and event.unit.endswith("/s") else "" if counted else event.unit)
+    unit = re.escape(event.unit) if event.unit else None
+    pattern = _PLACEHOLDER if unit is None else re.compile(rf"\{{\{{\s*value\s*\}}\}}(?:\s*{unit}\b)?")
+    return pattern.sub(lambda _m: value, template)
+
+
+def headline(event: AlertEvent) -> str:
+    subject = event.metric or event.name
+    if not event.firing:
+        bound = threshold_text(event)
+        started = event.started()
+        lasted = f", after {format_value(time.time() - started, 's')}" if started else ""
+        condition = f" no longer {bound}" if bound else " is back to normal"
+        return f"{PREFIX} RESOLVED – {subject}{condition}{lasted}"
+    if event.value is None or not event.metric:
+        return f"{PREFIX} ALERT – {event.name}"
+    bound = threshold_text(event)
+    return f"{PREFIX} ALERT – {subject} {format_value(event.value, event.unit)}" + (f" ({bound})" if bound else "")
+
+
+def compose(event: AlertEvent, source: str | None, limit: int = SEGMENT) -> Message:
+    """The message for ``event`` with the probable ``source`` (``None``: none found), within ``limit``."""
+    head = headline(event)
+    body = " ".join(render_template(event.message_template, event).split()) if event.firing else ""
+    if event.firing and body == head.split(" – ", 1)[-1]:
+        body = ""  # the default message repeats the headline
+    source = " ".join(source.split()) if source and event.firing else None
+    message = Message(head, body, source)
+    if len(message.text) <= limit:
+        return message
+    # Least important first: the alert's own message, then the probable source, then the headline.
+    message = Message(head, _shorten(body, len(body) - (len(message.text) - limit)), source)
+    if len(message.text) <= limit:
+        return message
+    label = len("Probable source: ")
+    if source:
+        room = len(source) - (len(message.text) - limit)
+        shortened = _shorten(source, room) if room >= _MIN_PART - label else ""
+        message = Message(head, message.body, shortened or None)
+    if len(message.text) <= limit:
+        return message
+    return Message(_shorten(head, limit, minimum=1), "", None)
+
+
+def _shorten(text: str, room: int, minimum: int = _MIN_PART) -> str:
+    """``text`` cut at a word boundary to at most ``room`` characters (with an ellipsis); "" if too short."""
+    if len(text) <= room:
+        return text
+    if room < minimum:
+        return ""
+    cut = text[: room - 1]
+    if " " in cut[minimum // 2:]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-(") + _ELLIPSIS

@@ -1,0 +1,231 @@
+"""The notifier: Alertmanager's webhook receiver for every channel.
+
+``POST /v1/alerts?channel=sms&target=%2B15551234`` with
+``Authorization: Bearer <token>`` and Alertmanager's webhook JSON. Each alert
+is journaled, then answered 200, then delivered in the background; a request
+without the token is refused (401) and nothing is journaled.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import sys
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from hms_otel.notify.addresses import webhook_problem
+from hms_otel.notify.alert import BadPayload, parse_webhook
+from hms_otel.notify.config import NotifierConfig
+from hms_otel.notify.delivery import Backoff, Dispatcher
+from hms_otel.notify.journal import Journal
+from hms_otel.notify.providers import (
+    CHANNEL_NAMES,
+    DeliveryFailed,
+    JsonWebhook,
+    LocalPrinter,
+    Provider,
+    SlackWebhook,
+    TeamsWorkflow,
+    TwilioSms,
+)
+from hms_otel.notify.source import LogStoreCounts, ProbableSource
+from hms_otel.terminal import safe_text
+
+CHANNELS = ("sms", "slack", "teams", "webhook")
+_MAX_BODY = 4 * 1024 * 1024
+
+
+def _print(text: str) -> None:
+    print(safe_text(text), flush=True)
+
+
+class _Guarded:
+    """A webhook whose address is checked again at send time (DNS may have changed since compile)."""
+
+    live = True
+    description = JsonWebhook.description
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        self.allowed = allowed
+        self.inner = JsonWebhook()
+
+    def send(self, target: str, message, event) -> None:  # type: ignore[no-untyped-def]
+        problem = webhook_problem(target, self.allowed, resolve=True)
+        if problem:
+            raise DeliveryFailed(f"refused: {problem}", fix="change the alert file's webhook: action")
+        self.inner.send(target, message, event)
+
+
+def live_provider(config: NotifierConfig, channel: str, target: str) -> Provider | None:
+    """The provider configured for ``channel:target``; ``None`` when it is only printed locally."""
+    if channel == "sms" and config.sms.configured:
+        sms = config.sms
+        return TwilioSms(sms.account_sid, sms.auth_token, sender=sms.sender,
+                         messaging_service_sid=sms.messaging_service_sid, base_url=sms.base_url)
+    if channel == "slack" and config.destination("slack", target):
+        return SlackWebhook(config.destination("slack", target) or "", target)
+    if channel == "teams" and config.destination("teams", target):
+        return TeamsWorkflow(config.destination("teams", target) or "", target)
+    if channel == "webhook":
+        return _Guarded(config.webhook_allowed_hosts)
+    return None
+
+
+def channel_report(config: NotifierConfig, actions: list[tuple[str, str]]) -> list[str]:
+    """One line per action: live (and where) or printed locally (and how to make it live)."""
+    lines = []
+    for channel, target in actions:
+        provider = live_provider(config, channel, target)
+        name = f"{channel}:{target}"
+        if provider is not None:
+            lines.append(f"{name}: live, {provider.description}")
+        else:
+            lines.append(f"{name}: prints on this console (no {CHANNEL_NAMES.get(channel, channel)} provider: "
+                         f"{config.how_to_configure(channel, target)})")
+    return lines
+
+
+class Notifier:
+    def __init__(self, config: NotifierConfig, say: Callable[[str], None] = _print,
+                 backoff: Backoff | None = None) -> None:
+        if not config.token:
+            raise ValueError("the notifier needs a token: set HMS_NOTIFIER_TOKEN or token_file in its config")
+        self.config = config
+        self.say = say
+        self.outbox = Path(config.state_dir) / "outbox.txt"
+        self.journal = Journal(Path(config.state_dir) / "journal")
+        finder: Callable[..., str | None] = lambda _event: None  # noqa: E731
+        if config.log_store:
+            finder = ProbableSource(LogStoreCounts(config.log_store))
+        self._printers: dict[str, LocalPrinter] = {}
+        self._webhook = _Guarded(config.webhook_allowed_hosts)
+        self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.printer, backoff)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- routing ---------------------------------------------------------------------------------
+    def printer(self, channel: str, _target: str) -> Provider:
+        if channel not in self._printers:
+            self._printers[channel] = LocalPrinter(self.outbox, self.say, channel)
+        return self._printers[channel]
+
+    def provider(self, channel: str, target: str) -> Provider:
+        if channel == "webhook":
+            return self._webhook
+        return live_provider(self.config, channel, target) or self.printer(channel, target)
+
+    # -- receiving -------------------------------------------------------------------------------
+    def accept(self, channel: str, target: str, payload: object) -> tuple[int, int]:
+        """Journal the alerts of one webhook message; (journaled, collapsed duplicates)."""
+        events = parse_webhook(payload)
+        added = duplicates = 0
+        for event in events:
+            entry = self.journal.add(channel, target, event)
+            if entry is None:
+                duplicates += 1
+                continue
+            added += 1
+            self.dispatcher.submit(entry)
+        return added, duplicates
+
+    def authorised(self, header: str | None) -> bool:
+        scheme, _, credentials = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(),
+                                                                  self.config.token.encode())
+
+    def serve(self) -> ThreadingHTTPServer:
+        """Bind, resume what the journal holds, and serve on a thread; returns the server."""
+        server = ThreadingHTTPServer((self.config.host, self.config.port), _handler(self))
+        server.daemon_threads = True
+        self._server = server
+        self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
+        resumed = self.dispatcher.start()
+        if resumed:
+            self.say(f"notifier: resuming {resumed} undelivered message{'s' if resumed != 1 else ''} from the journal")
+        threading.Thread(target=server.serve_forever, name="hms-notifier-http", daemon=True).start()
+        return server
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self.dispatcher.stop()
+
+
+def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "hms-notifier"
+
+        def _answer(self, status: int, text: str) -> None:
+            body = (json.dumps({"status": "ok" if status < 300 else "error", "message": text}) + "\n").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Bearer realm="hms-notifier"')
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if urlsplit(self.path).path in ("/-/healthy", "/-/ready"):
+                self._answer(200, "ok")
+            else:
+                self._answer(404, "not found")
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != "/v1/alerts":
+                self._answer(404, "POST Alertmanager webhooks to /v1/alerts?channel=...&target=...")
+                return
+            if not notifier.authorised(self.headers.get("Authorization")):
+                self._answer(401, "missing or wrong bearer token")
+                return
+            query = parse_qs(parts.query)
+            channel = (query.get("channel") or [""])[0]
+            target = (query.get("target") or [""])[0]
+            if channel not in CHANNELS or not target:
+                self._answer(400, f"channel must be one of {', '.join(CHANNELS)} and target must be set")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > _MAX_BODY:
+                self._answer(413, "webhook message too large")
+                return
+            try:
+                payload = json.loads(self.rfile.read(length) or b"null")
+                added, duplicates = notifier.accept(channel, target, payload)
+            except (ValueError, BadPayload) as error:
+                self._answer(400, f"not an Alertmanager webhook message: {error}")
+                return
+            self._answer(200, f"journaled {added}, collapsed {duplicates} duplicate(s)")
+
+        def log_message(self, format: str, *args: object) -> None:  # the console is for people
+            pass
+
+    return Handler
+
+
+def run(config: NotifierConfig, actions: list[tuple[str, str]] | None = None) -> None:
+    """Serve until SIGTERM/Ctrl-C (``hms-ops notifier``)."""
+    import signal
+
+    notifier = Notifier(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        notifier.serve()
+    except OSError as error:
+        print(f"notifier: cannot listen on {config.host}:{config.port}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(1)
+    _print(f"notifier: listening on http://{config.host}:{config.port}/v1/alerts "
+           f"(journal {notifier.journal.directory})")
+    for line in channel_report(config, actions or []):
+        _print(f"notifier: {line}")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        notifier.close()

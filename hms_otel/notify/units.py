@@ -1,0 +1,84 @@
+"""Numbers for people: ``2.9 s`` not ``2.9k ms``, ``850 ms``, ``12 payouts``.
+
+The unit comes from the metric registry (UCUM-style: ``ms``, ``s``, ``By``,
+``{payment}``, ``1``), carried on the alert by the compiler.
+"""
+
+from __future__ import annotations
+
+import math
+
+_SECOND_UNITS = {"ms": 1e-3, "s": 1.0, "us": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0}
+_BYTE_STEPS = (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
+
+
+def _number(value: float) -> str:
+    """Two significant digits below 10, whole numbers above, no trailing zeros, no exponent for everyday sizes."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    magnitude = abs(value)
+    if magnitude >= 10:
+        return f"{value:.0f}"
+    text = f"{value:.1f}" if magnitude >= 1 else f"{value:.2g}"
+    return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
+
+
+def _big(value: float) -> str:
+    """12, 1.2k, 3.4M: counts stay readable on a phone."""
+    for suffix, step in (("G", 1e9), ("M", 1e6), ("k", 1e4)):
+        if abs(value) >= step:
+            scale = 1e3 if suffix == "k" else step
+            return _number(value / scale) + suffix
+    if float(value).is_integer():
+        return str(int(value))
+    return _number(value)
+
+
+def _duration(seconds: float) -> str:
+    magnitude = abs(seconds)
+    if magnitude < 1:
+        return f"{_number(seconds * 1000)} ms"
+    if magnitude < 120:
+        return f"{_number(seconds)} s"
+    if magnitude < 7200:
+        return f"{_number(seconds / 60)} min"
+    return f"{_number(seconds / 3600)} h"
+
+
+def _plural(word: str, value: float) -> str:
+    if value == 1 or word.endswith("s"):
+        return word
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word[:-1] + "ies"
+    if word.endswith(("x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def format_value(value: float, unit: str) -> str:
+    """``value`` in ``unit`` as a person reads it: ``format_value(2900, "ms") == "2.9 s"``.
+
+    ``unit`` may end in ``/s`` (a rate). Unknown units are printed after the number.
+    """
+    if math.isnan(value):
+        return "no value"
+    rate = unit.endswith("/s")
+    base = unit[:-2] if rate else unit
+    suffix = "/s" if rate else ""
+    if base in _SECOND_UNITS and not rate:
+        return _duration(value * _SECOND_UNITS[base])
+    if base == "By":
+        for name, step in _BYTE_STEPS:
+            if abs(value) >= step:
+                return f"{_number(value / step)} {name}{suffix}"
+        return f"{_big(value)} bytes{suffix}"
+    if base in ("", "1"):
+        return _big(value) + (" /s" if rate else "")
+    if base == "x":  # how many times faster than allowed (SLO burn rates)
+        return f"{_number(value)}x"
+    if base == "%":
+        return f"{_number(value)}%{suffix}"
+    if base.startswith("{") and base.endswith("}"):
+        word = base[1:-1]
+        return f"{_big(value)} {_plural(word, value)}{suffix}"
+    return f"{_big(value)} {base}{suffix}"

@@ -1,0 +1,33 @@
+"""The ``hms-ops`` console script: one clear line when the tooling extra is missing.
+
+``pip install hms-otel`` installs the library a service imports; the operator
+tooling behind ``hms-ops`` (stack, builds, alert compiler, notifier,
+dashboards) needs ``pip install 'hms-otel[ops]'``. This module imports nothing
+of it until it knows it is there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+#: Import names of the ``ops`` extra's packages that ``hms-ops`` cannot start without.
+OPS_MODULES = ("click", "rich", "watchfiles", "jsonschema")
+
+
+def missing_ops_modules() -> list[str]:
+    return [name for name in OPS_MODULES if importlib.util.find_spec(name) is None]
+
+
+def main() -> None:
+    missing = missing_ops_modules()
+    if missing:
+        print(
+            f"hms-ops: the operator tooling is not installed (missing {', '.join(missing)}): "
+            "install hms-otel[ops], e.g. pip install 'hms-otel[ops]'",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    from hms_otel.cli import main as cli_main
+
+    cli_main()

@@ -1,0 +1,58 @@
+"""`hms-ops alerts drill`: every shipped alert's path passes; a broken route fails naming alert and channel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hms_otel.alerts.cli import alerts
+from hms_otel.alerts.compiler import compile_dir
+from hms_otel.alerts.drill import drill
+
+ALERT_RULES = Path(__file__).resolve().parents[2] / "alert_rules"
+
+
+def test_drill_passes_for_the_shipped_alerts() -> None:
+    result = CliRunner().invoke(alerts, ["drill", str(ALERT_RULES)])
+    assert result.exit_code == 0, result.output
+    assert "all pass" in result.output
+    assert "[HMS-OPS] ALERT – payment_latency_ms 4 s (>2 s)" in result.output
+    rows = drill(compile_dir(ALERT_RULES), alert="payment_latency_high")
+    assert [(row.channel, row.test, row.route, row.delivery) for row in rows] == [
+        ("sms:+15551234", "pass", "pass", "pass")]
+    assert rows[0].text == "[HMS-OPS] ALERT – payment_latency_ms 4 s (>2 s)\nPayment latency 4 s (>2 s)"
+
+
+def test_a_broken_route_fails_naming_the_alert_and_the_channel(tmp_path: Path) -> None:
+    config = yaml.safe_load(compile_dir(ALERT_RULES).alertmanager_yaml)
+    # The deployed config lost the tutorial alert's SMS route (a hand edit, an old file ...).
+    config["route"]["routes"] = [route for route in config["route"]["routes"]
+                                 if route["matchers"] != ['hms_alert="payment_latency_high"']]
+    deployed = tmp_path / "alertmanager.yml"
+    deployed.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(alerts, ["drill", str(ALERT_RULES), "--alertmanager", str(deployed)])
+    assert result.exit_code == 1
+    assert "FAIL payment_latency_high -> sms:+15551234: route fail: routed to hms-unrouted" in result.output
+    assert "FAIL payments_page" not in result.output  # the other alerts still pass
+    one = CliRunner().invoke(alerts, ["drill", str(ALERT_RULES), "--alert", "nope"])
+    assert one.exit_code == 1 and "no alert named 'nope'" in one.output
+
+
+def test_check_warns_for_every_channel_without_a_destination(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith(("HMS_SLACK", "HMS_TWILIO", "HMS_TEAMS"))]:
+        monkeypatch.delenv(name)
+    (tmp_path / "oncall.yml").write_text("metric: job_fail_total\nwhen: increase_over_5m > 3\n"
+                                         "action: [slack:#oncall, teams:ops, sms:+15551234]\n")
+    result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])
+    assert result.exit_code == 0, result.output
+    assert "oncall.yml:3:10: warning: slack:#oncall has no configured destination" in result.stderr
+    assert "HMS_SLACK_ONCALL_WEBHOOK_URL" in result.stderr
+    assert "oncall.yml:3:25: warning: teams:ops has no configured destination" in result.stderr
+    assert "sms:+15551234 has no configured destination" in result.stderr
+    monkeypatch.setenv("HMS_SLACK_ONCALL_WEBHOOK_URL", "https://hooks.slack.example/T/B/X")
+    result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])
+    assert "slack:#oncall" not in result.stderr and "teams:ops has no configured destination" in result.stderr

@@ -1,0 +1,39 @@
+"""`hms-ops up` keeps the served dashboard in step with the alert and dashboard files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from hms_otel.dashboards.publish import DashboardPublisher
+from hms_otel.dashboards.site import Links
+
+
+def test_publisher_rewrites_the_spec_when_a_file_changes_and_keeps_the_last_good_one(tmp_path: Path) -> None:
+    alerts = tmp_path / "alerts"
+    alerts.mkdir()
+    site = tmp_path / "site"
+    said: list[tuple[str, bool]] = []
+    publisher = DashboardPublisher(site, alerts, Links(alertmanager="http://127.0.0.1:1"),
+                                   lambda text, is_error: said.append((text, is_error)))
+    publisher.publish()
+    spec_path = site / "dashboards.json"
+    assert (site / "index.html").is_file() and (site / "uPlot.iife.min.js").is_file()
+
+    def ach_titles() -> list[str]:
+        pages = json.loads(spec_path.read_text())["pages"]
+        return [p["title"] for p in next(page for page in pages if page["id"] == "ach")["panels"]]
+
+    assert "ACH clearing time" not in ach_titles()
+    team = alerts / "ach.dashboard.yaml"
+    team.write_text("page: ACH\npanels:\n  - id: ach_latency_ms\n    title: ACH clearing time\n")
+    publisher.refresh()
+    assert "ACH clearing time" in ach_titles()
+    assert said == [("dashboard: updated", False)]
+
+    team.write_text("page: ACH\npanels:\n  - id: ach_latency_ms\n    kind: pie\n")
+    os.utime(team, (1, 1))  # a different mtime even on coarse clocks
+    publisher.refresh()
+    assert "ACH clearing time" in ach_titles()  # the broken file is reported, the last good spec stays
+    assert said[-1] == (f"dashboard: {team}:4:11: unknown panel kind 'pie'; use one of lines, bars, stat", True)

@@ -1,0 +1,175 @@
+"""The dashboard spec: defaults from the registry and alert files, team overrides, located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hms_otel.alerts.compiler import load_dir
+from hms_otel.alerts.spec import iter_alert_files
+from hms_otel.cli import cli
+from hms_otel.dashboards import spec
+from hms_otel.dashboards.build import DashboardProblems, apply, load
+from hms_otel.dashboards.defaults import OTHER, OVERVIEW, default_dashboard, page_id
+from hms_otel.dashboards.model import PanelKind
+from hms_otel.registry import REGISTRY, Kind
+
+ALERT_RULES = Path(__file__).resolve().parents[2] / "alert_rules"
+EXPECTED_KIND = {
+    Kind.HISTOGRAM: PanelKind.LINES,
+    Kind.COUNTER: PanelKind.LINES,
+    Kind.UPDOWN_COUNTER: PanelKind.BARS,
+    Kind.OBSERVABLE_GAUGE: PanelKind.BARS,
+    Kind.GAUGE: PanelKind.STAT,
+}
+
+
+def test_every_registry_metric_gets_a_panel_of_the_right_kind_on_its_layer_page() -> None:
+    dashboard = default_dashboard()
+    assert len(list(REGISTRY)) > 15
+    for metric in REGISTRY:
+        page = dashboard.page(page_id(metric.layer) if metric.layer else OTHER)
+        assert page is not None, metric.name
+        panel = next(p for p in page.panels if p.id == metric.name)
+        assert panel.kind is EXPECTED_KIND[metric.kind], metric.name
+        assert panel.metrics == (metric.name,)
+        name = metric.prometheus_name
+        if metric.kind is Kind.HISTOGRAM:
+            assert [q.legend for q in panel.queries] == ["average", "p99"]
+            assert f"rate({name}_sum[$__rate_interval])" in panel.queries[0].expr
+            assert f"histogram_quantile(0.99, sum by (le) (rate({name}_bucket" in panel.queries[1].expr
+        elif metric.kind is Kind.COUNTER:
+            assert panel.queries[0].expr == f"sum(rate({name}[$__rate_interval])) * 60"
+    assert set(dashboard.layers) == {m.layer for m in REGISTRY if m.layer}
+
+
+def test_alert_thresholds_are_drawn_on_the_latency_panels() -> None:
+    alert_files, problems = load_dir(ALERT_RULES)
+    assert not problems
+    dashboard = default_dashboard(alert_files)
+    payment = next(p for p in dashboard.page("quick-start").panels if p.id == "payment_latency_ms")
+    assert [(t.value, t.alert, t.severity) for t in payment.thresholds] == [(2000, "payment_latency_high",
+                                                                              "critical")]
+    # A counter's alert is on increase over a window, not on the per-minute rate the panel draws.
+    flagged = next(p for p in dashboard.page("ach").panels if p.id == "ach_flagged_total")
+    assert flagged.thresholds == ()
+
+
+def test_overview_has_the_tutorial_panels() -> None:
+    overview = default_dashboard().page(OVERVIEW)
+    assert [(p.title, p.kind) for p in overview.panels] == [
+        ("ACH latency", PanelKind.LINES),
+        ("Citizens waiting in queue", PanelKind.BARS),
+        ("License printer health", PanelKind.STAT),
+    ]
+    waiting = overview.panels[1]
+    assert [q.expr for q in waiting.queries] == ["sum(job_queue_depth)", "sum(activities_pending)"]
+    assert REGISTRY["license_printer_health"].kind is Kind.GAUGE
+
+
+def _load(text: str, name: str = "team.dashboard.yaml") -> tuple[spec.DashboardFile | None, list[str]]:
+    parsed, problems = spec.load_bytes(text.encode(), name)
+    return parsed, [str(problem) for problem in problems]
+
+
+def test_an_override_changes_one_panel_and_nothing_else() -> None:
+    parsed, problems = _load("page: ACH\npanels:\n  - id: ach_latency_ms\n    title: ACH clearing time\n"
+                             "    kind: bars\n")
+    assert not problems and parsed is not None
+    before = default_dashboard()
+    after, problems = apply(before, [parsed])
+    assert not problems
+    changed = [(b, a) for b, a in zip(before.panels, after.panels, strict=True) if b != a]
+    assert len(changed) == 1
+    old, new = changed[0]
+    assert (new.id, new.title, new.kind, new.queries) == ("ach_latency_ms", "ACH clearing time", PanelKind.BARS,
+                                                          old.queries)
+    assert str(new.source) == "team.dashboard.yaml:3:5"
+
+
+def test_files_add_remove_and_create_pages(tmp_path: Path) -> None:
+    (tmp_path / "payments.yml").write_text((ALERT_RULES / "payment_latency_high.yml").read_text())
+    (tmp_path / "ach.dashboard.yaml").write_text(
+        "page: ACH\npanels:\n  - id: ach_batch_size\n    remove: true\n  - metric: payment_latency_ms\n"
+        "  - id: refunds_per_hour\n    title: Refunds per hour\n    query: sum(increase(refund_pdf_total[1h]))\n"
+        "    unit: '{pdf}/h'\n")
+    (tmp_path / "desk.dashboard.yml").write_text(
+        "page: Front desk\npanels:\n  - id: waiting\n    kind: bars\n    query:\n"
+        "      - {expr: sum(job_queue_depth), legend: jobs}\n")
+    dashboard = load(tmp_path)
+    ach = dashboard.page("ach")
+    assert [p.id for p in ach.panels] == ["ach_latency_ms", "ach_flagged_total", "payment_latency_ms",
+                                          "refunds_per_hour"]
+    assert ach.panels[2].thresholds[0].value == 2000  # the added metric panel carries its alert threshold
+    assert ach.panels[3].queries[0].expr == "sum(increase(refund_pdf_total[1h]))"
+    desk = dashboard.page("front-desk")
+    assert desk is not None and desk.panels[0].kind is PanelKind.BARS
+    # Dashboard files are not alert files.
+    assert [p.name for p in iter_alert_files(tmp_path)[0]] == ["payments.yml"]
+
+
+MALFORMED = [
+    ("", "team.dashboard.yaml:1:1: file is empty"),
+    ("page: ACH\npanels: [\n", "team.dashboard.yaml:3:1: invalid YAML"),
+    ("- page: ACH\n", "team.dashboard.yaml:1:1: expected a dashboard file"),
+    ("page: ACH\n", "team.dashboard.yaml:1:1: missing field 'panels'"),
+    ("page: ACH\npanel: []\n", "team.dashboard.yaml:2:1: unknown field 'panel' in a dashboard file; did you mean "
+                               "'panels'?"),
+    ("page: ACH\npanels: []\n", "team.dashboard.yaml:2:9: panels must be a non-empty list"),
+    ("page: ACH\npanels:\n  - id: x\n    titel: y\n", "team.dashboard.yaml:4:5: unknown field 'titel' in a panel; "
+                                                       "did you mean 'title'?"),
+    ("page: ACH\npanels:\n  - id: x\n    kind: pie\n", "team.dashboard.yaml:4:11: unknown panel kind 'pie'"),
+    ("page: ACH\npanels:\n  - metric: ach_latncy_ms\n", "team.dashboard.yaml:3:13: unknown metric 'ach_latncy_ms'; "
+                                                        "did you mean 'ach_latency_ms'?"),
+    ("page: ACH\npanels:\n  - title: x\n", "team.dashboard.yaml:3:5: a panel needs an id"),
+    ("page: ACH\npanels:\n  - id: x\n    query: 'rate(x[5m]'\n", "team.dashboard.yaml:4:12: query 'rate(x[5m]' has "
+                                                                "unbalanced brackets"),
+    ("page: ACH\npanels:\n  - id: x\n    query: '{{ 1 }}'\n", "team.dashboard.yaml:4:12: query must not contain "
+                                                             "template text"),
+    ("page: ACH\npanels:\n  - id: x\n    remove: yes please\n", "team.dashboard.yaml:4:13: remove must be true or "
+                                                                 "false"),
+    ("page: ACH\npanels:\n  - id: x\n    remove: yes\n", "team.dashboard.yaml:4:13: remove: write true, not 'yes'"),
+    ("page: &a ACH\npanels: [{id: *a}]\n", "team.dashboard.yaml:1:7:"),
+    ("page: ACH\npanels:\n  - id: x\n  - id: x\n", "team.dashboard.yaml:4:5: panel 'x' is already listed at line 3"),
+    ("page: ACH\npanels:\n  - id: x\n    id: y\n", "team.dashboard.yaml:4:5: duplicate key 'id' (first set on line 3)"),
+    ("page: !!python/object:os.system ACH\npanels: [{id: x}]\n", "team.dashboard.yaml:1:7: YAML tag"),
+    ("page: [ACH]\npanels: [{id: x}]\n", "team.dashboard.yaml:1:7: page must be text, not a list"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MALFORMED)
+def test_malformed_files_give_located_errors(text: str, expected: str) -> None:
+    parsed, problems = _load(text)
+    assert parsed is None
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_bytes_that_are_not_utf8_are_located() -> None:
+    parsed, problems = spec.load_bytes(b"page: ACH\npanels: \xff\n", "x.dashboard.yaml")
+    assert parsed is None and [str(p) for p in problems] == [
+        "x.dashboard.yaml:2:9: not UTF-8 text (byte 0xff); a dashboard file is YAML text in UTF-8"]
+
+
+def test_unknown_panels_and_double_overrides_are_located(tmp_path: Path) -> None:
+    (tmp_path / "a.dashboard.yaml").write_text("page: ACH\npanels:\n  - id: nope\n    title: x\n")
+    (tmp_path / "b.dashboard.yaml").write_text("page: ACH\npanels:\n  - id: ach_latency_ms\n    title: x\n")
+    (tmp_path / "c.dashboard.yaml").write_text("page: ach\npanels:\n  - id: ach_latency_ms\n    title: y\n")
+    with pytest.raises(DashboardProblems) as raised:
+        load(tmp_path)
+    messages = [str(p) for p in raised.value.problems]
+    assert messages[0].startswith(f"{tmp_path}/a.dashboard.yaml:3:5: page 'ACH' has no panel 'nope' (its panels: "
+                                  "ach_batch_size, ach_latency_ms, ach_flagged_total); a new panel needs a query")
+    assert messages[1].startswith(f"{tmp_path}/c.dashboard.yaml:3:5: panel 'ach_latency_ms' of page 'ACH' is also "
+                                  f"changed at {tmp_path}/b.dashboard.yaml:3:5")
+
+
+def test_check_command_prints_located_problems_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad.dashboard.yaml").write_text("page: ACH\npanels:\n  - id: x\n    kind: pie\n")
+    result = CliRunner().invoke(cli, ["dashboards", "check", "--alerts", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path}/bad.dashboard.yaml:4:11: unknown panel kind 'pie'" in result.output
+    assert "Traceback" not in result.output
+    good = CliRunner().invoke(cli, ["dashboards", "check", "--alerts", str(ALERT_RULES)])
+    assert good.exit_code == 0 and "panels: ok" in good.output

@@ -1,0 +1,165 @@
+"""``hms-ops logs search|tail|COMPONENT`` against the real VictoriaLogs and a state folder."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hms_otel.cli import cli
+from hms_otel.stack.processes import free_port, wait_until
+from hms_otel.stack.services import VictoriaLogs
+
+from .conftest import flush, ingest, now_ns
+
+
+@pytest.fixture(scope="module")
+def state(victorialogs: VictoriaLogs, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state folder as `hms-ops up` leaves it: the log store's recorded URL and component logs."""
+    folder = tmp_path_factory.mktemp("state")
+    (folder / "victorialogs").mkdir()
+    (folder / "victorialogs" / "url").write_text(victorialogs.url + "\n")
+    (folder / "collector").mkdir()
+    (folder / "collector" / "collector.log").write_text("".join(f"collector line {i}\n" for i in range(300)))
+    ingest(
+        victorialogs.url,
+        "cli-payments",
+        [
+            ("Payment #41 timed out", "warn", now_ns(-120), {"payment_id": "41", "code.lineno": 7}),
+            ("Payment #42 accepted", "info", now_ns(-60), {"payment_id": "42"}),
+        ],
+    )
+    flush(victorialogs.url)
+    return folder
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["logs", *args], env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_search_prints_a_table_newest_first(state: Path) -> None:
+    code, output = _run("--state", str(state), "search", "--service", "cli-payments")
+    assert code == 0, output
+    assert output.index("Payment #42 accepted") < output.index("Payment #41 timed out")
+    assert "payment_id=41" in output and "code.lineno" not in output
+    assert "cli-payments (ACH)" in output and "warn" in output
+
+
+def test_search_json_is_machine_readable(state: Path) -> None:
+    code, output = _run("--state", str(state), "search", "timed out", "--level", "warning", "--json")
+    assert code == 0, output
+    records = json.loads(output)
+    assert [r["message"] for r in records] == ["Payment #41 timed out"]
+    assert records[0]["service"] == "cli-payments" and records[0]["level"] == "warn"
+    assert records[0]["fields"]["payment_id"] == "41"
+
+
+def test_search_by_time_range(state: Path) -> None:
+    code, output = _run("--state", str(state), "search", "--service", "cli-payments", "--from", "90s", "--json")
+    assert code == 0 and [r["message"] for r in json.loads(output)] == ["Payment #42 accepted"], output
+    code, output = _run("--state", str(state), "search", "--service", "cli-payments", "--since", "1m", "--json")
+    assert code == 0 and json.loads(output) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--since", "10x"], "use a number and a unit"),
+        (["--from", "yesterday"], "ISO 8601"),
+        (["--from", "5m", "--to", "10m"], "must be before --to"),
+        (["--since", "5m", "--from", "10m"], "either --since or --from/--to"),
+        (["--logsql", "foo("], "cannot parse"),
+        (["--limit", "0"], "0 is not in the range"),
+    ],
+)
+def test_bad_query_or_time_range_is_one_line_saying_what_to_fix(state: Path, args: list[str], says: str) -> None:
+    code, output = _run("--state", str(state), "search", *args)
+    assert code != 0
+    assert says in output and "Traceback" not in output
+    error_lines = [line for line in output.splitlines() if line.lower().startswith("error")]
+    assert len(error_lines) == 1, output
+
+
+def test_search_without_a_running_stack_names_hms_ops_up(tmp_path: Path) -> None:
+    code, output = _run("--state", str(tmp_path), "--url", f"http://127.0.0.1:{free_port()}", "search", "x")
+    assert code == 1
+    assert "hms-ops up" in output and "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1, output
+
+
+def test_component_log_shows_the_last_lines(state: Path) -> None:
+    code, output = _run("--state", str(state), "collector", "-n", "3")
+    assert code == 0, output
+    assert output.splitlines() == ["collector line 297", "collector line 298", "collector line 299"]
+
+
+def test_unknown_component_lists_the_known_ones(state: Path) -> None:
+    code, output = _run("--state", str(state), "prometheus")
+    assert code == 1
+    assert "no log for 'prometheus'" in output and "collector" in output
+
+
+def test_component_log_without_state_folder_names_hms_ops_up(tmp_path: Path) -> None:
+    code, output = _run("--state", str(tmp_path / "missing"), "collector")
+    assert code == 1 and "hms-ops up" in output
+
+
+def test_state_folder_from_environment(state: Path) -> None:
+    result = CliRunner().invoke(cli, ["logs", "collector", "-n", "1"], env={"HMS_OPS_STATE": str(state)})
+    assert result.output == "collector line 299\n"
+
+
+def _follow(argv: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
+    import threading
+
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    return proc, lines
+
+
+def _interrupt(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_component_log_follow_prints_new_lines(state: Path) -> None:
+    log = state / "collector" / "collector.log"
+    proc, lines = _follow(
+        [sys.executable, "-m", "hms_otel.cli", "logs", "--state", str(state), "collector", "-f", "-n", "1"]
+    )
+    try:
+        assert wait_until(lambda: "collector line 299\n" in lines, timeout=30, interval=0.1), lines
+        time.sleep(0.5)
+        with log.open("a") as out:
+            out.write("a new line after start\n")
+        assert wait_until(lambda: "a new line after start\n" in lines, timeout=30, interval=0.1), lines
+    finally:
+        _interrupt(proc)
+
+
+def test_tail_follows_new_records(state: Path, victorialogs: VictoriaLogs) -> None:
+    argv = [sys.executable, "-m", "hms_otel.cli", "logs", "--state", str(state), "tail", "--service", "cli-tail"]
+    proc, lines = _follow(argv)
+    try:
+        time.sleep(2)  # the tail request is open
+        ingest(victorialogs.url, "cli-tail", [("fresh record for tail", "error", now_ns(), {})])
+        assert wait_until(lambda: any("fresh record for tail" in line for line in lines), timeout=60, interval=0.2), (
+            lines
+        )
+        line = next(line for line in lines if "fresh record for tail" in line)
+        assert "cli-tail" in line and "error" in line
+    finally:
+        _interrupt(proc)

@@ -1,0 +1,85 @@
+"""The PII rule (hms_otel/pii.py) itself, and the collector configs carrying exactly what it generates."""
+
+from __future__ import annotations
+
+import pytest
+
+from hms_otel import pii
+from hms_otel.stack import collector_config_path
+
+PROBES = {
+    "ssn": ["123-45-6789", "078-05-1120", "219099999", "123 45 6789", "١٢٣-٤٥-٦٧٨٩"],
+    "card": [
+        "4111 1111 1111 1111",
+        "5500-0000-0000-0004",
+        "4012.8888.8888.1881",
+        "6011111111111117",
+        "3782 822463 10005",
+        "४१११११११११११११११",
+        "5555 5555 5555 4444",
+    ],
+    "email": ["jane.doe@example.gov", "j.smith+tax@agency.state.us", "josé@correo.ejemplo.mx", "ops@dmv.ca.gov"],
+    "phone": [
+        "+15551234567",
+        "(555) 123-4567",
+        "555-123-4567",
+        "+44 20 7946 0958",
+        "+1 555 123 4567",
+        "555.123.4567",
+    ],
+}
+ORDINARY = [
+    "ORD-2026-000123",
+    "A-1001",
+    "12345",
+    "order 1234 5678 9012 3456",  # card-shaped, fails the Luhn check
+    "2026-11-26T19:30:00Z",
+    "10.0.0.1",
+    "v1.45.2",
+    "latency 800 ms, 11 s on Election Day",
+    "3.14159",
+    "id 123456789012",  # 12 digits: holds no SSN
+]
+
+
+@pytest.mark.parametrize("probe", [p for values in PROBES.values() for p in values])
+def test_every_probe_is_masked(probe: str) -> None:
+    masked = pii.redact_text(f"before {probe} after")
+    assert masked == "before **** after", masked
+
+
+def test_adjacent_probes_are_all_masked() -> None:
+    assert pii.redact_text("123-45-6789 987-65-4321,555-123-4567") == "**** ****,****"
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_values_survive(text: str) -> None:
+    assert pii.redact_text(text) == text
+
+
+def test_bytes_lists_maps_and_big_ints() -> None:
+    assert pii.redact_value(b"ssn 123-45-6789") == "ssn ****"
+    assert pii.redact_value(b"\x00\x01plain") == b"\x00\x01plain"
+    assert pii.redact_value(["jane.doe@example.gov", 7]) == ["****", 7]
+    assert pii.redact_value({"a": {"b": "555-123-4567"}}) == {"a": {"b": "****"}}
+    assert pii.redact_value(4111111111111111) == "****"
+    assert pii.redact_value(123456789012) == 123456789012
+
+
+def test_metric_masks_keep_distinct_values_distinct() -> None:
+    one = pii.redact_text("jane.doe@example.gov", for_metrics=True)
+    two = pii.redact_text("john.roe@example.gov", for_metrics=True)
+    assert one.startswith("****") and two.startswith("****") and one != two and len(one) == 10
+
+
+def test_luhn() -> None:
+    assert pii.redact_text("4111 1111 1111 1112") == "4111 1111 1111 1112"  # fails Luhn: an order id
+
+
+@pytest.mark.parametrize("name", ["local", "gateway"])
+def test_collector_configs_carry_the_generated_statements(name: str) -> None:
+    text = collector_config_path(name).read_text()
+    start, end = text.index(pii.BEGIN) + len(pii.BEGIN) + 1, text.index(pii.END)
+    assert text[start:end].rstrip(" ") == pii.generated_block("  "), (
+        f"collector-config/{name}.yaml is out of date: run `hms-ops collector pii --write collector-config/{name}.yaml`"
+    )
