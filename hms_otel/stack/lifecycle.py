@@ -171,6 +171,7 @@ class Supervisor:
             "Prometheus graph": graph_url(stack.prometheus_url, first_alert_metric(self.alerts.path)),
             "HMS dashboard": stack.dashboard_url,
             "Alertmanager: alerts": stack.alertmanager.ui_url("alerts"),
+            "Alertmanager: silences": stack.alertmanager.ui_url("silences"),
             "Alertmanager login (API and UI)": (
                 f"user {stack.alertmanager_auth.username}  password {stack.alertmanager_auth.password}"
             ),
