@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -53,7 +54,11 @@ UP = ["up", "--detach"]
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtual environment outside the checkout with the built hms-otel wheel installed."""
     work = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(REPO), "-w", str(work)],
+    # Built from a copy without the checkout's own build/ leftovers (a stale module there would ship).
+    source = work / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "test-output", "__pycache__", ".*_cache"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(source), "-w", str(work)],
                            capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = work.glob("hms_otel-*.whl")
