@@ -66,7 +66,15 @@ def ok(url: str, timeout: float = 1.0, headers: dict[str, str] | None = None) ->
             status_line = sock.recv(64).split(b"\r\n", 1)[0].split()
     except OSError:
         return False
-    return len(status_line) >= 2 and status_line[0].startswith(b"HTTP/") and status_line[1].startswith(b"2")
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/"):
+        return False
+    if status_line[1].startswith(b"3"):  # a redirect (Prometheus' / -> /graph): follow it the full way
+        try:
+            request("GET", url, timeout=timeout, headers=headers)
+            return True
+        except (HTTPError, ValueError):
+            return False
+    return status_line[1].startswith(b"2")
 
 
 def _plain_http(url: str) -> tuple[str | None, int, str]:
