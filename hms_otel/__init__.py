@@ -27,6 +27,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    value: Any
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -27,11 +27,15 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hms_otel.stack import state
 from hms_otel.stack.localstack import LocalStack
 from hms_otel.stack.processes import log_tail
 from hms_otel.stack.state import ProcessRecord, StackState
+
+if TYPE_CHECKING:
+    from hms_otel.stack.alert_sync import AlertFolder
 
 #: Folders ``hms-ops up`` looks for in the current folder, in this order.
 ALERT_FOLDERS = ("alerts", "alert_rules")
@@ -116,7 +120,7 @@ class Supervisor:
         self.say = say
         self.extra_processes = extra_processes
         self._extras: dict[str, subprocess.Popen[bytes]] = {}
-        self._folder_watch = None  # type: ignore[var-annotated]
+        self._folder_watch: AlertFolder | None = None
         self._rebuild: subprocess.Popen[bytes] | None = None
         self._rebuild_first = False
         self._stop = threading.Event()
