@@ -4,10 +4,12 @@ notifier's console SMS, with the `hms-ops up` defaults, next to the floor.
     python benchmarks/bench_alert_latency.py [--runs 3] [--export-interval-ms 1000] [--for 30s] [--no-baseline]
 
 Each run starts a fresh local stack (collector-config/local.yaml, Prometheus, Alertmanager, the
-notifier) with `hms-ops up`'s scrape and evaluation intervals and the shipped alert files compiled
-with the per-severity timing (critical: group_wait 0s), runs a service whose payments step from
-50 ms to 3 s, and times ``CROSSED`` (the service's own 30 s average passes 2 s) to the
-``[HMS-OPS] ALERT – payment_latency_ms`` line in the notifier's console log.
+notifier, VictoriaLogs: the SMS carries the probable source) with `hms-ops up`'s scrape and
+evaluation intervals and the shipped alert files compiled with the per-severity timing (critical:
+group_wait 0s), runs a service whose payments step from 50 ms to 3 s (logging the cause), and
+times ``CROSSED`` (the service's own 30 s average passes 2 s) to the
+``Probable source:`` line of the ``[HMS-OPS] ALERT – payment_latency_ms`` message in the notifier's
+console log (the whole message is printed at once).
 
 Floor = SDK export interval + collector batch timeout + evaluation interval + group_wait: each stage
 can hold the data up to one interval. The baseline runs the same in this process with the previous
@@ -36,7 +38,7 @@ from hms_otel.stack.cli import EVALUATION_INTERVAL, SCRAPE_INTERVAL
 from hms_otel.stack.services import collector_config_path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADLINE = re.compile(r"^\[HMS-OPS\] ALERT – payment_latency_ms ", re.M)
+HEADLINE = re.compile(r"^\[HMS-OPS\] ALERT – payment_latency_ms .*\n.*\n?Probable source: ", re.M)
 
 
 def _seconds(duration: str) -> float:

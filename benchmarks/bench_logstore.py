@@ -117,9 +117,11 @@ def search_section(records: int) -> None:
             print(f"ingested {total} records in {took:.1f} s ({total / took:.0f} records/s over OTLP)")
             time.sleep(15)  # background merges settle
             loaded = rss_mib(store_proc.pid)
+            time.sleep(45)
+            later = rss_mib(store_proc.pid)
             print(
-                f"VictoriaLogs RSS at rest: {fresh:.1f} MiB fresh, {loaded:.1f} MiB holding {total} records "
-                f"(target <= 30 MiB)"
+                f"VictoriaLogs RSS at rest: {fresh:.1f} MiB fresh; holding {total} records {loaded:.1f} MiB after "
+                f"15 s, {later:.1f} MiB after 60 s (target <= 30 MiB)"
             )
             hour = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
 

@@ -20,6 +20,8 @@ crossed = threading.Event()
 @metric.timer("payment_latency_ms")
 def pay(seconds: float) -> None:
     time.sleep(seconds)
+    if seconds > 1:  # the cause, logged as the tutorial's service does (the notifier's probable source)
+        metric.log(f"Database connection pool exhausted (waited {seconds:.1f} s for a connection)", level="error")
 
 
 def timed(seconds: float) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+from typing import Any
+
 
 def error_type(error: BaseException) -> str:
     """The ``error.type`` attribute of a failed call: the exception's class name.
@@ -11,3 +15,50 @@ def error_type(error: BaseException) -> str:
     failure mode keeps cardinality low.
     """
     return type(error).__qualname__
+
+
+#: Default of ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` set by the distro.
+DEFAULT_VALUE_LENGTH_LIMIT = 4096
+
+
+def bounded_text(text: str, limit: int) -> str:
+    """``text`` if it fits ``limit`` characters, else its head plus a hash of the whole.
+
+    The hash keeps values that differ only after the cut apart (two series stay
+    two series instead of colliding into one with duplicate samples).
+    """
+    if len(text) <= limit:
+        return text
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+    marker = f"...[cut {len(text)} chars #{digest}]"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+_value_limit: int | None = None
+
+
+def value_length_limit() -> int:
+    """``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` (read once; the distro sets it before the app records)."""
+    global _value_limit
+    if _value_limit is None:
+        try:
+            _value_limit = int(os.environ.get("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", ""))
+        except ValueError:
+            _value_limit = DEFAULT_VALUE_LENGTH_LIMIT
+        if _value_limit <= 0:
+            _value_limit = DEFAULT_VALUE_LENGTH_LIMIT
+    return _value_limit
+
+
+def bounded_values(attributes: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` with string values over the value length limit cut (the facades' rule).
+
+    Cutting where the value is recorded, not only at export, keeps a huge value
+    out of the SDK's cumulative state. Returns the same dict when nothing is
+    long, so the usual call costs one length check per value.
+    """
+    limit = _value_limit or value_length_limit()
+    for value in attributes.values():
+        if type(value) is str and len(value) > limit:
+            return {k: bounded_text(v, limit) if isinstance(v, str) else v for k, v in attributes.items()}
+    return attributes

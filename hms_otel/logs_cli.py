@@ -26,13 +26,13 @@ from rich.table import Table
 
 from hms_otel.cli import GuardedGroup
 from hms_otel.logstore import (
-    DEFAULT_URL,
     LEVELS,
     LogRecord,
     LogStore,
     LogStoreUnavailable,
     parse_duration,
     parse_time,
+    stack_url,
 )
 from hms_otel.stack.state import state_dir
 
@@ -43,19 +43,9 @@ _NOISE_PREFIXES = ("telemetry.", "service.instance.", "process.", "host.", "os."
 _NOISE_FIELDS = frozenset({"deployment.environment", "deployment.environment.name", "otelTraceSampled"})
 
 
-
-def store_url(state: Path) -> str:
-    """The URL ``hms-ops up`` recorded for its log store, else the standard local address."""
-    recorded = state / "victorialogs" / "url"
-    if recorded.is_file():
-        return recorded.read_text().strip()
-    port = os.environ.get("HMS_VICTORIALOGS_PORT")
-    return f"http://127.0.0.1:{port}" if port else DEFAULT_URL
-
-
 def _store(ctx: click.Context) -> LogStore:
     options = ctx.obj  # set by the group callback
-    return LogStore(options["url"] or store_url(options["state"]))
+    return LogStore(options["url"] or stack_url(options["state"]))
 
 
 # -- the group: subcommands, or a component name -----------------------------------------------------------------

@@ -3,12 +3,14 @@
 Used by ``hms-ops logs search|tail`` and by the notifier (the most frequent
 error of a service over a window)::
 
-    from hms_otel.logstore import LogStore
+    from hms_otel.logstore import LogStore, stack_url
 
-    store = LogStore("http://127.0.0.1:9428")
-    for record in store.search("timed out", service="payments", since=600, limit=20):   # newest first
-        print(record.time, record.level, record.message)
-    store.top_messages("payments", start=now - 300, end=now)     # [("Payment #123 timed out", 17), ...]
+    store = LogStore(stack_url())          # the running `hms-ops up` stack (state folder .hms-ops/)
+    now = datetime.now(timezone.utc)
+    for record in store.search("timed out", service="payments", start=now - timedelta(minutes=10), limit=20):
+        print(record.time, record.level, record.message)     # newest first
+    store.top_messages("payments", start=now - timedelta(minutes=5), end=now)
+    # -> [("Payment #123 timed out", 17)]: the most frequent error/warning message in the window
 
 Field names are those the HMS collector writes (collector-config/local.yaml):
 ``service.name``, ``hms.layer`` and ``level`` are stream fields (VictoriaLogs'
@@ -25,11 +27,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from hms_otel import http
@@ -46,6 +50,16 @@ LEVELS = ("debug", "info", "warn", "error", "fatal", "unknown")
 _BUILTIN_FIELDS = frozenset({"_time", "_msg", "_stream", "_stream_id", *STREAM_FIELDS})
 
 DEFAULT_URL = "http://127.0.0.1:9428"
+
+
+def stack_url(state: Path = Path(".hms-ops")) -> str:
+    """The log store of the stack whose state folder is ``state``: the URL ``hms-ops up`` recorded in
+    ``<state>/victorialogs/url``, else ``HMS_VICTORIALOGS_PORT`` or the standard port on 127.0.0.1."""
+    recorded = state / "victorialogs" / "url"
+    if recorded.is_file():
+        return recorded.read_text().strip()
+    port = os.environ.get("HMS_VICTORIALOGS_PORT")
+    return f"http://127.0.0.1:{port}" if port else DEFAULT_URL
 
 
 class LogStoreError(HmsError):

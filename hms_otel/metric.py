@@ -41,7 +41,8 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from hms_otel import instruments as factory
-from hms_otel.attributes import error_type
+from hms_otel.attributes import bounded_values, error_type
+from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.contract import FACADE_ERRORS
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
@@ -139,7 +140,13 @@ def _switch(meter_provider: MeterProvider | None, logger_provider: LoggerProvide
 
 def _resolve(name: str, kind: Kind, unit: str | None = None) -> MetricDefinition:
     """Check ``name`` and find its definition; raises ``ValueError`` subclasses."""
-    return REGISTRY.resolve(check_name(name), kind, unit)
+    checked = check_name(name)
+    if checked not in REGISTRY and not METRIC_NAMES.admit(checked):
+        raise NameLimitReached(
+            f"more than {METRIC_NAMES.limit} distinct metric names; {name!r} is not created "
+            f"(raise {METRIC_NAMES.variable} to allow more)"
+        )
+    return REGISTRY.resolve(checked, kind, unit)
 
 
 # -- call-time failure handling ------------------------------------------------
@@ -152,6 +159,8 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
     """Log the first failure per (facade, metric), count every one. Never raises."""
     try:
         key = (facade, str(name))
+        if not FAILURE_KEYS.admit(key):  # bounded memory: past the cap, one shared entry
+            key = (facade, OTHER)
         with _errors_lock:
             _error_counts[key] += 1
             first = _error_counts[key] == 1
@@ -192,7 +201,7 @@ class _Timer:
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
-        self._attributes: dict[str, Any] | None = dict(attributes) or None
+        self._attributes: dict[str, Any] | None = bounded_values(dict(attributes)) or None
         self._error_attributes: dict[type, dict[str, Any]] = {}
         self._bind()
         _timers.add(self)
@@ -326,6 +335,8 @@ def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str
         instrument = _by_call.get((name, kind))
         if instrument is None:
             instrument = _by_call[(name, kind)] = _instrument(_resolve(name, kind))
+        if attributes:
+            attributes = bounded_values(attributes)
         if kind is Kind.COUNTER:
             instrument.add(value, attributes or None)
         elif kind is Kind.HISTOGRAM:

@@ -71,6 +71,8 @@ class PiiPattern:
     whole_number: bool = True
     #: Mask only when the digits pass the Luhn check (SDK); the collector cannot check.
     luhn: bool = False
+    #: What any match contains, found by one cheap scan first: "@" or "digits" (:data:`NINE_DIGITS`).
+    needs: str = "digits"
 
 
 PATTERNS: tuple[PiiPattern, ...] = (
@@ -80,6 +82,7 @@ PATTERNS: tuple[PiiPattern, ...] = (
         r"""[^\s@<>()\[\],;:"']+@[^\s@<>()\[\],;:"'.]+(?:\.[^\s@<>()\[\],;:"'.]+)*"""
         r"""\.[^\s@<>()\[\],;:"'.{D}]{2,}""",
         whole_number=False,
+        needs="@",
     ),
     PiiPattern(
         "card",
@@ -93,6 +96,10 @@ PATTERNS: tuple[PiiPattern, ...] = (
         r"|(?:\+?1[ .-])?{D}{3}[.-]{D}{3}[.-]{D}{4}",
     ),
 )
+
+
+#: Every digit pattern holds nine digits with at most two separators between neighbours.
+NINE_DIGITS = r"{D}(?:[ ().+-]{0,2}{D}){8}"
 
 
 def render(pattern: PiiPattern, digit: str) -> str:
@@ -120,7 +127,9 @@ def _luhn_ok(text: str) -> bool:
 
 
 _COMPILED = tuple((p, re.compile(render(p, r"\d"))) for p in PATTERNS)
-_ANY_DIGIT_OR_AT = re.compile(r"[\d@]")
+#: Every pattern needs an "@" or nine digits with at most two separators between neighbours: text without
+#: either (most log messages: words, small counts, short ids) is left after one cheap scan.
+_MAYBE_PII = re.compile("@|" + NINE_DIGITS.replace("{D}", r"\d"))
 
 
 def _metric_mask(found: str) -> str:
@@ -129,7 +138,7 @@ def _metric_mask(found: str) -> str:
 
 def redact_text(text: str, *, for_metrics: bool = False) -> str:
     """``text`` with every PII match masked (SDK rule: cards only when Luhn-valid)."""
-    if not _ANY_DIGIT_OR_AT.search(text):  # the common case: nothing that could match
+    if not _MAYBE_PII.search(text):  # the common case: nothing that could match
         return text
     for pattern, regex in _COMPILED:
 
@@ -307,23 +316,35 @@ def collector_statement_groups(signal: str) -> list[dict[str, Any]]:
     records: list[str] = [f"set({record}.attributes, {_BYTES_TO_TEXT.format(m=record + '.attributes')})"]
     if not metrics:
         records.append(f'set(log.body, Decode(log.body, "utf-8")) where {_BODY_IS_BYTES}')
+    # One cheap scan per record decides which patterns can match at all (most records: none).
+    scans = {"@": '"@"', "digits": _ottl_string(NINE_DIGITS.replace("{D}", r"\p{Nd}"))}
+    for flag, scan in scans.items():
+        for field in [f"{record}.attributes"] + ([] if metrics else ["log.body"]):
+            records.append(f'set({record}.cache["{flag}"], true) where IsMatch(String({field}), {scan})')
     for pattern in PATTERNS:
         regex = _ottl_string(render(pattern, r"\p{Nd}"))
         only_others = f'resource.attributes["{MARKER}"] != "{MARKER_VALUE}"' if pattern.luhn else ""
         where = f" where {only_others}" if only_others else ""
+        scanned = f'{record}.cache["{pattern.needs}"] == true' + (f" and {only_others}" if only_others else "")
         if metrics:
             # Distinct values must stay distinct series: ****<hash>. The lead and trail characters are lost.
-            for target, group in (("resource.attributes", resource), ("datapoint.attributes", records)):
-                group.append(f'replace_all_patterns({target}, "value", {regex}, "$$2", SHA256, "{MASK}%s"){where}')
-                group.append(f'replace_all_patterns({target}, "value", "{_TRUNCATE_HASH}", "{MASK}$$1")')
+            for target, group, condition in (
+                ("resource.attributes", resource, where),
+                ("datapoint.attributes", records, f" where {scanned}"),
+            ):
+                group.append(
+                    f'replace_all_patterns({target}, "value", {regex}, "$$2", SHA256, "{MASK}%s"){condition}'
+                )
+                group.append(f'replace_all_patterns({target}, "value", "{_TRUNCATE_HASH}", "{MASK}$$1"){condition}')
             continue
         replacement = f'"$${{1}}{MASK}$${{3}}"'
-        body_map = f"IsMap(log.body) and {only_others}" if only_others else "IsMap(log.body)"
         for _ in range(2):
             resource.append(f'replace_all_patterns(resource.attributes, "value", {regex}, {replacement}){where}')
-            records.append(f'replace_all_patterns(log.attributes, "value", {regex}, {replacement}){where}')
-            records.append(f"replace_pattern(log.body, {regex}, {replacement}){where}")
-            records.append(f'replace_all_patterns(log.body, "value", {regex}, {replacement}) where {body_map}')
+            records.append(f'replace_all_patterns(log.attributes, "value", {regex}, {replacement}) where {scanned}')
+            records.append(f"replace_pattern(log.body, {regex}, {replacement}) where {scanned}")
+            records.append(
+                f'replace_all_patterns(log.body, "value", {regex}, {replacement}) where IsMap(log.body) and {scanned}'
+            )
     return [
         _group("resource", resource),
         _group(record, records),

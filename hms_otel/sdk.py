@@ -49,6 +49,9 @@ from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
 )
 
 from hms_otel import _sdk_internals, logbuffer, pii
+from hms_otel.envcheck import repair_environment
+from hms_otel.export_guard import guard_log_exporter, guard_metric_exporter
+from hms_otel.sigterm import flush_on_sigterm
 
 _log = logging.getLogger("hms_otel")
 
@@ -75,6 +78,9 @@ DEFAULT_ENV: dict[str, str] = {
     # cap export at what one gRPC round trip per 512 allows. Measured in benchmarks/bench_logs.py.
     "OTEL_BLRP_MAX_QUEUE_SIZE": "16384",
     "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
+    # Bounded values: one huge attribute must not make every export too large (issue 13).
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "4096",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT": "128",
 }
 
 #: HMS-specific settings and their defaults (documented in the README).
@@ -82,6 +88,10 @@ HMS_ENV: dict[str, str] = {
     "HMS_OTEL_SHUTDOWN_TIMEOUT": "2",
     "HMS_ENVIRONMENT": "local",
     "HMS_LAYER": "",
+    "HMS_OTEL_LOG_BODY_LENGTH_LIMIT": "65536",
+    "HMS_OTEL_MAX_REQUEST_BYTES": "3145728",
+    "HMS_OTEL_MAX_METRIC_NAMES": "1000",
+    "HMS_OTEL_MAX_REMEMBERED_FAILURES": "1000",
 }
 
 # Loggers whose records never go to the OTel log pipeline: the SDK and gRPC
@@ -91,8 +101,10 @@ _NEVER_EXPORTED_LOGGERS = ("opentelemetry", "grpc", "urllib3", "hms_otel.sdk")
 
 def apply_default_env(overrides: dict[str, str] | None = None) -> None:
     """Fill in HMS defaults (then ``overrides``) where the environment is silent."""
-    for key, value in {**DEFAULT_ENV, **(overrides or {})}.items():
+    defaults = {**DEFAULT_ENV, **(overrides or {})}
+    for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    repair_environment({**HMS_ENV, **defaults})
 
 
 def shutdown_timeout() -> float:
@@ -238,6 +250,7 @@ def _adopt() -> None:
     _installed = providers
     if first:
         atexit.register(_shutdown_at_exit)
+        flush_on_sigterm(_flush_on_sigterm)
         os.register_at_fork(after_in_child=_reset_after_fork)
     from hms_otel import metric
 
@@ -254,6 +267,12 @@ def _add_log_and_pii_safeguards(providers: Providers) -> None:
             _sdk_internals.prepend_log_processor(providers.logger_provider, pii.RedactingLogProcessor())
     if providers.meter_provider is not None and pii.enabled():
         _sdk_internals.wrap_metric_exporters(providers.meter_provider, pii.RedactingMetricExporter)
+    # Outermost: bounded values, requests split under the collector's 4 MiB limit, what cannot fit dropped
+    # alone and counted (hms_otel.export_guard), so the buffer and the PII masking only see bounded data.
+    if providers.logger_provider is not None:
+        _sdk_internals.wrap_log_exporters(providers.logger_provider, guard_log_exporter)
+    if providers.meter_provider is not None:
+        _sdk_internals.wrap_metric_exporters(providers.meter_provider, guard_metric_exporter)
 
 
 @contextlib.contextmanager
@@ -280,6 +299,15 @@ def _not_from_exporters(record: logging.LogRecord) -> bool:
 def _shutdown_at_exit() -> None:
     if _installed is not None:
         _installed.shutdown(shutdown_timeout())
+
+
+def _flush_on_sigterm(terminating: bool) -> None:
+    """SIGTERM: flush (or shut down, when the process dies right after) within the bounded exit time."""
+    if _installed is not None:
+        if terminating:
+            _installed.shutdown(shutdown_timeout())
+        else:
+            _installed.force_flush(shutdown_timeout())
 
 
 def _reset_after_fork() -> None:

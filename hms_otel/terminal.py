@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
-# ESC/CSI sequences and every other C0/C1 control character except newline and tab.
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# ESC/CSI sequences, every other C0/C1 control character except newline and tab, and the Unicode
+# bidirectional overrides and isolates (they reorder what the operator reads).
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def safe_text(text: str) -> str:

@@ -2,14 +2,23 @@
 
 Strict on purpose, so a value means exactly what was written:
 
-* a file is UTF-8 text of at most :data:`MAX_BYTES` bytes, one document;
+* a file is UTF-8 text of at most :data:`MAX_BYTES` bytes and :data:`MAX_NODES`
+  values, one document;
 * anchors, aliases (and so "billion laughs" bombs), tags and directives are
   errors; mappings have text keys and no duplicate keys; nesting is bounded;
 * scalars are kept as written (:class:`Scalar` keeps the text and its quoting
-  style); :meth:`Scalar.value` gives the YAML 1.2 core-schema meaning, and the
-  typed accessors (:func:`text`, :func:`number`, :func:`boolean`) refuse, with
-  the location, the spellings YAML 1.1 reads differently (``010``, ``1:30``,
-  ``0x1F``, ``yes``/``on``, ``1_000``).
+  style): :func:`text` gives the characters as written (``1.10`` stays
+  ``1.10``), :func:`parse_decimal` and :func:`boolean` refuse, with the
+  location, the spellings YAML 1.1 reads differently (``010``, ``1:30``,
+  ``0x1F``, ``yes``/``on``), and :func:`plain_data` (for schema checks) gives
+  the YAML 1.2 core-schema meaning, refusing numbers that would not read back
+  as written.
+
+How a file type uses it: :func:`read_file_bytes` then :func:`read_bytes` (both
+raise :class:`~hms_otel.errors.ProblemsError`), then read fields from the nodes,
+turning a :class:`NodeError` into a problem (``hms_otel.alerts.spec.fields``
+does that for alert and dashboard files). :func:`find_files` lists a folder's
+files and reports links that dangle or loop.
 
 The events come from PyYAML's libyaml parser when it is there (the pure-Python
 one otherwise); the tree is built here, without recursion, in time linear in
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +42,13 @@ MAX_BYTES = 1_000_000
 #: Deeper nesting than this is never a configuration file (and would cost recursion elsewhere).
 MAX_DEPTH = 64
 #: More values than this is never a configuration file; it also bounds the time to read one.
-MAX_NODES = 50_000
+MAX_NODES = 20_000
 #: After this many problems the rest of a file is not read (the user has enough to fix).
 MAX_PROBLEMS = 100
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Parser events and marks: the C and the pure-Python parser give different classes of the same shape.
+Event = Any
 
 # ---- nodes ---------------------------------------------------------------------------------------------
 
@@ -152,15 +163,6 @@ class NodeError(HmsError):
 # ---- reading -------------------------------------------------------------------------------------------
 
 
-def read_path(path: str | Path, shown: str | None = None, *, what: str = "file") -> Node | None:
-    """Read and parse ``path``; ``shown`` is how it is named in messages. ``None`` for an empty file.
-
-    Raises :class:`ProblemsError` (an unreadable file is one located problem too).
-    """
-    name = shown or str(path)
-    return read_bytes(read_file_bytes(path, name, what=what), name, what=what)
-
-
 def read_file_bytes(path: str | Path, shown: str, *, what: str = "file") -> bytes:
     """The bytes of ``path`` (one more than :data:`MAX_BYTES` at most, so the size check can tell);
     a dangling or looping link, a directory or a missing file is a located problem."""
@@ -176,11 +178,57 @@ def read_file_bytes(path: str | Path, shown: str, *, what: str = "file") -> byte
 
 def read_bytes(data: bytes | str, path: str, *, what: str = "file") -> Node | None:
     """Parse ``data`` (bytes or text) named ``path``; ``None`` when it holds no document."""
-    text = decode(data, path, what=what)
+    text = _decode(data, path, what=what)
     return _Builder(path).build(text)
 
 
-def decode(data: bytes | str, path: str, *, what: str = "file") -> str:
+def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: str = "file"
+               ) -> tuple[list[Path], list[Problem]]:
+    """Files under ``directory`` whose name ``accept`` takes (links followed, hidden entries skipped),
+    sorted, and a problem for every link that dangles or loops and every folder that cannot be
+    read: nothing is skipped silently."""
+    root = Path(directory)
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            problems.append(Problem(Location(str(folder)), "this link leads back to a folder already read "
+                                                           "(a loop); remove it"))
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(Problem(Location(str(folder)), f"cannot read folder: {error.strerror or error}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError as error:  # a link that loops (ELOOP)
+                problems.append(Problem(Location(str(path)), f"cannot follow link: {error.strerror or error}"))
+                continue
+            if is_dir:
+                pending.append(path)
+            elif accept(entry.name):
+                if is_file:
+                    files.append(path)
+                elif entry.is_symlink():
+                    problems.append(Problem(Location(str(path)), f"link to {os.readlink(path)!r}, which does not "
+                                                                 "exist or loops; fix or remove the link"))
+                else:
+                    problems.append(Problem(Location(str(path)), f"not a regular file; a {what} is a text file"))
+    return sorted(files), problems
+
+
+def _decode(data: bytes | str, path: str, *, what: str = "file") -> str:
     """UTF-8 text of at most :data:`MAX_BYTES` bytes with only characters YAML allows."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
@@ -211,7 +259,9 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What YAML allows, minus U+0085, U+2028 and U+2029: line breaks to YAML 1.1 readers and text to
+# YAML 1.2 ones, so two tools would read the same file differently.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class _Builder:
@@ -221,7 +271,7 @@ class _Builder:
         self.path = path
         self.problems: list[Problem] = []
 
-    def problem(self, mark: Any, message: str) -> None:  # a yaml.Mark (pure or libyaml's) or None
+    def problem(self, mark: Any, message: str) -> None:
         location = Location(self.path, mark.line + 1, mark.column + 1) if mark is not None else Location(self.path)
         self.problems.append(Problem(location, message))
 
@@ -231,11 +281,10 @@ class _Builder:
         documents = 0
         count = 0
         # Each open collection: (start event, children, first line of each key for mappings).
-        stack: list[tuple[Any, list[Node], dict[str, int] | None]] = []
-        # Events are told apart by exact type below, which mypy cannot narrow on.
-        event: Any
+        stack: list[tuple[Event, list[Node], dict[str, int] | None]] = []
+        events: Iterator[Event] = yaml.parse(text, Loader=_Loader)
         try:
-            for event in yaml.parse(text, Loader=_Loader):
+            for event in events:
                 kind = type(event)
                 if kind is yaml.ScalarEvent:
                     if event.anchor is not None or event.tag is not None:
@@ -304,14 +353,14 @@ class _Builder:
             raise ProblemsError(self.problems)
         return root
 
-    def _check_properties(self, event: Any) -> None:
+    def _check_properties(self, event: Event) -> None:
         if event.anchor is not None:
             self.problem(event.start_mark, f"YAML anchor &{event.anchor} is not allowed; write values out")
         tag = getattr(event, "tag", None)
         if tag is not None:
             self.problem(event.start_mark, f"YAML tag {tag!r} is not allowed; write plain values")
 
-    def _add(self, parent: tuple[Any, list[Node], dict[str, int] | None], node: Node) -> None:
+    def _add(self, parent: tuple[Event, list[Node], dict[str, int] | None], node: Node) -> None:
         _start, children, keys = parent
         if keys is not None and len(children) % 2 == 0:  # a key
             invalid = None
@@ -327,17 +376,17 @@ class _Builder:
                 node = Scalar(node.path, node.line, node.column, node.end_line, _INVALID_KEY, "'")
         children.append(node)
 
-    def _collection(self, start: Any, end: Any, children: list[Node]) -> Node:
+    def _collection(self, start: Event, end: Event, children: list[Node]) -> Node:
         mark = start.start_mark
         line, column, end_line = mark.line + 1, mark.column + 1, end.end_mark.line + 1
         if type(start) is yaml.SequenceStartEvent:
             return ListNode(self.path, line, column, end_line, tuple(children))
-        pairs = tuple(zip(children[0::2], children[1::2], strict=True))
-        # Every key is a Scalar: _add replaced the others.
-        index = {
-            key.text: (key, value) for key, value in pairs if isinstance(key, Scalar) and key.text is not _INVALID_KEY
-        }
-        return MapNode(self.path, line, column, end_line, pairs, index)  # type: ignore[arg-type]
+        pairs: list[tuple[Scalar, Node]] = []
+        for key, value in zip(children[0::2], children[1::2], strict=True):
+            assert isinstance(key, Scalar)  # _add made every key a Scalar
+            pairs.append((key, value))
+        index = {key.text: (key, value) for key, value in pairs if key.text is not _INVALID_KEY}
+        return MapNode(self.path, line, column, end_line, tuple(pairs), index)
 
 
 _INVALID_KEY = "\0invalid key"
@@ -398,13 +447,6 @@ def text(node: Node, what: str) -> str:
     return node.text
 
 
-def number(node: Node, what: str, *, unit_hint: str = "") -> float:
-    """A finite decimal number (``2000``, ``0.5``, ``1e3``); YAML 1.1 spellings and other scripts' digits are errors."""
-    if not isinstance(node, Scalar):
-        raise NodeError(node, f"{what} must be a number, not {node.describe()}")
-    return parse_decimal(node.text, lambda message: NodeError(node, f"{what}: {message}{unit_hint}"))
-
-
 def parse_decimal(written: str, error: type[Exception] | object) -> float:
     """``written`` as a finite decimal number; ``error(message)`` builds what is raised otherwise."""
     value = written.strip()
@@ -449,31 +491,32 @@ def plain_data(node: Node | None) -> object:
     """
     if node is None:
         return None
-    result: list[object] = []
-    # (node, container to fill, key in it)
-    work: list[tuple[Node, object, object]] = [(node, result, None)]
+    result: list[object] = [None]
+    # (node, container to fill, key or index in it)
+    work: list[tuple[Node, dict[str, object] | list[object], str | int]] = [(node, result, 0)]
     while work:
         current, container, key = work.pop()
         value: object
         if isinstance(current, Scalar):
             value = _plain_scalar(current)
         elif isinstance(current, MapNode):
-            value = {}
+            mapping: dict[str, object] = {}
+            value = mapping
             for entry_key, entry_value in reversed(current.entries):  # popped in written order
                 if entry_key.text is not _INVALID_KEY:
-                    work.append((entry_value, value, entry_key.text))
+                    work.append((entry_value, mapping, entry_key.text))
         else:
             assert isinstance(current, ListNode)
-            value = [None] * len(current.items)
+            items: list[object] = [None] * len(current.items)
+            value = items
             for position, item in enumerate(current.items):
-                work.append((item, value, position))
+                work.append((item, items, position))
         if isinstance(container, dict):
+            assert isinstance(key, str)
             container[key] = value
-        elif key is None:
-            assert isinstance(container, list)
-            container.append(value)
         else:
-            container[key] = value  # type: ignore[index]
+            assert isinstance(key, int)
+            container[key] = value
     return result[0]
 
 
@@ -512,16 +555,3 @@ def key_location(mapping: Node, key: str) -> Location:
     if isinstance(mapping, MapNode) and key in mapping._index:
         return mapping._index[key][0].location
     return mapping.location
-
-
-def walk(root: Node) -> Iterator[Node]:
-    """Every node, depth first, without recursion."""
-    work = [root]
-    while work:
-        node = work.pop()
-        yield node
-        if isinstance(node, MapNode):
-            for key, value in reversed(node.entries):
-                work.extend((value, key))
-        elif isinstance(node, ListNode):
-            work.extend(reversed(node.items))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,7 +185,7 @@ def _verdict(outcome: str) -> str:
 
 
 @alerts.command()
-@_DIR
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Rules file Prometheus loads.")
 @click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -194,10 +196,38 @@ def _verdict(outcome: str) -> str:
 @_GROUP_WAIT
 def watch(directory: Path, output: Path, alertmanager_path: Path | None, prometheus_url: str | None,
           alertmanager_url: str | None, scrape_interval_ms: int | None, group_wait: str | None) -> None:
-    """Recompile, check and reload on every change in DIRECTORY (Ctrl-C to stop).
+    """Recompile, check and reload on every change in DIRECTORY (Ctrl-C or SIGTERM stops).
 
-    A broken file is reported as file:line:col and the last good rules stay active."""
+    A broken file is reported as file:line:col and the last good rules stay active. The folder
+    may be removed, re-created or replaced by a link meanwhile."""
     settings = _settings(scrape_interval_ms, group_wait)
     click.echo(f"watching {directory} (Ctrl-C to stop)", err=True)
-    watch_loop(directory, output, alertmanager_path, prometheus_url=prometheus_url,
-               alertmanager_url=alertmanager_url, settings=settings)
+    stop = threading.Event()
+    failures: list[Exception] = []
+
+    def run() -> None:
+        try:
+            watch_loop(directory, output, alertmanager_path, prometheus_url=prometheus_url,
+                       alertmanager_url=alertmanager_url, settings=settings, stop_event=stop)
+        except Exception as error:  # reported by the main thread, the one place that prints errors
+            failures.append(error)
+
+    # Compiling runs on a worker thread; the main thread only waits, so Ctrl-C and SIGTERM
+    # are handled within a fraction of a second whatever a compile is doing.
+    worker = threading.Thread(target=run, name="hms-alert-watcher", daemon=True)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        stop.set()
+        signal.signal(signal.SIGTERM, previous)
+    if failures:
+        raise failures[0]
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

@@ -183,7 +183,8 @@ def validate(result: CompileResult, settings: Settings | None = None) -> list[Pr
     if not checked.ok:
         chosen = settings or Settings.from_env()
         problems.extend(_blame(result.files, checked.output, lambda one: tools.check_alertmanager(
-            _yaml(alertmanager.alertmanager_config(one, chosen).config)), "Alertmanager (amtool check-config)"))
+            _yaml(alertmanager.alertmanager_config(one, chosen).config)), "Alertmanager (amtool check-config)",
+            by_action=True))
     return problems
 
 
@@ -191,9 +192,10 @@ def validate(result: CompileResult, settings: Settings | None = None) -> list[Pr
 _MAX_BLAMED_ITEMS = 40
 
 
-def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]], tools.ToolRun], tool: str
-           ) -> list[Problem]:
-    """Problems at the source of each alert/SLO whose output ``check`` rejects alone."""
+def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]], tools.ToolRun], tool: str,
+           *, by_action: bool = False) -> list[Problem]:
+    """Problems at the source of each alert/SLO whose output ``check`` rejects alone (``by_action``:
+    at the action whose receiver it rejects, for Alertmanager)."""
     problems = []
     for source in files:
         items: list[Alert | Slo] = [*source.alerts, *source.slos]
@@ -201,12 +203,21 @@ def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]
             continue
         found = False
         for item in items[:_MAX_BLAMED_ITEMS]:
-            one = replace(source, alerts=(item,) if isinstance(item, Alert) else (),
-                          slos=(item,) if isinstance(item, Slo) else ())
-            run = check([one])
-            if not run.ok:
-                found = True
-                problems.append(Problem(item.source, f"{tool} rejects what this produces: {_last_line(run.output)}"))
+            run = check([_alone(source, item)])
+            if run.ok:
+                continue
+            found = True
+            # An action of its own when one is to blame (Alertmanager), else the alert or SLO.
+            where = item.source
+            actions = dict.fromkeys((*item.actions, *getattr(item, "ticket_actions", ()))) if by_action else {}
+            for action in actions:
+                narrowed: Alert | Slo = replace(item, actions=(action,), ticket_actions=(action,)) if isinstance(
+                    item, Slo) else replace(item, actions=(action,))
+                alone = check([_alone(source, narrowed)])
+                if not alone.ok:
+                    where, run = action.location, alone
+                    break
+            problems.append(Problem(where, f"{tool} rejects what this produces: {_last_line(run.output)}"))
         if not found:
             problems.append(Problem(Location(source.path), f"{tool} rejects what this file produces: "
                                                            f"{_last_line(check([source]).output)}"))
@@ -216,9 +227,18 @@ def _blame(files: list[AlertFile], output: str, check: Callable[[list[AlertFile]
     return problems
 
 
+def _alone(source: AlertFile, item: Alert | Slo) -> AlertFile:
+    return replace(source, alerts=(item,) if isinstance(item, Alert) else (),
+                   slos=(item,) if isinstance(item, Slo) else ())
+
+
 def _last_line(output: str) -> str:
+    """The tool's own complaint: the text after its last ``FAILED:`` (or its last line)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[-1][:500] if lines else "no message"
+    failed = [line.partition("FAILED:")[2].strip() for line in lines if "FAILED:" in line]
+    chosen = [text for text in failed if text] or [
+        line for line in lines if not line.startswith(("Checking", "amtool: error: failed to validate"))]
+    return (chosen[-1] if chosen else lines[-1] if lines else "no message")[:500]
 
 
 def _yaml(data: object) -> str:

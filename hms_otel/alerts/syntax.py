@@ -73,6 +73,7 @@ OPERATORS = (">=", "<=", "==", "!=", ">", "<")
 _AGGREGATION = re.compile(r"[A-Za-z0-9]+_over_", re.ASCII)
 _OPERATOR_CHARS = re.compile(r"[<>=!]")
 _SPACE = re.compile(r"\s")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DIGIT_GROUPS = re.compile(r"(?<=[0-9])_(?=[0-9])")
 _DECIMAL_ONLY = re.compile(r"[-+]?[1-9][0-9]*(?:\.[0-9]+)?", re.ASCII)
 #: What users type for the operators PromQL spells differently.
@@ -192,6 +193,9 @@ def _check_webhook(target: str) -> str | None:
         return "webhook URL must not contain template text ('{{' or '}}')"
     if _SPACE.search(target) or not target.isprintable():
         return f"webhook URL {shown(target)} contains spaces or control characters; percent-encode them"
+    bad_escape = _BAD_PERCENT.search(target)
+    if bad_escape:
+        return f"webhook URL {shown(target)} has a '%' not followed by two hex digits (write %25 for '%')"
     try:
         parts = urlsplit(target)
     except ValueError as error:

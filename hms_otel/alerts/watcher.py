@@ -1,6 +1,8 @@
 """Recompile on change, validate, write atomically, reload Prometheus and
 Alertmanager. A broken alert file is reported with its location and nothing is
-written, so the last good rules stay active."""
+written, so the last good rules stay active. When to compile again (polling by
+path, settling, stale compiles) is :mod:`hms_otel.alerts.folder`'s job.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +10,15 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import watchfiles
 
 from hms_otel import http
 from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
+from hms_otel.alerts.folder import POLL_S, SETTLE_S, Echo, RebuildReport, follow
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.tools import ToolMissing
-from hms_otel.errors import Problem
 
-#: ``echo(text, is_error)``; the CLI prints, ``hms-ops up`` may log.
-Echo = Callable[[str, bool], None]
+__all__ = ["RebuildReport", "rebuild", "reload", "watch", "write_atomically"]
 #: Reloads one server; returns "ok" or what went wrong. ``hms-ops up`` reloads Prometheus by SIGHUP.
 Reload = Callable[[], str]
 _RELOAD_TIMEOUT_S = 10
@@ -29,17 +27,9 @@ _RELOAD_TIMEOUT_S = 10
 def _print(text: str, is_error: bool) -> None:
     import click
 
-    click.echo(text, err=is_error)
+    from hms_otel.terminal import safe_text
 
-
-@dataclass
-class RebuildReport:
-    ok: bool
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-    #: URL -> "ok" or the error the server answered.
-    reloads: dict[str, str] = field(default_factory=dict)
+    click.echo(safe_text(text), err=is_error)
 
 
 def rebuild(
@@ -53,6 +43,7 @@ def rebuild(
     k8s: bool = False,
     force: bool = True,
     echo: Echo = _print,
+    still_current: Callable[[], bool] | None = None,
     reload_prometheus: Reload | None = None,
     reload_alertmanager: Reload | None = None,
 ) -> RebuildReport:
@@ -60,6 +51,8 @@ def rebuild(
 
     ``force`` reloads even when the outputs did not change (the servers may
     not have read them yet); ``watch`` passes ``False`` after its first cycle.
+    ``still_current`` is asked before anything is written: ``False`` (the files
+    changed meanwhile) drops this compile's outputs.
     A server is reloaded by ``reload_*`` when given, else by ``POST <url>/-/reload``.
     """
     try:
@@ -70,14 +63,17 @@ def rebuild(
         echo("alert files have errors; the previous rules stay active", True)
         return RebuildReport(False, invalid.problems)
     try:
-        problems = validate(result)
+        problems = validate(result, settings)
     except ToolMissing as missing:
         echo(f"warning: {missing}; outputs not checked", True)
         problems = []
     if problems:
         for problem in problems:
             echo(str(problem), True)
+        echo("alert files have errors; the previous rules stay active", True)
         return RebuildReport(False, problems, result.warnings)
+    if still_current is not None and not still_current():
+        return RebuildReport(False, [], result.warnings, stale=True)
     for warning in result.warnings:
         echo(str(warning), True)
     report = RebuildReport(True, warnings=result.warnings)
@@ -89,7 +85,13 @@ def rebuild(
                       reload_alertmanager or _by_url(alertmanager_url)))
     steps.append((rules_path, rules_text, prometheus_url, reload_prometheus or _by_url(prometheus_url)))
     for path, text, url, reloader in steps:
-        changed = write_atomically(path, text)
+        try:
+            changed = write_atomically(path, text)
+        except OSError as error:  # e.g. a full disk: say so, keep what the servers have, try again later
+            echo(f"cannot write {path}: {error.strerror or error}; the previous rules stay active", True)
+            report.ok = False
+            report.unwritten = True
+            return report
         if changed:
             report.written.append(str(path))
             echo(f"wrote {path}", False)
@@ -149,24 +151,22 @@ def watch(
     stop_event: threading.Event | None = None,
     echo: Echo = _print,
     on_rebuild: Callable[[RebuildReport], None] | None = None,
+    poll_s: float = POLL_S,
+    settle_s: float = SETTLE_S,
     reload_prometheus: Reload | None = None,
     reload_alertmanager: Reload | None = None,
 ) -> None:
-    """Rebuild now and after every change under ``directory`` until ``stop_event`` is set."""
-    def cycle(force: bool) -> None:
-        report = rebuild(directory, rules_path, alertmanager_path, prometheus_url=prometheus_url,
-                         alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo,
-                         reload_prometheus=reload_prometheus, reload_alertmanager=reload_alertmanager)
-        if on_rebuild is not None:
-            on_rebuild(report)
+    """Rebuild now and after every settled change under ``directory`` until ``stop_event`` is set.
 
-    cycle(True)
-    for _changes in watchfiles.watch(
-        directory,
-        watch_filter=lambda _change, path: path.endswith((".yml", ".yaml")),
-        stop_event=stop_event,
-        debounce=300,
-        rust_timeout=500,
-        yield_on_timeout=False,
-    ):
-        cycle(False)
+    Survives the folder being removed, re-created, renamed or replaced by a link, and says
+    when there is nothing to watch. Never raises for what is in the folder.
+    """
+    stop = stop_event or threading.Event()
+
+    def build(force: bool, still_current: Callable[[], bool]) -> RebuildReport:
+        return rebuild(directory, rules_path, alertmanager_path, prometheus_url=prometheus_url,
+                       alertmanager_url=alertmanager_url, settings=settings, force=force, echo=echo,
+                       still_current=still_current, reload_prometheus=reload_prometheus,
+                       reload_alertmanager=reload_alertmanager)
+
+    follow(directory, build, stop=stop, echo=echo, on_rebuild=on_rebuild, poll_s=poll_s, settle_s=settle_s)

@@ -99,7 +99,8 @@ def load(alert_dir: str | Path | None, registry: MetricRegistry = REGISTRY) -> D
     problems: list[Problem] = []
     if alert_dir is not None and Path(alert_dir).is_dir():
         alert_files, _alert_problems = load_dir(alert_dir, registry)
-        for path in spec.iter_dashboard_files(alert_dir):
+        paths, problems = spec.iter_dashboard_files(alert_dir)
+        for path in paths:
             parsed, found = spec.load_path(path, registry)
             problems.extend(found)
             if parsed is not None:

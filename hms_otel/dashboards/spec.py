@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,14 +67,12 @@ def is_dashboard_file(path: Path) -> bool:
     return path.name.endswith(SUFFIXES)
 
 
-def iter_dashboard_files(directory: str | Path) -> Iterator[Path]:
-    """``*.dashboard.yaml``/``.yml`` files under ``directory`` (recursively, hidden ones skipped), sorted."""
-    root = Path(directory)
-    if not root.is_dir():
-        return iter(())
-    files = [p for p in root.rglob("*") if is_dashboard_file(p) and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    return iter(sorted(files))
+def iter_dashboard_files(directory: str | Path) -> tuple[list[Path], list[Problem]]:
+    """``*.dashboard.yaml``/``.yml`` files under ``directory`` (links followed, hidden ones skipped), sorted,
+    and a problem for every link that dangles or loops."""
+    if not Path(directory).is_dir():
+        return [], []
+    return yamlfile.find_files(directory, lambda name: name.endswith(SUFFIXES), what="dashboard file")
 
 
 def load_path(path: str | Path, registry: MetricRegistry = REGISTRY, *, name: str | None = None

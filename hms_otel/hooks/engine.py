@@ -31,6 +31,8 @@ from hms_otel.hooks.spec import PHASES, Hook, HookConfigError, Record
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, MetricKindConflict, MetricNameError
 
 _log = logging.getLogger("hms_otel.hooks")
+#: ``Py_TPFLAGS_IMMUTABLETYPE``: built-in and extension types whose attributes cannot be set.
+_IMMUTABLE_TYPE = 1 << 8
 
 _REGISTRY_KIND = {
     "timer": Kind.HISTOGRAM,
@@ -65,6 +67,32 @@ class Installation:
 def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installation:
     """Wrap every hook's target; all or nothing: a bad hook raises
     :class:`HookConfigError` listing every problem, and nothing is wrapped."""
+    prepared, problems = _prepare(hooks, meter, where)
+    if problems:
+        raise HookConfigError("\n".join(problems))
+    installation, problems = _patch(prepared)
+    if problems:
+        installation.remove()
+        raise HookConfigError("\n".join(problems))
+    return installation
+
+
+def install_available(hooks: Iterable[Hook], meter: Meter, where: str = "") -> tuple[Installation, list[str]]:
+    """Wrap every hook that can be applied, each on its own; the problems of the others, one line each.
+
+    What a running service uses: one bad hook must cost only itself, never the other
+    hooks, the other instrumentors or the start of the application.
+    """
+    prepared, problems = _prepare(hooks, meter, where)
+    installation, more = _patch(prepared)
+    return installation, problems + more
+
+
+_Prepared = list[tuple["_Target", "_HookPoint", str]]
+
+
+def _prepare(hooks: Iterable[Hook], meter: Meter, where: str) -> tuple[_Prepared, list[str]]:
+    """Resolve targets and compile records; targets with a problem are left out."""
     by_target: dict[str, list[Record]] = {}
     origins: dict[str, str] = {}
     for hook in hooks:
@@ -73,7 +101,7 @@ def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installatio
 
     instruments = _Instruments(meter)
     problems: list[str] = []
-    prepared: list[tuple[_Target, _HookPoint]] = []
+    prepared: _Prepared = []
     for target_name, records in by_target.items():
         label = _label(origins[target_name], target_name)
         try:
@@ -81,22 +109,39 @@ def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installatio
         except HookConfigError as error:
             problems.append(f"{label}: {error}")
             continue
+        except Exception as error:  # whatever a user's module does on attribute access costs this hook only
+            problems.append(f"{label}: cannot resolve it: {type(error).__name__}: {error}")
+            continue
         point = _HookPoint(target_name)
+        failed = False
         for record in records:
             try:
                 point.add(_compile(record, target, instruments))
             except HookConfigError as error:
+                failed = True
                 problems.append(f"{_label(record.origin or origins[target_name], target_name)}: {error}")
-        prepared.append((target, point))
-    if problems:
-        raise HookConfigError("\n".join(problems))
+            except Exception as error:  # e.g. a meter that refuses the instrument: this record only
+                failed = True
+                problems.append(f"{_label(record.origin or origins[target_name], target_name)}: "
+                                f"{type(error).__name__}: {error}")
+        if not failed:
+            prepared.append((target, point, label))
+    return prepared, problems
 
+
+def _patch(prepared: _Prepared) -> tuple[Installation, list[str]]:
     installation = Installation()
-    for target, point in prepared:
+    problems = []
+    for target, point, label in prepared:
+        try:
+            patch = target.patch(point)
+        except Exception as error:  # e.g. an immutable builtin type: setattr refuses
+            problems.append(f"{label}: cannot wrap it: {type(error).__name__}: {error}")
+            continue
         installation._trackers.extend(point.trackers)
-        installation._patches.append(target.patch(point))
+        installation._patches.append(patch)
         point.start_counters_at_zero()
-    return installation
+    return installation, problems
 
 
 def _label(origin: str, target: str) -> str:
@@ -124,15 +169,24 @@ class _Target:
             raise HookConfigError(f"target {name!r} must look like 'package.module:Class.method'")
         try:
             module = importlib.import_module(module_name)
-        except Exception as error:  # an import can fail with anything; report it, do not crash the service
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # an import can fail (or exit) with anything; never the service
             raise HookConfigError(f"cannot import module {module_name!r}: {type(error).__name__}: {error}") from None
         parent: Any = module
         *path, attribute = qualname.split(".")
         for step in path:
             try:
                 parent = getattr(parent, step)
-            except AttributeError:
+            except Exception:  # AttributeError, or whatever a property raises
                 raise HookConfigError(f"{module_name} has no {step!r} on the way to {qualname!r}") from None
+        if not (inspect.ismodule(parent) or inspect.isclass(parent)):
+            raise HookConfigError(f"{'.'.join(path)} in {module_name} is an instance of {type(parent).__name__}, "
+                                  f"not a class or module; hook the method on its class: "
+                                  f"{module_name}:{type(parent).__qualname__}.{attribute}")
+        if isinstance(parent, type) and parent.__flags__ & _IMMUTABLE_TYPE:
+            raise HookConfigError(f"{parent.__qualname__} is a built-in type whose methods cannot be wrapped; "
+                                  "hook the function of your code that calls it")
         namespace = vars(parent)
         had_own = attribute in namespace
         raw = namespace.get(attribute) if had_own else getattr(parent, attribute, MISSING)

@@ -8,17 +8,34 @@ and instruments whatever ``HMS_OTEL_HOOKS`` names.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.metrics import get_meter
 
+from hms_otel.errors import Problem
 from hms_otel.hooks import engine, spec
 from hms_otel.hooks.spec import Hook, HookConfigError
 
 _log = logging.getLogger("hms_otel.hooks")
+
+
+def _by_file(problems: list[Problem]) -> dict[str, list[Problem]]:
+    grouped: dict[str, list[Problem]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.location.path, []).append(problem)
+    return grouped
+
+
+def warn(message: str) -> None:
+    """One visible line (or block) on stderr, and the same on the ``hms_otel.hooks`` logger."""
+    with contextlib.suppress(Exception):  # a closed stderr must not stop the application
+        print(f"hms-otel: warning: {message}", file=sys.stderr, flush=True)
+    _log.warning("%s", message)
 
 
 class HookInstrumentor(BaseInstrumentor):
@@ -26,9 +43,12 @@ class HookInstrumentor(BaseInstrumentor):
 
     ``instrument()`` accepts ``meter_provider=`` and ``hooks=`` (a sequence of
     :class:`Hook`, replacing both the defaults and the environment variable).
-    A configuration error is logged as one clear message and nothing is
-    wrapped: a bad hook file must not stop the service, nor the other
-    instrumentors that ``opentelemetry-instrument`` loads after this one.
+    Each layer's hooks load on their own: a hook that cannot be applied is
+    skipped with one warning on stderr (not through logging, which the OTel log
+    bridge may carry away from the terminal), the others are installed, and
+    nothing here ever raises: ``opentelemetry-instrument`` stops loading the
+    remaining instrumentors at the first one that raises, and the application
+    must always start.
     """
 
     #: The default hook points, usually the layer library's documented surface.
@@ -61,16 +81,38 @@ class HookInstrumentor(BaseInstrumentor):
                 return from_env
         return tuple(self.hooks)
 
+    def _readable_hooks(self) -> tuple[tuple[Hook, ...], list[Problem]]:
+        """Like :meth:`configured_hooks`, but a hook file that cannot be read costs only itself."""
+        if self.config_env:
+            found, problems = spec.read_env(self.config_env)
+            if found is not None:
+                return found, problems
+        return tuple(self.hooks), []
+
     def _instrument(self, **kwargs: Any) -> None:
         from hms_otel import __version__
 
-        meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
+        name = type(self).__name__
         try:
-            hooks = tuple(kwargs["hooks"]) if kwargs.get("hooks") is not None else self.configured_hooks()
-            self._installation = engine.install(hooks, meter, where=self._where())
-        except HookConfigError as error:
-            _log.error("%s: hooks not installed:\n%s", type(self).__name__, error)
+            meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
+            unreadable: list[Problem] = []
+            if kwargs.get("hooks") is not None:
+                hooks = tuple(kwargs["hooks"])
+            else:
+                hooks, unreadable = self._readable_hooks()
+            for path, problems_of_file in _by_file(unreadable).items():
+                warn(f"{name}: hook file {path} skipped:\n" + "\n".join(map(str, problems_of_file)))
+            self._installation, problems = engine.install_available(hooks, meter, where=self._where())
+        except HookConfigError as error:  # pragma: no cover - files are read leniently above
+            warn(f"{name}: hooks not installed:\n{error}")
             self._installation = None
+            return
+        except (Exception, SystemExit) as error:  # a bug must not stop the application either
+            warn(f"{name}: hooks not installed: internal error {type(error).__name__}: {error}")
+            self._installation = None
+            return
+        for problem in problems:
+            warn(f"{name}: hook skipped: {problem}")
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._installation is not None:

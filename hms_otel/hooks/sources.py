@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hms_otel.attributes import error_type
+from hms_otel.attributes import bounded_text, error_type, value_length_limit
 
 #: Returned by an extractor when the call has no such value (e.g. ``return``
 #: after an exception); the attribute is then left out, silently.
@@ -79,9 +79,19 @@ class Uses:
         return (self.arguments, self.result, self.error, self.obj)
 
 
-def parse(source: object, parameters: ParameterMap) -> tuple[Extractor, Uses]:
+#: ``len(``/``not`` may wrap a source this many times; deeper is never meant (and would cost recursion).
+MAX_NESTING = 8
+#: A source longer than this is not a source.
+MAX_LENGTH = 1000
+
+
+def parse(source: object, parameters: ParameterMap, _depth: int = 0) -> tuple[Extractor, Uses]:
     """Compile ``source`` into an extractor for calls of the target described
     by ``parameters``; raise :class:`SourceError` saying what is wrong."""
+    if _depth > MAX_NESTING:
+        raise SourceError(f"source nests len(...)/not more than {MAX_NESTING} deep")
+    if isinstance(source, str) and len(source) > MAX_LENGTH:
+        raise SourceError(f"a source is at most {MAX_LENGTH} characters; this one has {len(source)}")
     if isinstance(source, bool | int | float):
         constant = source
         return (lambda call: constant), Uses()
@@ -92,10 +102,10 @@ def parse(source: object, parameters: ParameterMap) -> tuple[Extractor, Uses]:
         constant_text = text[len("const:") :]
         return (lambda call: constant_text), Uses()
     if text.startswith("len(") and text.endswith(")"):
-        inner, uses = parse(text[4:-1], parameters)
+        inner, uses = parse(text[4:-1], parameters, _depth + 1)
         return _len(inner), uses
     if text.startswith("not "):
-        inner, uses = parse(text[4:], parameters)
+        inner, uses = parse(text[4:], parameters, _depth + 1)
         return _not(inner), uses
     if text == "outcome":
         return _outcome, Uses(error=True)
@@ -104,7 +114,7 @@ def parse(source: object, parameters: ParameterMap) -> tuple[Extractor, Uses]:
     head, _, rest = text.partition(".")
     path = tuple(rest.split(".")) if rest else ()
     if rest and not _PATH.match("." + rest):
-        raise SourceError(f"bad path {rest!r} in source {source!r}; use names separated by dots")
+        raise SourceError(f"bad path {rest[:60]!r} in source {source[:80]!r}; use names separated by dots")
     if head == "return":
         return _walk(_result, path), Uses(result=True)
     if head == "obj":
@@ -229,9 +239,12 @@ def _walk(base: Extractor, path: tuple[str, ...]) -> Extractor:
 
 
 def attribute_value(value: Any) -> Any:
-    """Make ``value`` an OpenTelemetry attribute value (str, bool, int, float)."""
-    if isinstance(value, str | bool | int | float):
+    """Make ``value`` an OpenTelemetry attribute value (str, bool, int, float); long strings are cut
+    (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) so a huge value never enters the SDK's state."""
+    if isinstance(value, str):
+        return bounded_text(value, value_length_limit())
+    if isinstance(value, bool | int | float):
         return value
     if isinstance(value, enum.Enum):
         return attribute_value(value.value)
-    return str(value)
+    return bounded_text(str(value), value_length_limit())

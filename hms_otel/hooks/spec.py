@@ -171,25 +171,39 @@ def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[H
     """Hooks named by environment variable ``variable``, or ``None`` when unset.
 
     The value is inline YAML when it starts with ``[`` or ``{`` or spans lines,
-    otherwise one or more file paths separated by ``os.pathsep``.
+    otherwise one or more file paths separated by ``os.pathsep``. Raises
+    :class:`HookFileInvalid` with the problems of every file that has any.
     """
+    hooks, problems = read_env(variable, environ)
+    if problems:
+        raise HookFileInvalid(problems)
+    return hooks
+
+
+def read_env(variable: str, environ: Mapping[str, str] | None = None
+             ) -> tuple[tuple[Hook, ...] | None, list[Problem]]:
+    """Like :func:`from_env`, but each file on its own: the hooks of the files that read well, and
+    the problems of the others (what a running service uses: one bad file costs only itself)."""
     raw = (os.environ if environ is None else environ).get(variable, "")
     value = raw.strip()
     if not value:
-        return None
+        return None, []
     if value[0] in "[{" or "\n" in value:
         # Dedent, not strip: stripping would move the first line left of the rest.
-        return load(textwrap.dedent(raw), f"${variable}")
+        try:
+            return load(textwrap.dedent(raw), f"${variable}"), []
+        except HookFileInvalid as error:
+            return (), error.problems
     hooks: list[Hook] = []
+    problems: list[Problem] = []
     for part in value.split(os.pathsep):
         if part.strip():
             try:
                 hooks.extend(load_file(part.strip()))
             except HookFileInvalid as error:
-                raise HookFileInvalid(
-                    Problem(p.location, f"{p.message} (named by ${variable})", p.severity) for p in error.problems
-                ) from None
-    return tuple(hooks)
+                problems.extend(Problem(p.location, f"{p.message} (named by ${variable})", p.severity)
+                                for p in error.problems)
+    return tuple(hooks), problems
 
 
 def _error_location(root: yamlfile.Node, violation: Violation, root_path: list[object]) -> Location:

@@ -1,7 +1,7 @@
 """One rebuild of what ``hms-ops up`` derives from the alert folder, run as a short-lived child process.
 
-The supervisor only notices that an alert file changed (a cheap poll of
-modification times, :class:`AlertFolder`); compiling and checking the alerts
+The supervisor only notices that an alert file changed
+(:mod:`hms_otel.alerts.folder`, a poll of a few ``stat`` calls); compiling and checking the alerts
 (promtool, amtool), the recorded latency series, the channel report and the
 dashboard happen here, in a process that exits, so the resting supervisor never
 holds the compiler, the notifier settings or the dashboard builder in memory.
@@ -9,7 +9,9 @@ The supervisor reloads Alertmanager and Prometheus itself afterwards (it holds
 their processes: Prometheus reloads by SIGHUP).
 
 Exit status: 0 when a file the servers read changed (reload them), 3 when
-nothing changed, 1 when the alert files have errors (the previous rules stay).
+nothing changed, 1 when the alert files have errors (the previous rules stay),
+4 when the files changed while compiling (nothing written: build again), 5 when
+an output could not be written (e.g. a full disk: try again later).
 """
 
 from __future__ import annotations
@@ -19,40 +21,8 @@ import os
 import sys
 from pathlib import Path
 
-#: Alert file suffixes the compiler reads.
-SUFFIXES = (".yml", ".yaml")
-CHANGED, UNCHANGED, FAILED = 0, 3, 1
-
-
-class AlertFolder:
-    """The alert folder ``hms-ops up`` watches; ``changed()`` is true after any file was added, edited or removed.
-
-    A poll of a few ``stat`` calls: no file-watching library stays loaded in the supervisor.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen = self._signature()
-
-    def _signature(self) -> tuple[tuple[str, int, int], ...]:
-        found = []
-        for root, _dirs, names in os.walk(self.path):
-            for name in names:
-                if name.endswith(SUFFIXES) and not name.startswith("."):
-                    path = os.path.join(root, name)
-                    try:
-                        info = os.stat(path)
-                    except OSError:
-                        continue
-                    found.append((path, info.st_mtime_ns, info.st_size))
-        return tuple(sorted(found))
-
-    def changed(self) -> bool:
-        now = self._signature()
-        if now == self._seen:
-            return False
-        self._seen = now
-        return True
+#: Exit statuses, read by the supervisor (hms_otel.stack.lifecycle).
+CHANGED, FAILED, UNCHANGED, STALE, UNWRITTEN = 0, 1, 3, 4, 5
 
 
 def _echo(text: str, is_error: bool) -> None:
@@ -84,7 +54,9 @@ def _dashboard(args: argparse.Namespace, alert_dir: Path | None) -> None:
     def say(text: str, is_error: bool) -> None:
         print(text, file=sys.stderr if is_error else sys.stdout, flush=True)
 
-    links = Links(alertmanager=args.alertmanager_url or None, logs=args.logs_url or None)
+    # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
+    links = Links(alertmanager=args.alertmanager_url + "/#/alerts" if args.alertmanager_url else None,
+                  logs=args.logs_url or None)
     publisher = DashboardPublisher(Path(args.dashboard_dir), alert_dir or Path(os.devnull), links, say)
     try:
         publisher.publish()
@@ -97,31 +69,44 @@ def sync(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from hms_otel.alerts.compiler import load_dir
+    from hms_otel.alerts.folder import Snapshot, unchanged_since
     from hms_otel.alerts.settings import Settings, SettingsError
     from hms_otel.alerts.watcher import rebuild
     from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
 
-    alert_dir = Path(args.alerts) if args.alerts else None
+    alert_dir = Path(args.alerts) if args.alerts and Path(args.alerts).is_dir() else None
     rules = Path(args.rules)
+    # Taken before anything is read: a file saved during this build makes it stale (nothing written).
+    snapshot = Snapshot.take(alert_dir) if alert_dir is not None else None
     files = load_dir(alert_dir)[0] if alert_dir is not None else []  # problems are reported by rebuild
     metrics = [alert.metric for source in files for alert in source.alerts]
     metrics += [slo.metric for source in files for slo in source.slos]
-    changed = write_recording_rules(rules.parent / FILE_NAME, metrics)
-    outcome = CHANGED if changed or args.first else UNCHANGED
-    if alert_dir is not None:
+    outcome = UNCHANGED
+    try:
+        if write_recording_rules(rules.parent / FILE_NAME, metrics) or args.first:
+            outcome = CHANGED
+    except OSError as error:
+        _echo(f"cannot write {rules.parent / FILE_NAME}: {error.strerror or error}", True)
+        return UNWRITTEN
+    if alert_dir is not None and snapshot is not None:
         try:
             settings = replace(Settings.from_env(), notifier_url=args.notifier_url,
                                notifier_token_file=args.notifier_token_file)
         except SettingsError as error:
             _echo(str(error), True)
             return FAILED
-        report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False, echo=_echo)
+        report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False, echo=_echo,
+                         still_current=unchanged_since(alert_dir, snapshot))
+        if report.stale:
+            return STALE
+        if report.unwritten:
+            return UNWRITTEN
         if not report.ok:
-            return FAILED
-        if report.written:
+            outcome = FAILED
+        elif report.written:
             outcome = CHANGED
         count = sum(len(source.alerts) + 2 * len(source.slos) for source in files)
-        if outcome == CHANGED:
+        if report.ok and outcome == CHANGED:
             _echo(f"{count} alert{'s' if count != 1 else ''} from {alert_dir} compiled", False)
         if args.first and args.notifier_url:
             _channels(alert_dir)

@@ -35,7 +35,7 @@ from hms_otel.stack.processes import log_tail
 from hms_otel.stack.state import ProcessRecord, StackState
 
 if TYPE_CHECKING:
-    from hms_otel.stack.alert_sync import AlertFolder
+    from hms_otel.alerts.folder import RebuildReport
 
 #: Folders ``hms-ops up`` looks for in the current folder, in this order.
 ALERT_FOLDERS = ("alerts", "alert_rules")
@@ -47,12 +47,10 @@ Say = Callable[[str], None]
 
 @dataclasses.dataclass
 class AlertSource:
-    """Which alert folder a stack compiles, and why (printed at start)."""
+    """Which alert folder a stack compiles, and why (printed at start); the folder may not exist yet."""
 
-    path: Path | None
+    path: Path
     reason: str
-    #: True when no folder was chosen: ./alerts or ./alert_rules are picked up when they appear.
-    discover: bool = False
 
 
 def choose_alert_folder(option: Path | None, examples: bool, cwd: Path | None = None) -> AlertSource:
@@ -66,19 +64,18 @@ def choose_alert_folder(option: Path | None, examples: bool, cwd: Path | None = 
     here = cwd or Path.cwd()
     for name in ALERT_FOLDERS:
         if (here / name).is_dir():
-            return AlertSource(Path(name), f"alerts: watching ./{name}/")
+            return AlertSource(here / name, f"alerts: watching ./{name}/")
     return AlertSource(
-        None,
+        here / ALERT_FOLDERS[0],
         "alerts: none yet: create ./alerts/ and drop an alert file in it (e.g. alerts/payment_latency.yaml "
         "with `metric: payment_latency_ms` and `when: avg_over_30s > 2000`); it is loaded while the stack runs",
-        discover=True,
     )
 
 
-def first_alert_metric(folder: Path | None) -> str:
+def first_alert_metric(folder: Path) -> str:
     """The metric to graph first: the tutorial's if an alert names it, else the first latency (``*_ms``)
     one, else the first named at all, else :data:`DEFAULT_GRAPH_METRIC`."""
-    if folder is None or not folder.is_dir():
+    if not folder.is_dir():
         return DEFAULT_GRAPH_METRIC
     import re
 
@@ -120,10 +117,10 @@ class Supervisor:
         self.say = say
         self.extra_processes = extra_processes
         self._extras: dict[str, subprocess.Popen[bytes]] = {}
-        self._folder_watch: AlertFolder | None = None
         self._rebuild: subprocess.Popen[bytes] | None = None
-        self._rebuild_first = False
         self._stop = threading.Event()
+        #: Set once every server is ready: alert builds reload them only then.
+        self._started = threading.Event()
         self.started_in = 0.0
 
     # -- start ----------------------------------------------------------------------
@@ -136,6 +133,7 @@ class Supervisor:
         # Before Prometheus starts, so the registry's recorded series load with its first config.
         write_recording_rules(self.stack.rules_dir / FILE_NAME)
         self.stack.start(on_launch=self._on_launch)
+        self._started.set()
         if self.extra_processes is not None:
             self._extras = self.extra_processes(self.stack)
             self._record(ready=False)
@@ -148,7 +146,8 @@ class Supervisor:
 
     def _on_launch(self, stack: LocalStack) -> None:
         self._record(ready=False)  # PIDs on disk before anything can go wrong: `down` finds them
-        self._start_rebuild(first=True)  # compiles while the servers start; reloads them once both are done
+        # Compiles while the servers start; reloads them once both are done, then follows the folder.
+        threading.Thread(target=self._follow_alerts, name="hms-alerts", daemon=True).start()
 
     def _record(self, ready: bool) -> StackState:
         components = []
@@ -191,17 +190,34 @@ class Supervisor:
 
     # -- alerts -----------------------------------------------------------------------
 
-    def _start_rebuild(self, first: bool = False) -> None:
+    def _follow_alerts(self) -> None:
+        """The first build, then one build per settled change of the folder, until stopped."""
+        from hms_otel.alerts.folder import Snapshot, follow
+
+        folder = self.alerts.path
+        read = Snapshot.take(folder)
+        first = self._build(force=True, first=True)
+        follow(folder, lambda force, _still_current: self._build(force), stop=self._stop,
+               echo=lambda text, _is_error: self.say(f"alerts: {text}"),
+               built=None if first.stale or first.unwritten else read)
+
+    def _build(self, force: bool, first: bool = False) -> RebuildReport:
+        """One rebuild in a child process (compiler, promtool, amtool, dashboard), then the servers' reloads.
+
+        The child checks by itself that the files did not change while it compiled.
+        """
+        from hms_otel.alerts.folder import RebuildReport
+        from hms_otel.stack import alert_sync
+
         stack = self.stack
         argv = [
             sys.executable, "-m", "hms_otel.stack.alert_sync",
+            "--alerts", str(self.alerts.path),
             "--rules", str(stack.rules_dir / "hms-alerts.yml"),
             "--alertmanager-yml", str(stack.alertmanager_config_path),
             "--dashboard-dir", str(stack.dashboard_dir),
             "--alertmanager-url", stack.alertmanager_url,
         ]
-        if self.alerts.path is not None:
-            argv += ["--alerts", str(self.alerts.path)]
         if stack.notifier is not None:
             argv += ["--notifier-url", stack.notifier.url, "--notifier-token-file", str(stack.notifier.token_path)]
         if stack.victorialogs is not None:
@@ -210,45 +226,36 @@ class Supervisor:
             argv.append("--first")
         # Settings this stack implies (scrape interval); the user's environment wins.
         env = {**self.alert_env, **os.environ}
-        self._rebuild = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
-        self._rebuild_first = first
+        self._rebuild = child = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+        while child.poll() is None:
+            if self._stop.wait(0.05):
+                child.terminate()  # stopping: a compile of a pathological file must not hold `up`
+                return RebuildReport(False, stale=True)
+        code = child.returncode
+        if code == alert_sync.STALE:
+            return RebuildReport(False, stale=True)
+        if code == alert_sync.UNWRITTEN:
+            return RebuildReport(False, unwritten=True)
+        if code == alert_sync.CHANGED or (force and code == alert_sync.UNCHANGED):
+            self._wait_until_started()
+            return RebuildReport(self._reload_servers())
+        return RebuildReport(code == alert_sync.UNCHANGED)
 
-    def _reload_servers(self) -> None:
+    def _wait_until_started(self) -> None:
+        """The first build may finish before the servers are up; they are reloaded only once they are."""
+        self._started.wait()
+
+    def _reload_servers(self) -> bool:
         """Alertmanager first (its new routes must exist before Prometheus sends new alerts), then Prometheus."""
         for name, reload in (("Alertmanager", self.stack.alertmanager.reload_outcome),
                              ("Prometheus", self.stack.prometheus.reload_outcome)):
             outcome = reload()
             if outcome != "ok":
                 self.say(f"alerts: reload of {name} failed: {outcome}")
-                return
-        if self.alerts.path is not None:
+                return False
+        if self.alerts.path.is_dir():
             self.say("alerts: loaded (Alertmanager and Prometheus reloaded)")
-
-    def _poll_alerts(self) -> None:
-        from hms_otel.stack.alert_sync import CHANGED, AlertFolder
-
-        if self._rebuild is not None:
-            code = self._rebuild.poll()
-            if code is None:
-                return
-            self._rebuild = None
-            if code == CHANGED:
-                self._reload_servers()
-        if self.alerts.path is None:
-            if not self.alerts.discover:
-                return
-            found = choose_alert_folder(None, examples=False)
-            if found.path is None:
-                return
-            self.alerts = found
-            self.say(found.reason)
-            self._folder_watch = AlertFolder(found.path)
-            self._start_rebuild()
-            return
-        if self._folder_watch is None:
-            self._folder_watch = AlertFolder(self.alerts.path)
-        elif self._folder_watch.changed():
-            self._start_rebuild()
+        return True
 
     def _follow_notifier(self) -> None:
         """Print what the notifier says (texts as the phone shows them, delivery failures) on this console."""
@@ -293,11 +300,11 @@ class Supervisor:
                         f"error: {service.name} exited (code {code}); the rest keeps running. "
                         f"Last lines of {service.log_path}:\n{log_tail(service.log_path, 15)}"
                     )
-            self._poll_alerts()
 
     def stop(self) -> None:
         """Stop the alert rebuild, extra processes and every component; forget the state. Safe to call twice."""
         self._stop.set()
+        self._started.set()  # a build waiting for the servers gives up
         if self._rebuild is not None and self._rebuild.poll() is None:
             self._rebuild.terminate()
         for extra in self._extras.values():

@@ -136,14 +136,14 @@ def test_watch_hot_reloads_and_keeps_the_last_good_rules(isolated_stack: LocalSt
             stop_event=stop, echo=lambda text, error: messages.append((text, error))), daemon=True)
         watcher.start()
         try:
-            eventually(lambda: _rules(stack).get("heartbeat_a", {}).get("state") == "firing", 30, "heartbeat_a firing")
+            eventually(lambda: _rules(stack).get("heartbeat_a", {}).get("state") == "firing", 90, "heartbeat_a firing")
 
             edited = time.monotonic()
             alert_file.write_text(heartbeat("heartbeat_b"))
-            eventually(lambda: "heartbeat_b" in _rules(stack) and "heartbeat_a" not in _rules(stack), 30,
+            eventually(lambda: "heartbeat_b" in _rules(stack) and "heartbeat_a" not in _rules(stack), 90,
                   "the edited rule to replace the old one")
             print(f"\nhot reload: edit -> new rule active in Prometheus {time.monotonic() - edited:.1f} s")
-            eventually(lambda: _rules(stack)["heartbeat_b"].get("state") == "firing", 30, "heartbeat_b firing")
+            eventually(lambda: _rules(stack)["heartbeat_b"].get("state") == "firing", 90, "heartbeat_b firing")
 
             before = (stack.rules_dir / "hms-alerts.yml").read_text()
             count = len(messages)

@@ -78,3 +78,83 @@ def test_almost_valid_alerts(document: dict[str, object]) -> None:
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
     _parse_never_raises("[" * 5000 + "]" * 5000)
     _parse_never_raises("a: " * 3000 + "b")
+
+
+# ---- the one YAML reader (hms_otel.yamlfile), shared by alert, SLO, hook and dashboard files ----
+
+from hms_otel import yamlfile  # noqa: E402
+from hms_otel.errors import ProblemsError  # noqa: E402
+
+
+def _read_never_raises(data: bytes | str) -> None:
+    try:
+        root = yamlfile.read_bytes(data, "fuzz.yml")
+        if root is not None:
+            yamlfile.plain_data(root)
+    except ProblemsError as error:
+        assert error.problems
+        locations = [problem.location for problem in error.problems]
+        assert locations == sorted(locations)
+        lines = (data if isinstance(data, str) else data.decode("utf-8", "replace")).count("\n") + 2
+        assert all(1 <= location.line <= lines and location.column >= 1 for location in locations)
+    except yamlfile.NodeError as error:
+        assert error.location.line >= 1
+
+
+@_SETTINGS
+@given(st.binary(max_size=400))
+def test_reader_random_bytes(data: bytes) -> None:
+    _read_never_raises(data)
+
+
+@_SETTINGS
+@given(st.text(max_size=400))
+def test_reader_random_text(text: str) -> None:
+    _read_never_raises(text)
+
+
+# Scalars every YAML reader writes and reads the same way (PyYAML quotes strings YAML 1.1 would coerce).
+_exact = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.text(max_size=20),
+                   st.floats(allow_nan=False, allow_infinity=False).filter(lambda value: not value.is_integer()))
+_plain = st.recursive(_exact, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                      st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                      max_leaves=12)
+
+
+@_SETTINGS
+@given(_plain)
+def test_reader_reads_back_exactly_what_was_written(data: object) -> None:
+    text = yaml.safe_dump(data, allow_unicode=True)
+    try:
+        root = yamlfile.read_bytes(text, "dumped.yml")
+    except ProblemsError as error:  # only characters YAML does not allow in a file may be refused
+        assert all("not allowed" in problem.message for problem in error.problems), error
+        return
+    assert root is not None
+    assert yamlfile.plain_data(root) == data
+
+
+@_SETTINGS
+@given(st.sampled_from(["010", "0o17", "0x1F", "1:30", "1_000", "1.10", "yes", "no", "on", "off", "y", "n",
+                        "2024-01-01", "+5", "1.0", ".inf", ".nan", "~", "null", "True"]))
+def test_text_fields_keep_yaml11_spellings_as_written(written: str) -> None:
+    root = yamlfile.read_bytes(f"value: {written}\n", "x.yml")
+    assert isinstance(root, yamlfile.MapNode)
+    node = root.get("value")
+    assert isinstance(node, yamlfile.Scalar) and node.text == written
+    if not node.is_null:
+        assert yamlfile.text(node, "value") == written
+
+
+@_SETTINGS
+@given(st.one_of(st.text(max_size=200), _when, st.builds(lambda a, b: a + b, _when, st.text(max_size=20))))
+def test_when_parser_returns_a_condition_or_a_located_problem(text: str) -> None:
+    from hms_otel.alerts.syntax import SyntaxProblem, parse_when
+
+    try:
+        condition = parse_when(text)
+    except SyntaxProblem as problem:
+        assert 0 <= problem.offset <= len(text)
+        assert len(problem.message) < 400
+    else:
+        assert condition.window.ms > 0 and condition.op in OPERATORS

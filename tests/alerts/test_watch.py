@@ -48,5 +48,171 @@ def test_watch_follows_edits_and_keeps_last_good_output(watcher) -> None:
     good = output.read_text()
     (source / "fails.yml").write_text("metric: job_fail_total\nwhen: increase_over_10q > 7\naction: slack:#ops\n")
     eventually(lambda: any("fails.yml:2:21: bad duration" in line for line in lines), 30, "the located error")
-    assert any("previous rules stay active" in line for line in lines)
+    eventually(lambda: any("previous rules stay active" in line for line in lines), 30, "the keep-last-good notice")
     assert output.read_text() == good
+
+
+# ---- the watcher in-process: edits during the first compile, a folder that goes away, half-written files ----
+
+from hms_otel.alerts import folder as folder_module  # noqa: E402
+from hms_otel.alerts import watcher as watcher_module  # noqa: E402
+
+_ALERT = "metric: job_fail_total\nwhen: increase_over_5m > {threshold}\naction: slack:#ops\n"
+
+
+class _Watch:
+    """``watch()`` on a thread with short poll and settle times; records what each rebuild wrote."""
+
+    def __init__(self, source: Path, output: Path, settle_s: float = 0.4) -> None:
+        self.source, self.output = source, output
+        self.stop = threading.Event()
+        self.messages: list[str] = []
+        self.written: list[str] = []
+        self.thread = threading.Thread(target=watcher_module.watch, daemon=True, args=(source, output), kwargs={
+            "stop_event": self.stop, "echo": lambda text, _error: self.messages.append(text),
+            "on_rebuild": self._rebuilt, "poll_s": 0.05, "settle_s": settle_s})
+
+    def _rebuilt(self, report: watcher_module.RebuildReport) -> None:
+        if report.ok and self.output.exists():
+            self.written.append(self.output.read_text())
+
+    def __enter__(self) -> _Watch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+    def rules(self) -> str:
+        return self.output.read_text() if self.output.exists() else ""
+
+
+def test_an_edit_during_the_first_compile_is_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    real_compile = watcher_module.compile_dir
+    calls = []
+
+    def compile_then_save(*args: object, **kwargs: object) -> object:
+        result = real_compile(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:  # the user saves right after start, while the first compile runs
+            (source / "fails.yml").write_text(_ALERT.format(threshold=7))
+        return result
+
+    monkeypatch.setattr(watcher_module, "compile_dir", compile_then_save)
+    with _Watch(source, output) as watch:
+        eventually(lambda: "increase(job_fail_total[5m]) > 7" in watch.rules(), 30, "the edit saved during "
+                                                                                    "the first compile")
+    assert not any("> 3\n" in text for text in watch.written), "the stale first compile was written"
+
+
+def test_folder_removed_and_recreated(tmp_path: Path) -> None:
+    import shutil
+
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    with _Watch(source, output) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "first output")
+        shutil.rmtree(source)
+        eventually(lambda: any("nothing to watch" in m for m in watch.messages), 30, "the nothing-to-watch notice")
+        assert "> 3" in watch.rules(), "the last good rules stay"
+        source.mkdir()
+        (source / "fails.yml").write_text(_ALERT.format(threshold=11))
+        eventually(lambda: "> 11" in watch.rules(), 30, "output from the re-created folder")
+        (source / "fails.yml").write_text(_ALERT.format(threshold=12))
+        eventually(lambda: "> 12" in watch.rules(), 30, "a later edit in the re-created folder")
+
+
+def test_folder_renamed_in_and_replaced_by_a_link(tmp_path: Path) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    with _Watch(source, output) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "first output")
+        other = tmp_path / "next"
+        other.mkdir()
+        (other / "fails.yml").write_text(_ALERT.format(threshold=21))
+        source.rename(tmp_path / "old")
+        other.rename(source)
+        eventually(lambda: "> 21" in watch.rules(), 30, "output from the folder renamed into place")
+        linked = tmp_path / "linked"
+        linked.mkdir()
+        (linked / "fails.yml").write_text(_ALERT.format(threshold=31))
+        (source / "fails.yml").unlink()
+        source.rmdir()
+        source.symlink_to(linked)
+        eventually(lambda: "> 31" in watch.rules(), 30, "output through the link")
+
+
+def test_a_half_written_file_is_never_loaded(tmp_path: Path) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    with _Watch(source, output, settle_s=1.0) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "first output")
+        # A slow writer: each prefix ending in a digit is a valid file with the wrong threshold.
+        text = _ALERT.format(threshold=123456)
+        cut = text.index("123456")
+        with open(source / "fails.yml", "w") as stream:
+            stream.write(text[: cut + 1])
+            for digit in "23456":
+                stream.flush()
+                os.fsync(stream.fileno())
+                threading.Event().wait(0.1)
+                stream.write(digit)
+            stream.write(text[cut + 6:])
+        eventually(lambda: "> 123456" in watch.rules(), 30, "the finished file")
+    half = [text for text in watch.written if "> 1\n" in text or "> 12\n" in text or "> 123\n" in text
+            or "> 1234\n" in text or "> 12345\n" in text]
+    assert not half, "a half-written file was loaded"
+
+
+def test_sigterm_stops_the_watcher_while_a_pathological_file_is_present(tmp_path: Path) -> None:
+    source = tmp_path / "alert_rules"
+    source.mkdir()
+    # Near the 1 MB limit, shaped after what made the old `when:` parser backtrack for minutes.
+    (source / "slow.yml").write_text("metric: job_fail_total\naction: slack:#ops\nwhen: 'avg_over_"
+                                     + "1" * 400_000 + " " * 300_000 + "> x " * 60_000 + "'\n")
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    output = tmp_path / "out" / "rules.yml"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hms_otel.cli import main; main()", "alerts", "watch", str(source),
+         "-o", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        eventually(lambda: any("slow.yml:3:" in line for line in lines), 60, "the located error for the big file")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert "Traceback" not in "".join(lines)
+
+
+def test_a_failed_write_is_reported_and_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    real_write = watcher_module.write_atomically
+    failures = [1]
+
+    def full_disk_once(path: object, text: str) -> bool:
+        if failures:
+            failures.pop()
+            raise OSError(28, "No space left on device")
+        return real_write(path, text)
+
+    monkeypatch.setattr(watcher_module, "write_atomically", full_disk_once)
+    monkeypatch.setattr(folder_module, "RETRY_WRITE_S", 0.1)
+    with _Watch(source, output) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "the output, written on the second try")
+    assert any("No space left on device" in message for message in watch.messages)

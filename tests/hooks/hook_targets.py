@@ -56,3 +56,18 @@ def wait_for(started, release, lane: str) -> str:
     if lane == "fail":
         raise RuntimeError(lane)
     return lane
+
+
+class Slotted:
+    """No ``__dict__``: a method of an instance of it cannot be wrapped in place."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def greet(self) -> str:
+        return f"hello {self.name}"
+
+
+SLOTTED = Slotted("desk")

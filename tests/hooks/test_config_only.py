@@ -71,18 +71,19 @@ def test_functions_named_only_in_configuration(tmp_path, monkeypatch, metrics, n
     assert targets.Desk.__dict__["handle"] is original_handle
 
 
-def test_bad_configuration_is_logged_with_its_line_and_wraps_nothing(
-    tmp_path, monkeypatch, metrics, caplog, instrumentor
+def test_a_bad_hook_is_skipped_with_one_warning_on_stderr_and_the_others_apply(
+    tmp_path, monkeypatch, metrics, capsys, instrumentor
 ) -> None:
     path = tmp_path / "team.yaml"
     path.write_text(TEAM_FILE.format(name="x").replace("arg.request.kind", "arg.requets.kind"))
     monkeypatch.setenv("HMS_OTEL_HOOKS", str(path))
     instrumentor.instrument(meter_provider=metrics.provider)
-    assert instrumentor.instrumented_targets == []
-    assert not hasattr(targets.price, "__wrapped__")
-    (message,) = [r.getMessage() for r in caplog.records if r.name == "hms_otel.hooks"]
+    assert instrumentor.instrumented_targets == ["tests.hooks.hook_targets:price"]
+    assert not hasattr(targets.Desk.__dict__["handle"], "__wrapped__")
+    (message,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hms-otel: warning:")]
     assert f"{path}:15: hook tests.hooks.hook_targets:Desk.handle: metric 'x_requests_total' (counter): " in message
     assert "has no parameter 'requets' (parameters: self, request, extra, options)" in message
+    instrumentor.uninstrument()
 
 
 def test_check_command(tmp_path) -> None:

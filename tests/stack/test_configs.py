@@ -233,3 +233,55 @@ def test_pii_is_masked_in_both_pipelines(name: str) -> None:
     pipelines = config["service"]["pipelines"]
     assert "transform/pii" in pipelines["logs"]["processors"]
     assert "transform/pii_metrics" in pipelines["metrics"]["processors"]
+
+
+# -- CORS: the documented browser snippet's preflight, against the gateway ---------------------------------
+
+
+def _snippet_request_headers() -> list[str]:
+    """The headers the fetch() of docs/browser.md sets (each needs the collector's CORS consent)."""
+    doc = (CONFIG_DIR.parent / "docs" / "browser.md").read_text()
+    snippet = re.findall(r"```js\n(.*?)```", doc, flags=re.S)[0]
+    headers = re.search(r"headers:\s*\{(.*?)\}", snippet, flags=re.S)
+    assert headers, "the snippet's fetch() sets no headers: update this test"
+    return [name.lower() for name in re.findall(r'"([A-Za-z-]+)"\s*:', headers.group(1))]
+
+
+def _preflight(url: str, origin: str, cert: Path | None) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": ",".join(_snippet_request_headers()),
+        },
+    )
+    context = ssl.create_default_context(cafile=str(cert)) if cert else None
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
+@pytest.mark.e2e
+def test_gateway_cors_allows_the_headers_of_the_documented_browser_snippet(gateway) -> None:
+    collector, cert = gateway
+    url = f"https://127.0.0.1:{collector.otlp_http_port}/v1/metrics"
+    assert "content-type" in _snippet_request_headers()
+    status, headers = _preflight(url, "https://portal.hms.gov", cert)
+    assert status == 204, (status, headers)
+    assert headers.get("access-control-allow-origin") == "https://portal.hms.gov"
+    allowed = {h.strip().lower() for h in headers.get("access-control-allow-headers", "").split(",")}
+    assert set(_snippet_request_headers()) <= allowed, headers
+    _, headers = _preflight(url, "https://evil.example", cert)
+    assert "access-control-allow-origin" not in headers
+
+
+@pytest.mark.e2e
+def test_local_cors_allows_the_headers_of_the_documented_browser_snippet(isolated_stack) -> None:
+    status, headers = _preflight(f"{isolated_stack.otlp_http_endpoint}/v1/metrics", "http://localhost:8080", None)
+    assert status == 204, (status, headers)
+    allowed = {h.strip().lower() for h in headers.get("access-control-allow-headers", "").split(",")}
+    assert set(_snippet_request_headers()) <= allowed, headers

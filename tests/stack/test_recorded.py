@@ -41,15 +41,16 @@ def test_promtool_accepts_the_recording_rules(tmp_path: Path) -> None:
 
 def test_alert_folder_choice(tmp_path: Path) -> None:
     none = choose_alert_folder(None, examples=False, cwd=tmp_path)
-    assert none.path is None and none.discover and "create ./alerts/" in none.reason
+    # Nothing yet: the tutorial's folder is followed, and read once it appears.
+    assert none.path == tmp_path / "alerts" and "create ./alerts/" in none.reason
     (tmp_path / "alert_rules").mkdir()
-    assert choose_alert_folder(None, False, cwd=tmp_path).path == Path("alert_rules")
+    assert choose_alert_folder(None, False, cwd=tmp_path).path == tmp_path / "alert_rules"
     (tmp_path / "alerts").mkdir()  # the tutorial's folder wins when both exist
     chosen = choose_alert_folder(None, False, cwd=tmp_path)
-    assert chosen.path == Path("alerts") and chosen.reason == "alerts: watching ./alerts/"
+    assert chosen.path == tmp_path / "alerts" and chosen.reason == "alerts: watching ./alerts/"
     assert choose_alert_folder(None, True, cwd=tmp_path).path == example_alerts_dir()
     explicit = choose_alert_folder(tmp_path / "mine", True, cwd=tmp_path)
-    assert explicit.path == tmp_path / "mine" and not explicit.discover
+    assert explicit.path == tmp_path / "mine"
 
 
 def test_the_examples_ship_in_the_package_and_the_graph_link_fills_the_query(tmp_path: Path) -> None:
@@ -61,7 +62,7 @@ def test_the_examples_ship_in_the_package_and_the_graph_link_fills_the_query(tmp
     (tmp_path / "c.yaml").write_text("metric: payment_latency_ms\n")
     assert first_alert_metric(tmp_path) == "payment_latency_ms"  # the tutorial's metric first
     assert first_alert_metric(example_alerts_dir()) == "payment_latency_ms"
-    assert first_alert_metric(None) == "payment_latency_ms"
+    assert first_alert_metric(tmp_path / "absent") == "payment_latency_ms"
     assert graph_url("http://127.0.0.1:9090", "payment_latency_ms") == (
         "http://127.0.0.1:9090/graph?g0.expr=payment_latency_ms&g0.tab=0&g0.range_input=15m"
     )

@@ -10,12 +10,12 @@ input; the property tests and the hostile corpus throw arbitrary bytes at it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from hms_otel.alerts.folder import iter_alert_files
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.spec.alert import ALERT_FIELDS, SEVERITIES, read_alert
-from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid, stem
+from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.slo import SLO_FIELDS, read_slo
 from hms_otel.errors import Location, Problem, ProblemsError, sorted_problems
 from hms_otel.registry import REGISTRY, MetricRegistry
@@ -60,7 +60,7 @@ def load_bytes(data: bytes | str, path: str, registry: MetricRegistry = REGISTRY
 
 def _read_file(reader: FieldReader, root: Node) -> AlertFile | None:
     items = _items(reader, root)
-    group = stem(reader.path)
+    group = reader.stem
     alerts: list[Alert] = []
     slos: list[Slo] = []
     groups: dict[str, Node] = {}
@@ -107,51 +107,3 @@ def _items(reader: FieldReader, root: Node) -> list[tuple[MapNode, Fields]]:
         else:
             reader.fail(node, f"expected an alert (a mapping of field: value), not {node.describe()}")
     return items
-
-
-def iter_alert_files(directory: str | Path) -> tuple[list[Path], list[Problem]]:
-    """``*.yml``/``*.yaml`` files under ``directory`` (links followed, hidden entries and
-    ``*.dashboard.yaml`` skipped), sorted,
-    and a problem for every link that dangles or loops: nothing is skipped silently."""
-    root = Path(directory)
-    files: list[Path] = []
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    pending = [root]
-    while pending:
-        folder = pending.pop()
-        real = os.path.realpath(folder)
-        if real in seen:
-            problems.append(Problem(Location(str(folder)), "this link leads back to a folder already read "
-                                                           "(a loop); remove it"))
-            continue
-        seen.add(real)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-        except OSError as error:
-            problems.append(Problem(Location(str(folder)), f"cannot read folder: {error.strerror or error}"))
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            try:
-                is_dir = entry.is_dir()
-                is_file = entry.is_file()
-            except OSError as error:  # a link that loops (ELOOP)
-                problems.append(Problem(Location(str(path)), f"cannot follow link: {error.strerror or error}"))
-                continue
-            if is_dir:
-                pending.append(path)
-            elif path.suffix in (".yml", ".yaml"):
-                if path.name.endswith((".dashboard.yaml", ".dashboard.yml")):
-                    continue  # dashboard files live next to alert files (hms_otel.dashboards.spec)
-                if is_file:
-                    files.append(path)
-                elif entry.is_symlink():
-                    target = os.readlink(path)
-                    problems.append(Problem(Location(str(path)), f"link to {target!r}, which does not exist "
-                                                                 "or loops; fix or remove the link"))
-                else:
-                    problems.append(Problem(Location(str(path)), "not a regular file; alert files are text files"))
-    return sorted(files), problems

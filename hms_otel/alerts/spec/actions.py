@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from hms_otel.alerts.model import Action
 from hms_otel.alerts.spec.fields import FieldReader, Invalid
 from hms_otel.alerts.syntax import SyntaxProblem, parse_action
@@ -21,7 +19,10 @@ def read_actions(reader: FieldReader, node: Node, what: str) -> tuple[Action, ..
     actions: list[Action] = []
     before = len(reader.problems)
     for entry in entries:
-        reader.attempt(functools.partial(_add, reader, entry, what, actions), None)
+        try:
+            _add(reader, entry, what, actions)
+        except Invalid:
+            continue  # reported; check the other entries too
     if len(reader.problems) != before:
         raise Invalid()
     return tuple(actions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hms_otel.alerts import promql
 from hms_otel.alerts.model import Action, Alert, Condition, Duration
 from hms_otel.alerts.spec.actions import PAGING_SCHEMES, read_actions
-from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid, stem
+from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.labels import read_selector
 from hms_otel.alerts.spec.metric import read_metric, read_when
 from hms_otel.alerts.syntax import shown
@@ -48,14 +48,13 @@ def read_alert(reader: FieldReader, node: MapNode, fields: Fields, default_id: s
     severity = reader.attempt(lambda: _severity(reader, fields, actions), "warning")
     histogram = metric is not None and metric.kind is Kind.HISTOGRAM
     no_selector: tuple[tuple[str, str], ...] = ()
-    selector = reader.attempt(
-        lambda: read_selector(reader, fields["labels"][1], histogram=histogram), no_selector
-    ) if "labels" in fields else no_selector
+    selector = reader.attempt(lambda: read_selector(reader, fields["labels"][1], histogram=histogram),
+                              no_selector) if "labels" in fields else no_selector
     message = reader.attempt(lambda: reader.optional_text(fields, "message"), None)
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
     runbook = reader.attempt(lambda: reader.optional_text(fields, "runbook"), None)
     group = reader.attempt(lambda: reader.identifier(fields["group"][1], "group", GROUP), "") \
-        if "group" in fields else stem(reader.path)
+        if "group" in fields else reader.stem
     if len(reader.problems) != before or metric is None:
         raise Invalid()
     return Alert(

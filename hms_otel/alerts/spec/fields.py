@@ -46,6 +46,8 @@ class FieldReader:
         self.path = path
         self.registry = registry
         self.problems: list[Problem] = []
+        #: The default rule group: the file's name as an identifier.
+        self.stem = stem(path)
 
     # ---- reporting -------------------------------------------------------------------------------------
     def fail(self, node: Node | Location, message: str, offset: int = 0) -> Invalid:
@@ -84,9 +86,11 @@ class FieldReader:
         """Report every unknown field; ``True`` when there were any (then a "missing field"
         error would only repeat the typo, so callers skip those)."""
         unknown = False
+        hints = 20  # suggestions cost time; a file with thousands of unknown fields gets the first ones
         for name, (key, _value) in fields.items():
             if name not in allowed:
-                close = difflib.get_close_matches(name[:100], allowed, n=1)
+                hints -= 1
+                close = difflib.get_close_matches(name[:100], allowed, n=1) if hints > 0 else []
                 hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
                 self.fail(key, f"unknown field {shown(name)} in {what}{hint}")
                 unknown = True

@@ -9,7 +9,6 @@ silent rewrite.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from hms_otel.alerts.spec.fields import FieldReader, Invalid
@@ -31,9 +30,10 @@ def read_selector(reader: FieldReader, node: Node, *, histogram: bool, slo: bool
     matchers: dict[str, str] = {}
     before = len(reader.problems)
     for name, (key, value_node) in fields.items():
-        reader.attempt(
-            functools.partial(_matcher, reader, name, key, value_node, matchers, histogram=histogram, slo=slo), None
-        )
+        try:
+            _matcher(reader, name, key, value_node, matchers, histogram=histogram, slo=slo)
+        except Invalid:
+            continue  # reported; check the other labels too
     if len(reader.problems) != before:
         raise Invalid()
     return tuple(sorted(matchers.items()))

@@ -6,7 +6,7 @@ import math
 
 from hms_otel.alerts.model import Action, Duration, Slo
 from hms_otel.alerts.spec.actions import read_actions
-from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid, stem
+from hms_otel.alerts.spec.fields import GROUP, FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.labels import read_selector
 from hms_otel.alerts.spec.metric import read_layer, read_metric
 from hms_otel.alerts.syntax import shown
@@ -38,18 +38,17 @@ def read_slo(reader: FieldReader, node: MapNode, fields: Fields) -> Slo:
         actions = reader.attempt(lambda: read_actions(reader, fields["action"][1], "action"), no_actions)
     elif not typo:
         reader.fail(node, "missing field 'action' (who is paged when the error budget burns fast)")
-    ticket = reader.attempt(lambda: read_actions(reader, fields["ticket_action"][1], "ticket_action"), no_actions) \
-        if "ticket_action" in fields else actions
+    ticket = reader.attempt(lambda: read_actions(reader, fields["ticket_action"][1], "ticket_action"),
+                            no_actions) if "ticket_action" in fields else actions
     no_selector: tuple[tuple[str, str], ...] = ()
-    selector = reader.attempt(
-        lambda: read_selector(reader, fields["labels"][1], histogram=True, slo=True), no_selector
-    ) if "labels" in fields else no_selector
+    selector = reader.attempt(lambda: read_selector(reader, fields["labels"][1], histogram=True, slo=True),
+                              no_selector) if "labels" in fields else no_selector
     layer = reader.attempt(lambda: _layer(reader, fields, errors or metric), None)
     message = reader.attempt(lambda: reader.optional_text(fields, "message"), None)
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
     runbook = reader.attempt(lambda: reader.optional_text(fields, "runbook"), None)
     group = reader.attempt(lambda: reader.identifier(fields["group"][1], "group", GROUP), "") \
-        if "group" in fields else stem(reader.path)
+        if "group" in fields else reader.stem
     if len(reader.problems) != before or metric is None or objective is None:
         raise Invalid()
     return Slo(

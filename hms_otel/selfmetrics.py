@@ -1,0 +1,52 @@
+"""hms_otel's own loss counters: what the distro had to drop, counted and logged once.
+
+Every drop goes through :func:`count_dropped`, so a loss anywhere in the
+process shows up as ``hms_otel_dropped_total{signal, reason}`` in Prometheus
+and as one warning per (signal, reason) on the ``hms_otel`` logger, however
+often it happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from hms_otel.registry import REGISTRY, Kind
+
+_log = logging.getLogger("hms_otel.sdk")  # never bridged to OTel logs (see sdk._NEVER_EXPORTED_LOGGERS)
+
+DROPPED = REGISTRY.define(
+    "hms_otel_dropped_total",
+    Kind.COUNTER,
+    "{item}",
+    "Telemetry the hms_otel distro dropped on purpose so the rest keeps flowing "
+    "(signal: metrics, logs, metric_names; reason: too_large, name_limit, ...)",
+    attributes=("signal", "reason"),
+)
+
+_warned: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+
+
+def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> None:
+    """Add ``amount`` to ``hms_otel_dropped_total{signal, reason}``; warn the first time. Never raises."""
+    if amount <= 0:
+        return
+    try:
+        with _lock:
+            first = (signal, reason) not in _warned
+            _warned.add((signal, reason))
+        if first:
+            _log.warning(
+                "hms_otel dropped %d %s (%s)%s; further drops are only counted in %s",
+                amount,
+                signal,
+                reason,
+                f": {detail}" if detail else "",
+                DROPPED.name,
+            )
+        from hms_otel import metric  # the facades' instruments and providers (metric imports this module)
+
+        metric._instrument(DROPPED).add(amount, {"signal": signal, "reason": reason})
+    except Exception:  # counting a loss must never become a second failure
+        pass

@@ -1,0 +1,72 @@
+"""Issue 13 class 9: distinct metric names and remembered failures are capped; memory stays flat."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+
+import pytest
+
+from hms_otel import bounds, metric
+from hms_otel.registry import REGISTRY
+
+
+@pytest.fixture
+def fresh_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caps, registry and facade caches as if no name had been used, restored after the test."""
+    monkeypatch.setattr(REGISTRY, "_definitions", dict(REGISTRY._definitions))
+    for cap in (bounds.METRIC_NAMES, bounds.FAILURE_KEYS):
+        monkeypatch.setattr(cap, "_keys", set())
+        monkeypatch.setattr(cap, "_limit", None)
+    monkeypatch.setattr(metric, "_error_counts", type(metric._error_counts)())
+
+
+def _growth(call: Callable[[int], None], warm_up: int, total: int) -> int:
+    """Bytes still allocated after calls warm_up..total, compared with after 0..warm_up."""
+    for i in range(warm_up):
+        call(i)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(warm_up, total):
+            call(i)
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def _dropped(reader) -> dict[tuple[str, str], float]:
+    data = reader.get_metrics_data()
+    return {
+        (p.attributes["signal"], p.attributes["reason"]): p.value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "hms_otel_dropped_total"
+        for p in m.data.data_points
+    }
+
+
+def test_20k_distinct_names_keep_memory_flat_and_the_excess_is_counted(reader, fresh_caps) -> None:
+    growth = _growth(lambda i: metric.increment(f"generated_{i}_total"), warm_up=3_000, total=20_000)
+    assert growth < 256 * 1024, f"{growth} bytes for 17,000 names past the cap"
+    assert len(bounds.METRIC_NAMES) == 1000
+    assert _dropped(reader)[("metric_names", "name_limit")] == 19_000
+    assert "generated_999_total" in REGISTRY and "generated_1000_total" not in REGISTRY
+
+
+def test_50k_distinct_invalid_names_keep_memory_flat(reader, fresh_caps) -> None:
+    growth = _growth(lambda i: metric.increment(f"bad name {i}"), warm_up=3_000, total=50_000)
+    assert growth < 256 * 1024, f"{growth} bytes for 47,000 invalid names past the cap"
+    errors = metric.errors()
+    assert len(errors) == 1001  # 1000 itemised, the rest under one entry
+    assert errors[("increment", bounds.OTHER)] == 49_000
+
+
+def test_the_cap_is_set_by_the_environment(reader, fresh_caps, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HMS_OTEL_MAX_METRIC_NAMES", "5")
+    for i in range(10):
+        metric.increment(f"capped_{i}_total")
+    assert len(bounds.METRIC_NAMES) == 5
+    metric.increment("capped_0_total")  # a name already admitted keeps working
+    assert _dropped(reader)[("metric_names", "name_limit")] == 5

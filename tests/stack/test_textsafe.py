@@ -1,0 +1,27 @@
+"""Issue 13 class 10: text from users, apps and alerts cannot drive the operator's terminal
+(``hms_otel.terminal.safe_text``, used wherever the stack prints such text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hms_otel.terminal import safe_text
+
+HOSTILE = [
+    ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),  # clear screen, cursor home
+    ("\x1b]52;c;ZXZpbA==\x07", "\\x1b]52;c;ZXZpbA==\\x07"),  # OSC 52: write the clipboard
+    ("ok\rFAKE", "ok\\rFAKE"),  # carriage return overwriting the line
+    ("\x9b31m", "\\x9b31m"),  # C1 CSI
+    ("a\u202eevil", "a\\u202eevil"),  # right-to-left override
+    ("a\u2066b", "a\\u2066b"),  # left-to-right isolate
+    ("bell\x07 back\x08 del\x7f", "bell\\x07 back\\x08 del\\x7f"),
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), HOSTILE)
+def test_control_sequences_are_shown_not_executed(text: str, shown: str) -> None:
+    assert safe_text(text) == shown
+
+
+def test_plain_text_and_newlines_are_kept() -> None:
+    assert safe_text("Payment #123 slow: 11 s — ünïcode ✓\nnext\tx") == "Payment #123 slow: 11 s — ünïcode ✓\nnext\tx"

@@ -1,0 +1,74 @@
+"""The one CLI error wrapper: every known error is one clear line (or one line per problem) and an
+exit code, for every command group, and never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from hms_otel.cli import SUBCOMMANDS, GuardedGroup, cli
+from hms_otel.errors import HmsError, Location, Problem, ProblemsError
+
+
+@click.group(cls=GuardedGroup)
+def group() -> None:
+    pass
+
+
+@group.command()
+@click.argument("kind")
+def fail(kind: str) -> None:
+    if kind == "problems":
+        raise ProblemsError([Problem(Location("b.yml", 3, 1), "third"), Problem(Location("a.yml", 9, 2), "first"),
+                             Problem(Location("b.yml", 1, 5), "second"),
+                             Problem(Location("b.yml", 2, 1), "just so", "warning")])
+    if kind == "hms":
+        raise HmsError("port 9090 is in use; pass --prometheus-port")
+    if kind == "os":
+        raise FileNotFoundError(2, "No such file or directory", "/nope/collector")
+    if kind == "bug":
+        raise RuntimeError("boom")
+    if kind == "interrupt":
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("kind", "code", "lines"), [
+    ("problems", 1, ["a.yml:9:2: first", "b.yml:1:5: second", "b.yml:2:1: warning: just so", "b.yml:3:1: third",
+                     "3 errors"]),
+    ("hms", 1, ["error: port 9090 is in use; pass --prometheus-port"]),
+    ("os", 1, ["error: /nope/collector: No such file or directory"]),
+    ("bug", 70, ["error: internal error: RuntimeError: boom (a bug in hms-ops; please report it with the command "
+                 "and the files it read; HMS_OPS_TRACEBACK=1 shows where)"]),
+    ("interrupt", 130, ["interrupted"]),
+])
+def test_errors_become_lines_and_exit_codes(kind: str, code: int, lines: list[str]) -> None:
+    result = CliRunner().invoke(group, ["fail", kind])
+    assert result.exit_code == code
+    assert result.output.splitlines() == lines
+    assert "Traceback" not in result.output
+
+
+def test_every_command_group_is_guarded() -> None:
+    ctx = click.Context(cli)
+    for name in SUBCOMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        if isinstance(command, click.Group):
+            assert isinstance(command, GuardedGroup) or isinstance(cli, GuardedGroup), name
+    assert isinstance(cli, GuardedGroup)
+
+
+def test_real_command_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_bytes(b"metric: \xff\n")
+    (tmp_path / "hooks.yaml").write_bytes(b"hooks: [\n")
+    for args in (["alerts", "check", "--no-tools", str(tmp_path)], ["hooks", "check", str(tmp_path / "hooks.yaml")]):
+        done = subprocess.run([sys.executable, "-c", "from hms_otel.cli import main; main()", *args],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr + done.stdout
+        assert str(tmp_path) in done.stderr
