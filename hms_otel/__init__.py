@@ -10,19 +10,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The registry is light and imported first on purpose: hms_otel.contract and the registry seed each other.
-from hms_otel.registry import REGISTRY, Kind, MetricDefinition
-
 if TYPE_CHECKING:
     from hms_otel import metric
     from hms_otel.agent import OPSAgent
+    from hms_otel.registry import REGISTRY, Kind, MetricDefinition
 
 __all__ = ["REGISTRY", "Kind", "MetricDefinition", "OPSAgent", "__version__", "metric"]
 
-# Imported on first use: `hms-ops` and its resting supervisor never load the OpenTelemetry SDK.
+# Imported on first use: `hms-ops` and its resting supervisor never load the OpenTelemetry SDK,
+# and `hms-ops up` starts its servers without reading the metric registry.
 _LAZY = {
     "metric": ("hms_otel.metric", None),
     "OPSAgent": ("hms_otel.agent", "OPSAgent"),
+    "REGISTRY": ("hms_otel.registry", "REGISTRY"),
+    "Kind": ("hms_otel.registry", "Kind"),
+    "MetricDefinition": ("hms_otel.registry", "MetricDefinition"),
 }
 
 

@@ -134,6 +134,9 @@ class Supervisor:
         write_recording_rules(self.stack.rules_dir / FILE_NAME)
         self.stack.start(on_launch=self._on_launch)
         self._started.set()
+        # Compiled once the servers are up, not while they start: on a small machine the compiler,
+        # promtool and amtool would take the CPU the servers need to become ready.
+        threading.Thread(target=self._follow_alerts, name="hms-alerts", daemon=True).start()
         if self.extra_processes is not None:
             self._extras = self.extra_processes(self.stack)
             self._record(ready=False)
@@ -146,8 +149,6 @@ class Supervisor:
 
     def _on_launch(self, stack: LocalStack) -> None:
         self._record(ready=False)  # PIDs on disk before anything can go wrong: `down` finds them
-        # Compiles while the servers start; reloads them once both are done, then follows the folder.
-        threading.Thread(target=self._follow_alerts, name="hms-alerts", daemon=True).start()
 
     def _record(self, ready: bool) -> StackState:
         components = []

@@ -123,18 +123,20 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2)
         time.sleep(interval)
 
 
+_PROBE_INTERVAL_S = 0.005
+
+
 def wait_all_ready(processes: Sequence[ManagedProcess], timeout: float) -> None:
     """Wait until every process is ready, probing all of them in one loop.
 
-    Probes (one connect and one short HTTP/1.0 GET on loopback) start every
-    10 ms and back off to 50 ms, so a server is seen ready within tens of
-    milliseconds of being so. A process that exits
+    Probes (one connect and one short HTTP/1.0 GET on loopback, refused at
+    once while nothing listens) run every 5 ms, so a server is seen ready
+    within milliseconds of being so. A process that exits
     meanwhile, or one not ready in time, raises :class:`ProcessError` with the
     last lines of its log (the caller stops the others).
     """
     pending = list(processes)
     deadline = time.monotonic() + timeout
-    interval = 0.01
     while pending:
         for process in list(pending):
             if not process.running:
@@ -150,8 +152,7 @@ def wait_all_ready(processes: Sequence[ManagedProcess], timeout: float) -> None:
                 f"{late.name} was not ready at {late.ready_url} within {timeout:.0f} s; "
                 f"last lines of {late.log_path}:\n{log_tail(late.log_path, 15)}"
             )
-        time.sleep(interval)
-        interval = min(interval * 1.5, 0.05)
+        time.sleep(_PROBE_INTERVAL_S)
 
 
 class ManagedProcess:
