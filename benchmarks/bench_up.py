@@ -9,7 +9,8 @@ Each run, side by side on free ports with fresh state folders:
   every 5 ms until all answer;
 - up: ``hms-ops up --detach`` in a folder holding the tutorial's alert file,
   from launching the command until it returns (it returns once every server
-  is ready and the alerts are loaded); then ``hms-ops down``.
+  is ready; the alerts are compiled and loaded right after, in a child
+  process); then ``hms-ops down``.
 
 Prints both medians and their ratio (target: at most 1.2), the part of ``up``
 spent from launching the servers to ready (what it prints), and the resident

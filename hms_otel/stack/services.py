@@ -574,7 +574,7 @@ class VictoriaLogs(Service):
 
     def _env(self) -> dict[str, str]:
         # A soft limit on Go's heap: it collects and returns memory to stay near it. With the caches capped
-        # (-memory.allowedBytes) the store rests at 21-24 MiB RSS (12 MiB of it the binary) holding 100k
+        # (-memory.allowedBytes, then 4 MiB) the store rested at 21-24 MiB RSS (12 MiB of it the binary) holding 100k
         # records, 80-87 MiB without both (benchmarks/bench_logstore.py). It is soft: a bigger working set
         # still gets the memory.
         # A GOMEMLIMIT in the environment wins.
@@ -586,6 +586,8 @@ class VictoriaLogs(Service):
             f"-httpListenAddr={HOST}:{self.port}",
             f"-storageDataPath={self.data_dir}",
             "-loggerLevel=WARN",
-            # Its caches default to a share of the machine's memory; a local store needs little.
-            "-memory.allowedBytes=4MiB",
+            # Its caches default to a share of the machine's memory; a local store needs little. Not less:
+            # a query's `stats`/`sort` state may use 40% of this, and at 4 MiB a count over a few thousand
+            # records was refused ("requires more than 1MB of memory").
+            "-memory.allowedBytes=32MiB",
         ]
