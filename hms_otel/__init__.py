@@ -7,15 +7,41 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("hms-otel")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
-
-from hms_otel import metric
-from hms_otel.agent import OPSAgent
-from hms_otel.registry import REGISTRY, Kind, MetricDefinition
+if TYPE_CHECKING:
+    from hms_otel import metric
+    from hms_otel.agent import OPSAgent
+    from hms_otel.registry import REGISTRY, Kind, MetricDefinition
 
 __all__ = ["REGISTRY", "Kind", "MetricDefinition", "OPSAgent", "__version__", "metric"]
+
+# Imported on first use: `hms-ops` and its resting supervisor never load the OpenTelemetry SDK,
+# and `hms-ops up` starts its servers without reading the metric registry.
+_LAZY = {
+    "metric": ("hms_otel.metric", None),
+    "OPSAgent": ("hms_otel.agent", "OPSAgent"),
+    "REGISTRY": ("hms_otel.registry", "REGISTRY"),
+    "Kind": ("hms_otel.registry", "Kind"),
+    "MetricDefinition": ("hms_otel.registry", "MetricDefinition"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    value: Any
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("hms-otel")
+        except PackageNotFoundError:  # running from a source tree that was not installed
+            value = "0.0.0+unknown"
+    elif name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attribute is None else getattr(module, attribute)
+    else:
+        raise AttributeError(f"module 'hms_otel' has no attribute {name!r}")
+    globals()[name] = value
+    return value
