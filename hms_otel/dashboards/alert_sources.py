@@ -19,9 +19,10 @@ FILE_NAME = "alert-sources.json"
 
 
 def firing_sources(journal_dir: Path | None) -> list[dict[str, Any]]:
-    """One entry per firing alert with a source: its labels, when it started and the source text.
+    """One entry per firing alert with a source: its labels, when it started, the source text and
+    the alert's message as the notifier worded it (``3 s``, where Prometheus' annotation says ``3.003k ms``).
 
-    An alert sent on several channels has one source per channel, shortened to fit each; the
+    An alert sent on several channels has one text per channel, shortened to fit each; the
     longest is kept. Sorted so an unchanged journal gives an unchanged file.
     """
     if journal_dir is None or not journal_dir.is_dir():
@@ -35,7 +36,8 @@ def firing_sources(journal_dir: Path | None) -> list[dict[str, Any]]:
         key = (event.fingerprint or event.name, event.starts_at)
         known = found.get(key)
         if known is None or len(source) > len(known["source"]):
-            found[key] = {"labels": dict(event.labels), "starts_at": event.starts_at, "source": source}
+            found[key] = {"labels": dict(event.labels), "starts_at": event.starts_at, "source": source,
+                          "message": (entry.message or {}).get("body") or ""}
     return sorted(found.values(), key=lambda item: (item["starts_at"], json.dumps(item["labels"], sort_keys=True)))
 
 

@@ -34,7 +34,8 @@ def test_one_source_per_firing_alert_the_longest_of_its_channels(tmp_path: Path)
     assert firing_sources(journal) == [{"labels": {"alertname": "payments_slow", "job": "payments",
                                                    "severity": "critical"},
                                         "starts_at": "2026-11-26T10:00:00Z",
-                                        "source": "Database connection pool exhausted (waited 9.8 s)"}]
+                                        "source": "Database connection pool exhausted (waited 9.8 s)",
+                                        "message": "b"}]
 
 
 def test_the_file_is_written_when_it_changes_and_always_exists(tmp_path: Path) -> None:

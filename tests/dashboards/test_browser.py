@@ -231,6 +231,9 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             for name in with_source:  # payments_slow at least (a failed log lookup leaves an alert without one)
                 item = next(text for text in items if text.startswith(name))
                 assert re.search(r"probable source: Database connection pool exhausted \(waited [0-9.]+ s", item), item
+            # ... worded as the notifier sent it: "3 s", where Prometheus' annotation says "3.003k ms".
+            payment = next(text for text in items if text.startswith("payments_slow"))
+            assert re.search(r"Payment latency [0-9.]+ s \(>2 s\)", payment), payment
 
             browser.goto(stack.dashboard_url + "?range=1h#/ach")
             ach = _check_page(browser, stack, spec, "ach", "1h")

@@ -172,7 +172,7 @@ function drawChart(box, panel, data) {
       paths: bars ? uPlot.paths.bars({size: [0.8, 40]}) : undefined,
       // A value between two gaps (a service just started, data after an outage) has no line to
       // draw: mark it with a dot, or the newest, most telling value is invisible.
-      points: bars ? undefined : {filter: (u, si, show) => (show ? null : isolated(u.data[si]))},
+      points: bars ? undefined : {size: 7, filter: (u, si, show) => (show ? null : isolated(u.data[si]))},
       // Hover shows the value under the mouse; otherwise the legend shows the latest one, not "–".
       value: (u, v, si, idx) => fmt(idx === null ? latest(u.data[si]) : v, panel.unit),
     });
@@ -286,11 +286,11 @@ async function loadSources() {
   }
 }
 
-function probableSource(alert) {
+function notified(alert) {
   // Alertmanager's labels are Prometheus' plus external labels: every label of the alert must match.
   const same = (s) => Object.entries(alert.labels).every(([k, v]) => s.labels[k] === v);
   const found = sources.filter(same);
-  return found.length ? found[found.length - 1].source : null; // the newest firing of this alert
+  return found.length ? found[found.length - 1] : null; // the newest firing of this alert
 }
 
 function alertList(alerts) {
@@ -298,12 +298,13 @@ function alertList(alerts) {
   const list = el("ul", {class: "alerts"});
   const order = (a) => (a.state === "firing" ? 0 : 1) + (a.labels.severity === "critical" ? 0 : 2);
   for (const alert of [...alerts].sort((a, b) => order(a) - order(b))) {
-    const source = probableSource(alert);
+    const sent = notified(alert); // the notifier's wording and probable source, once it has sent it
+    const source = sent && sent.source;
     const colour = alert.state === "firing" && alert.labels.severity === "critical" ? "red" : "amber";
     const item = el("li", {class: colour},
       el("strong", {}, `${alert.labels.alertname} `),
       el("span", {class: "badge"}, `${alert.state} · ${alert.labels.severity || "no severity"}`), " ",
-      alert.annotations.message || alert.annotations.summary || "",
+      (sent && sent.message) || alert.annotations.message || alert.annotations.summary || "",
       el("small", {}, ` since ${new Date(alert.activeAt).toLocaleTimeString()}` +
         (alert.labels.job ? ` · service ${alert.labels.job}` : "")));
     if (source) item.append(el("div", {class: "source"}, `probable source: ${source}`));
