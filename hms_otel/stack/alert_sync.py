@@ -57,7 +57,8 @@ def _dashboard(args: argparse.Namespace, alert_dir: Path | None) -> None:
     # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
     links = Links(alertmanager=args.alertmanager_url + "/#/alerts" if args.alertmanager_url else None,
                   logs=args.logs_url or None)
-    publisher = DashboardPublisher(Path(args.dashboard_dir), alert_dir or Path(os.devnull), links, say)
+    journal = Path(args.notifier_journal) if args.notifier_journal else None
+    publisher = DashboardPublisher(Path(args.dashboard_dir), alert_dir or Path(os.devnull), links, say, journal)
     try:
         publisher.publish()
     except MissingBinary as error:
@@ -122,6 +123,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--alertmanager-yml", required=True)
     parser.add_argument("--notifier-url", default="")
     parser.add_argument("--notifier-token-file", default="")
+    parser.add_argument("--notifier-journal", default="", help="the notifier's journal (probable sources)")
     parser.add_argument("--dashboard-dir", default="")
     parser.add_argument("--alertmanager-url", default="")
     parser.add_argument("--logs-url", default="")

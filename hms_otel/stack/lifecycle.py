@@ -145,6 +145,7 @@ class Supervisor:
         recorded = self._record(ready=True)
         self.started_in = time.monotonic() - began
         self._follow_notifier()
+        self._copy_alert_sources()
         return recorded
 
     def _on_launch(self, stack: LocalStack) -> None:
@@ -220,7 +221,8 @@ class Supervisor:
             "--alertmanager-url", stack.alertmanager_url,
         ]
         if stack.notifier is not None:
-            argv += ["--notifier-url", stack.notifier.url, "--notifier-token-file", str(stack.notifier.token_path)]
+            argv += ["--notifier-url", stack.notifier.url, "--notifier-token-file", str(stack.notifier.token_path),
+                     "--notifier-journal", str(stack.notifier.journal_dir)]
         if stack.victorialogs is not None:
             argv += ["--logs-url", stack.victorialogs.ui_url]
         if first:
@@ -280,6 +282,22 @@ class Supervisor:
                         say(safe_text(text))
 
         threading.Thread(target=run, name="hms-notifier-console", daemon=True).start()
+
+    def _copy_alert_sources(self, interval: float = 1.0) -> None:
+        """Copy the probable sources the notifier journals beside the dashboard, once a second."""
+        notifier = self.stack.notifier
+        if notifier is None:
+            return
+        from hms_otel.dashboards.alert_sources import write_sources
+
+        journal, directory, stop = notifier.journal_dir, self.stack.dashboard_dir, self._stop
+
+        def run() -> None:
+            while not stop.wait(interval):
+                with contextlib.suppress(OSError):  # a full disk: the page keeps the last sources
+                    write_sources(directory, journal)
+
+        threading.Thread(target=run, name="hms-dashboard-sources", daemon=True).start()
 
     # -- run ----------------------------------------------------------------------------
 

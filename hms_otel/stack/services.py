@@ -488,6 +488,11 @@ class Notifier(Service):
         self.token = secrets.token_urlsafe(24)
 
     @property
+    def journal_dir(self) -> Path:
+        """Where the notifier journals every message, with the probable source it found."""
+        return self.state_dir / "journal"
+
+    @property
     def token_path(self) -> Path:
         return self.workdir / "token"
 

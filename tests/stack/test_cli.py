@@ -150,6 +150,13 @@ def test_up_demo_texts_the_on_call_phone(tmp_path: Path) -> None:
                           timeout=10, interval=0.2), "".join(lines)
         assert "Alertmanager: silences" in "".join(lines) and "password" in "".join(lines)
         assert any("sms:+15551234: prints on this console" in line for line in lines), text
+        # The dashboard's alert list gets the same probable source (copied beside the page every second).
+        sources = tmp_path / "up" / "prometheus" / "user-assets" / "alert-sources.json"
+
+        def on_dashboard() -> bool:
+            return sources.is_file() and "Database connection pool exhausted" in sources.read_text()
+
+        assert wait_until(on_dashboard, timeout=10, interval=0.5), sources
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
