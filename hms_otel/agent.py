@@ -28,7 +28,9 @@ class OPSAgent:
     """Start and stop HMS telemetry for one process.
 
     :param port: serve Prometheus text at ``http://127.0.0.1:PORT/metrics``;
-        ``None`` or ``0`` serves nothing.
+        ``None`` or ``0`` serves nothing. ``HMS_OPSAGENT_PORT`` wins over it
+        (``0`` there: any free port), so a script that hard-codes
+        ``OPSAgent(port=8009)`` can run twice, or next to a taken 8009.
     :param service_name: ``service.name`` unless ``OTEL_SERVICE_NAME`` or
         ``OTEL_RESOURCE_ATTRIBUTES`` says otherwise.
     :param endpoint: OTLP endpoint unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
@@ -61,6 +63,12 @@ class OPSAgent:
         return f"http://{self.host}:{self._server.server_port}/metrics"
 
     def start(self) -> OPSAgent:
+        override = os.environ.get("HMS_OPSAGENT_PORT", "").strip()
+        if override:
+            try:
+                self.port = int(override)
+            except ValueError:
+                raise ValueError(f"HMS_OPSAGENT_PORT={override!r} is not a port number") from None
         if self.endpoint:
             os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint)
         if self.service_name:
@@ -75,7 +83,7 @@ class OPSAgent:
             except OSError as error:
                 raise OSError(
                     f"OPSAgent cannot serve /metrics on {self.host}:{self.port}: {error.strerror or error}. "
-                    "Pass another port (OPSAgent(port=...)) or port=None to serve nothing."
+                    "Pass another port (OPSAgent(port=...) or HMS_OPSAGENT_PORT=...) or port=None to serve nothing."
                 ) from None
         return self
 

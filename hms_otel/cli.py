@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 
 import click
 
-from hms_otel import __version__
 from hms_otel.errors import HmsError, ProblemsError
 
 #: Exit codes: 1 for bad input or a failed check, 2 for usage (click), 70 for a bug, 130 for Ctrl-C.
@@ -80,10 +79,12 @@ SUBCOMMANDS: dict[str, str] = {
     "alerts": "hms_otel.alerts.cli:alerts",
     "collector": "hms_otel.stack.cli:collector",
     "dashboards": "hms_otel.dashboards.cli:dashboards",
+    "down": "hms_otel.stack.cli:down",
     "hooks": "hms_otel.hooks.cli:hooks",
     "install": "hms_otel.stack.cli:install",
     "logs": "hms_otel.logs_cli:logs",
     "notifier": "hms_otel.notify.cli:notifier",
+    "status": "hms_otel.stack.cli:status",
     "up": "hms_otel.stack.cli:up",
 }
 
@@ -114,7 +115,7 @@ def _unavailable(name: str, reason: str) -> click.Command:
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="hms-ops")
+@click.version_option(None, "--version", "-V", package_name="hms-otel", prog_name="hms-ops")
 def cli() -> None:
     """hms-ops: the HMS observability toolkit (collector, alerts, local stack)."""
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
+import socket
 from typing import Any
+
+# urllib (with http.client, email and ssl) is imported by the functions that need it: readiness
+# probes, which `hms-ops up` runs in a tight loop and keeps running at rest, only need a socket.
 
 
 class HTTPError(RuntimeError):
@@ -28,6 +29,10 @@ def request(
     timeout: float = 10.0,
 ) -> bytes:
     """Send one request and return the body; raise :class:`HTTPError` unless the status is 2xx."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     if params:
         url = f"{url}?{urllib.parse.urlencode(params)}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
@@ -42,12 +47,45 @@ def request(
 
 
 def ok(url: str, timeout: float = 1.0, headers: dict[str, str] | None = None) -> bool:
-    """True when ``url`` answers 2xx to a GET; any failure is False (readiness polls)."""
+    """True when ``url`` answers 2xx to a GET; any failure is False (readiness polls).
+
+    Plain ``http://host:port/path`` URLs are probed with one HTTP/1.0 request on
+    a socket (no urllib import, no connection pool); others go through :func:`request`.
+    """
+    host, port, path = _plain_http(url)
+    if host is None:
+        try:
+            request("GET", url, timeout=timeout, headers=headers)
+            return True
+        except (HTTPError, ValueError):
+            return False
+    lines = [f"GET {path} HTTP/1.0", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
     try:
-        request("GET", url, timeout=timeout, headers=headers)
-        return True
-    except (HTTPError, ValueError):
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            status_line = sock.recv(64).split(b"\r\n", 1)[0].split()
+    except OSError:
         return False
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/"):
+        return False
+    if status_line[1].startswith(b"3"):  # a redirect (Prometheus' / -> /graph): follow it the full way
+        try:
+            request("GET", url, timeout=timeout, headers=headers)
+            return True
+        except (HTTPError, ValueError):
+            return False
+    return status_line[1].startswith(b"2")
+
+
+def _plain_http(url: str) -> tuple[str | None, int, str]:
+    """(host, port, path) of an ``http://host:port/path`` URL; host None for anything else."""
+    if not url.startswith("http://"):
+        return None, 0, ""
+    authority, _, path = url[len("http://"):].partition("/")
+    host, _, port = authority.rpartition(":")
+    if not host or not port.isdigit() or "@" in authority or host.startswith("["):
+        return None, 0, ""
+    return host, int(port), "/" + path
 
 
 def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10.0,

@@ -37,16 +37,15 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from hms_otel.selfmetrics import LOG_RECORDS_DROPPED
+from hms_otel.contract import LOG_RECORDS_DROPPED
+from hms_otel.registry import REGISTRY
 
 DEFAULT_MAX_RECORDS = 20_000
 #: Records per re-send: the size of an SDK batch, far under the collector's 4 MiB request limit.
 RESEND_BATCH = 512
 _BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 
-# Defined with hms_otel's other loss counters, so the registry (alert files, dashboards) knows it in every
-# process, also one that never imports this module.
-DROPPED = LOG_RECORDS_DROPPED
+DROPPED = REGISTRY[LOG_RECORDS_DROPPED.name]  # defined in the contract, so alert files know it without the SDK
 
 _dropped: collections.Counter[str] = collections.Counter()
 _dropped_lock = threading.Lock()

@@ -34,6 +34,7 @@ from hms_otel.logstore import (
     parse_time,
     stack_url,
 )
+from hms_otel.stack.state import state_dir
 
 _console = Console(highlight=False)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
@@ -79,7 +80,7 @@ def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     hms-ops logs tail [--service S]
     hms-ops logs COMPONENT [-f]       collector, prometheus, alertmanager, victorialogs, ...
     """
-    ctx.obj = {"state": state or Path(".hms-ops"), "url": url}
+    ctx.obj = {"state": state_dir(state), "url": url}
     if ctx.invoked_subcommand is None:
         components = ", ".join(_components(ctx.obj["state"])) or "none yet (is the stack started with `hms-ops up`?)"
         click.echo(ctx.get_help())

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from hms_otel.dashboards.alert_sources import write_sources
 from hms_otel.dashboards.build import DashboardProblems, load
 from hms_otel.dashboards.model import Dashboard
 from hms_otel.dashboards.site import Links, write_site, write_spec
@@ -15,10 +16,13 @@ class DashboardPublisher:
     """Writes the page into ``directory`` and rewrites its spec when a file under ``alert_dir`` changes.
 
     ``say(text, is_error)`` reports what happened (located problems of a broken file, "updated").
+    ``journal_dir``: the notifier's journal; its alerts' probable sources are copied beside the page.
     """
 
-    def __init__(self, directory: Path, alert_dir: Path, links: Links, say: Callable[[str, bool], None]) -> None:
+    def __init__(self, directory: Path, alert_dir: Path, links: Links, say: Callable[[str, bool], None],
+                 journal_dir: Path | None = None) -> None:
         self.directory = directory
+        self.journal_dir = journal_dir
         self.alert_dir = alert_dir
         self.links = links
         self.say = say
@@ -46,10 +50,12 @@ class DashboardPublisher:
         """The page, uPlot and the spec; raises MissingBinary when uPlot is not installed."""
         self._signature = self._files_signature()
         dashboard = self._build() or load(None)  # a broken team file still leaves the default dashboard
-        write_site(self.directory, dashboard, self.links)
+        write_site(self.directory, dashboard, self.links, self.journal_dir)
 
     def refresh(self) -> None:
-        """Rewrite the spec if a file changed; a broken file keeps the last good dashboard."""
+        """Rewrite the spec if a file changed (a broken file keeps the last good dashboard), and the
+        alerts' probable sources if the notifier found new ones."""
+        write_sources(self.directory, self.journal_dir)
         signature = self._files_signature()
         if signature == self._signature:
             return

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hms_otel.dashboards.alert_sources import write_sources
 from hms_otel.dashboards.model import Dashboard, Panel
 from hms_otel.dashboards.uplot import FILES, find_uplot
 from hms_otel.registry import REGISTRY, Kind, MetricRegistry
@@ -76,8 +77,11 @@ def write_spec(directory: Path, dashboard: Dashboard, links: Links = Links()) ->
     os.replace(temporary, directory / "dashboards.json")
 
 
-def write_site(directory: Path, dashboard: Dashboard, links: Links = Links()) -> None:
-    """Everything the page needs in ``directory``; raises MissingBinary when uPlot is not installed."""
+def write_site(directory: Path, dashboard: Dashboard, links: Links = Links(), journal_dir: Path | None = None) -> None:
+    """Everything the page needs in ``directory``; raises MissingBinary when uPlot is not installed.
+
+    ``journal_dir``: the notifier's journal, where the alerts' probable sources come from.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     uplot = find_uplot()
     for name in FILES.values():
@@ -86,3 +90,4 @@ def write_site(directory: Path, dashboard: Dashboard, links: Links = Links()) ->
     for name in PAGE_FILES:
         (directory / name).write_bytes((web / name).read_bytes())
     write_spec(directory, dashboard, links)
+    write_sources(directory, journal_dir)

@@ -16,7 +16,7 @@ the process layer in :mod:`hms_otel.stack.processes`, the CLI in :mod:`hms_otel.
 """
 
 from hms_otel.stack.builds import BuildError, MissingBinary, find_binary
-from hms_otel.stack.localstack import STANDARD_PORTS, LocalStack, Ports
+from hms_otel.stack.localstack import STANDARD_PORTS, LocalStack, Ports, StackCannotStart
 from hms_otel.stack.processes import PortInUse, ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
 
@@ -29,6 +29,7 @@ __all__ = [
     "PortInUse",
     "Ports",
     "ProcessError",
+    "StackCannotStart",
     "collector_config_path",
     "find_binary",
     "validate_collector_config",

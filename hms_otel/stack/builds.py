@@ -23,12 +23,11 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+from hms_otel.stack.packaged import collector_config_dir
 
 #: ocb and collector release the manifest is pinned to.
 OCB_VERSION = "v0.161.0"
@@ -71,12 +70,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HMS_OPS_CACHE") or Path.home() / ".cache" / "hms-ops").expanduser()
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def default_manifest() -> Path:
-    return repo_root() / "collector-config" / "builder-config.yaml"
+    """The ocb manifest shipped with the package (built from the repository's collector-config/)."""
+    return collector_config_dir() / "builder-config.yaml"
 
 
 def _sha256(*parts: bytes) -> str:
@@ -252,6 +248,8 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
     if target.is_file() and not force:
         progress(f"collector already built: {target}")
         return target
+    import yaml  # only a build reads the manifest
+
     try:
         spec = yaml.safe_load(manifest.read_text())
     except yaml.YAMLError as error:
@@ -261,6 +259,8 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
     go = go_binary()
     builder = install_ocb(progress)
     target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
     log = target.parent / "build.log"
     try:
@@ -303,6 +303,8 @@ def build_victorialogs(
         return target
     go = go_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     scratch = Path(tempfile.mkdtemp(prefix="gobin-", dir=target.parent))
     log = target.parent / "build.log"
     try:
@@ -340,6 +342,8 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
         return target
     go = go_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
     log = target.parent / f"build-{version}.log"
     try:

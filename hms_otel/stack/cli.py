@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from hms_otel.stack import builds
+from hms_otel.stack import builds, state
 from hms_otel.stack.localstack import PORT_OPTIONS, STANDARD_PORTS, LocalStack, Ports
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path, validate_collector_config
-from hms_otel.terminal import safe_text
 
-if TYPE_CHECKING:
-    from hms_otel.dashboards.publish import DashboardPublisher
-
-_console = Console(stderr=True, highlight=False)
+# rich is imported only by the commands that draw progress (install, build): `hms-ops up` stays a
+# small process at rest and its plain output never truncates a URL when there is no terminal.
 _KNOWN_ERRORS = (builds.BuildError, builds.MissingBinary, ProcessError, ConfigInvalid, OSError)
 
 
@@ -44,10 +39,13 @@ def _clean_errors() -> Iterator[None]:
 @contextlib.contextmanager
 def _progress(title: str) -> Iterator[Callable[[str], None]]:
     """A spinner showing the current step; each step is also printed so the log reads as a history."""
-    with _console.status(title) as status:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    with console.status(title) as status:
 
         def report(message: str) -> None:
-            _console.print(f"[cyan]•[/] {message}")
+            console.print(f"[cyan]•[/] {message}", markup=True)
             status.update(message)
 
         yield report
@@ -144,7 +142,15 @@ def install(targets: tuple[str, ...]) -> None:
             progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
 
 
-# -- hms-ops up ----------------------------------------------------------------------------------------------
+# -- hms-ops up / status / down --------------------------------------------------------------------------------
+
+_STATE_OPTION = click.option(
+    "--state",
+    "state_option",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State folder: configs, data, logs and PIDs of the stack [env HMS_OPS_STATE; default ./.hms-ops].",
+)
 
 
 def _port_options(func: Callable[..., None]) -> Callable[..., None]:
@@ -163,139 +169,32 @@ def _port_options(func: Callable[..., None]) -> Callable[..., None]:
     return func
 
 
-def _start_alert_watcher(
-    stack: LocalStack, alert_dir: Path, defaults: dict[str, str], stop: threading.Event
-) -> threading.Thread:
-    """Compile ``alert_dir`` into the stack and hot-reload it on change, on a thread.
-
-    The rules land in ``stack.rules_dir`` (loaded by Prometheus), the routing in
-    ``stack.alertmanager_config_path``. ``defaults`` are alert settings this stack
-    implies (e.g. its scrape interval); the user's environment wins over them.
-    """
-    from hms_otel.alerts.watcher import watch  # only `up` needs the compiler
-
-    def echo(text: str, is_error: bool) -> None:
-        text = escape(safe_text(text))  # PromQL like `[5m]` is not rich markup; file text may hold escapes
-        _console.print(f"[red]{text}[/]" if is_error else f"[dim]alerts:[/] {text}")
-
-    def run() -> None:
-        try:
-            settings = stack.alert_settings({**defaults, **os.environ})
-            watch(
-                alert_dir,
-                stack.rules_dir / "hms-alerts.yml",
-                stack.alertmanager_config_path,
-                prometheus_url=stack.prometheus_url,
-                alertmanager_url=stack.alertmanager_url,
-                settings=settings,
-                stop_event=stop,
-                echo=echo,
-                reload_prometheus=stack.prometheus.reload_outcome,
-                reload_alertmanager=stack.alertmanager.reload_outcome,
-            )
-        except Exception as error:  # a broken watcher must not take the stack down
-            _console.print(f"[red]alert watcher stopped:[/] {escape(safe_text(str(error)))}")
-
-    thread = threading.Thread(target=run, name="hms-alert-watcher", daemon=True)
-    thread.start()
-    return thread
+def _say(text: str) -> None:
+    click.echo(text, nl=True)
+    sys.stdout.flush()
 
 
-def _start_demo(stack: LocalStack, workdir: Path, calm: float) -> subprocess.Popen[bytes]:
+def _start_demo(stack: LocalStack, calm: float) -> subprocess.Popen[bytes]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
     env.update(stack.env())
     env.update({"OTEL_SERVICE_NAME": "hms-demo-payments", "HMS_LAYER": "ACH", "OTEL_METRIC_EXPORT_INTERVAL": "1000"})
     instrument = Path(sys.executable).with_name("opentelemetry-instrument")
-    log = (workdir / "demo.log").open("ab")
-    return subprocess.Popen(
-        [str(instrument), sys.executable, "-m", "hms_otel.stack.demo", "--calm", str(calm)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = (stack.workdir / "demo" / "demo.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(instrument), sys.executable, "-m", "hms_otel.stack.demo", "--calm", str(calm)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
-def _follow_notifier(stack: LocalStack, stop: threading.Event) -> None:
-    """Print what the notifier says (messages as the phone shows them, delivery failures) on this console."""
-    notifier = stack.notifier
-    if notifier is None:
-        return
-    path = notifier.log_path
-
-    def run() -> None:
-        with contextlib.suppress(OSError), path.open("r", encoding="utf-8", errors="replace") as log:
-            log.seek(0, os.SEEK_END)
-            while not stop.is_set():
-                line = log.readline()
-                if not line:
-                    stop.wait(0.1)
-                    continue
-                text = line.rstrip("\n")
-                if text.startswith("=== "):  # the process layer's start marker
-                    continue
-                style = "bold red" if text.startswith(("[HMS-OPS] ALERT", "📱", "✗")) else "bold"
-                _console.print(f"[{style}]{escape(safe_text(text))}[/]")
-
-    threading.Thread(target=run, name="hms-notifier-console", daemon=True).start()
-
-
-def _channels(alert_dir: Path) -> None:
-    """Say which channels of the alert files are live and which only print here."""
-    from hms_otel.notify.cli import notified_actions
-    from hms_otel.notify.config import ConfigError, load
-    from hms_otel.notify.server import channel_report
-
-    try:
-        config = load(None, read_token=False)
-    except ConfigError as error:
-        _console.print(f"[red]notifier settings: {escape(str(error))}[/]")
-        return
-    for line in channel_report(config, notified_actions(alert_dir)):
-        live = ": live," in line
-        _console.print(f"[dim]channel[/] {'[green]' if live else '[yellow]'}{escape(line)}[/]")
-
-
-def _summary(stack: LocalStack, workdir: Path) -> Table:
-    table = Table(title="HMS local stack", show_header=True, header_style="bold")
-    table.add_column("service", overflow="fold")
-    table.add_column("address", no_wrap=True)  # URLs stay whole, so they can be copied or clicked
-    table.add_row("OTLP gRPC (OTEL_EXPORTER_OTLP_ENDPOINT)", stack.otlp_grpc_endpoint)
-    table.add_row("OTLP HTTP", stack.otlp_http_endpoint)
-    table.add_row("Prometheus", f"{stack.prometheus_url}/classic/graph")
-    table.add_row("HMS dashboard", stack.dashboard_url)
-    auth = stack.alertmanager_auth
-    table.add_row("Alertmanager: alerts", stack.alertmanager.ui_url("alerts"))
-    table.add_row("Alertmanager: silences", stack.alertmanager.ui_url("silences"))
-    table.add_row("Alertmanager login (API and UI)", f"user {auth.username}  password {auth.password}")
-    if stack.notifier is not None:
-        table.add_row("notifier (Alertmanager webhooks)", f"{stack.notifier.url}/v1/alerts")
-        table.add_row("texts not sent (no provider)", str(stack.notifier.outbox_path))
-    if stack.victorialogs is not None:
-        table.add_row("Logs (search UI)", stack.victorialogs.ui_url)
-        table.add_row("Logs (terminal)", "hms-ops logs search TEXT --service S --since 10m")
-    table.add_row("state and logs", str(workdir))
-    return table
-
-
-def _dashboard(stack: LocalStack, alert_dir: Path) -> DashboardPublisher | None:
-    """Serve the dashboard from the stack; without uPlot the stack still runs, with a warning."""
-    from hms_otel.dashboards.publish import DashboardPublisher
-    from hms_otel.dashboards.site import Links
-
-    def say(text: str, is_error: bool) -> None:
-        _console.print(f"[red]{escape(text)}[/]" if is_error else f"[dim]{escape(text)}[/]")
-
-    # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
-    links = Links(alertmanager=stack.alertmanager_url + "/#/alerts",
-                  logs=stack.victorialogs.ui_url if stack.victorialogs is not None else None)
-    publisher = DashboardPublisher(stack.dashboard_dir, alert_dir, links, say)
-    try:
-        publisher.publish()
-    except builds.MissingBinary as error:
-        _console.print(f"[yellow]no dashboard: {escape(str(error))}[/]")
-        return None
-    return publisher
+def _links_text(links: dict[str, str]) -> str:
+    width = max(len(label) for label in links)
+    return "\n".join(f"  {label.ljust(width)}  {url}" for label, url in links.items())
 
 
 #: `hms-ops up` defaults that set how fast a page leaves (benchmarks/bench_alert_latency.py measures them).
@@ -304,94 +203,211 @@ EVALUATION_INTERVAL = "1s"
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C."""
+    """SIGTERM (`hms-ops down`, a process manager) stops as cleanly as Ctrl-C."""
     raise KeyboardInterrupt
 
 
+def _already_running(directory: Path) -> click.ClickException:
+    recorded = state.read(directory)
+    where = f"{directory}"
+    if recorded is None:
+        return click.ClickException(f"a stack is already starting or running with state {where}")
+    return click.ClickException(
+        f"a stack is already running with state {where} (hms-ops up PID {recorded.supervisor.pid}):\n"
+        f"{_links_text(recorded.links)}\n"
+        f"`hms-ops status` checks it, `hms-ops down` stops it; `--state DIR` runs a second one."
+    )
+
+
 @click.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".hms-ops"),
-    show_default=True,
-    help="Where configs, data and process logs go.",
-)
+@_STATE_OPTION
 @click.option(
     "--config",
     "collector_config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Collector config (default: collector-config/local.yaml).",
+    help="Collector config (default: the shipped local.yaml).",
 )
 @click.option(
     "--alerts",
     "alert_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("alert_rules"),
-    show_default=True,
-    help="Alert files to compile and hot-reload.",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Alert folder to compile and hot-reload [default: ./alerts or ./alert_rules, whichever exists].",
 )
+@click.option("--examples", is_flag=True, help="Load the project's example alerts (what --demo does).")
+@click.option("--detach", is_flag=True, help="Return once the stack is ready; `hms-ops down` stops it.")
+@click.option("--fresh", is_flag=True, help="Start from empty data: deletes the components' folders in the state.")
+@click.option("--no-logs", is_flag=True, help="Metrics and alerts only: no log store.")
 @click.option("--scrape-interval", default=SCRAPE_INTERVAL, show_default=True, help="Prometheus scrape interval.")
 @click.option("--evaluation-interval", default=EVALUATION_INTERVAL, show_default=True,
               help="Prometheus rule evaluation interval (1 s: a page leaves within seconds of the data).")
-@click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the payment alert.")
+@click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the example payment alert.")
 @click.option("--demo-calm", default=20.0, show_default=True, help="Seconds the demo runs normally before slowing.")
 @_port_options
 def up(
-    workdir: Path,
+    state_option: Path | None,
     collector_config: Path | None,
-    alert_dir: Path,
+    alert_dir: Path | None,
+    examples: bool,
+    detach: bool,
+    fresh: bool,
+    no_logs: bool,
     scrape_interval: str,
     evaluation_interval: str,
     demo: bool,
     demo_calm: float,
     **ports: int,
 ) -> None:
-    """Run the collector, Prometheus, Alertmanager, the notifier and VictoriaLogs locally until Ctrl-C."""
-    ports_ = Ports(**{name.removesuffix("_port"): value for name, value in ports.items()})
+    """Run the collector, Prometheus, Alertmanager and the log store locally (Ctrl-C or `hms-ops down` stops)."""
+    from hms_otel.stack.lifecycle import choose_alert_folder
+
+    directory = state.state_dir(state_option).resolve()
+    lock = state.try_lock(directory)
+    if lock is None:
+        raise _already_running(directory)
+    leftover = state.read(directory)
+    if leftover is not None and any(record.alive for record in leftover.components):
+        running = ", ".join(f"{r.name} (PID {r.pid})" for r in leftover.components if r.alive)
+        raise click.ClickException(
+            f"processes of an earlier stack with state {directory} still run: {running}; "
+            f"`hms-ops down --state {directory}` stops them"
+        )
+    alerts = choose_alert_folder(alert_dir, examples or demo)
     stack = LocalStack(
-        workdir,
-        ports_,
+        directory,
+        Ports(**{name.removesuffix("_port"): value for name, value in ports.items()}),
         collector_config=collector_config or collector_config_path("local"),
         scrape_interval=scrape_interval,
         evaluation_interval=evaluation_interval,
+        with_victorialogs=not no_logs,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, _interrupt)
-    demo_proc: subprocess.Popen[bytes] | None = None
+    with _clean_errors():
+        stack.check_can_start()  # ports and binaries: one message, before anything starts or forks
+    if fresh:
+        for service in stack.services:
+            shutil.rmtree(directory / service.name, ignore_errors=True)
+    _say(alerts.reason)
+    if detach:
+        _detach_and_report(directory, lambda report: _run(stack, alerts, demo, demo_calm, scrape_interval, report))
+    else:
+        _run(stack, alerts, demo, demo_calm, scrape_interval, None)
+    lock.close()
+
+
+def _detach_and_report(directory: Path, run: Callable[[IO[str]], int]) -> None:
+    """Fork the supervisor into its own session; return when it reports ready (or print why it did not).
+
+    A fork, not a new interpreter: the supervisor starts without paying for
+    Python's start-up and imports again, which keeps `up --detach` near the
+    servers' own start-up time.
+    """
+    console_log = directory / state.CONSOLE_LOG
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the supervisor
+        os.close(read_end)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        out = os.open(console_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        code = 1
+        try:
+            with os.fdopen(write_end, "w") as report:
+                code = run(report)
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as report:
+        line = report.readline()
     try:
-        with _clean_errors(), _console.status("starting VictoriaLogs, notifier, Alertmanager, Prometheus, collector"):
-            stack.start()
-        _follow_notifier(stack, stop)
-        # Settings this stack implies; the user's environment still wins.
-        alert_defaults = {"HMS_SCRAPE_INTERVAL": scrape_interval}
-        dashboard = _dashboard(stack, alert_dir)
-        if alert_dir.is_dir():
-            _channels(alert_dir)
-        # Started even without the folder: the watcher says there is nothing to watch, and reads it once it appears.
-        _start_alert_watcher(stack, alert_dir, alert_defaults, stop)
+        outcome: dict[str, Any] = json.loads(line)
+    except ValueError:
+        raise click.ClickException(
+            f"the stack exited while starting; last lines of {console_log}:\n"
+            + "\n".join(console_log.read_text(errors="replace").splitlines()[-20:])
+        ) from None
+    if "error" in outcome:
+        raise click.ClickException(outcome["error"])
+    _say(f"HMS local stack ready in {outcome['started_in']:.1f} s (hms-ops up PID {pid}, detached)")
+    _say(_links_text(outcome["links"]))
+    _say(f"Console (alert texts, reloads): {console_log}\n`hms-ops status` checks it, `hms-ops down` stops it.")
+
+
+def _run(
+    stack: LocalStack, alerts: Any, demo: bool, demo_calm: float, scrape_interval: str, report: IO[str] | None
+) -> int:
+    """Start, report readiness (to the detaching parent or the terminal), supervise until stopped."""
+    from hms_otel.stack.lifecycle import Supervisor
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (a background job)
+    alert_env = {"HMS_SCRAPE_INTERVAL": scrape_interval}
+
+    def extras(started: LocalStack) -> dict[str, subprocess.Popen[bytes]]:
+        return {"demo": _start_demo(started, demo_calm)} if demo else {}
+
+    supervisor = Supervisor(stack, alerts, alert_env=alert_env, say=_say, extra_processes=extras)
+    code = 0
+    try:
+        try:
+            recorded = supervisor.start()
+        except _KNOWN_ERRORS as error:
+            if report is None:
+                raise click.ClickException(str(error)) from None
+            report.write(json.dumps({"error": str(error)}) + "\n")
+            return 1
+        if report is not None:
+            report.write(json.dumps({"links": recorded.links, "started_in": supervisor.started_in}) + "\n")
+            report.flush()
+        _say(f"HMS local stack ready in {supervisor.started_in:.1f} s")
+        _say(_links_text(recorded.links))
         if demo:
-            demo_proc = _start_demo(stack, stack.workdir, demo_calm)
-            _console.print(
-                f"demo service running (log: {stack.workdir / 'demo.log'}); payments slow down after {demo_calm:g} s "
-                "and the payment alert's text appears here within seconds"
-            )
-        _console.print(_summary(stack, stack.workdir))
-        _console.print("Ctrl-C stops everything.")
-        while True:
-            time.sleep(1)
-            if dashboard is not None:
-                dashboard.refresh()
-            for service in (stack.collector, stack.prometheus, stack.alertmanager, stack.notifier, stack.victorialogs):
-                if service is not None and not service.running:
-                    raise click.ClickException(f"{service.name} exited; see {service.log_path}")
+            _say(f"demo service running (log: {stack.workdir / 'demo' / 'demo.log'}); payments slow down after "
+                 f"{demo_calm:g} s and the payment alert's text appears here within seconds")
+        if report is None:
+            _say("Ctrl-C stops everything.")
+        supervisor.supervise()
     except KeyboardInterrupt:
-        _console.print("stopping ...")
+        _say("stopping ...")
     finally:
-        stop.set()
-        if demo_proc is not None and demo_proc.poll() is None:
-            demo_proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                demo_proc.wait(timeout=5)
-            if demo_proc.poll() is None:
-                demo_proc.kill()
-        stack.stop()
+        supervisor.stop()
+    return code
+
+
+@click.command()
+@_STATE_OPTION
+def status(state_option: Path | None) -> None:
+    """Each component of the stack: healthy or not, with its URL. Exit 0 only when all are healthy."""
+    from hms_otel.stack.lifecycle import status as stack_status
+
+    directory = state.state_dir(state_option).resolve()
+    recorded, rows = stack_status(directory)
+    if recorded is None:
+        raise click.ClickException(f"no stack is running with state {directory} (`hms-ops up` starts one)")
+    width = max(len(row.name) for row in rows)
+    for row in rows:
+        mark = "ok  " if row.healthy else "FAIL"
+        click.echo(f"{mark} {row.name.ljust(width)}  {row.detail}{'  ' + row.url if row.url else ''}")
+    unhealthy = [row.name for row in rows if not row.healthy]
+    if unhealthy:
+        raise click.ClickException(f"not healthy: {', '.join(unhealthy)}")
+
+
+@click.command()
+@_STATE_OPTION
+def down(state_option: Path | None) -> None:
+    """Stop the stack started with this state folder: exactly its processes, by PID, and nothing else."""
+    from hms_otel.stack.lifecycle import down as stack_down
+
+    directory = state.state_dir(state_option).resolve()
+    if state.read(directory) is None:
+        click.echo(f"no stack is running with state {directory}; nothing to stop")
+        return
+    stopped = stack_down(directory)
+    names = ", ".join(f"{record.name} (PID {record.pid})" for record in stopped) or "nothing was still running"
+    click.echo(f"stopped: {names}; data and logs kept in {directory}")

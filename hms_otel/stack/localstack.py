@@ -26,8 +26,30 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hms_otel.stack.processes import check_port_free, free_port, wait_until
-from hms_otel.stack.services import Alertmanager, BasicAuth, Collector, Notifier, Prometheus, VictoriaLogs
+from hms_otel.stack.builds import MissingBinary
+from hms_otel.stack.processes import PortInUse, ProcessError, check_port_free, free_port, wait_all_ready, wait_until
+from hms_otel.stack.services import (
+    Alertmanager,
+    BasicAuth,
+    Collector,
+    Notifier,
+    Prometheus,
+    Service,
+    VictoriaLogs,
+)
+
+#: Launch order of ``hms-ops up``: by how long each takes to become ready, slowest first.
+LAUNCH_ORDER = ("collector", "notifier", "prometheus", "alertmanager", "victorialogs")
+
+
+class StackCannotStart(ProcessError):
+    """Ports in use and binaries missing, all of them: nothing was started."""
+
+    def __init__(self, problems: list[str]) -> None:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        counted = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        super().__init__(f"the stack cannot start ({counted}); nothing was started:\n{lines}")
+        self.problems = problems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,24 +242,63 @@ class LocalStack:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    def start(self) -> LocalStack:
-        """Start all processes in dependency order; on any failure stop what was started and re-raise."""
-        for name, port in dataclasses.asdict(self.ports).items():
-            if (name == "victorialogs" and self.victorialogs is None) or (name == "notifier" and self.notifier is None):
-                continue
-            check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
+    @property
+    def services(self) -> list[Service]:
+        """Every component of this stack, in start order (stopped in reverse, the collector first).
+
+        Lifecycle code (start, state file, ``hms-ops status``/``down``) only goes through this list,
+        so a new component plugs in by appearing here.
+        """
+        candidates: list[Service | None] = [
+            self.victorialogs, self.notifier, self.alertmanager, self.prometheus, self.collector
+        ]
+        return [service for service in candidates if service is not None]
+
+    def start(self, on_launch: Callable[[LocalStack], None] | None = None) -> LocalStack:
+        """Start every process at once and wait until all are ready; on any failure stop them and re-raise.
+
+        Nothing starts unless every port is free and every binary is there; all
+        conflicts and missing binaries are reported together in one
+        :class:`StackCannotStart`. The servers do not depend on each other to
+        start (the collector retries its exports), so they are launched
+        together and probed in one loop. ``on_launch`` runs once all processes
+        exist, before readiness (``hms-ops up`` records their PIDs then).
+        """
+        self.check_can_start()
         try:
-            if self.victorialogs:
-                self.victorialogs.start()
-            if self.notifier:
-                self.notifier.start()
-            self.alertmanager.start()
-            self.prometheus.start()
-            self.collector.start()
+            processes = [service.prepare() for service in self.services]
+            # Slowest to become ready first (the collector, then the notifier's Python): each launch takes
+            # the CPU the ones already started need, so the slow ones should not wait for the quick ones.
+            ranked = sorted(processes, key=lambda process: LAUNCH_ORDER.index(process.name)
+                            if process.name in LAUNCH_ORDER else len(LAUNCH_ORDER))
+            for process in ranked:  # from this thread: the parent-death signal follows the starting thread
+                process.launch()
+            if on_launch is not None:
+                on_launch(self)
+            wait_all_ready(processes, max(service.ready_timeout for service in self.services))
         except BaseException:
             self.stop()
             raise
         return self
+
+    def check_can_start(self) -> None:
+        """Raise :class:`StackCannotStart` listing every port in use and every missing binary at once."""
+        problems: list[str] = []
+        for name, port in dataclasses.asdict(self.ports).items():
+            if (name == "victorialogs" and self.victorialogs is None) or (name == "notifier" and self.notifier is None):
+                continue
+            try:
+                check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
+            except PortInUse as error:
+                problems.append(str(error))
+        for service in self.services:
+            try:
+                service.binary()
+            except MissingBinary as error:
+                if str(error) not in problems:
+                    problems.append(str(error))
+        if problems:
+            raise StackCannotStart(problems)
 
     def stop(self) -> None:
         """Stop everything, collector first so it can flush. Safe to call twice.
@@ -245,9 +306,7 @@ class LocalStack:
         Every process gets its stop even if stopping an earlier one raised; the first error is re-raised.
         """
         errors: list[BaseException] = []
-        for service in (self.collector, self.prometheus, self.alertmanager, self.notifier, self.victorialogs):
-            if service is None:
-                continue
+        for service in reversed(self.services):
             try:
                 service.stop()
             except BaseException as error:

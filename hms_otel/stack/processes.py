@@ -90,6 +90,28 @@ def _die_with_parent() -> Callable[[], None] | None:
     return arm
 
 
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot, from /proc), or None if it does not exist.
+
+    A PID plus its start time names one process for good: a PID reused by a
+    later process has another start time, so it is never mistaken for ours.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime); fields are counted after the command name, which may hold spaces and ')'.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie has exited; only its exit status is left to collect
+        return None
+    return int(fields[19])
+
+
+def is_same_process(pid: int, start_ticks: int | None) -> bool:
+    """True while the process ``pid`` that started at ``start_ticks`` is still running."""
+    return start_ticks is not None and process_start_ticks(pid) == start_ticks
+
+
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     """Poll ``check`` until it is true or ``timeout`` seconds pass; return whether it became true."""
     deadline = time.monotonic() + timeout
@@ -99,6 +121,38 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2)
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+_PROBE_INTERVAL_S = 0.005
+
+
+def wait_all_ready(processes: Sequence[ManagedProcess], timeout: float) -> None:
+    """Wait until every process is ready, probing all of them in one loop.
+
+    Probes (one connect and one short HTTP/1.0 GET on loopback, refused at
+    once while nothing listens) run every 5 ms, so a server is seen ready
+    within milliseconds of being so. A process that exits
+    meanwhile, or one not ready in time, raises :class:`ProcessError` with the
+    last lines of its log (the caller stops the others).
+    """
+    pending = list(processes)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for process in list(pending):
+            if not process.running:
+                raise process.exited_error()
+            if process.is_ready():
+                pending.remove(process)
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            late = pending[0]
+            late.stop()
+            raise ProcessError(
+                f"{late.name} was not ready at {late.ready_url} within {timeout:.0f} s; "
+                f"last lines of {late.log_path}:\n{log_tail(late.log_path, 15)}"
+            )
+        time.sleep(_PROBE_INTERVAL_S)
 
 
 class ManagedProcess:
@@ -141,9 +195,26 @@ class ManagedProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode if self._proc else None
+
+    @property
+    def start_ticks(self) -> int | None:
+        """The process's start time (see :func:`process_start_ticks`), recorded with its PID."""
+        return process_start_ticks(self._proc.pid) if self._proc else None
+
     def start(self) -> ManagedProcess:
+        """Launch and, with a ``ready_url``, wait until it answers."""
+        self.launch()
+        if self.ready_url:
+            self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for readiness (see :func:`wait_all_ready`)."""
         if self.running:
-            return self
+            return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"\n=== {time.strftime('%H:%M:%S')} starting: {' '.join(self.argv)}\n".encode())
@@ -162,26 +233,21 @@ class ManagedProcess:
                 )
             except OSError as error:
                 raise ProcessError(f"{self.name}: cannot run {self.argv[0]}: {error}") from None
-        if self.ready_url:
-            self.wait_ready()
-        return self
+
+    def is_ready(self) -> bool:
+        """One readiness probe: the ready URL answers 2xx (a process without one is ready once running)."""
+        url = self.ready_url
+        return self.running and (url is None or http_ok(url, timeout=0.5, headers=self.ready_headers))
+
+    def exited_error(self) -> ProcessError:
+        code = self._proc.returncode if self._proc else None
+        return ProcessError(
+            f"{self.name} exited with code {code} while starting; last lines of {self.log_path}:\n"
+            f"{log_tail(self.log_path, 15)}"
+        )
 
     def wait_ready(self) -> None:
-        assert self.ready_url is not None
-        url = self.ready_url
-        headers = self.ready_headers
-        became_ready = wait_until(lambda: not self.running or http_ok(url, headers=headers), self.ready_timeout)
-        if not self.running:
-            code = self._proc.returncode if self._proc else None
-            raise ProcessError(
-                f"{self.name} exited with code {code} while starting; log {self.log_path}:\n{log_tail(self.log_path)}"
-            )
-        if not became_ready:
-            self.stop()
-            raise ProcessError(
-                f"{self.name} was not ready at {url} within {self.ready_timeout:.0f} s; "
-                f"log {self.log_path}:\n{log_tail(self.log_path)}"
-            )
+        wait_all_ready([self], self.ready_timeout)
 
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the process (e.g. SIGHUP to reload)."""

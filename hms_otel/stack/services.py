@@ -9,6 +9,7 @@ wires them together; use these directly only to run one backend alone.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import secrets
@@ -20,12 +21,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hms_otel import http
-from hms_otel.pii import FEATURE_GATES
-from hms_otel.stack.builds import find_binary, repo_root
+from hms_otel.collector_flags import FEATURE_GATES
+from hms_otel.stack.builds import find_binary
+from hms_otel.stack.packaged import collector_config_dir
 from hms_otel.stack.processes import HOST, ManagedProcess, free_port, wait_until
+
+
+def config_text(config: Mapping[str, Any]) -> str:
+    """A generated server config, as JSON: valid YAML for every server, and written without loading a
+    YAML library in ``hms-ops up`` before its servers start (that import is a tenth of its start-up)."""
+    return json.dumps(config, indent=2) + "\n"
 
 
 class ConfigInvalid(RuntimeError):
@@ -33,12 +39,12 @@ class ConfigInvalid(RuntimeError):
 
 
 #: Default alerts on the collector's own metrics (telemetry being lost), always loaded by the local Prometheus.
-PIPELINE_ALERTS = repo_root() / "collector-config" / "collector-alerts.rules.yml"
+PIPELINE_ALERTS = collector_config_dir() / "collector-alerts.rules.yml"
 
 
 def collector_config_path(name: str = "local") -> Path:
-    """A configuration shipped in collector-config/ (``local``, ``gateway``, ``agent``)."""
-    return repo_root() / "collector-config" / f"{name}.yaml"
+    """A collector configuration shipped with the package (``local``, ``gateway``, ``agent``)."""
+    return collector_config_dir() / f"{name}.yaml"
 
 
 def validate_collector_config(config: Path, env: Mapping[str, str] | None = None) -> None:
@@ -57,7 +63,7 @@ def validate_collector_config(config: Path, env: Mapping[str, str] | None = None
         raise ConfigInvalid(f"{config} is not a valid collector configuration:\n{output}")
 
 
-class _Service:
+class Service:
     """Shared start/stop plumbing; subclasses set ``name`` and build ``_argv()``/``_write_config()``."""
 
     name = "service"
@@ -100,8 +106,22 @@ class _Service:
     def _ready_headers(self) -> dict[str, str] | None:
         return None
 
-    def start(self) -> None:
-        """Write the configuration, start the process and wait until it is ready."""
+    @property
+    def health_url(self) -> str:
+        """The URL that answers 2xx while the service is healthy (readiness and ``hms-ops status``)."""
+        return self._ready_url()
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The running process (after :meth:`prepare`); its PID and start time go into the state file."""
+        return self._process
+
+    def binary(self) -> Path:
+        """The program this service runs; raises :class:`~hms_otel.stack.builds.MissingBinary`."""
+        return Path(self._argv()[0])
+
+    def prepare(self) -> ManagedProcess:
+        """Write the configuration and set up the process without starting it."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         self._process = ManagedProcess(
@@ -114,7 +134,11 @@ class _Service:
             cwd=self.workdir,
             ready_headers=self._ready_headers(),
         )
-        self._process.start()
+        return self._process
+
+    def start(self) -> None:
+        """Write the configuration, start the process and wait until it is ready."""
+        self.prepare().start()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period."""
@@ -127,7 +151,7 @@ class _Service:
             self._process.kill()
 
 
-class Collector(_Service):
+class Collector(Service):
     """hms-otelcol running ``config`` (default collector-config/local.yaml) with HMS_* env vars for addresses."""
 
     name = "collector"
@@ -209,7 +233,7 @@ class BasicAuth:
         return http.basic_auth(self.username, self.password)
 
 
-class Prometheus(_Service):
+class Prometheus(Service):
     """Prometheus with its own TSDB, remote-write receiver and generated prometheus.yml.
 
     Its lifecycle endpoints are off (no local process may reload or stop it over
@@ -292,7 +316,7 @@ class Prometheus(_Service):
             _write_secret(self.alertmanager_password_path, self.alertmanager_auth.password)
         self.rules_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        self.config_path.write_text(config_text(self.config()))
         self.user_assets_dir.mkdir(parents=True, exist_ok=True)
 
     def _argv(self) -> list[str]:
@@ -372,7 +396,7 @@ DEFAULT_ALERTMANAGER_CONFIG: dict[str, Any] = {
 }
 
 
-class Alertmanager(_Service):
+class Alertmanager(Service):
     """Alertmanager (v0.31.1 from the cache) with clustering off, its own storage, ``config`` (copied)
     or a do-nothing route, and with ``auth`` its whole HTTP API behind basic auth (a web config file):
     only Prometheus and the people it is printed for can post alerts or silences."""
@@ -409,13 +433,15 @@ class Alertmanager(_Service):
         if self.source_config is not None:
             self.config_path.write_text(self.source_config.read_text())
         elif not self.config_path.exists():
-            self.config_path.write_text(yaml.safe_dump(DEFAULT_ALERTMANAGER_CONFIG, sort_keys=False))
+            self.config_path.write_text(config_text(DEFAULT_ALERTMANAGER_CONFIG))
         if self.auth is not None:
             import bcrypt  # only stacks with credentials need it
 
-            hashed = bcrypt.hashpw(self.auth.password.encode(), bcrypt.gensalt(rounds=10)).decode()
+            # The password is a random 144-bit token: no guessing to slow down, so the cheapest cost
+            # (4) is as safe and keeps Alertmanager from spending ~50 ms of CPU on every request.
+            hashed = bcrypt.hashpw(self.auth.password.encode(), bcrypt.gensalt(rounds=4)).decode()
             _write_secret(self.web_config_path,
-                          yaml.safe_dump({"basic_auth_users": {self.auth.username: hashed}}, sort_keys=False))
+                          config_text({"basic_auth_users": {self.auth.username: hashed}}))
 
     def _argv(self) -> list[str]:
         argv = [
@@ -448,7 +474,7 @@ class Alertmanager(_Service):
         return list(http.get_json(self.url + "/api/v2/alerts", headers=self.headers()))
 
 
-class Notifier(_Service):
+class Notifier(Service):
     """The HMS notifier (``hms-ops notifier``) as a process of the stack: its own port, token file,
     journal and outbox under ``workdir``; providers come from the environment."""
 
@@ -460,6 +486,11 @@ class Notifier(_Service):
         self.log_store_url = log_store_url
         self.extra_env = dict(env or {})
         self.token = secrets.token_urlsafe(24)
+
+    @property
+    def journal_dir(self) -> Path:
+        """Where the notifier journals every message, with the probable source it found."""
+        return self.state_dir / "journal"
 
     @property
     def token_path(self) -> Path:
@@ -485,7 +516,7 @@ class Notifier(_Service):
                   "state_dir": str(self.state_dir)}
         if self.log_store_url:
             config["log_store"] = self.log_store_url
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.config_path.write_text(config_text(config))
 
     def _env(self) -> dict[str, str]:
         # The stack's own settings win over variables a user has for a production notifier.
@@ -509,7 +540,7 @@ def _write_secret(path: Path, text: str) -> None:
 _RELOAD_SUCCESS = re.compile(r"^prometheus_config_last_reload_success_timestamp_seconds (\S+)$", re.M)
 
 
-class VictoriaLogs(_Service):
+class VictoriaLogs(Service):
     """VictoriaLogs single node: one data directory, OTLP logs in, LogsQL and its web UI out.
 
     Which fields become stream fields (its index) is chosen per request by the
@@ -548,7 +579,7 @@ class VictoriaLogs(_Service):
 
     def _env(self) -> dict[str, str]:
         # A soft limit on Go's heap: it collects and returns memory to stay near it. With the caches capped
-        # (-memory.allowedBytes) the store rests at 21-24 MiB RSS (12 MiB of it the binary) holding 100k
+        # (-memory.allowedBytes, then 4 MiB) the store rested at 21-24 MiB RSS (12 MiB of it the binary) holding 100k
         # records, 80-87 MiB without both (benchmarks/bench_logstore.py). It is soft: a bigger working set
         # still gets the memory.
         # A GOMEMLIMIT in the environment wins.
@@ -560,6 +591,8 @@ class VictoriaLogs(_Service):
             f"-httpListenAddr={HOST}:{self.port}",
             f"-storageDataPath={self.data_dir}",
             "-loggerLevel=WARN",
-            # Its caches default to a share of the machine's memory; a local store needs little.
-            "-memory.allowedBytes=4MiB",
+            # Its caches default to a share of the machine's memory; a local store needs little. Not less:
+            # a query's `stats`/`sort` state may use 40% of this, and at 4 MiB a count over a few thousand
+            # records was refused ("requires more than 1MB of memory").
+            "-memory.allowedBytes=32MiB",
         ]

@@ -54,6 +54,7 @@ def test_watch_follows_edits_and_keeps_last_good_output(watcher) -> None:
 
 # ---- the watcher in-process: edits during the first compile, a folder that goes away, half-written files ----
 
+from hms_otel.alerts import folder as folder_module  # noqa: E402
 from hms_otel.alerts import watcher as watcher_module  # noqa: E402
 
 _ALERT = "metric: job_fail_total\nwhen: increase_over_5m > {threshold}\naction: slack:#ops\n"
@@ -211,7 +212,7 @@ def test_a_failed_write_is_reported_and_retried(tmp_path: Path, monkeypatch: pyt
         return real_write(path, text)
 
     monkeypatch.setattr(watcher_module, "write_atomically", full_disk_once)
-    monkeypatch.setattr(watcher_module, "RETRY_WRITE_S", 0.1)
+    monkeypatch.setattr(folder_module, "RETRY_WRITE_S", 0.1)
     with _Watch(source, output) as watch:
         eventually(lambda: "> 3" in watch.rules(), 30, "the output, written on the second try")
     assert any("No space left on device" in message for message in watch.messages)

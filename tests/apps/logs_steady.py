@@ -7,6 +7,8 @@ after every record.
 """
 
 import logging
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,9 +20,14 @@ log.setLevel(logging.INFO)
 count = 0
 next_at = time.monotonic()
 while not stop_file.exists():
+    # SIGTERM waits until the record is logged and counted, so the count file always names what was logged.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     count += 1
     log.info("steady %d", count, extra={"seq": count})
-    count_file.write_text(str(count))
+    partial = count_file.with_suffix(".partial")
+    partial.write_text(str(count))
+    os.replace(partial, count_file)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if count == 1:
         print("ready", flush=True)
     next_at += 1 / rate

@@ -5,14 +5,16 @@ and its ACH latency alert (warning) fire, and a warning on the printer's health 
 Prometheus also holds a day of backfilled demo data. The
 test loads the overview and the ACH page, saves screenshots to test-output/dashboards/, and fails
 when a panel whose metric has data shows none, when a layer with a firing critical alert is not red,
-when a layer without data is not grey, or when the page logs a JavaScript error. It prints how long
-the overview took to draw every panel with 24 h of data and how many bytes the page and its scripts
-are (never asserted: tests do not assert on wall-clock time), then stops Prometheus and checks the
-page says so.
+when a layer without data is not grey, when a firing alert lacks the probable source the notifier
+found for it, or when the page logs a JavaScript error. It prints how long the overview took to draw
+every panel with 24 h of data (the page's performance marks: spec loaded, data in, drawn; the first
+open cold, then warm reloads) and how many bytes the page and its scripts are (never asserted: tests
+do not assert on wall-clock time), then stops Prometheus and checks the page says so.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from hms_otel import http
-from hms_otel.alerts import Settings
 from hms_otel.alerts.compiler import compile_dir
 from hms_otel.contract import LATENCY_MS_BUCKETS
+from hms_otel.dashboards.alert_sources import firing_sources, write_sources
 from hms_otel.dashboards.build import load
 from hms_otel.dashboards.site import Links, write_site
 from hms_otel.http import ok as http_ok
@@ -115,18 +117,43 @@ def _check_page(browser: Browser, stack: LocalStack, spec: dict, page_id: str, w
     return status
 
 
+#: The page's own performance marks (ms after navigation start) and its Prometheus requests.
+TIMINGS_JS = """(() => {
+  const mark = (name) => Math.round((performance.getEntriesByName(name)[0] || {}).startTime);
+  const api = performance.getEntriesByType('resource').filter(e => e.name.includes('/api/'));
+  const slowest = api.reduce((a, e) => (e.duration > (a ? a.duration : -1) ? e : a), null);
+  const scripts = performance.getEntriesByType('resource').filter(e => e.name.endsWith('.js'));
+  return {parsed: Math.round(performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd),
+          scripts_loaded: Math.round(Math.max(...scripts.map(e => e.responseEnd))),
+          spec: mark('hms:spec'), data: mark('hms:data'), drawn: mark('hms:drawn'), requests: api.length,
+          first_request: Math.round(Math.min(...api.map(e => e.startTime))),
+          slowest_ms: slowest && Math.round(slowest.duration),
+          slowest: slowest && decodeURIComponent(slowest.name.split('?')[1] || '').slice(0, 90),
+          max_wait_ms: Math.round(Math.max(...api.map(e => e.requestStart - e.startTime)))};
+})()"""
+
+
+def _timings(browser: Browser) -> dict:
+    return browser.evaluate(TIMINGS_JS)
+
+
 def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> None:
     stack = dashboard_stack
     alert_dir = tmp_path / "alerts"
     alert_dir.mkdir()
     for name, text in ALERTS.items():
         (alert_dir / name).write_text(text)
-    result = compile_dir(alert_dir, Settings(scrape_interval_ms=1000, export_interval_ms=1000))
+    # Routed through the stack's notifier, which looks the probable source up in the service's logs.
+    result = compile_dir(alert_dir, stack.alert_settings(scrape_interval_ms=1000, export_interval_ms=1000))
     (stack.rules_dir / "hms-alerts.yml").write_text(result.rules_yaml)
+    stack.alertmanager_config_path.write_text(result.alertmanager_yaml)
     stack.reload_prometheus()
+    stack.reload_alertmanager()
     dashboard = load(alert_dir)
+    assert stack.notifier is not None
+    journal = stack.notifier.state_dir / "journal"
     write_site(stack.dashboard_dir, dashboard, Links(alertmanager=stack.alertmanager_url + "/#/alerts",
-                                                     logs=stack.victorialogs.ui_url))
+                                                     logs=stack.victorialogs.ui_url), journal)
     from hms_otel.dashboards.site import page_spec
 
     spec = page_spec(dashboard)
@@ -143,9 +170,17 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
         # Enough live samples that the charts' one-minute rate windows show the slow payments.
         stack.wait_for(f'sum(count_over_time(ach_latency_ms_count{{job="{SERVICE}"}}[5m]))', lambda v: (v or 0) >= 40,
                        timeout=120)
+        # What `hms-ops up` does every second: copy the sources the notifier found beside the page.
+        def sources_found() -> bool:
+            write_sources(stack.dashboard_dir, journal)
+            return "payments_slow" in {s["labels"]["alertname"] for s in firing_sources(journal)}
+
+        eventually(sources_found, 120, "the notifier to find the probable source of the payment alert", every=1)
+        with_source = {s["labels"]["alertname"] for s in firing_sources(journal)}
         with Browser() as browser:
             browser.goto(stack.dashboard_url + "?range=24h#/overview")
             overview = _check_page(browser, stack, spec, "overview", "1d")
+            timings = [_timings(browser)]
             browser.pump(0.5)
             size = browser.evaluate(
                 "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
@@ -156,12 +191,15 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
                 browser.call("Page.reload", ignoreCache=True)
                 again = browser.wait_for("window.hmsDashboard && hmsDashboard.ready && hmsDashboard", timeout=60)
                 draws.append(again["firstDrawMs"])
+                timings.append(_timings(browser))
                 dom_ready.append(browser.evaluate(
                     "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"))
             print(f"overview: all {len(overview['panels'])} panels drawn, ms after navigation start (24 h range, "
                   f"a day of backfilled data): {', '.join(f'{d:.0f}' for d in draws)} (median "
                   f"{sorted(draws)[len(draws) // 2]:.0f}; page parsed after {min(dom_ready):.0f}-"
                   f"{max(dom_ready):.0f} ms); page + scripts + spec: {size} bytes")
+            for label, timing in zip(["cold", *["warm"] * (len(timings) - 1)], timings, strict=True):
+                print(f"  {label} open: {timing}")
             browser.screenshot(OUTPUT / "overview.png")
 
             layers = overview["layers"]
@@ -188,6 +226,14 @@ def test_dashboard_in_chromium(dashboard_stack: LocalStack, tmp_path: Path) -> N
             browser.wait_for("hmsDashboard.range === 21600 && hmsDashboard.panels.ach_latency.drawn", timeout=30)
             alert_text = browser.evaluate("document.querySelector('.alerts').innerText")
             assert "Payment latency" in alert_text and "ACH batches take" in alert_text, alert_text
+            # Each firing alert with the probable source the notifier sent (from the service's error logs).
+            items = browser.evaluate("[...document.querySelectorAll('.alerts li')].map(li => li.innerText)")
+            for name in with_source:  # payments_slow at least (a failed log lookup leaves an alert without one)
+                item = next(text for text in items if text.startswith(name))
+                assert re.search(r"probable source: Database connection pool exhausted \(waited [0-9.]+ s", item), item
+            # ... worded as the notifier sent it: "3 s", where Prometheus' annotation says "3.003k ms".
+            payment = next(text for text in items if text.startswith("payments_slow"))
+            assert re.search(r"Payment latency [0-9.]+ s \(>2 s\)", payment), payment
 
             browser.goto(stack.dashboard_url + "?range=1h#/ach")
             ach = _check_page(browser, stack, spec, "ach", "1h")

@@ -37,3 +37,24 @@ def test_publisher_rewrites_the_spec_when_a_file_changes_and_keeps_the_last_good
     publisher.refresh()
     assert "ACH clearing time" in ach_titles()  # the broken file is reported, the last good spec stays
     assert said[-1] == (f"dashboard: {team}:4:11: unknown panel kind 'pie'; use one of lines, bars, stat", True)
+
+
+def test_publisher_copies_the_probable_sources_the_notifier_journaled(tmp_path: Path) -> None:
+    from hms_otel.notify.alert import AlertEvent
+    from hms_otel.notify.journal import Journal
+
+    site = tmp_path / "site"
+    journal_dir = tmp_path / "notifier" / "journal"
+    publisher = DashboardPublisher(site, tmp_path / "alerts", Links(), lambda text, is_error: None, journal_dir)
+    publisher.publish()
+    assert json.loads((site / "alert-sources.json").read_text()) == {"alerts": []}
+    event = AlertEvent(status="firing", name="payments_slow", fingerprint="f1", starts_at="2026-11-26T10:00:00Z",
+                       ends_at="", labels={"alertname": "payments_slow", "job": "payments"})
+    entry = Journal(journal_dir).add("sms", "+15551234", event)
+    assert entry is not None
+    entry.message = {"headline": "h", "body": "b", "source": "Database connection pool exhausted"}
+    Journal(journal_dir).save(entry)
+    publisher.refresh()  # what `hms-ops up` calls every second
+    sources = json.loads((site / "alert-sources.json").read_text())["alerts"]
+    assert [(s["labels"]["alertname"], s["source"]) for s in sources] == [
+        ("payments_slow", "Database connection pool exhausted")]

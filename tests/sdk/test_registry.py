@@ -18,7 +18,7 @@ from hms_otel.registry import (
 
 
 def test_contract_is_seeded_with_kinds_and_units():
-    assert len(CONTRACT) == 18  # the tutorial's 16, hms_otel_facade_errors_total and the licence printer's health
+    assert len(CONTRACT) == 20  # the tutorial's 16, the facade errors, log-drop and drop counters, the printer's health
     assert {d.name for d in CONTRACT} <= {d.name for d in REGISTRY}
     assert REGISTRY["payment_latency_ms"].kind is Kind.HISTOGRAM
     assert REGISTRY["payment_latency_ms"].unit == "ms"

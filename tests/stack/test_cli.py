@@ -58,17 +58,15 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
         "-m",
         "hms_otel.cli",
         "up",
-        "--workdir",
+        "--state",
         str(tmp_path / "up"),
-        "--alerts",
-        str(tmp_path / "no-alerts"),
     ]
     for field in dataclasses.fields(Ports):
         argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
     import threading
 
     env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
@@ -108,7 +106,7 @@ def test_up_on_a_taken_port_names_it_and_the_option(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         ports = dataclasses.replace(Ports.free(), prometheus=port)
-        argv = ["up", "--workdir", str(tmp_path)]
+        argv = ["up", "--state", str(tmp_path)]
         for field in dataclasses.fields(Ports):
             argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
         result = CliRunner().invoke(cli, argv)
@@ -126,7 +124,7 @@ def test_up_demo_texts_the_on_call_phone(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     argv = [
         sys.executable, "-m", "hms_otel.cli", "up", "--demo", "--demo-calm", "5",
-        "--workdir", str(tmp_path / "up"), "--alerts", str(repo / "alert_rules"),
+        "--state", str(tmp_path / "up"), "--alerts", str(repo / "alert_rules"),
         "--scrape-interval", "1s", "--evaluation-interval", "1s",
     ]
     for field in dataclasses.fields(Ports):
@@ -152,6 +150,13 @@ def test_up_demo_texts_the_on_call_phone(tmp_path: Path) -> None:
                           timeout=10, interval=0.2), "".join(lines)
         assert "Alertmanager: silences" in "".join(lines) and "password" in "".join(lines)
         assert any("sms:+15551234: prints on this console" in line for line in lines), text
+        # The dashboard's alert list gets the same probable source (copied beside the page every second).
+        sources = tmp_path / "up" / "prometheus" / "user-assets" / "alert-sources.json"
+
+        def on_dashboard() -> bool:
+            return sources.is_file() and "Database connection pool exhausted" in sources.read_text()
+
+        assert wait_until(on_dashboard, timeout=10, interval=0.5), sources
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
@@ -173,11 +178,10 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 @pytest.mark.e2e
 def test_servers_do_not_outlive_a_killed_up(tmp_path: Path) -> None:
     ports = Ports.free()
-    argv = [sys.executable, "-m", "hms_otel.cli", "up", "--workdir", str(tmp_path / "up"),
-            "--alerts", str(tmp_path / "no-alerts")]
+    argv = [sys.executable, "-m", "hms_otel.cli", "up", "--state", str(tmp_path / "up")]
     for field in dataclasses.fields(Ports):
         argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:
         prometheus = f"http://127.0.0.1:{ports.prometheus}/-/ready"
         assert wait_until(lambda: http_ok(prometheus), timeout=120, interval=0.5), "stack not ready"

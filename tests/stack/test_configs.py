@@ -240,7 +240,7 @@ def test_pii_is_masked_in_both_pipelines(name: str) -> None:
 
 def _snippet_request_headers() -> list[str]:
     """The headers the fetch() of docs/browser.md sets (each needs the collector's CORS consent)."""
-    doc = (CONFIG_DIR.parent / "docs" / "browser.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "browser.md").read_text()  # the repository's docs
     snippet = re.findall(r"```js\n(.*?)```", doc, flags=re.S)[0]
     headers = re.search(r"headers:\s*\{(.*?)\}", snippet, flags=re.S)
     assert headers, "the snippet's fetch() sets no headers: update this test"

@@ -102,7 +102,6 @@ def test_log_store_down_for_60_s_loses_no_log_record(logs_stack: LocalStack, sta
     assert _all_arrived(logs_stack, service, emitted, timeout=120) == emitted
 
 
-@pytest.mark.xfail(reason="needs the SIGTERM flush of issue 13 (helper H13R); passes once it is merged", strict=False)
 def test_app_stopped_with_sigterm_delivers_what_it_logged(logs_stack: LocalStack, start_app, tmp_path: Path) -> None:
     service, stop = "durable-sigterm", tmp_path / "stop"
     app = _start(start_app, logs_stack, service, stop)

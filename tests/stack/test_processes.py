@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, find_binary
+from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, StackCannotStart, find_binary
 from hms_otel.stack.processes import ManagedProcess, check_port_free, free_port
 
 
@@ -26,7 +26,7 @@ def test_local_stack_refuses_a_taken_port_before_starting_anything(tmp_path: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         ports = Ports(**{**Ports.free().__dict__, "otlp_grpc": taken.getsockname()[1]})
-        with pytest.raises(PortInUse, match="--otlp-grpc-port or HMS_OTLP_GRPC_PORT"):
+        with pytest.raises(StackCannotStart, match="--otlp-grpc-port or HMS_OTLP_GRPC_PORT"):
             LocalStack(tmp_path, ports).start()
     assert not list(tmp_path.glob("*/*.log"))
 
@@ -75,3 +75,35 @@ def test_missing_binary_tells_which_install_to_run(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HMS_OPS_VICTORIA_LOGS", str(tmp_path / "nope"))
     with pytest.raises(MissingBinary, match="HMS_OPS_VICTORIA_LOGS="):
         find_binary("victoria-logs")
+
+
+def test_readiness_probe_answers_like_a_get_that_follows_redirects() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from hms_otel.http import ok
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/":
+                self.send_response(302)
+                self.send_header("Location", "/ready")
+            elif self.path == "/ready" and self.headers.get("Authorization") in (None, "Basic x"):
+                self.send_response(200)
+            else:
+                self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert ok(base + "/ready") and ok(base + "/") and ok(base + "/ready", headers={"Authorization": "Basic x"})
+        assert not ok(base + "/missing") and not ok(base + "/ready", headers={"Authorization": "Basic y"})
+        assert not ok(f"http://127.0.0.1:{free_port()}/ready")
+    finally:
+        server.shutdown()
+        server.server_close()

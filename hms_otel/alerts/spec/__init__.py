@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hms_otel.alerts.folder import iter_alert_files
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.spec.alert import ALERT_FIELDS, SEVERITIES, read_alert
 from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid
 from hms_otel.alerts.spec.slo import SLO_FIELDS, read_slo
 from hms_otel.errors import Location, Problem, ProblemsError, sorted_problems
 from hms_otel.registry import REGISTRY, MetricRegistry
-from hms_otel.yamlfile import MAX_BYTES, ListNode, MapNode, Node, find_files, read_bytes, read_file_bytes
+from hms_otel.yamlfile import MAX_BYTES, ListNode, MapNode, Node, read_bytes, read_file_bytes
 
 __all__ = ["ALERT_FIELDS", "MAX_FILE_BYTES", "SEVERITIES", "SLO_FIELDS", "iter_alert_files", "load_bytes",
            "load_path"]
@@ -106,14 +107,3 @@ def _items(reader: FieldReader, root: Node) -> list[tuple[MapNode, Fields]]:
         else:
             reader.fail(node, f"expected an alert (a mapping of field: value), not {node.describe()}")
     return items
-
-
-def iter_alert_files(directory: str | Path) -> tuple[list[Path], list[Problem]]:
-    """``*.yml``/``*.yaml`` files under ``directory`` (links followed, hidden entries and
-    ``*.dashboard.yaml`` skipped), sorted, and a problem for every link that dangles or loops."""
-    return find_files(directory, _is_alert_file, what="alert file")
-
-
-def _is_alert_file(name: str) -> bool:
-    # Dashboard files live next to alert files (hms_otel.dashboards.spec reads them).
-    return name.endswith((".yml", ".yaml")) and not name.endswith((".dashboard.yaml", ".dashboard.yml"))

@@ -46,8 +46,10 @@ async function query(params) {
 }
 
 function window_(step) {
-  // rate() needs two samples in its window: four steps, and at least a minute (SDKs export every 5-60 s).
-  return Math.max(4 * step, 60) + "s";
+  // rate() needs two samples in its window: a minute more than a step (SDKs export every 5-60 s), so
+  // windows overlap by a minute. Wider windows would read each sample several times: a day's chart
+  // with four-step windows read every sample four times and was the slowest query of the first open.
+  return (step + 60) + "s";
 }
 
 function promql(expr, step) {
@@ -78,6 +80,7 @@ async function layerStates() {
     query({query: "group by (job, instance, hms_layer) (target_info)"}),
     query({query: `group by (__name__) ({__name__=~"${series.join("|")}"})`}),
     api("../api/v1/alerts"),
+    loadSources(),
   ]);
   const targetLabels = targets.map((r) => r.metric);
   const names = new Set(present.map((r) => r.metric.__name__));
@@ -104,6 +107,7 @@ async function layerStates() {
 // -- panels ----------------------------------------------------------------------------------------------
 function fmt(value, unit) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  if (value === 0) return "0" + (unit && unit !== "1" ? " " + unit.replace(/[{}]/g, "") : "");
   const abs = Math.abs(value);
   const text = abs >= 1e6 ? (value / 1e6).toFixed(1) + "M" : abs >= 1e4 ? (value / 1e3).toFixed(1) + "k"
     : abs >= 100 ? value.toFixed(0) : abs >= 1 ? value.toFixed(2).replace(/\.?0+$/, "") : value.toPrecision(2);
@@ -139,6 +143,21 @@ async function panelData(panel, start, end, step) {
   return {xs, names, ys};
 }
 
+function latest(values) {
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null) return values[i];
+  return null;
+}
+
+function isolated(values) {
+  const found = [];
+  values.forEach((v, i) => {
+    if (v !== null && (i === 0 || values[i - 1] === null) && (i === values.length - 1 || values[i + 1] === null)) {
+      found.push(i);
+    }
+  });
+  return found.length ? found : null;
+}
+
 const COLOURS = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#558b2f", "#ad1457"];
 
 function drawChart(box, panel, data) {
@@ -151,7 +170,11 @@ function drawChart(box, panel, data) {
       label: name, stroke: colour, width: 2, spanGaps: false,
       fill: bars ? colour + "99" : undefined,
       paths: bars ? uPlot.paths.bars({size: [0.8, 40]}) : undefined,
-      value: (u, v) => fmt(v, panel.unit),
+      // A value between two gaps (a service just started, data after an outage) has no line to
+      // draw: mark it with a dot, or the newest, most telling value is invisible.
+      points: bars ? undefined : {size: 7, filter: (u, si, show) => (show ? null : isolated(u.data[si]))},
+      // Hover shows the value under the mouse; otherwise the legend shows the latest one, not "–".
+      value: (u, v, si, idx) => fmt(idx === null ? latest(u.data[si]) : v, panel.unit),
     });
     columns.push(data.ys[i]);
   });
@@ -251,9 +274,23 @@ function tiles(states) {
   return row;
 }
 
-// Hook for the notifier's probable source: an alert annotation it sets (or, later, an API it serves).
-function probableSource(alert) {
-  return alert.annotations.probable_source || alert.annotations.hms_probable_source || null;
+// The probable source of each alert as the notifier found it and sent it (alert-sources.json, copied
+// from its journal by hms-ops beside this page). Optional: without it the list shows the messages only.
+let sources = [];
+async function loadSources() {
+  try {
+    const answer = await fetch("alert-sources.json", {cache: "no-store"});
+    sources = answer.ok ? (await answer.json()).alerts || [] : [];
+  } catch (error) {
+    sources = []; // the stack is stopped: Prometheus' own answer says so
+  }
+}
+
+function notified(alert) {
+  // Alertmanager's labels are Prometheus' plus external labels: every label of the alert must match.
+  const same = (s) => Object.entries(alert.labels).every(([k, v]) => s.labels[k] === v);
+  const found = sources.filter(same);
+  return found.length ? found[found.length - 1] : null; // the newest firing of this alert
 }
 
 function alertList(alerts) {
@@ -261,12 +298,13 @@ function alertList(alerts) {
   const list = el("ul", {class: "alerts"});
   const order = (a) => (a.state === "firing" ? 0 : 1) + (a.labels.severity === "critical" ? 0 : 2);
   for (const alert of [...alerts].sort((a, b) => order(a) - order(b))) {
-    const source = probableSource(alert);
+    const sent = notified(alert); // the notifier's wording and probable source, once it has sent it
+    const source = sent && sent.source;
     const colour = alert.state === "firing" && alert.labels.severity === "critical" ? "red" : "amber";
     const item = el("li", {class: colour},
       el("strong", {}, `${alert.labels.alertname} `),
       el("span", {class: "badge"}, `${alert.state} · ${alert.labels.severity || "no severity"}`), " ",
-      alert.annotations.message || alert.annotations.summary || "",
+      (sent && sent.message) || alert.annotations.message || alert.annotations.summary || "",
       el("small", {}, ` since ${new Date(alert.activeAt).toLocaleTimeString()}` +
         (alert.labels.job ? ` · service ${alert.labels.job}` : "")));
     if (source) item.append(el("div", {class: "source"}, `probable source: ${source}`));
@@ -281,10 +319,13 @@ async function refresh() {
   const started = performance.now();
   const end = Math.floor(Date.now() / 1000);
   const step = Math.max(1, Math.ceil(rangeSeconds / 240));
-  const range = {start: end - rangeSeconds - ((end - rangeSeconds) % step), end, step};
+  // The last point is now: a chart of a day must show the slowdown of the last minutes, not end at the
+  // step boundary before it.
+  const range = {start: end - rangeSeconds, end, step};
   try {
     const [{states, alerts, targets}, fetched] = await Promise.all([
       layerStates(), Promise.all(page.panels.map((panel) => fetchPanel(panel, range)))]);
+    if (status.firstDrawMs === null) performance.mark("hms:data");
     status.reachable = true;
     lastOk = new Date();
     $("#offline").hidden = true;
@@ -304,7 +345,7 @@ async function refresh() {
     const drawn = {};
     page.panels.forEach((panel, i) => { drawn[panel.id] = drawPanel(sections[i], panel, fetched[i], alerts); });
     status.panels = drawn; // whole, so a reader never sees a refresh half done
-    if (status.firstDrawMs === null) status.firstDrawMs = performance.now();
+    if (status.firstDrawMs === null) status.firstDrawMs = performance.mark("hms:drawn").startTime;
     status.lastRefreshMs = performance.now() - started;
     status.page = page.id;
     status.range = rangeSeconds;
@@ -340,8 +381,9 @@ function report(error) {
 }
 
 async function main() {
-  const answer = await fetch("dashboards.json", {cache: "no-store"});
-  spec = await answer.json();
+  // Started by index.html before the scripts; fetched here if that failed.
+  spec = await window.hmsSpec || await (await fetch("dashboards.json", {cache: "no-store"})).json();
+  performance.mark("hms:spec");
   const picker = $("#range");
   for (const [label, seconds] of RANGES) picker.append(el("option", {value: seconds}, label));
   const asked = RANGES.find(([label]) => label === new URLSearchParams(location.search).get("range"));

@@ -1,0 +1,59 @@
+"""The probable source of each alert, as the notifier found it, for the dashboard's alert list.
+
+The notifier looks the source up once per alert (:class:`hms_otel.notify.source.ProbableSource`)
+and keeps it in its journal with the message it sent. This module only copies what the journal
+holds into ``alert-sources.json`` beside the page, so the page shows the text the on-call person
+received, reads it from the same origin, and nothing computes a source a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hms_otel.notify.journal import Journal
+
+FILE_NAME = "alert-sources.json"
+
+
+def firing_sources(journal_dir: Path | None) -> list[dict[str, Any]]:
+    """One entry per firing alert with a source: its labels, when it started, the source text and
+    the alert's message as the notifier worded it (``3 s``, where Prometheus' annotation says ``3.003k ms``).
+
+    An alert sent on several channels has one text per channel, shortened to fit each; the
+    longest is kept. Sorted so an unchanged journal gives an unchanged file.
+    """
+    if journal_dir is None or not journal_dir.is_dir():
+        return []
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in Journal(journal_dir).entries():
+        event = entry.alert()
+        source = (entry.message or {}).get("source")
+        if not event.firing or not source:
+            continue
+        key = (event.fingerprint or event.name, event.starts_at)
+        known = found.get(key)
+        if known is None or len(source) > len(known["source"]):
+            found[key] = {"labels": dict(event.labels), "starts_at": event.starts_at, "source": source,
+                          "message": (entry.message or {}).get("body") or ""}
+    return sorted(found.values(), key=lambda item: (item["starts_at"], json.dumps(item["labels"], sort_keys=True)))
+
+
+def write_sources(directory: Path, journal_dir: Path | None) -> bool:
+    """(Re)write ``alert-sources.json`` in ``directory`` when it changed; whether it did.
+
+    ``journal_dir`` ``None`` (a stack without notifier) writes an empty list: the page always finds the file.
+    """
+    text = json.dumps({"alerts": firing_sources(journal_dir)}, indent=1, sort_keys=True)
+    target = directory / FILE_NAME
+    try:
+        if target.read_text() == text:
+            return False
+    except OSError:
+        pass
+    temporary = directory / f".{FILE_NAME}.tmp"
+    temporary.write_text(text)
+    os.replace(temporary, target)  # a page loading now reads a whole file
+    return True

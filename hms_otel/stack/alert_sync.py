@@ -1,0 +1,135 @@
+"""One rebuild of what ``hms-ops up`` derives from the alert folder, run as a short-lived child process.
+
+The supervisor only notices that an alert file changed
+(:mod:`hms_otel.alerts.folder`, a poll of a few ``stat`` calls); compiling and checking the alerts
+(promtool, amtool), the recorded latency series, the channel report and the
+dashboard happen here, in a process that exits, so the resting supervisor never
+holds the compiler, the notifier settings or the dashboard builder in memory.
+The supervisor reloads Alertmanager and Prometheus itself afterwards (it holds
+their processes: Prometheus reloads by SIGHUP).
+
+Exit status: 0 when a file the servers read changed (reload them), 3 when
+nothing changed, 1 when the alert files have errors (the previous rules stay),
+4 when the files changed while compiling (nothing written: build again), 5 when
+an output could not be written (e.g. a full disk: try again later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+#: Exit statuses, read by the supervisor (hms_otel.stack.lifecycle).
+CHANGED, FAILED, UNCHANGED, STALE, UNWRITTEN = 0, 1, 3, 4, 5
+
+
+def _echo(text: str, is_error: bool) -> None:
+    from hms_otel.terminal import safe_text
+
+    print("alerts: " + safe_text(text), file=sys.stderr if is_error else sys.stdout, flush=True)
+
+
+def _channels(alert_dir: Path) -> None:
+    """Say which channels of the alert files are live and which only print on the console."""
+    from hms_otel.notify.cli import notified_actions
+    from hms_otel.notify.config import ConfigError, load
+    from hms_otel.notify.server import channel_report
+
+    try:
+        config = load(None, read_token=False)
+    except ConfigError as error:
+        _echo(f"notifier settings: {error}", True)
+        return
+    for line in channel_report(config, notified_actions(alert_dir)):
+        print(f"channel {line}", flush=True)
+
+
+def _dashboard(args: argparse.Namespace, alert_dir: Path | None) -> None:
+    from hms_otel.dashboards.publish import DashboardPublisher
+    from hms_otel.dashboards.site import Links
+    from hms_otel.stack.builds import MissingBinary
+
+    def say(text: str, is_error: bool) -> None:
+        print(text, file=sys.stderr if is_error else sys.stdout, flush=True)
+
+    # No login in the link: the page holds no credentials; the browser asks for the one `up` prints.
+    links = Links(alertmanager=args.alertmanager_url + "/#/alerts" if args.alertmanager_url else None,
+                  logs=args.logs_url or None)
+    journal = Path(args.notifier_journal) if args.notifier_journal else None
+    publisher = DashboardPublisher(Path(args.dashboard_dir), alert_dir or Path(os.devnull), links, say, journal)
+    try:
+        publisher.publish()
+    except MissingBinary as error:
+        if args.first:
+            say(f"no dashboard: {error}", True)
+
+
+def sync(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from hms_otel.alerts.compiler import load_dir
+    from hms_otel.alerts.folder import Snapshot, unchanged_since
+    from hms_otel.alerts.settings import Settings, SettingsError
+    from hms_otel.alerts.watcher import rebuild
+    from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
+
+    alert_dir = Path(args.alerts) if args.alerts and Path(args.alerts).is_dir() else None
+    rules = Path(args.rules)
+    # Taken before anything is read: a file saved during this build makes it stale (nothing written).
+    snapshot = Snapshot.take(alert_dir) if alert_dir is not None else None
+    files = load_dir(alert_dir)[0] if alert_dir is not None else []  # problems are reported by rebuild
+    metrics = [alert.metric for source in files for alert in source.alerts]
+    metrics += [slo.metric for source in files for slo in source.slos]
+    outcome = UNCHANGED
+    try:
+        if write_recording_rules(rules.parent / FILE_NAME, metrics) or args.first:
+            outcome = CHANGED
+    except OSError as error:
+        _echo(f"cannot write {rules.parent / FILE_NAME}: {error.strerror or error}", True)
+        return UNWRITTEN
+    if alert_dir is not None and snapshot is not None:
+        try:
+            settings = replace(Settings.from_env(), notifier_url=args.notifier_url,
+                               notifier_token_file=args.notifier_token_file)
+        except SettingsError as error:
+            _echo(str(error), True)
+            return FAILED
+        report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False, echo=_echo,
+                         still_current=unchanged_since(alert_dir, snapshot))
+        if report.stale:
+            return STALE
+        if report.unwritten:
+            return UNWRITTEN
+        if not report.ok:
+            outcome = FAILED
+        elif report.written:
+            outcome = CHANGED
+        count = sum(len(source.alerts) + 2 * len(source.slos) for source in files)
+        if report.ok and outcome == CHANGED:
+            _echo(f"{count} alert{'s' if count != 1 else ''} from {alert_dir} compiled", False)
+        if args.first and args.notifier_url:
+            _channels(alert_dir)
+    if args.dashboard_dir:
+        _dashboard(args, alert_dir)
+    return outcome
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hms_otel.stack.alert_sync", description=__doc__)
+    parser.add_argument("--alerts", help="the alert folder (none: only the registry's recorded series)")
+    parser.add_argument("--rules", required=True, help="Prometheus rule file for the compiled alerts")
+    parser.add_argument("--alertmanager-yml", required=True)
+    parser.add_argument("--notifier-url", default="")
+    parser.add_argument("--notifier-token-file", default="")
+    parser.add_argument("--notifier-journal", default="", help="the notifier's journal (probable sources)")
+    parser.add_argument("--dashboard-dir", default="")
+    parser.add_argument("--alertmanager-url", default="")
+    parser.add_argument("--logs-url", default="")
+    parser.add_argument("--first", action="store_true", help="the stack's first build: always reload, report channels")
+    return sync(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,147 @@
+"""The state folder of ``hms-ops up`` (``.hms-ops/``): who is running, where, and how to stop exactly them.
+
+Layout::
+
+    .hms-ops/
+      stack.json                 PIDs and start times of the supervisor and every component, URLs
+      hms-ops.lock               held (flock) by the supervisor while it runs
+      hms-ops.log                the supervisor's console when detached (alert texts, reloads)
+      <component>/<component>.log, its config and data
+
+A process is named by its PID *and* its start time (:func:`~hms_otel.stack.processes.process_start_ticks`),
+so ``hms-ops down`` never signals an unrelated process that later got the same PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from hms_otel.stack.processes import is_same_process, process_start_ticks
+
+STATE_FILE = "stack.json"
+LOCK_FILE = "hms-ops.lock"
+CONSOLE_LOG = "hms-ops.log"
+DEFAULT_STATE_DIR = ".hms-ops"
+
+
+def state_dir(option: Path | None = None) -> Path:
+    """``--state DIR``, else ``$HMS_OPS_STATE``, else ``./.hms-ops``."""
+    return Path(option or os.environ.get("HMS_OPS_STATE") or DEFAULT_STATE_DIR)
+
+
+@dataclasses.dataclass
+class ProcessRecord:
+    """One process the stack started (or the supervisor itself)."""
+
+    name: str
+    pid: int
+    start_ticks: int | None
+    url: str = ""
+    health_url: str = ""
+    log: str = ""
+    #: e.g. the basic-auth header of Alertmanager's API (the state file is readable by its owner only)
+    health_headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return is_same_process(self.pid, self.start_ticks)
+
+
+@dataclasses.dataclass
+class StackState:
+    supervisor: ProcessRecord
+    components: list[ProcessRecord]
+    #: what the user opens, in display order: label -> URL
+    links: dict[str, str] = dataclasses.field(default_factory=dict)
+    ready: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> StackState:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            supervisor=ProcessRecord(**data["supervisor"]),
+            components=[ProcessRecord(**item) for item in data["components"]],
+            links=dict(data.get("links") or {}),
+            ready=bool(data.get("ready")),
+        )
+
+
+def this_process(name: str = "hms-ops up") -> ProcessRecord:
+    return ProcessRecord(name, os.getpid(), process_start_ticks(os.getpid()))
+
+
+def read(directory: Path) -> StackState | None:
+    """The recorded stack, or None when there is none (or the file is unreadable: nothing to trust)."""
+    try:
+        return StackState.from_json((directory / STATE_FILE).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write(directory: Path, state: StackState) -> None:
+    """Replace the state file in one step, so a reader never sees half of it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / (STATE_FILE + ".partial")
+    handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the Alertmanager login
+    with os.fdopen(handle, "w") as out:
+        out.write(state.to_json())
+    os.replace(partial, directory / STATE_FILE)
+
+
+def remove(directory: Path) -> None:
+    (directory / STATE_FILE).unlink(missing_ok=True)
+
+
+def try_lock(directory: Path) -> IO[str] | None:
+    """Take the stack lock of ``directory`` (kept while the returned file stays open), or None if it is held.
+
+    The kernel drops the lock when its holder dies, even by SIGKILL, so a stale
+    lock never blocks the next ``up``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = (directory / LOCK_FILE).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def stop_processes(records: list[ProcessRecord], grace: float = 10.0) -> list[ProcessRecord]:
+    """SIGTERM each recorded process that is still the same process, SIGKILL it after ``grace``; return them.
+
+    Components run in their own process group (their PID), so the group is
+    signalled: a helper a server forked goes with it.
+    """
+    running = [record for record in records if record.alive]
+    for record in running:
+        _signal(record, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(record.alive for record in running) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for record in running:
+        if record.alive:
+            _signal(record, signal.SIGKILL)
+    return running
+
+
+def _signal(record: ProcessRecord, sig: int) -> None:
+    if not record.alive:  # checked right before signalling: the PID must still be ours
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(record.pid) == record.pid:
+            os.killpg(record.pid, sig)
+        else:
+            os.kill(record.pid, sig)

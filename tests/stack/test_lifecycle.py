@@ -1,0 +1,224 @@
+"""hms-ops up --detach / status / down: the stack's lifecycle, with the real servers on free ports."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hms_otel.stack import Ports, state
+from hms_otel.stack.processes import is_same_process, process_start_ticks, wait_until
+
+HMS_OPS = [sys.executable, "-m", "hms_otel.cli"]
+
+
+def port_args(ports: Ports) -> list[str]:
+    argv = []
+    for field in dataclasses.fields(Ports):
+        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    return argv
+
+
+def hms_ops(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HMS_OPS, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@dataclasses.dataclass
+class Started:
+    folder: Path
+    state_dir: Path
+    ports: Ports
+    output: str
+
+    def recorded(self) -> state.StackState:
+        recorded = state.read(self.state_dir)
+        assert recorded is not None, f"no state file in {self.state_dir}"
+        return recorded
+
+
+@pytest.fixture
+def stacks(tmp_path: Path) -> Iterator[list[Started]]:
+    """Stacks a test started; whatever it leaves is stopped by recorded PID (and checked gone)."""
+    started: list[Started] = []
+    yield started
+    for item in started:
+        recorded = state.read(item.state_dir)
+        hms_ops("down", "--state", str(item.state_dir), cwd=item.folder)
+        if recorded is not None:
+            state.stop_processes([recorded.supervisor, *recorded.components], grace=5)
+
+
+def up_detached(stacks: list[Started], folder: Path, *extra: str, expect_ok: bool = True,
+                env: dict[str, str] | None = None) -> Started:
+    folder.mkdir(parents=True, exist_ok=True)
+    ports = Ports.free()
+    state_dir = folder / ".hms-ops"
+    done = hms_ops("up", "--detach", *port_args(ports), *extra, cwd=folder, env=env)
+    started = Started(folder, state_dir, ports, done.stdout + done.stderr)
+    stacks.append(started)
+    if expect_ok:
+        assert done.returncode == 0, started.output
+    else:
+        assert done.returncode != 0, started.output
+    assert "Traceback" not in started.output
+    return started
+
+
+def all_gone(records: list[state.ProcessRecord]) -> bool:
+    return not any(is_same_process(record.pid, record.start_ticks) for record in records)
+
+
+@pytest.mark.e2e
+def test_detach_returns_ready_with_urls_then_status_and_down(tmp_path: Path, stacks: list[Started]) -> None:
+    started = up_detached(stacks, tmp_path / "app")
+    ports = started.ports
+    assert f"http://127.0.0.1:{ports.otlp_grpc}" in started.output
+    assert f"http://127.0.0.1:{ports.prometheus}/graph?g0.expr=payment_latency_ms&g0.tab=0" in started.output
+    assert "alerts: none yet" in started.output and "./alerts/" in started.output
+    recorded = started.recorded()
+    assert recorded.ready and {"prometheus", "alertmanager", "collector"} <= {c.name for c in recorded.components}
+    # Ready means ready: every server answers right away.
+    status = hms_ops("status", cwd=started.folder)  # the default state folder is ./.hms-ops
+    assert status.returncode == 0, status.stdout + status.stderr
+    for component in recorded.components:
+        assert component.name in status.stdout
+    assert f"http://127.0.0.1:{ports.prometheus}" in status.stdout
+
+    stopped = hms_ops("down", cwd=started.folder)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "prometheus" in stopped.stdout
+    records = [recorded.supervisor, *recorded.components]
+    assert wait_until(lambda: all_gone(records), timeout=30, interval=0.2), "a process of the stack survived down"
+    assert state.read(started.state_dir) is None
+    again = hms_ops("status", cwd=started.folder)
+    assert again.returncode == 1 and "no stack is running" in again.stderr
+
+
+@pytest.mark.e2e
+def test_status_fails_and_names_a_killed_component(tmp_path: Path, stacks: list[Started]) -> None:
+    started = up_detached(stacks, tmp_path / "app")
+    prometheus = next(c for c in started.recorded().components if c.name == "prometheus")
+    os.kill(prometheus.pid, signal.SIGKILL)
+    assert wait_until(lambda: not prometheus.alive, timeout=10, interval=0.1)
+    status = hms_ops("status", "--state", str(started.state_dir), cwd=tmp_path)
+    assert status.returncode == 1, status.stdout
+    assert "FAIL prometheus" in status.stdout and "not healthy: prometheus" in status.stderr
+    assert "ok   collector" in status.stdout
+    # The supervisor said so on its console, with the log's last lines.
+    console = (started.state_dir / state.CONSOLE_LOG)
+    assert wait_until(lambda: "prometheus exited" in console.read_text(), timeout=10, interval=0.2)
+
+
+@pytest.mark.e2e
+def test_down_after_the_supervisor_was_killed_stops_exactly_the_stack(tmp_path: Path, stacks: list[Started]) -> None:
+    started = up_detached(stacks, tmp_path / "app")
+    recorded = started.recorded()
+    # An unrelated process down must not touch, started before the kill.
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        os.kill(recorded.supervisor.pid, signal.SIGKILL)
+        assert wait_until(lambda: not recorded.supervisor.alive, timeout=10, interval=0.1)
+        stopped = hms_ops("down", "--state", str(started.state_dir), cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+        assert wait_until(lambda: all_gone(recorded.components), timeout=30, interval=0.2)
+        assert state.read(started.state_dir) is None
+        assert bystander.poll() is None, "down stopped a process that was not the stack's"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_reused_pid_is_not_taken_for_the_recorded_process() -> None:
+    me = state.this_process()
+    assert me.alive
+    assert not state.ProcessRecord("x", me.pid, (me.start_ticks or 0) + 1).alive
+    assert process_start_ticks(2**22 + 12345) is None
+
+
+@pytest.mark.e2e
+def test_second_up_on_the_same_state_says_where_it_runs(tmp_path: Path, stacks: list[Started]) -> None:
+    first = up_detached(stacks, tmp_path / "app")
+    again = hms_ops("up", "--detach", *port_args(Ports.free()), cwd=first.folder)
+    assert again.returncode == 1
+    assert "already running" in again.stderr and str(first.state_dir) in again.stderr
+    assert f"http://127.0.0.1:{first.ports.prometheus}" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert hms_ops("status", cwd=first.folder).returncode == 0  # the first one is untouched
+
+
+def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> None:
+    with socket.socket() as one, socket.socket() as two:
+        for sock in (one, two):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        ports = dataclasses.replace(Ports.free(), prometheus=one.getsockname()[1], otlp_grpc=two.getsockname()[1])
+        done = hms_ops("up", "--detach", "--no-logs", *port_args(ports), cwd=tmp_path,
+                       env={"HMS_OPS_ALERTMANAGER": str(tmp_path / "no-such-alertmanager"),
+                            "HMS_OPS_CACHE": str(tmp_path / "empty-cache")})
+    output = done.stderr
+    assert done.returncode == 1, done.stdout
+    assert "4 problems" in output
+    assert "hms-otelcol not found" in output
+    assert f"port {ports.prometheus} (prometheus)" in output and "--prometheus-port" in output
+    assert f"port {ports.otlp_grpc} (otlp grpc)" in output and "--otlp-grpc-port" in output
+    assert "alertmanager not found" in output and "no-such-alertmanager" in output
+    assert output.count("Error:") == 1 and "Traceback" not in output
+    assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
+
+
+def test_a_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
+    done = hms_ops("up", "--no-logs", *port_args(Ports.free()), cwd=tmp_path,
+                   env={"HMS_OPS_CACHE": str(tmp_path / "empty-cache")})
+    assert done.returncode == 1
+    assert "hms-otelcol not found" in done.stderr and "hms-ops install collector" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_a_component_that_dies_at_start_shows_its_last_log_lines(tmp_path: Path, stacks: list[Started]) -> None:
+    bad = tmp_path / "bad-collector.yaml"
+    bad.write_text(
+        "receivers:\n  no_such_receiver: {}\nexporters:\n  debug: {}\n"
+        "service:\n  pipelines:\n    metrics:\n      receivers: [no_such_receiver]\n      exporters: [debug]\n"
+    )
+    started = up_detached(stacks, tmp_path / "app", "--config", str(bad), expect_ok=False)
+    assert "collector exited with code" in started.output
+    assert "no_such_receiver" in started.output  # from the collector's own log
+    assert state.read(started.state_dir) is None  # the others were stopped again
+
+
+@pytest.mark.e2e
+def test_fresh_starts_from_empty_data(tmp_path: Path, stacks: list[Started]) -> None:
+    first = up_detached(stacks, tmp_path / "app")
+    marker = first.state_dir / "prometheus" / "prometheus-data" / "marker"
+    marker.write_text("old data")
+    assert hms_ops("down", cwd=first.folder).returncode == 0
+    up_detached(stacks, tmp_path / "app", "--fresh")
+    assert not marker.exists()
+
+
+@pytest.mark.e2e
+def test_an_alerts_folder_created_while_running_is_picked_up(tmp_path: Path, stacks: list[Started]) -> None:
+    started = up_detached(stacks, tmp_path / "app")
+    assert "create ./alerts/" in started.output
+    (started.folder / "alerts").mkdir()
+    (started.folder / "alerts" / "payment_latency.yaml").write_text(
+        "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n"
+    )
+    console = started.state_dir / state.CONSOLE_LOG
+    assert wait_until(lambda: "alerts: loaded" in console.read_text(), timeout=60, interval=0.2), (
+        console.read_text()
+    )
+    text = console.read_text()
+    assert text.index(f"1 alert from {started.folder / 'alerts'} compiled") < text.index("alerts: loaded")
+    rules = started.state_dir / "prometheus" / "prometheus-rules" / "hms-alerts.yml"
+    assert "payment_latency" in rules.read_text()
