@@ -3,12 +3,18 @@
 >>> from hms_otel import metric, OPSAgent
 >>> @metric.timer("payment_latency_ms")
 ... def pay(): ...
+
+Everything is imported on first use: code that only uses ``metric`` pays for
+the OpenTelemetry API alone (``OPSAgent``, the SDK set-up and prometheus_client
+come with ``OPSAgent``).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from hms_otel._version import __version__  # static: no importlib.metadata (about 27 ms)
 
 if TYPE_CHECKING:
     from hms_otel import metric
@@ -29,19 +35,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    value: Any
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            value = version("hms-otel")
-        except PackageNotFoundError:  # running from a source tree that was not installed
-            value = "0.0.0+unknown"
-    elif name in _LAZY:
-        module_name, attribute = _LAZY[name]
-        module = importlib.import_module(module_name)
-        value = module if attribute is None else getattr(module, attribute)
-    else:
+    if name not in _LAZY:
         raise AttributeError(f"module 'hms_otel' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value: Any = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value

@@ -10,7 +10,11 @@ needs cannot be asked of them through public API in SDK 1.45:
 - fork safety: after ``fork()`` the SDK resets its locks and (with the
   ``service_instance`` detector) the ``service.instance.id``, but keeps the
   parent's cumulative metric state and exporters whose gRPC channel does not
-  survive fork.
+  survive fork;
+- the facades' fast path (:mod:`hms_otel._fastpath`): upstream builds the
+  push readers, so the readers of a provider and its resource are read here,
+  and a plain ``PeriodicExportingMetricReader`` is given the subclass that
+  merges the facades' metrics into each collection (it adds methods only).
 
 ``tests/sdk/test_sdk_internals.py`` fails when an upgrade moves any of these;
 :func:`missing` names what moved.
@@ -35,6 +39,8 @@ __all__ = [
     "SdkGauge",
     "cancel_shutdown_at_exit",
     "count_log_queue_drops",
+    "merge_facades_into",
+    "meter_resource",
     "missing",
     "prepend_log_processor",
     "reset_after_fork",
@@ -58,6 +64,29 @@ def cancel_shutdown_at_exit(provider: Any) -> None:
             if handler is not None:
                 atexit.unregister(handler)
                 setattr(provider, attribute, None)
+
+
+def metric_readers(meter_provider: MeterProvider) -> list[Any]:
+    """The readers registered on ``meter_provider`` (no public accessor in 1.45)."""
+    return list(meter_provider._measurement_consumer._reader_storages)
+
+
+def meter_resource(meter_provider: MeterProvider) -> Any:
+    """The resource ``meter_provider`` exports with (updated by the SDK after fork)."""
+    return meter_provider._sdk_config.resource
+
+
+def merge_facades_into(meter_provider: MeterProvider, merging_reader: type) -> list[Any]:
+    """Make each plain ``PeriodicExportingMetricReader`` of ``meter_provider`` a
+    ``merging_reader`` (a subclass with methods only, no state of its own);
+    returns every reader, so the caller can tell whether all of them merge."""
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    readers = metric_readers(meter_provider)
+    for reader in readers:
+        if type(reader) is PeriodicExportingMetricReader:
+            reader.__class__ = merging_reader
+    return readers
 
 
 def reset_after_fork(
@@ -182,6 +211,7 @@ def missing() -> list[str]:
             reader
         ],
         "PeriodicExportingMetricReader._exporter": lambda: reader._exporter,
+        "MeterProvider._sdk_config.resource": lambda: meters._sdk_config.resource,
         "LoggerProvider._multi_log_record_processor._log_record_processors": (
             lambda: logs._multi_log_record_processor._log_record_processors[0]._batch_processor._exporter
         ),

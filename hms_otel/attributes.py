@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -29,6 +28,8 @@ def bounded_text(text: str, limit: int) -> str:
     """
     if len(text) <= limit:
         return text
+    import hashlib  # here, not at import: OpenSSL's start-up is paid only by a process that cuts a value
+
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
     marker = f"...[cut {len(text)} chars #{digest}]"
     return text[: max(0, limit - len(marker))] + marker

@@ -12,7 +12,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from hms_otel.definitions import LATENCY_MS_BUCKETS, Kind, MetricDefinition
 
-__all__ = ["BATCH_SIZE_BUCKETS", "CONTRACT", "FACADE_ERRORS", "LATENCY_MS_BUCKETS", "LOG_RECORDS_DROPPED"]
+__all__ = ["BATCH_SIZE_BUCKETS", "CONTRACT", "DROPPED", "FACADE_ERRORS", "LATENCY_MS_BUCKETS", "LOG_RECORDS_DROPPED"]
 #: Sizes of ACH batches (entries per batch).
 BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
@@ -29,6 +29,14 @@ FACADE_ERRORS = MetricDefinition(
 LOG_RECORDS_DROPPED = MetricDefinition(
     "hms_otel_log_records_dropped_total", _C, "{record}",
     "Log records the app dropped before export (reason: queue_full, buffer_full, shutdown)", ("reason",)
+)
+
+#: What the hms_otel distro dropped on purpose (``hms_otel.selfmetrics``); alerted on by
+#: collector-config/collector-alerts.rules.yml, so it must be known without the facades loaded.
+DROPPED = MetricDefinition(
+    "hms_otel_dropped_total", _C, "{item}",
+    "Telemetry the hms_otel distro dropped on purpose so the rest keeps flowing "
+    "(signal: metrics, logs, metric_names; reason: too_large, name_limit, ...)", ("signal", "reason")
 )
 
 CONTRACT: tuple[MetricDefinition, ...] = (
@@ -64,4 +72,5 @@ CONTRACT: tuple[MetricDefinition, ...] = (
     MetricDefinition("refund_pdf_total", _C, "{pdf}", "Refund PDFs generated", (), "quick start"),
     FACADE_ERRORS,
     LOG_RECORDS_DROPPED,
+    DROPPED,
 )

@@ -40,6 +40,7 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
+from hms_otel import _fastpath
 from hms_otel import instruments as factory
 from hms_otel.attributes import bounded_values, error_type
 from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
@@ -49,7 +50,7 @@ from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 __all__ = ["declare", "errors", "gauge", "increment", "log", "observe", "push", "timer", "use"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_SCOPE = "hms_otel"
+_SCOPE = _fastpath.SCOPE
 _log = logging.getLogger("hms_otel")
 _perf_counter = time.perf_counter
 
@@ -133,6 +134,8 @@ def _switch(meter_provider: MeterProvider | None, logger_provider: LoggerProvide
         _meter_provider, _logger_provider = meter_provider, logger_provider
         _instruments.clear()
         _by_call.clear()
+        # A provider given by `use()` gets every call through its API instruments.
+        _fastpath.bypass(meter_provider is not None)
     for live in list(_timers):
         live._bind()
     start_declared()
@@ -177,6 +180,16 @@ def errors() -> dict[tuple[str, str], int]:
         return dict(_error_counts)
 
 
+# (kind, name, *attribute items) -> fast-path series, so a repeated call skips
+# name checks and attribute cleaning.
+_by_call = _fastpath.call_cache
+
+
+def _bound(definition: MetricDefinition) -> tuple[MetricDefinition, Any]:
+    """What a fast-path series needs: the definition and its API instrument."""
+    return definition, _instrument(definition)
+
+
 # -- timer -----------------------------------------------------------------------
 
 
@@ -192,33 +205,33 @@ _timers: weakref.WeakSet[_Timer] = weakref.WeakSet()
 class _Timer:
     """Decorator and context manager that records elapsed milliseconds.
 
-    Instrument and attributes are resolved once, here, so the hot path is a
-    ``perf_counter`` pair and one ``record``.
+    Instrument and attributes are resolved once, here, into a fast-path
+    series (:mod:`hms_otel._fastpath`), so the hot path is a ``perf_counter``
+    pair and one ``Series.record``.
     """
 
-    __slots__ = ("__weakref__", "_attributes", "_definition", "_error_attributes", "_name", "_record")
+    __slots__ = ("__weakref__", "_attributes", "_definition", "_error_series", "_name", "_record")
 
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
-        self._attributes: dict[str, Any] | None = bounded_values(dict(attributes)) or None
-        self._error_attributes: dict[type, dict[str, Any]] = {}
-        self._bind()
+        # Values cut where the value is recorded (hms_otel.attributes), on the fast path as on the SDK's.
+        self._attributes: dict[str, Any] = bounded_values(dict(attributes))
+        self._record: Callable[[float], None] = _fastpath.bind(*_bound(self._definition), self._attributes).record
+        self._error_series: dict[type, _fastpath.Series] = {}
         _timers.add(self)
 
     def _bind(self) -> None:
-        self._record: Callable[..., None] = _instrument(self._definition).record
-
-    def _attributes_for(self, error: BaseException) -> dict[str, Any]:
-        cached = self._error_attributes.get(type(error))
-        if cached is None:
-            cached = {**(self._attributes or {}), ERROR_TYPE: error_type(error)}
-            self._error_attributes[type(error)] = cached
-        return cached
+        self._record = _fastpath.bind(*_bound(self._definition), self._attributes).record
+        self._error_series = {}
 
     def _record_error(self, elapsed_ms: float, error: BaseException) -> None:
         try:
-            self._record(elapsed_ms, self._attributes_for(error))
+            series = self._error_series.get(type(error))
+            if series is None:
+                attributes = {**self._attributes, ERROR_TYPE: error_type(error)}
+                series = self._error_series[type(error)] = _fastpath.bind(*_bound(self._definition), attributes)
+            series.record(elapsed_ms)
         except Exception as failure:
             _failed("timer", self._name, failure)
 
@@ -232,7 +245,7 @@ class _Timer:
                 f"@metric.timer({self._name!r}) cannot time generator {func.__qualname__}: "
                 f"time the code that consumes it, or use `with metric.timer({self._name!r}):` inside it"
             )
-        timer, attributes, name = self, self._attributes, self._name
+        timer, name = self, self._name
         record_error = self._record_error
 
         if inspect.iscoroutinefunction(func):
@@ -247,7 +260,7 @@ class _Timer:
                     raise
                 elapsed = (_perf_counter() - start) * 1000.0
                 try:
-                    timer._record(elapsed, attributes)
+                    timer._record(elapsed)
                 except Exception as failure:
                     _failed("timer", name, failure)
                 return result
@@ -264,7 +277,7 @@ class _Timer:
                 raise
             elapsed = (_perf_counter() - start) * 1000.0
             try:
-                timer._record(elapsed, attributes)
+                timer._record(elapsed)
             except Exception as failure:
                 _failed("timer", name, failure)
             return result
@@ -294,7 +307,7 @@ class _Timer:
             self._record_error(elapsed, error)
             return
         try:
-            self._record(elapsed, self._attributes)
+            self._record(elapsed)
         except Exception as failure:
             _failed("timer", self._name, failure)
 
@@ -320,29 +333,41 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     """
     if callable(name):  # bare @metric.timer: name the metric after the function
         return _Timer(f"{name.__name__}_ms", attributes)(name)
-    return _Timer(name, attributes)
+    # `with metric.timer(...)` asks for a timer on every use: one timer object
+    # per name and attribute set serves them all (each use keeps its own start
+    # in `_open_blocks`), so a use costs no name check, cleaning or binding.
+    key = (name, *attributes.items())
+    found = _timer_by_key.get(key)
+    if found is None:
+        found = _Timer(name, attributes)
+        # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only,
+        # and no value that was cut (bounded memory).
+        if (
+            len(_timer_by_key) < _TIMER_CACHE_LIMIT
+            and all(type(v) is str for v in attributes.values())
+            and found._attributes == attributes
+        ):
+            _timer_by_key[key] = found
+    return found
+
+
+_timer_by_key: dict[tuple[Any, ...], _Timer] = {}
+_TIMER_CACHE_LIMIT = 10_000
 
 
 # -- call-style facades -----------------------------------------------------------
 
 
-# (name, kind) -> instrument, so the call path skips name checks after the first call.
-_by_call: dict[tuple[str, Kind], Any] = {}
-
-
 def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any]) -> None:
     try:
-        instrument = _by_call.get((name, kind))
-        if instrument is None:
-            instrument = _by_call[(name, kind)] = _instrument(_resolve(name, kind))
-        if attributes:
-            attributes = bounded_values(attributes)
-        if kind is Kind.COUNTER:
-            instrument.add(value, attributes or None)
-        elif kind is Kind.HISTOGRAM:
-            instrument.record(value, attributes or None)
-        else:
-            instrument.set(value, attributes or None)
+        key = (kind, name, *attributes.items())
+        series = _by_call.get(key)
+        if series is None:
+            bounded = bounded_values(attributes) if attributes else attributes
+            series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)
+            if bounded is attributes:  # a cut value is not kept in the cache (bounded memory)
+                _fastpath.remember_call(key, attributes, series)
+        series.record(value)
     except Exception as failure:
         _failed(facade, name, failure)
 
@@ -397,7 +422,7 @@ def declare(name: str, /, *attribute_sets: Mapping[str, Any]) -> None:
     """
     definition = REGISTRY.get(check_name(name)) or REGISTRY.resolve(name, Kind.COUNTER)
     sets = [dict(attributes) for attributes in attribute_sets] or [{}]
-    factory.start_at_zero(_instrument(definition), definition, sets)  # also checks the kind
+    _start_at_zero(definition, sets)  # also checks the kind
     with _declared_lock:
         known = _declared.setdefault(name, [])
         known.extend(attributes for attributes in sets if attributes not in known)
@@ -410,10 +435,19 @@ def start_declared() -> None:
         declared = [(name, list(sets)) for name, sets in _declared.items()]
     for name, sets in declared:
         try:
-            definition = REGISTRY[name]
-            factory.start_at_zero(_instrument(definition), definition, sets)
+            _start_at_zero(REGISTRY[name], sets)
         except Exception as failure:
             _failed("declare", name, failure)
+
+
+def _start_at_zero(definition: MetricDefinition, sets: list[dict[str, Any]]) -> None:
+    # A counter the facades record through the fast path starts there, or the
+    # SDK would export a second stream of the same name.
+    if definition.kind is Kind.COUNTER and _fastpath.enabled():
+        for attributes in sets:
+            _fastpath.bind(*_bound(definition), attributes).record(0)
+    else:
+        factory.start_at_zero(_instrument(definition), definition, sets)
 
 
 # -- logs ---------------------------------------------------------------------------

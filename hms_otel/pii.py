@@ -41,7 +41,6 @@ Regenerate the collector's statements after changing a pattern (tests/logs/test_
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
 import unicodedata
@@ -133,6 +132,8 @@ _MAYBE_PII = re.compile("@|" + NINE_DIGITS.replace("{D}", r"\d"))
 
 
 def _metric_mask(found: str) -> str:
+    import hashlib  # here, not at import: every instrumented process would pay OpenSSL's start-up
+
     return MASK + hashlib.sha256(found.encode()).hexdigest()[:6]
 
 

@@ -38,6 +38,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.metrics.export import Metric as MetricData
 
+from hms_otel._fastpath_readers import FacadeMergingReader
 from hms_otel._sdk_internals import SdkGauge as Gauge
 from hms_otel.registry import prometheus_label, prometheus_name
 
@@ -50,8 +51,8 @@ _CUMULATIVE = {
 }
 
 
-class PrometheusTextReader(MetricReader):
-    """A pull reader that renders what it collects as Prometheus text."""
+class _LatestReader(MetricReader):
+    """A pull reader that keeps its latest collection."""
 
     def __init__(self) -> None:
         super().__init__(preferred_temporality=_CUMULATIVE)  # type: ignore[arg-type]  # SDK stubs: type keys
@@ -63,6 +64,10 @@ class PrometheusTextReader(MetricReader):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._latest = None
+
+
+class PrometheusTextReader(FacadeMergingReader, _LatestReader):
+    """A pull reader (with the facades' metrics) that renders what it collects as Prometheus text."""
 
     def render(self) -> str:
         """Collect now and return the exposition text."""

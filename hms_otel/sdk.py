@@ -48,7 +48,7 @@ from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
     TELEMETRY_DISTRO_VERSION,
 )
 
-from hms_otel import _sdk_internals, logbuffer, pii
+from hms_otel import _fastpath, _sdk_internals, logbuffer, pii
 from hms_otel.envcheck import repair_environment
 from hms_otel.export_guard import guard_log_exporter, guard_metric_exporter
 from hms_otel.sigterm import flush_on_sigterm
@@ -171,6 +171,7 @@ class Providers:
             for provider in self._each():
                 if isinstance(provider, MeterProvider):
                     provider.shutdown(_millis(timeout))
+                    _fastpath.disable()
                 else:
                     provider.shutdown()
             return True
@@ -248,6 +249,8 @@ def _adopt() -> None:
     _add_log_and_pii_safeguards(providers)
     first = _installed is None
     _installed = providers
+    if providers.meter_provider is not None:
+        _enable_fastpath(providers.meter_provider)
     if first:
         atexit.register(_shutdown_at_exit)
         flush_on_sigterm(_flush_on_sigterm)
@@ -255,6 +258,15 @@ def _adopt() -> None:
     from hms_otel import metric
 
     metric.start_declared()
+
+
+def _enable_fastpath(meter_provider: MeterProvider) -> None:
+    """Facade calls aggregate in :mod:`hms_otel._fastpath` and reach the
+    exporters through readers that merge them into each collection."""
+    from hms_otel._fastpath_readers import MergingPeriodicReader
+
+    readers = _sdk_internals.merge_facades_into(meter_provider, MergingPeriodicReader)
+    _fastpath.enable(lambda: _sdk_internals.meter_resource(meter_provider), readers)
 
 
 def _add_log_and_pii_safeguards(providers: Providers) -> None:
@@ -315,6 +327,7 @@ def _reset_after_fork() -> None:
     state and new exporters; upstream gives it a new ``service.instance.id``."""
     if _installed is None:
         return
+    _fastpath.reset_after_fork()
     try:
         _sdk_internals.reset_after_fork(
             _installed.meter_provider, _installed.logger_provider, _installed.tracer_provider

@@ -11,18 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from hms_otel.registry import REGISTRY, Kind
+from hms_otel import contract
+from hms_otel.registry import REGISTRY
 
 _log = logging.getLogger("hms_otel.sdk")  # never bridged to OTel logs (see sdk._NEVER_EXPORTED_LOGGERS)
 
-DROPPED = REGISTRY.define(
-    "hms_otel_dropped_total",
-    Kind.COUNTER,
-    "{item}",
-    "Telemetry the hms_otel distro dropped on purpose so the rest keeps flowing "
-    "(signal: metrics, logs, metric_names; reason: too_large, name_limit, ...)",
-    attributes=("signal", "reason"),
-)
+DROPPED = REGISTRY[contract.DROPPED.name]  # defined in the contract, so alert files know it without the facades
 
 _warned: set[tuple[str, str]] = set()
 _lock = threading.Lock()

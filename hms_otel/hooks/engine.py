@@ -24,6 +24,7 @@ import wrapt
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from hms_otel import _fastpath
 from hms_otel import instruments as factory
 from hms_otel.hooks import sources
 from hms_otel.hooks.sources import MISSING, Call, Extractor, ParameterMap, SourceError, Uses
@@ -64,10 +65,17 @@ class Installation:
         self._trackers.clear()
 
 
-def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installation:
+def install(
+    hooks: Iterable[Hook], meter: Meter, where: str = "", fast_scope: _fastpath.Scope | None = None
+) -> Installation:
     """Wrap every hook's target; all or nothing: a bad hook raises
-    :class:`HookConfigError` listing every problem, and nothing is wrapped."""
-    prepared, problems = _prepare(hooks, meter, where)
+    :class:`HookConfigError` listing every problem, and nothing is wrapped.
+
+    ``fast_scope`` (the meter's name and version, when ``meter`` is the global
+    one): timers, counters and histograms record through the facades' fast
+    path (:mod:`hms_otel._fastpath`) in that scope; it falls back to
+    ``meter``'s instruments whenever the fast path is off."""
+    prepared, problems = _prepare(hooks, meter, where, fast_scope)
     if problems:
         raise HookConfigError("\n".join(problems))
     installation, problems = _patch(prepared)
@@ -77,13 +85,16 @@ def install(hooks: Iterable[Hook], meter: Meter, where: str = "") -> Installatio
     return installation
 
 
-def install_available(hooks: Iterable[Hook], meter: Meter, where: str = "") -> tuple[Installation, list[str]]:
+def install_available(
+    hooks: Iterable[Hook], meter: Meter, where: str = "", fast_scope: _fastpath.Scope | None = None
+) -> tuple[Installation, list[str]]:
     """Wrap every hook that can be applied, each on its own; the problems of the others, one line each.
 
     What a running service uses: one bad hook must cost only itself, never the other
-    hooks, the other instrumentors or the start of the application.
+    hooks, the other instrumentors or the start of the application. ``fast_scope``
+    as for :func:`install`.
     """
-    prepared, problems = _prepare(hooks, meter, where)
+    prepared, problems = _prepare(hooks, meter, where, fast_scope)
     installation, more = _patch(prepared)
     return installation, problems + more
 
@@ -91,7 +102,9 @@ def install_available(hooks: Iterable[Hook], meter: Meter, where: str = "") -> t
 _Prepared = list[tuple["_Target", "_HookPoint", str]]
 
 
-def _prepare(hooks: Iterable[Hook], meter: Meter, where: str) -> tuple[_Prepared, list[str]]:
+def _prepare(
+    hooks: Iterable[Hook], meter: Meter, where: str, fast_scope: _fastpath.Scope | None
+) -> tuple[_Prepared, list[str]]:
     """Resolve targets and compile records; targets with a problem are left out."""
     by_target: dict[str, list[Record]] = {}
     origins: dict[str, str] = {}
@@ -99,7 +112,7 @@ def _prepare(hooks: Iterable[Hook], meter: Meter, where: str) -> tuple[_Prepared
         by_target.setdefault(hook.target, []).extend(hook.record)
         origins.setdefault(hook.target, hook.origin or where)
 
-    instruments = _Instruments(meter)
+    instruments = _Instruments(meter, fast_scope)
     problems: list[str] = []
     prepared: _Prepared = []
     for target_name, records in by_target.items():
@@ -244,8 +257,9 @@ class _Patch:
 class _Instruments:
     """One instrument per metric name and meter, described by the registry."""
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, fast_scope: _fastpath.Scope | None = None) -> None:
         self._meter = meter
+        self.fast_scope = fast_scope
         self._made: dict[str, Any] = {}
 
     def definition(self, record: Record) -> MetricDefinition:
@@ -331,7 +345,12 @@ def _compile(record: Record, target: _Target, instruments: _Instruments) -> _Rec
         recorder.instrument = instruments.get(definition, tracker.observe)
     else:
         recorder.instrument = instruments.get(definition)
+        if instruments.fast_scope is not None and definition.kind in _fastpath.KINDS:
+            recorder.use_fastpath(instruments.fast_scope)
     return recorder
+
+
+_SERIES_CACHE_LIMIT = 2000
 
 
 class _Recorder:
@@ -358,8 +377,42 @@ class _Recorder:
         self.instrument: Any = None
         self.tracker: _Tracker | None = None
         self._warned = False
+        # Set by use_fastpath: the series of the constant attributes, and
+        # (attribute items) -> series for dynamic ones.
+        self.fast_scope: _fastpath.Scope | None = None
+        self.static_series: _fastpath.Series | None = None
+        self._series: dict[tuple[Any, ...], _fastpath.Series] = {}
+
+    def use_fastpath(self, scope: _fastpath.Scope) -> None:
+        self.fast_scope = scope
+        self.static_series = _fastpath.bind(self.definition, self.instrument, self.static, scope)
+
+    def series_for(self, call: Call) -> _fastpath.Series:
+        """The fast-path series of this call's attributes (after use_fastpath)."""
+        if not self.dynamic:
+            return self.static_series  # type: ignore[return-value]
+        attributes = self.attributes(call)
+        key = tuple(attributes.items())
+        series = self._series.get(key)
+        if series is None:
+            series = _fastpath.bind(self.definition, self.instrument, attributes, self.fast_scope)  # type: ignore[arg-type]
+            # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only.
+            if len(self._series) < _SERIES_CACHE_LIMIT and all(type(v) is str for v in attributes.values()):
+                self._series[key] = series
+        return series
+
+    def _record(self, amount: Any, call: Call) -> None:
+        if self.fast_scope is not None:
+            self.series_for(call).record(amount)
+        elif self.kind == "counter":
+            self.instrument.add(amount, self.attributes(call))
+        else:
+            self.instrument.record(amount, self.attributes(call))
 
     def attributes(self, call: Call) -> dict[str, Any]:
+        if not self.dynamic:
+            # All constant: one dict for every call (the SDK copies what it keeps).
+            return self.static
         attributes = dict(self.static)
         for key, extractor in self.dynamic:
             try:
@@ -381,15 +434,12 @@ class _Recorder:
         if self.when is not None and not self.when(call):
             return
         if kind == "timer":
-            self.instrument.record(elapsed_ms, self.attributes(call))
+            self._record(elapsed_ms, call)
             return
         amount = 1 if self.value is None else self.value(call)
         if amount is MISSING:
             return
-        if kind == "counter":
-            self.instrument.add(amount, self.attributes(call))
-        else:
-            self.instrument.record(amount, self.attributes(call))
+        self._record(amount, call)
 
     def warn(self, what: str, error: BaseException) -> None:
         if not self._warned:  # once per record: a hot path must not flood the log
@@ -432,31 +482,41 @@ class _HookPoint:
         for recorder in self.finishing:
             if recorder.kind == "counter":
                 try:
-                    factory.start_at_zero(recorder.instrument, recorder.definition, [recorder.static])
+                    if recorder.static_series is not None:  # on the fast path, or the SDK gets a second stream
+                        recorder.static_series.record(0)
+                    else:
+                        factory.start_at_zero(recorder.instrument, recorder.definition, [recorder.static])
                 except Exception as error:
                     recorder.warn("start at 0", error)
 
-    def enter(
-        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[Any, dict[str, Any]]]:
-        entered = []
+    def enter(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[Any, Any]]:
+        """+1 on each up-down counter; returns what ``leave`` takes 1 from."""
+        entered: list[tuple[Any, Any]] = []
         call = Call(instance, args, kwargs)
         for recorder in self.updowns:
             try:
                 if recorder.when is not None and not recorder.when(call):
                     continue
-                attributes = recorder.attributes(call)
-                recorder.instrument.add(1, attributes)
-                entered.append((recorder, attributes))
+                if recorder.fast_scope is not None:
+                    series = recorder.series_for(call)
+                    series.record(1)
+                    entered.append((recorder, series))
+                else:
+                    attributes = recorder.attributes(call)
+                    recorder.instrument.add(1, attributes)
+                    entered.append((recorder, attributes))
             except Exception as error:
                 recorder.warn("entry", error)
         return entered
 
     @staticmethod
-    def leave(entered: list[tuple[Any, dict[str, Any]]]) -> None:
-        for recorder, attributes in entered:
+    def leave(entered: list[tuple[Any, Any]]) -> None:
+        for recorder, series_or_attributes in entered:
             try:
-                recorder.instrument.add(-1, attributes)
+                if recorder.fast_scope is not None:
+                    series_or_attributes.record(-1)
+                else:
+                    recorder.instrument.add(-1, series_or_attributes)
             except Exception as error:
                 recorder.warn("exit", error)
 

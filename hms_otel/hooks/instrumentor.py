@@ -94,7 +94,10 @@ class HookInstrumentor(BaseInstrumentor):
 
         name = type(self).__name__
         try:
-            meter = get_meter(self.scope, self.scope_version or __version__, kwargs.get("meter_provider"))
+            version = self.scope_version or __version__
+            meter = get_meter(self.scope, version, kwargs.get("meter_provider"))
+            # With the global provider, records take the facades' fast path when hms_otel set up the SDK.
+            fast_scope = (self.scope, version) if kwargs.get("meter_provider") is None else None
             unreadable: list[Problem] = []
             if kwargs.get("hooks") is not None:
                 hooks = tuple(kwargs["hooks"])
@@ -102,7 +105,9 @@ class HookInstrumentor(BaseInstrumentor):
                 hooks, unreadable = self._readable_hooks()
             for path, problems_of_file in _by_file(unreadable).items():
                 warn(f"{name}: hook file {path} skipped:\n" + "\n".join(map(str, problems_of_file)))
-            self._installation, problems = engine.install_available(hooks, meter, where=self._where())
+            self._installation, problems = engine.install_available(
+                hooks, meter, where=self._where(), fast_scope=fast_scope
+            )
         except HookConfigError as error:  # pragma: no cover - files are read leniently above
             warn(f"{name}: hooks not installed:\n{error}")
             self._installation = None

@@ -14,11 +14,13 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from hms_otel import yamlfile
 from hms_otel.errors import HmsError, Location, Problem, ProblemsError
 from hms_otel.hooks.structure import Violation, violations
+
+if TYPE_CHECKING:
+    from hms_otel import yamlfile
 
 T = TypeVar("T")
 
@@ -120,6 +122,8 @@ def load(text: str | bytes, where: str) -> tuple[Hook, ...]:
 
     Raises :class:`HookFileInvalid` with every located problem, sorted by position.
     """
+    from hms_otel import yamlfile  # PyYAML is imported only by a process that reads a hook file
+
     root = _read(lambda: yamlfile.read_bytes(text, where, what="hook file"))
     if root is None:
         return ()
@@ -148,6 +152,8 @@ def load(text: str | bytes, where: str) -> tuple[Hook, ...]:
 
 
 def _read(step: Callable[[], T]) -> T:
+    from hms_otel import yamlfile
+
     try:
         return step()
     except yamlfile.NodeError as error:
@@ -157,12 +163,16 @@ def _read(step: Callable[[], T]) -> T:
 
 
 def _origin(root: yamlfile.Node, path: list[object]) -> str:
+    from hms_otel import yamlfile
+
     location = yamlfile.locate(root, path)
     return f"{location.path}:{location.line}"
 
 
 def load_file(path: str | os.PathLike[str]) -> tuple[Hook, ...]:
     """Hooks of one file; :class:`HookFileInvalid` (located problems) when it cannot be read or is wrong."""
+    from hms_otel import yamlfile
+
     data = _read(lambda: yamlfile.read_file_bytes(Path(path), str(path), what="hook file"))
     return load(data, str(path))
 
@@ -207,6 +217,8 @@ def read_env(variable: str, environ: Mapping[str, str] | None = None
 
 
 def _error_location(root: yamlfile.Node, violation: Violation, root_path: list[object]) -> Location:
+    from hms_otel import yamlfile
+
     # A bare list is read as {"hooks": [...]}: drop that first step to walk the file's own tree.
     path: list[object] = list(violation.path)
     if not root_path:

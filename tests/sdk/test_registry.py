@@ -18,7 +18,7 @@ from hms_otel.registry import (
 
 
 def test_contract_is_seeded_with_kinds_and_units():
-    assert len(CONTRACT) == 19  # the tutorial's 16, the facade errors and log-drop counters, the printer's health
+    assert len(CONTRACT) == 20  # the tutorial's 16, the facade errors, log-drop and drop counters, the printer's health
     assert {d.name for d in CONTRACT} <= {d.name for d in REGISTRY}
     assert REGISTRY["payment_latency_ms"].kind is Kind.HISTOGRAM
     assert REGISTRY["payment_latency_ms"].unit == "ms"
@@ -103,3 +103,17 @@ def test_registry_and_contract_do_not_import_each_other_and_facades_register_not
     ]
     assert registry_calls == []
     assert REGISTRY["hms_otel_facade_errors_total"].kind is Kind.COUNTER
+
+
+def test_import_hms_otel_knows_every_metric_the_sdk_setup_defines() -> None:
+    """``import hms_otel`` is lazy (no SDK set-up), yet the registry that alert files and
+    dashboards are checked against must hold the distro's own metrics (e.g. the log buffer's)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hms_otel; from hms_otel.registry import REGISTRY; before = {d.name for d in REGISTRY}; "
+        "import hms_otel.sdk, hms_otel.agent; print(sorted({d.name for d in REGISTRY} - before))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
