@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hms_otel.notify.journal import Journal
+from hms_otel.notify.message import render_template
 
 FILE_NAME = "alert-sources.json"
 
@@ -23,7 +24,7 @@ def firing_sources(journal_dir: Path | None) -> list[dict[str, Any]]:
     the alert's message as the notifier worded it (``3 s``, where Prometheus' annotation says ``3.003k ms``).
 
     An alert sent on several channels has one text per channel, shortened to fit each; the
-    longest is kept. Sorted so an unchanged journal gives an unchanged file.
+    longest source and the longest message are kept. Sorted so an unchanged journal gives an unchanged file.
     """
     if journal_dir is None or not journal_dir.is_dir():
         return []
@@ -34,10 +35,15 @@ def firing_sources(journal_dir: Path | None) -> list[dict[str, Any]]:
         if not event.firing or not source:
             continue
         key = (event.fingerprint or event.name, event.starts_at)
-        known = found.get(key)
-        if known is None or len(source) > len(known["source"]):
-            found[key] = {"labels": dict(event.labels), "starts_at": event.starts_at, "source": source,
-                          "message": (entry.message or {}).get("body") or ""}
+        # The page has room for the whole message; a text the notifier sent may be cut to fit an SMS.
+        body = " ".join(render_template(event.message_template, event).split()) or (entry.message or {}).get("body", "")
+        known = found.setdefault(key, {"labels": dict(event.labels), "starts_at": event.starts_at, "source": "",
+                                       "message": ""})
+        # Each channel's source is cut to fit it (an SMS drops the end): the longest is the whole.
+        if len(source) > len(known["source"]):
+            known["source"] = source
+        if len(body) > len(known["message"]):
+            known["message"] = body
     return sorted(found.values(), key=lambda item: (item["starts_at"], json.dumps(item["labels"], sort_keys=True)))
 
 
