@@ -117,7 +117,8 @@ def main() -> None:
         for run in range(args.runs):  # alternate, so load on the shared machine hits both alike
             floors.append(floor_once(Path(tmp) / f"floor-{run}", with_logs))
             ups.append(up_once(args.hms_ops, Path(tmp) / f"up-{run}", with_logs, not args.no_alerts, rss, inner))
-            print(f"run {run + 1}: floor {floors[-1]:.3f} s, hms-ops up --detach {ups[-1]:.3f} s", flush=True)
+            print(f"run {run + 1}: floor {floors[-1]:.3f} s, hms-ops up --detach {ups[-1]:.3f} s "
+                  f"(its servers: {inner[-1]:.2f} s)", flush=True)
     floor, up = statistics.median(floors), statistics.median(ups)
     print(f"hms-ops: {args.hms_ops}")
     print(f"floor (same servers by hand, in parallel): median {floor:.3f} s over {args.runs} runs")

@@ -28,6 +28,11 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(1)
+    if sys.argv[1:2] == ["up"]:
+        # Plain `hms-ops up` starts without loading click: its start-up time is a product target.
+        from hms_otel.stack.up import main_plain
+
+        main_plain(sys.argv[2:])  # returns only when click should parse these arguments
     from hms_otel.cli import main as cli_main
 
     cli_main()

@@ -119,33 +119,24 @@ class Supervisor:
         self._extras: dict[str, subprocess.Popen[bytes]] = {}
         self._rebuild: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
-        #: Set once every server is ready: alert builds reload them only then.
-        self._started = threading.Event()
         self.started_in = 0.0
 
     # -- start ----------------------------------------------------------------------
 
     def start(self) -> StackState:
-        """Start every component and load the alerts; return the recorded state once all is ready."""
-        from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
+        """Start every component; return the recorded state once all are ready.
 
+        Nothing else happens before that return: the caller reports readiness
+        at once (the detaching `up` returns), and :meth:`supervise` then starts
+        the alert builds and the console followers.
+        """
         began = time.monotonic()
-        # Before Prometheus starts, so the registry's recorded series load with its first config.
-        write_recording_rules(self.stack.rules_dir / FILE_NAME)
         self.stack.start(on_launch=self._on_launch)
-        self._started.set()
-        # Compiled once the servers are up, not while they start: on a small machine the compiler,
-        # promtool and amtool would take the CPU the servers need to become ready.
-        threading.Thread(target=self._follow_alerts, name="hms-alerts", daemon=True).start()
         if self.extra_processes is not None:
             self._extras = self.extra_processes(self.stack)
             self._record(ready=False)
-        # The first alert build started with the servers and finishes on its own (about a second:
-        # compile, promtool, amtool, reload); its lines show on the console. Ready means the servers are.
         recorded = self._record(ready=True)
         self.started_in = time.monotonic() - began
-        self._follow_notifier()
-        self._copy_alert_sources()
         return recorded
 
     def _on_launch(self, stack: LocalStack) -> None:
@@ -240,13 +231,8 @@ class Supervisor:
         if code == alert_sync.UNWRITTEN:
             return RebuildReport(False, unwritten=True)
         if code == alert_sync.CHANGED or (force and code == alert_sync.UNCHANGED):
-            self._wait_until_started()
             return RebuildReport(self._reload_servers())
         return RebuildReport(code == alert_sync.UNCHANGED)
-
-    def _wait_until_started(self) -> None:
-        """The first build may finish before the servers are up; they are reloaded only once they are."""
-        self._started.wait()
 
     def _reload_servers(self) -> bool:
         """Alertmanager first (its new routes must exist before Prometheus sends new alerts), then Prometheus."""
@@ -308,6 +294,12 @@ class Supervisor:
         the others keep running, ``hms-ops status`` shows it failed and
         ``hms-ops down`` (or Ctrl-C) stops the rest.
         """
+        # The first build compiles the alerts and writes the recorded `<name>` series (about a second:
+        # compile, promtool, amtool, reload); its lines show on the console. It starts only now that
+        # the servers are ready: on a small machine it would take the CPU they need to start.
+        threading.Thread(target=self._follow_alerts, name="hms-alerts", daemon=True).start()
+        self._follow_notifier()
+        self._copy_alert_sources()
         reported: set[str] = set()
         while True:
             time.sleep(interval)
@@ -323,7 +315,6 @@ class Supervisor:
     def stop(self) -> None:
         """Stop the alert rebuild, extra processes and every component; forget the state. Safe to call twice."""
         self._stop.set()
-        self._started.set()  # a build waiting for the servers gives up
         if self._rebuild is not None and self._rebuild.poll() is None:
             self._rebuild.terminate()
         for extra in self._extras.values():

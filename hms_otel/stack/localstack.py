@@ -88,11 +88,14 @@ STANDARD_PORTS = Ports(
     notifier=9095,
 )
 
-#: port field -> the `hms-ops up` option and environment variable that change it.
-PORT_OPTIONS: dict[str, str] = {
-    field.name: f"--{field.name.replace('_', '-')}-port or HMS_{field.name.upper()}_PORT"
-    for field in dataclasses.fields(Ports)
-}
+
+def port_option(field: str) -> tuple[str, str]:
+    """The `hms-ops up` option and environment variable that set the port ``field`` of :class:`Ports`."""
+    return f"--{field.replace('_', '-')}-port", f"HMS_{field.upper()}_PORT"
+
+
+#: port field -> the `hms-ops up` option and environment variable that change it, as messages say it.
+PORT_OPTIONS: dict[str, str] = {field.name: " or ".join(port_option(field.name)) for field in dataclasses.fields(Ports)}
 
 # Debian's packages run these as system services on the standard ports unless told not to.
 _SYSTEM_SERVICE_HINTS = {
@@ -266,13 +269,15 @@ class LocalStack:
         """
         self.check_can_start()
         try:
-            processes = [service.prepare() for service in self.services]
             # Slowest to become ready first (the collector, then the notifier's Python): each launch takes
-            # the CPU the ones already started need, so the slow ones should not wait for the quick ones.
-            ranked = sorted(processes, key=lambda process: LAUNCH_ORDER.index(process.name)
-                            if process.name in LAUNCH_ORDER else len(LAUNCH_ORDER))
-            for process in ranked:  # from this thread: the parent-death signal follows the starting thread
-                process.launch()
+            # the CPU the ones already started need, so the slow ones should not wait for the quick ones,
+            # nor for the quick ones' configs to be written.
+            ranked = sorted(self.services, key=lambda service: LAUNCH_ORDER.index(service.name)
+                            if service.name in LAUNCH_ORDER else len(LAUNCH_ORDER))
+            processes = []
+            for service in ranked:  # from this thread: the parent-death signal follows the starting thread
+                processes.append(service.prepare())
+                processes[-1].launch()
             if on_launch is not None:
                 on_launch(self)
             wait_all_ready(processes, max(service.ready_timeout for service in self.services))

@@ -16,7 +16,8 @@ import pytest
 from hms_otel.stack import Ports, state
 from hms_otel.stack.processes import is_same_process, process_start_ticks, wait_until
 
-HMS_OPS = [sys.executable, "-m", "hms_otel.cli"]
+#: The console script's entry point, as `hms-ops` runs it (plain `up` arguments skip click there).
+HMS_OPS = [sys.executable, "-c", "from hms_otel.tooling import main; main()"]
 
 
 def port_args(ports: Ports) -> list[str]:
