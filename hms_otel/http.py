@@ -28,11 +28,21 @@ def request(
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
 ) -> bytes:
-    """Send one request and return the body; raise :class:`HTTPError` unless the status is 2xx."""
+    """Send one request and return the body; raise :class:`HTTPError` unless the status is 2xx.
+
+    Credentials in the URL (``http://user:password@host:port/...``, as `hms-ops up`
+    prints Alertmanager's) are sent as Basic auth and left out of error messages.
+    """
     import urllib.error
     import urllib.parse
     import urllib.request
 
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:
+        # urllib would take "user:password@host" for the host's name; an explicit header wins.
+        credentials = basic_auth(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+        headers = {**credentials, **(headers or {})}
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     if params:
         url = f"{url}?{urllib.parse.urlencode(params)}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})

@@ -190,8 +190,12 @@ def _verdict(outcome: str) -> str:
               help="Rules file Prometheus loads.")
 @click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Alertmanager config file to write.")
-@click.option("--prometheus-url", help="Prometheus to reload after a change, e.g. http://127.0.0.1:9090.")
-@click.option("--alertmanager-url", help="Alertmanager to reload after a change, e.g. http://127.0.0.1:9093.")
+@click.option("--prometheus-url", envvar="HMS_PROMETHEUS_URL",
+              help="Prometheus to reload after a change, e.g. http://127.0.0.1:9090 [env HMS_PROMETHEUS_URL].")
+@click.option("--alertmanager-url", envvar="HMS_ALERTMANAGER_URL",
+              help="Alertmanager to reload after a change, e.g. http://127.0.0.1:9093; with a login, "
+                   "http://user:password@127.0.0.1:9093 (as `hms-ops up` prints it) [env HMS_ALERTMANAGER_URL, "
+                   "which keeps the password out of the process list].")
 @_SCRAPE
 @_GROUP_WAIT
 def watch(directory: Path, output: Path, alertmanager_path: Path | None, prometheus_url: str | None,

@@ -21,6 +21,7 @@ from typing import TypeVar
 import pytest
 
 from hms_otel.alerts import Settings, rebuild, watch
+from hms_otel.alerts.watcher import reload
 from hms_otel.http import get_json
 from hms_otel.stack import LocalStack
 
@@ -164,6 +165,18 @@ def test_watch_hot_reloads_and_keeps_the_last_good_rules(isolated_stack: LocalSt
             stop.set()
             watcher.join(timeout=30)
     assert not watcher.is_alive()
+
+
+def test_watch_reloads_a_password_protected_alertmanager_from_the_url_up_prints(isolated_stack: LocalStack) -> None:
+    """`hms-ops alerts watch --alertmanager-url http://user:password@host:port` (the form `up` prints)."""
+    stack = isolated_stack
+    with_login = stack.alertmanager.ui_url("alerts").split("/#")[0]
+    assert stack.alertmanager_auth.password in with_login
+    assert reload(with_login) == "ok"
+    refused = reload(stack.alertmanager_url)
+    assert "HTTP 401" in refused, refused
+    wrong = reload(stack.alertmanager_url.replace("http://", "http://hms-ops:not-the-password@"))
+    assert "HTTP 401" in wrong and "not-the-password" not in wrong, wrong
 
 
 def test_prometheus_keeps_old_rules_when_a_broken_file_is_reloaded(isolated_stack: LocalStack) -> None:
