@@ -102,8 +102,8 @@ def _value(field: str, text: str) -> object | None:
         except ValueError:
             return None
     # Paths: what click.Path checks (exists, kind, readable); the message for a bad one is click's.
-    if field == "state_option":
-        return None if os.path.exists(text) and not os.path.isdir(text) else Path(text)
+    if field == "state_option":  # need not exist; if it does, a readable folder
+        return Path(text) if not os.path.exists(text) or (os.path.isdir(text) and os.access(text, os.R_OK)) else None
     wanted_kind = os.path.isdir if field == "alert_dir" else os.path.isfile
     return Path(text) if wanted_kind(text) and os.access(text, os.R_OK) else None
 
