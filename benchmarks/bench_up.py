@@ -21,7 +21,6 @@ memory (VmRSS) of the resting supervisor (target: at most 25 MiB). Use the
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import re
 import statistics
@@ -85,8 +84,7 @@ def up_once(hms_ops: str, folder: Path, with_logs: bool, with_alerts: bool, rss:
         (folder / "alerts" / "payment_latency.yaml").write_text(TUTORIAL_ALERT)
     ports = Ports.free()
     argv = [hms_ops, "up", "--detach"] + ([] if with_logs else ["--no-logs"])
-    for field in dataclasses.fields(Ports):
-        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    argv += ports.as_options()
     began = time.perf_counter()
     done = subprocess.run(argv, cwd=folder, capture_output=True, text=True)
     elapsed = time.perf_counter() - began

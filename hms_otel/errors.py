@@ -10,8 +10,7 @@ located at ``file:line:col``; a file with problems raises
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
 
@@ -20,8 +19,10 @@ class HmsError(Exception):
     """Base of the errors hms-otel raises on purpose; ``str()`` is the message for the user."""
 
 
-@dataclass(frozen=True, order=True)
-class Location:
+# Named tuples, not dataclasses: see "start-up" in hms_otel/stack/up.py.
+
+
+class Location(NamedTuple):
     """Where something was written: 1-based line and column (``path:line:col``)."""
 
     path: str
@@ -32,8 +33,7 @@ class Location:
         return f"{self.path}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One located error or warning, printed as ``file:line:col: message``."""
 
     location: Location

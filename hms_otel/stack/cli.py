@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -154,16 +153,16 @@ _STATE_OPTION = click.option(
 
 
 def _port_options(func: Callable[..., None]) -> Callable[..., None]:
-    for field in reversed(dataclasses.fields(Ports)):
-        option, variable = port_option(field.name)
+    for name in reversed(Ports._fields):
+        option, variable = port_option(name)
         func = click.option(
             option,
-            field.name + "_port",
+            name + "_port",
             type=click.IntRange(1, 65535),
-            default=getattr(STANDARD_PORTS, field.name),
+            default=getattr(STANDARD_PORTS, name),
             show_default=True,
             envvar=variable,
-            help=f"Port for {field.name.replace('_', ' ')} (env {variable}).",
+            help=f"Port for {name.replace('_', ' ')} (env {variable}).",
         )(func)
     return func
 

@@ -18,7 +18,6 @@ library; each alert rebuild runs in a short-lived child process.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hms_otel.stack import state
 from hms_otel.stack.localstack import LocalStack
@@ -45,8 +44,7 @@ DEFAULT_GRAPH_METRIC = "payment_latency_ms"
 Say = Callable[[str], None]
 
 
-@dataclasses.dataclass
-class AlertSource:
+class AlertSource(NamedTuple):  # a named tuple, not a dataclass: see "start-up" in hms_otel/stack/up.py
     """Which alert folder a stack compiles, and why (printed at start); the folder may not exist yet."""
 
     path: Path
@@ -339,8 +337,7 @@ def _ticks(pid: int) -> int | None:
 # -- status and down, from the state file alone -------------------------------------------
 
 
-@dataclasses.dataclass
-class ComponentStatus:
+class ComponentStatus(NamedTuple):
     name: str
     healthy: bool
     detail: str

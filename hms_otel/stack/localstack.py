@@ -20,11 +20,10 @@ Everything a run writes (configs, data, one log per process) stays under
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from hms_otel.stack.builds import MissingBinary
 from hms_otel.stack.processes import PortInUse, ProcessError, check_port_free, free_port, wait_all_ready, wait_until
@@ -52,9 +51,8 @@ class StackCannotStart(ProcessError):
         self.problems = problems
 
 
-@dataclasses.dataclass(frozen=True)
-class Ports:
-    """The loopback ports of one stack."""
+class Ports(NamedTuple):  # a named tuple, not a dataclass: see "start-up" in hms_otel/stack/up.py
+    """The loopback ports of one stack (``Ports._fields``: their names)."""
 
     otlp_grpc: int
     otlp_http: int
@@ -69,11 +67,15 @@ class Ports:
     def free(cls) -> Ports:
         """Distinct ports nothing listens on now (for tests and parallel stacks)."""
         ports: list[int] = []
-        while len(ports) < len(dataclasses.fields(cls)):
+        while len(ports) < len(cls._fields):
             port = free_port()
             if port not in ports:  # the OS may hand out a just-closed port again
                 ports.append(port)
         return cls(*ports)
+
+    def as_options(self) -> list[str]:
+        """These ports as `hms-ops up` options: ``["--otlp-grpc-port", "4317", ...]``."""
+        return [word for name, port in self._asdict().items() for word in (port_option(name)[0], str(port))]
 
 
 #: The usual ports, used by `hms-ops up`.
@@ -95,7 +97,7 @@ def port_option(field: str) -> tuple[str, str]:
 
 
 #: port field -> the `hms-ops up` option and environment variable that change it, as messages say it.
-PORT_OPTIONS: dict[str, str] = {field.name: " or ".join(port_option(field.name)) for field in dataclasses.fields(Ports)}
+PORT_OPTIONS: dict[str, str] = {name: " or ".join(port_option(name)) for name in Ports._fields}
 
 # Debian's packages run these as system services on the standard ports unless told not to.
 _SYSTEM_SERVICE_HINTS = {
@@ -289,7 +291,7 @@ class LocalStack:
     def check_can_start(self) -> None:
         """Raise :class:`StackCannotStart` listing every port in use and every missing binary at once."""
         problems: list[str] = []
-        for name, port in dataclasses.asdict(self.ports).items():
+        for name, port in self.ports._asdict().items():
             if (name == "victorialogs" and self.victorialogs is None) or (name == "notifier" and self.notifier is None):
                 continue
             try:

@@ -8,7 +8,6 @@ wires them together; use these directly only to run one backend alone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -19,7 +18,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hms_otel import http
 from hms_otel.collector_flags import FEATURE_GATES
@@ -218,8 +217,7 @@ class Collector(Service):
         return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}", FEATURE_GATES]
 
 
-@dataclasses.dataclass(frozen=True)
-class BasicAuth:
+class BasicAuth(NamedTuple):  # a named tuple, not a dataclass: see "start-up" in hms_otel/stack/up.py
     """Credentials of the stack's Alertmanager API (generated per stack, printed by `hms-ops up`)."""
 
     username: str

@@ -15,14 +15,13 @@ so ``hms-ops down`` never signals an unrelated process that later got the same P
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
 import signal
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from hms_otel.stack.processes import is_same_process, process_start_ticks
 
@@ -37,8 +36,7 @@ def state_dir(option: Path | None = None) -> Path:
     return Path(option or os.environ.get("HMS_OPS_STATE") or DEFAULT_STATE_DIR)
 
 
-@dataclasses.dataclass
-class ProcessRecord:
+class ProcessRecord(NamedTuple):  # named tuples, not dataclasses: see "start-up" in hms_otel/stack/up.py
     """One process the stack started (or the supervisor itself)."""
 
     name: str
@@ -48,23 +46,24 @@ class ProcessRecord:
     health_url: str = ""
     log: str = ""
     #: e.g. the basic-auth header of Alertmanager's API (the state file is readable by its owner only)
-    health_headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    health_headers: dict[str, str] = {}  # shared by the records without headers: never changed in place
 
     @property
     def alive(self) -> bool:
         return is_same_process(self.pid, self.start_ticks)
 
 
-@dataclasses.dataclass
-class StackState:
+class StackState(NamedTuple):
     supervisor: ProcessRecord
     components: list[ProcessRecord]
     #: what the user opens, in display order: label -> URL
-    links: dict[str, str] = dataclasses.field(default_factory=dict)
+    links: dict[str, str] = {}  # shared default: never changed in place
     ready: bool = False
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
+        data = {**self._asdict(), "supervisor": self.supervisor._asdict(),
+                "components": [record._asdict() for record in self.components]}
+        return json.dumps(data, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> StackState:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import signal
@@ -61,8 +60,7 @@ def test_up_runs_the_stack_on_the_given_ports_and_ctrl_c_stops_it(tmp_path: Path
         "--state",
         str(tmp_path / "up"),
     ]
-    for field in dataclasses.fields(Ports):
-        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    argv += ports.as_options()
     import threading
 
     env = {**os.environ, "COLUMNS": "200"}
@@ -105,10 +103,9 @@ def test_up_on_a_taken_port_names_it_and_the_option(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        ports = dataclasses.replace(Ports.free(), prometheus=port)
+        ports = Ports.free()._replace(prometheus=port)
         argv = ["up", "--state", str(tmp_path)]
-        for field in dataclasses.fields(Ports):
-            argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+        argv += ports.as_options()
         result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 1
     assert f"port {port}" in result.output and "--prometheus-port" in result.output
@@ -127,8 +124,7 @@ def test_up_demo_texts_the_on_call_phone(tmp_path: Path) -> None:
         "--state", str(tmp_path / "up"), "--alerts", str(repo / "alert_rules"),
         "--scrape-interval", "1s", "--evaluation-interval", "1s",
     ]
-    for field in dataclasses.fields(Ports):
-        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    argv += ports.as_options()
     # No SMS provider: the notifier prints the text on this console as the phone would show it.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HMS_TWILIO_", "HMS_NOTIFIER_"))}
     env.update(COLUMNS="200")
@@ -179,8 +175,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def test_servers_do_not_outlive_a_killed_up(tmp_path: Path) -> None:
     ports = Ports.free()
     argv = [sys.executable, "-m", "hms_otel.cli", "up", "--state", str(tmp_path / "up")]
-    for field in dataclasses.fields(Ports):
-        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    argv += ports.as_options()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:
         prometheus = f"http://127.0.0.1:{ports.prometheus}/-/ready"

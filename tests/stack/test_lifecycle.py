@@ -20,13 +20,6 @@ from hms_otel.stack.processes import is_same_process, process_start_ticks, wait_
 HMS_OPS = [sys.executable, "-c", "from hms_otel.tooling import main; main()"]
 
 
-def port_args(ports: Ports) -> list[str]:
-    argv = []
-    for field in dataclasses.fields(Ports):
-        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
-    return argv
-
-
 def hms_ops(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HMS_OPS, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
@@ -63,7 +56,7 @@ def up_detached(stacks: list[Started], folder: Path, *extra: str, expect_ok: boo
     folder.mkdir(parents=True, exist_ok=True)
     ports = Ports.free()
     state_dir = folder / ".hms-ops"
-    done = hms_ops("up", "--detach", *port_args(ports), *extra, cwd=folder, env=env)
+    done = hms_ops("up", "--detach", *ports.as_options(), *extra, cwd=folder, env=env)
     started = Started(folder, state_dir, ports, done.stdout + done.stderr)
     stacks.append(started)
     if expect_ok:
@@ -148,7 +141,7 @@ def test_a_reused_pid_is_not_taken_for_the_recorded_process() -> None:
 @pytest.mark.e2e
 def test_second_up_on_the_same_state_says_where_it_runs(tmp_path: Path, stacks: list[Started]) -> None:
     first = up_detached(stacks, tmp_path / "app")
-    again = hms_ops("up", "--detach", *port_args(Ports.free()), cwd=first.folder)
+    again = hms_ops("up", "--detach", *Ports.free().as_options(), cwd=first.folder)
     assert again.returncode == 1
     assert "already running" in again.stderr and str(first.state_dir) in again.stderr
     assert f"http://127.0.0.1:{first.ports.prometheus}" in again.stderr
@@ -161,8 +154,8 @@ def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> 
         for sock in (one, two):
             sock.bind(("127.0.0.1", 0))
             sock.listen()
-        ports = dataclasses.replace(Ports.free(), prometheus=one.getsockname()[1], otlp_grpc=two.getsockname()[1])
-        done = hms_ops("up", "--detach", "--no-logs", *port_args(ports), cwd=tmp_path,
+        ports = Ports.free()._replace(prometheus=one.getsockname()[1], otlp_grpc=two.getsockname()[1])
+        done = hms_ops("up", "--detach", "--no-logs", *ports.as_options(), cwd=tmp_path,
                        env={"HMS_OPS_ALERTMANAGER": str(tmp_path / "no-such-alertmanager"),
                             "HMS_OPS_CACHE": str(tmp_path / "empty-cache")})
     output = done.stderr
@@ -177,7 +170,7 @@ def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> 
 
 
 def test_a_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
-    done = hms_ops("up", "--no-logs", *port_args(Ports.free()), cwd=tmp_path,
+    done = hms_ops("up", "--no-logs", *Ports.free().as_options(), cwd=tmp_path,
                    env={"HMS_OPS_CACHE": str(tmp_path / "empty-cache")})
     assert done.returncode == 1
     assert "hms-otelcol not found" in done.stderr and "hms-ops install collector" in done.stderr

@@ -4,7 +4,6 @@ SIGTERM."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -28,8 +27,7 @@ def test_up_stops_within_5_s_of_sigterm_with_a_pathological_alert_file(tmp_path:
     (alerts / "slow.yml").write_text(PATHOLOGICAL)
     ports = Ports.free()
     argv = [sys.executable, "-m", "hms_otel.cli", "up", "--state", str(tmp_path / "up"), "--alerts", str(alerts)]
-    for field in dataclasses.fields(Ports):
-        argv += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+    argv += ports.as_options()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "COLUMNS": "200"})
     lines: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from hms_otel.stack.cli import up as up_command
 from hms_otel.stack.localstack import Ports, port_option
 from hms_otel.stack.up import FLAG_OPTIONS, VALUE_OPTIONS, UpOptions, parse_plain
 
-PORT_ENV = [port_option(field.name)[1] for field in dataclasses.fields(Ports)]
+PORT_ENV = [port_option(name)[1] for name in Ports._fields]
 
 
 def click_parse(args: list[str], environ: dict[str, str]) -> UpOptions | None:
@@ -38,7 +37,7 @@ def click_parse(args: list[str], environ: dict[str, str]) -> UpOptions | None:
 
 def test_the_plain_parser_knows_exactly_the_options_of_the_click_command() -> None:
     declared = {option for param in up_command.params for option in param.opts if option.startswith("--")}
-    plain = {*VALUE_OPTIONS, *FLAG_OPTIONS, *(port_option(field.name)[0] for field in dataclasses.fields(Ports))}
+    plain = {*VALUE_OPTIONS, *FLAG_OPTIONS, *(port_option(name)[0] for name in Ports._fields)}
     assert declared == plain
 
 
@@ -115,9 +114,7 @@ def test_a_bad_option_gets_clicks_message_and_usage_exit_code(tmp_path: Path) ->
 
 def test_an_error_on_the_plain_path_reads_as_on_the_click_path(tmp_path: Path) -> None:
     ports = Ports.free()
-    args = ["up", "--no-logs", "--state", str(tmp_path / "state")]
-    for field in dataclasses.fields(Ports):
-        args += [port_option(field.name)[0], str(getattr(ports, field.name))]
+    args = ["up", "--no-logs", "--state", str(tmp_path / "state"), *ports.as_options()]
     environ = {**os.environ, "HMS_OPS_CACHE": str(tmp_path / "empty-cache")}
     plain = subprocess.run([sys.executable, "-c", "from hms_otel.tooling import main; main()", *args], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60, env=environ)

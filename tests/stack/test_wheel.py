@@ -3,7 +3,6 @@ in a folder outside the checkout holding only the tutorial's two files."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 from hms_otel import http
 from hms_otel.stack import Ports, state
+from hms_otel.stack.localstack import port_option
 from hms_otel.stack.processes import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,8 +99,8 @@ def _user_env(ports: Ports) -> dict[str, str]:
     """A user's shell: no OTEL_*/HMS_* from the test run, the stack's ports chosen through HMS_*_PORT."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "HMS_", "PYTHON"))}
     env.pop("VIRTUAL_ENV", None)
-    for field in dataclasses.fields(ports):
-        env[f"HMS_{field.name.upper()}_PORT"] = str(getattr(ports, field.name))
+    for name, port in ports._asdict().items():
+        env[port_option(name)[1]] = str(port)
     if "HMS_OPS_CACHE" in os.environ:
         env["HMS_OPS_CACHE"] = os.environ["HMS_OPS_CACHE"]
     return env
