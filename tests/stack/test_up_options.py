@@ -123,3 +123,12 @@ def test_an_error_on_the_plain_path_reads_as_on_the_click_path(tmp_path: Path) -
     assert plain.returncode == through_click.returncode == 1
     assert plain.stderr == through_click.stderr
     assert plain.stderr.startswith("Error: ") and "hms-otelcol not found" in plain.stderr
+
+
+def test_what_up_imports_before_its_first_server_stays_small() -> None:
+    """The modules that dominate `hms-ops up`'s start-up stay out of its path (issue 11: at most 1.2x by hand)."""
+    heavy = ("click", "dataclasses", "inspect", "yaml", "importlib.resources", "encodings.idna", "rich")
+    code = ("import sys; import hms_otel.tooling, hms_otel.stack.up, hms_otel.stack.lifecycle; "
+            f"print([name for name in {heavy!r} if name in sys.modules])")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
