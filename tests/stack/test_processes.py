@@ -25,7 +25,7 @@ def test_local_stack_refuses_a_taken_port_before_starting_anything(tmp_path: Pat
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        ports = Ports(**{**Ports.free().__dict__, "otlp_grpc": taken.getsockname()[1]})
+        ports = Ports.free()._replace(otlp_grpc=taken.getsockname()[1])
         with pytest.raises(StackCannotStart, match="--otlp-grpc-port or HMS_OTLP_GRPC_PORT"):
             LocalStack(tmp_path, ports).start()
     assert not list(tmp_path.glob("*/*.log"))
