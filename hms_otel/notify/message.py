@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from hms_otel.notify.alert import AlertEvent
-from hms_otel.notify.units import format_value
+from hms_otel.notify.units import format_beside, format_value
 
 PREFIX = "[HMS-OPS]"
 SEGMENT = 160
@@ -67,7 +67,8 @@ def render_template(template: str, event: AlertEvent) -> str:
     if event.value is None:
         return _PLACEHOLDER.sub("?", template)
     counted = event.unit.startswith("{") or event.unit in ("", "1")
-    value = format_value(event.value, "/s" if counted and event.unit.endswith("/s") else "" if counted else event.unit)
+    shown_unit = ("/s" if event.unit.endswith("/s") else "") if counted else event.unit
+    value = _value_text(event.value, event, shown_unit)
     unit = re.escape(event.unit) if event.unit else None
     pattern = _PLACEHOLDER if unit is None else re.compile(rf"\{{\{{\s*value\s*\}}\}}(?:\s*{unit}\b)?")
     return pattern.sub(lambda _m: value, template)
@@ -84,7 +85,15 @@ def headline(event: AlertEvent) -> str:
     if event.value is None or not event.metric:
         return f"{PREFIX} ALERT – {event.name}"
     bound = threshold_text(event)
-    return f"{PREFIX} ALERT – {subject} {format_value(event.value, event.unit)}" + (f" ({bound})" if bound else "")
+    shown = _value_text(event.value, event, event.unit)
+    return f"{PREFIX} ALERT – {subject} {shown}" + (f" ({bound})" if bound else "")
+
+
+def _value_text(value: float, event: AlertEvent, unit: str) -> str:
+    """The value in people's units, never rounded onto the threshold it is shown beside ("2.04 s (>2 s)")."""
+    if event.threshold is None:
+        return format_value(value, unit)
+    return format_beside(value, event.threshold, unit)
 
 
 def compose(event: AlertEvent, source: str | None, limit: int = SEGMENT) -> Message:

@@ -47,6 +47,14 @@ def test_the_tutorial_text() -> None:
     assert len(message.text) <= SEGMENT
 
 
+@pytest.mark.parametrize(("value", "shown"), [
+    ("2040", "2.04 s"), ("2000.4", "2.0004 s"), ("2049.9", "2.05 s"), ("2900", "2.9 s"), ("11000", "11 s"),
+])
+def test_a_value_never_reads_as_the_threshold_it_crossed(value: str, shown: str) -> None:
+    message = compose(event(value), None)
+    assert message.lines == [f"[HMS-OPS] ALERT – payment_latency_ms {shown} (>2 s)", f"Payment latency {shown} (>2 s)"]
+
+
 def test_the_unit_after_the_placeholder_is_absorbed_and_text_stays_literal() -> None:
     assert render_template("took {{ value }} ms, {{value}}ms, {{other}}", event("850")) == \
         "took 850 ms, 850 ms, {{other}}"
