@@ -94,7 +94,11 @@ def up_once(hms_ops: str, folder: Path, with_logs: bool, with_alerts: bool, rss:
         inner.append(float(re.search(r"ready in ([0-9.]+) s", done.stdout).group(1)))  # type: ignore[union-attr]
         recorded = state.read(folder / ".hms-ops")
         assert recorded is not None
-        time.sleep(3)  # at rest: the first alert build has finished, the supervisor only polls
+        console = folder / ".hms-ops" / state.CONSOLE_LOG
+        deadline = time.monotonic() + 60
+        while with_alerts and "alerts: loaded" not in console.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1 if with_alerts else 3)  # at rest: the first alert build is over, the supervisor only polls
         status = Path(f"/proc/{recorded.supervisor.pid}/status").read_text()
         rss.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024)
     finally:

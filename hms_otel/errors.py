@@ -7,7 +7,7 @@ located at ``file:line:col``; a file with problems raises
 :class:`ProblemsError` carrying all of them, sorted by position.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
 from collections.abc import Iterable
 from typing import Literal, NamedTuple

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -37,14 +36,14 @@ def find_tool(name: str) -> str:
     checks configurations with the rules of the Alertmanager that will run them; a system amtool
     is the fallback.
     """
+    from hms_otel.stack.builds import alertmanager_dir, which
+
     override = os.environ.get(f"HMS_{name.upper()}")
     built = None
     if name == "amtool":
-        from hms_otel.stack.builds import alertmanager_dir
-
         candidate = alertmanager_dir() / "amtool"
         built = str(candidate) if candidate.is_file() else None
-    found = override or built or shutil.which(name) or (
+    found = override or built or which(name) or (
         f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
     if not found:
         how = "the Debian package prometheus" if name == "promtool" else "`hms-ops install alertmanager`"

@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from hms_otel.stack.builds import BuildError, MissingBinary, Progress, cache_dir
+from hms_otel.stack.builds import BuildError, MissingBinary, Progress, cache_dir, which
 
 VERSION = "1.6.32"
 #: ``npm view uplot@1.6.32 dist.integrity``: a tarball that does not match is refused.
@@ -76,7 +76,7 @@ def install_uplot(progress: Progress = print, force: bool = False) -> Path:
             return find_uplot()
         except MissingBinary:
             pass
-    npm = shutil.which("npm")
+    npm = which("npm")
     if npm is None:
         raise BuildError("npm not found: install Node.js and npm (Debian: apt-get install npm), then "
                          "run `hms-ops install uplot`")

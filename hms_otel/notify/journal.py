@@ -10,7 +10,6 @@ there.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -49,6 +48,8 @@ class Entry:
 
 
 def delivery_key(channel: str, target: str, event: AlertEvent) -> str:
+    import hashlib  # loads OpenSSL: only the notifier, which adds entries, needs it (not `hms-ops up`, a reader)
+
     raw = "\x00".join((channel, target, event.fingerprint or event.name, event.status, event.starts_at))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 

@@ -18,10 +18,8 @@ npm build).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -75,11 +73,23 @@ def default_manifest() -> Path:
     return collector_config_dir() / "builder-config.yaml"
 
 
+try:
+    # CPython's own SHA-256, as the random module takes its _sha512: hashlib loads OpenSSL first,
+    # about 4 ms of `hms-ops up` before its first server. Same digest (tests/stack/test_builds.py).
+    from _sha256 import sha256 as _new_sha256  # type: ignore[import-not-found]  # CPython 3.10, 3.11
+except ImportError:  # pragma: no cover - other versions
+    try:
+        from _sha2 import sha256 as _new_sha256  # type: ignore[import-not-found]  # CPython 3.12+
+    except ImportError:  # another Python
+        from hashlib import sha256 as _new_sha256
+
+
 def _sha256(*parts: bytes) -> str:
-    digest = hashlib.sha256()
+    digest = _new_sha256()
     for part in parts:
         digest.update(part)
-    return digest.hexdigest()[:16]
+    hexdigest: str = digest.hexdigest()
+    return hexdigest[:16]
 
 
 # -- lookup -------------------------------------------------------------------
@@ -117,13 +127,26 @@ def find_binary(name: str) -> Path:
     elif name in ("alertmanager", "amtool"):
         path = alertmanager_dir() / name
     else:
-        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
+        found = which(name) or which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
         if not found:
             raise MissingBinary(name)
         return Path(found)
     if not path.is_file():
         raise MissingBinary(name, f"expected at {path}")
     return path
+
+
+def which(name: str, path: str | None = None) -> str | None:
+    """The executable ``name`` on ``path`` (default ``$PATH``), as :func:`shutil.which` finds it.
+
+    Not shutil itself: it loads bz2 and lzma, about 3 ms of `hms-ops up` before its first server.
+    """
+    search = os.environ.get("PATH", os.defpath) if path is None else path
+    for folder in search.split(os.pathsep) if search else []:
+        candidate = os.path.join(folder or os.curdir, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 # -- running steps -------------------------------------------------------------
@@ -159,7 +182,7 @@ def _run(
 
 
 def go_binary() -> str:
-    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
+    found = which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
     if not found:
         raise BuildError(
             "Go is not installed (no `go` on PATH or in /usr/local/go/bin): install Go >= 1.26 from "
@@ -182,11 +205,11 @@ def install_debian(progress: Progress = print) -> None:
     runs its own processes with their own ports and data directories.
     """
     wanted = ("prometheus", "promtool")
-    missing = [name for name in wanted if not shutil.which(name)]
+    missing = [name for name in wanted if not which(name)]
     if not missing:
         progress("Prometheus already installed")
         return
-    if not shutil.which("apt-get"):
+    if not which("apt-get"):
         raise BuildError(
             f"{', '.join(missing)} missing and apt-get not available: install "
             f"{' '.join(DEBIAN_PACKAGES)} with your package manager"
@@ -259,6 +282,7 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
     go = go_binary()
     builder = install_ocb(progress)
     target.parent.mkdir(parents=True, exist_ok=True)
+    import shutil
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
@@ -303,6 +327,7 @@ def build_victorialogs(
         return target
     go = go_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
+    import shutil
     import tempfile
 
     scratch = Path(tempfile.mkdtemp(prefix="gobin-", dir=target.parent))
@@ -342,6 +367,7 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
         return target
     go = go_binary()
     target.parent.mkdir(parents=True, exist_ok=True)
+    import shutil
     import tempfile
 
     scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))

@@ -19,6 +19,8 @@ from hms_otel.stack.up import (
     KNOWN_ERRORS,
     SCRAPE_INTERVAL,
     UpOptions,
+    is_duration,
+    is_interval,
 )
 from hms_otel.stack.up import run as run_up
 
@@ -152,6 +154,18 @@ _STATE_OPTION = click.option(
 )
 
 
+def _duration(_context: click.Context, _param: click.Parameter, seconds: float) -> float:
+    if not is_duration(seconds):
+        raise click.BadParameter(f"{seconds:g} is not a number of seconds (0 or more)")
+    return seconds
+
+
+def _interval(_context: click.Context, _param: click.Parameter, text: str) -> str:
+    if not is_interval(text):
+        raise click.BadParameter(f"{text!r} is not a Prometheus duration above zero (e.g. 5s, 1m, 500ms)")
+    return text
+
+
 def _port_options(func: Callable[..., None]) -> Callable[..., None]:
     for name in reversed(Ports._fields):
         option, variable = port_option(name)
@@ -186,11 +200,12 @@ def _port_options(func: Callable[..., None]) -> Callable[..., None]:
 @click.option("--detach", is_flag=True, help="Return once the stack is ready; `hms-ops down` stops it.")
 @click.option("--fresh", is_flag=True, help="Start from empty data: deletes the components' folders in the state.")
 @click.option("--no-logs", is_flag=True, help="Metrics and alerts only: no log store.")
-@click.option("--scrape-interval", default=SCRAPE_INTERVAL, show_default=True, help="Prometheus scrape interval.")
-@click.option("--evaluation-interval", default=EVALUATION_INTERVAL, show_default=True,
+@click.option("--scrape-interval", default=SCRAPE_INTERVAL, show_default=True, callback=_interval,
+              help="Prometheus scrape interval.")
+@click.option("--evaluation-interval", default=EVALUATION_INTERVAL, show_default=True, callback=_interval,
               help="Prometheus rule evaluation interval (1 s: a page leaves within seconds of the data).")
 @click.option("--demo", is_flag=True, help="Also run a demo payment service that trips the example payment alert.")
-@click.option("--demo-calm", default=DEMO_CALM_S, show_default=True,
+@click.option("--demo-calm", default=DEMO_CALM_S, show_default=True, callback=_duration,
               help="Seconds the demo runs normally before slowing.")
 @_port_options
 def up(**params: Any) -> None:

@@ -15,7 +15,7 @@ The supervisor stays small at rest: no rich, no compiler, no file-watching
 library; each alert rebuild runs in a short-lived child process.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
 import contextlib
 import os
@@ -132,7 +132,8 @@ class Supervisor:
         self.stack.start(on_launch=self._on_launch)
         if self.extra_processes is not None:
             self._extras = self.extra_processes(self.stack)
-            self._record(ready=False)
+            if self._extras:  # their PIDs on disk before anything can go wrong
+                self._record(ready=False)
         recorded = self._record(ready=True)
         self.started_in = time.monotonic() - began
         return recorded
@@ -192,8 +193,8 @@ class Supervisor:
                echo=lambda text, _is_error: self.say(f"alerts: {text}"),
                built=None if first.stale or first.unwritten else read)
 
-    def _build(self, force: bool, first: bool = False) -> RebuildReport:
-        """One rebuild in a child process (compiler, promtool, amtool, dashboard), then the servers' reloads.
+    def _build(self, force: bool, first: bool = False) -> "RebuildReport":
+        """One rebuild in a child process: compiler, promtool, amtool, the servers' reloads, dashboard.
 
         The child checks by itself that the files did not change while it compiled.
         """
@@ -208,6 +209,7 @@ class Supervisor:
             "--alertmanager-yml", str(stack.alertmanager_config_path),
             "--dashboard-dir", str(stack.dashboard_dir),
             "--alertmanager-url", stack.alertmanager_url,
+            "--state", str(self.directory),
         ]
         if stack.notifier is not None:
             argv += ["--notifier-url", stack.notifier.url, "--notifier-token-file", str(stack.notifier.token_path),
@@ -216,6 +218,8 @@ class Supervisor:
             argv += ["--logs-url", stack.victorialogs.ui_url]
         if first:
             argv.append("--first")
+        if force:
+            argv.append("--force")
         # Settings this stack implies (scrape interval); the user's environment wins.
         env = {**self.alert_env, **os.environ}
         self._rebuild = child = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
@@ -228,21 +232,7 @@ class Supervisor:
             return RebuildReport(False, stale=True)
         if code == alert_sync.UNWRITTEN:
             return RebuildReport(False, unwritten=True)
-        if code == alert_sync.CHANGED or (force and code == alert_sync.UNCHANGED):
-            return RebuildReport(self._reload_servers())
-        return RebuildReport(code == alert_sync.UNCHANGED)
-
-    def _reload_servers(self) -> bool:
-        """Alertmanager first (its new routes must exist before Prometheus sends new alerts), then Prometheus."""
-        for name, reload in (("Alertmanager", self.stack.alertmanager.reload_outcome),
-                             ("Prometheus", self.stack.prometheus.reload_outcome)):
-            outcome = reload()
-            if outcome != "ok":
-                self.say(f"alerts: reload of {name} failed: {outcome}")
-                return False
-        if self.alerts.path.is_dir():
-            self.say("alerts: loaded (Alertmanager and Prometheus reloaded)")
-        return True
+        return RebuildReport(code in (alert_sync.CHANGED, alert_sync.UNCHANGED))
 
     def _follow_notifier(self) -> None:
         """Print what the notifier says (texts as the phone shows them, delivery failures) on this console."""

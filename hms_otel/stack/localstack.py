@@ -18,7 +18,7 @@ Everything a run writes (configs, data, one log per process) stays under
 ``workdir``. Processes are stopped by PID on exit, also when the body raises.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -64,7 +64,7 @@ class Ports(NamedTuple):  # a named tuple, not a dataclass: see "start-up" in hm
     notifier: int
 
     @classmethod
-    def free(cls) -> Ports:
+    def free(cls) -> "Ports":
         """Distinct ports nothing listens on now (for tests and parallel stacks)."""
         ports: list[int] = []
         while len(ports) < len(cls._fields):
@@ -259,7 +259,7 @@ class LocalStack:
         ]
         return [service for service in candidates if service is not None]
 
-    def start(self, on_launch: Callable[[LocalStack], None] | None = None) -> LocalStack:
+    def start(self, on_launch: "Callable[[LocalStack], None] | None" = None) -> "LocalStack":
         """Start every process at once and wait until all are ready; on any failure stop them and re-raise.
 
         Nothing starts unless every port is free and every binary is there; all
@@ -321,7 +321,7 @@ class LocalStack:
         if errors:
             raise errors[0]
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> "LocalStack":
         return self.start()
 
     def __exit__(

@@ -6,17 +6,16 @@ listens on 127.0.0.1 only, and wraps a :class:`~hms_otel.stack.processes.Managed
 wires them together; use these directly only to run one backend alone.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
 import json
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -217,6 +216,15 @@ class Collector(Service):
         return [str(find_binary("hms-otelcol")), f"--config={self.config.resolve()}", FEATURE_GATES]
 
 
+def new_secret() -> str:
+    """A random password or token: 128 bits in hex (safe in URLs, headers and YAML).
+
+    ``os.urandom`` is where the secrets module takes its bytes; importing secrets
+    loads OpenSSL for hmac, about 3 ms of `hms-ops up` before its first server.
+    """
+    return os.urandom(16).hex()
+
+
 class BasicAuth(NamedTuple):  # a named tuple, not a dataclass: see "start-up" in hms_otel/stack/up.py
     """Credentials of the stack's Alertmanager API (generated per stack, printed by `hms-ops up`)."""
 
@@ -224,11 +232,54 @@ class BasicAuth(NamedTuple):  # a named tuple, not a dataclass: see "start-up" i
     password: str
 
     @classmethod
-    def generate(cls) -> BasicAuth:
-        return cls("hms-ops", secrets.token_urlsafe(18))
+    def generate(cls) -> "BasicAuth":
+        return cls("hms-ops", new_secret())
 
     def header(self) -> dict[str, str]:
         return http.basic_auth(self.username, self.password)
+
+
+def reload_prometheus(url: str, log_path: Path, send_hup: Callable[[], None], timeout: float = 30.0) -> None:
+    """Have Prometheus at ``url`` reload (``send_hup`` sends it SIGHUP) and wait for its verdict.
+
+    The verdict is a newer success timestamp in its metrics, or a new "Error
+    reloading config" in its log at ``log_path``; raise :class:`ConfigInvalid`
+    if it kept the old config. Also run by the alert build's child process
+    (:mod:`hms_otel.stack.alert_sync`), which knows Prometheus from the state file.
+    """
+
+    def last_success() -> float:
+        text = http.request("GET", url + "/metrics", timeout=10).decode()
+        match = _RELOAD_SUCCESS.search(text)
+        return float(match.group(1)) if match else 0.0
+
+    def reload_errors() -> list[str]:
+        try:
+            text = log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if 'msg="Error reloading config"' in line]
+
+    before = last_success()
+    errors_before = len(reload_errors())
+    # The success timestamp has whole seconds: signal in a later second than the last success.
+    while int(time.time()) <= before:
+        time.sleep(0.05)
+    send_hup()
+    if not wait_until(lambda: last_success() > before or len(reload_errors()) > errors_before, timeout, interval=0.1):
+        raise ConfigInvalid(f"Prometheus did not finish reloading within {timeout:.0f} s; log {log_path}")
+    errors = reload_errors()
+    if len(errors) > errors_before and last_success() <= before:
+        detail = errors[-1].partition(" err=")[2] or errors[-1]
+        raise ConfigInvalid(f"Prometheus rejected the reload and keeps its previous configuration: {detail}")
+
+
+def reload_alertmanager(url: str, headers: Mapping[str, str]) -> None:
+    """POST /-/reload; raise :class:`ConfigInvalid` if Alertmanager rejects its config file."""
+    try:
+        http.request("POST", url + "/-/reload", timeout=30, headers=dict(headers))
+    except http.HTTPError as error:
+        raise ConfigInvalid(f"Alertmanager rejected the reload: {error}") from None
 
 
 class Prometheus(Service):
@@ -332,37 +383,12 @@ class Prometheus(Service):
             f"--web.user-assets={self.user_assets_dir}",
         ]
 
-    def _last_success(self) -> float:
-        """``prometheus_config_last_reload_success_timestamp_seconds`` from its /metrics."""
-        text = http.request("GET", self.url + "/metrics", timeout=10).decode()
-        match = _RELOAD_SUCCESS.search(text)
-        return float(match.group(1)) if match else 0.0
-
-    def _reload_errors(self) -> list[str]:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if 'msg="Error reloading config"' in line]
-
     def reload(self, timeout: float = 30.0) -> None:
-        """SIGHUP, then wait for Prometheus' verdict: a newer success timestamp in its metrics, or a new
-        "Error reloading config" in its log; raise :class:`ConfigInvalid` if it kept the old config."""
-        if self._process is None or not self._process.running:
+        """SIGHUP and wait for Prometheus' verdict (:func:`reload_prometheus`)."""
+        process = self._process
+        if process is None or not process.running:
             raise ConfigInvalid("Prometheus is not running; nothing to reload")
-        before = self._last_success()
-        errors_before = len(self._reload_errors())
-        # The success timestamp has whole seconds: signal in a later second than the last success.
-        while int(time.time()) <= before:
-            time.sleep(0.05)
-        self._process.signal(signal.SIGHUP)
-        if not wait_until(lambda: self._last_success() > before or len(self._reload_errors()) > errors_before,
-                          timeout, interval=0.1):
-            raise ConfigInvalid(f"Prometheus did not finish reloading within {timeout:.0f} s; log {self.log_path}")
-        errors = self._reload_errors()
-        if len(errors) > errors_before and self._last_success() <= before:
-            detail = errors[-1].partition(" err=")[2] or errors[-1]
-            raise ConfigInvalid(f"Prometheus rejected the reload and keeps its previous configuration: {detail}")
+        reload_prometheus(self.url, self.log_path, lambda: process.signal(signal.SIGHUP), timeout)
 
     def reload_outcome(self) -> str:
         """:meth:`reload` as "ok" or the reason (for the alert watcher)."""
@@ -454,11 +480,8 @@ class Alertmanager(Service):
         return argv
 
     def reload(self) -> None:
-        """POST /-/reload; raise :class:`ConfigInvalid` if Alertmanager rejects its config file."""
-        try:
-            http.request("POST", self.url + "/-/reload", timeout=30, headers=self.headers())
-        except http.HTTPError as error:
-            raise ConfigInvalid(f"Alertmanager rejected the reload: {error}") from None
+        """POST /-/reload (:func:`reload_alertmanager`)."""
+        reload_alertmanager(self.url, self.headers())
 
     def reload_outcome(self) -> str:
         try:
@@ -483,7 +506,7 @@ class Notifier(Service):
         super().__init__(workdir, port, ready_timeout)
         self.log_store_url = log_store_url
         self.extra_env = dict(env or {})
-        self.token = secrets.token_urlsafe(24)
+        self.token = new_secret()
 
     @property
     def journal_dir(self) -> Path:

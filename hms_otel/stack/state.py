@@ -12,7 +12,7 @@ A process is named by its PID *and* its start time (:func:`~hms_otel.stack.proce
 so ``hms-ops down`` never signals an unrelated process that later got the same PID.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
 import contextlib
 import fcntl
@@ -66,7 +66,7 @@ class StackState(NamedTuple):
         return json.dumps(data, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> StackState:
+    def from_json(cls, text: str) -> "StackState":
         data: dict[str, Any] = json.loads(text)
         return cls(
             supervisor=ProcessRecord(**data["supervisor"]),

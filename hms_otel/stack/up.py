@@ -15,14 +15,18 @@ what launching needs. Its value types, and those of the modules it uses
 (``Ports``, ``ProcessRecord``, ``StackState``, ``AlertSource``, ``BasicAuth``,
 ``errors.Location``/``Problem``), are named tuples rather than dataclasses:
 the dataclasses module imports inspect, 10-17 ms on a small machine, a
-sixth of the time `hms-ops up` spends before its first server starts.
+sixth of the time `hms-ops up` spends before its first server starts. The
+modules defining them do without ``from __future__ import annotations``:
+typing turns a named tuple's string annotations into ForwardRefs, and the
+first of those calls compile(), whose one-time set-up costs about 3 ms.
+The path also avoids hashlib and secrets (they load OpenSSL) and shutil (it
+loads bz2 and lzma); ``tests/stack/test_up_options.py`` checks all of this.
 """
-
-from __future__ import annotations
 
 import gc
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,7 +72,7 @@ class UpOptions(NamedTuple):
     ports: Ports = STANDARD_PORTS
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> UpOptions:
+    def from_params(cls, params: Mapping[str, Any]) -> "UpOptions":
         """From the click command's parameters (``<field>_port`` for each port)."""
         rest = dict(params)
         ports = Ports(**{name: rest.pop(f"{name}_port") for name in Ports._fields})
@@ -98,15 +102,28 @@ def _port(text: str) -> int | None:
     return value if 1 <= value <= 65535 else None
 
 
+def is_interval(text: str) -> bool:
+    """A Prometheus duration (``5s``, ``1m30s``, ``500ms``; its model.ParseDuration) that is not zero."""
+    unit = "(?:[0-9]+{})?"
+    pattern = "".join(unit.format(name) for name in ("y", "w", "d", "h", "m", "s", "ms"))
+    return re.fullmatch(pattern, text) is not None and any(digit in text for digit in "123456789")
+
+
+def is_duration(seconds: float) -> bool:
+    """A number of seconds a process can wait: not negative, not infinite, not NaN."""
+    return 0 <= seconds < float("inf")
+
+
 def _value(field: str, text: str) -> object | None:
     """``text`` converted as the click option converts it, or None where click would say more (an error)."""
     if field in ("scrape_interval", "evaluation_interval"):
-        return text
+        return text if is_interval(text) else None
     if field == "demo_calm":
         try:
-            return float(text)
+            seconds = float(text)
         except ValueError:
             return None
+        return seconds if is_duration(seconds) else None
     # Paths: what click.Path checks (exists, kind, readable); the message for a bad one is click's.
     if field == "state_option":  # need not exist; if it does, a readable folder
         return Path(text) if not os.path.exists(text) or (os.path.isdir(text) and os.access(text, os.R_OK)) else None

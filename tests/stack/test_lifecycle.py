@@ -216,3 +216,8 @@ def test_an_alerts_folder_created_while_running_is_picked_up(tmp_path: Path, sta
     assert text.index(f"1 alert from {started.folder / 'alerts'} compiled") < text.index("alerts: loaded")
     rules = started.state_dir / "prometheus" / "prometheus-rules" / "hms-alerts.yml"
     assert "payment_latency" in rules.read_text()
+    # The build's child process compiled and reloaded: the supervisor never loaded an HTTP client (OpenSSL).
+    recorded = state.read(started.state_dir)
+    assert recorded is not None
+    maps = Path(f"/proc/{recorded.supervisor.pid}/maps").read_text()
+    assert "libssl" not in maps and "libcrypto" not in maps

@@ -1,0 +1,41 @@
+"""The alert build's child process reloads the stack's servers itself, found through the state file."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hms_otel.stack import alert_sync, state
+from hms_otel.stack.processes import process_start_ticks
+
+
+def sync(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "alerts").mkdir(exist_ok=True)
+    (tmp_path / "alerts" / "payment_latency.yaml").write_text(
+        "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "token").write_text("t0k3n")
+    argv = [sys.executable, "-m", "hms_otel.stack.alert_sync", "--alerts", str(tmp_path / "alerts"),
+            "--rules", str(tmp_path / "rules" / "hms-alerts.yml"),
+            "--alertmanager-yml", str(tmp_path / "alertmanager.yml"),
+            "--notifier-url", "http://127.0.0.1:9", "--notifier-token-file", str(tmp_path / "token"), *extra]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_without_a_running_server_the_build_says_which_and_exits_not_reloaded(tmp_path: Path) -> None:
+    me = state.ProcessRecord("hms-ops up", os.getpid(), process_start_ticks(os.getpid()))
+    gone = state.ProcessRecord("alertmanager", 2**22 + 1, 1, url="http://127.0.0.1:9")
+    state.write(tmp_path / "state", state.StackState(me, [gone]))
+    done = sync(tmp_path, "--first", "--state", str(tmp_path / "state"))
+    assert done.returncode == alert_sync.NOT_RELOADED, done.stderr
+    assert "alerts: reload of Alertmanager failed: alertmanager is not running; nothing to reload" in done.stderr
+    assert "alerts: loaded" not in done.stdout
+
+
+@pytest.mark.parametrize("extra", [[], ["--state", ""]])
+def test_without_a_state_folder_nothing_is_reloaded(tmp_path: Path, extra: list[str]) -> None:
+    done = sync(tmp_path, "--first", *extra)
+    assert done.returncode == alert_sync.CHANGED, done.stderr
+    assert "reload" not in done.stdout + done.stderr
