@@ -68,9 +68,7 @@ class Ports(NamedTuple):  # a named tuple, not a dataclass: see "start-up" in hm
         """Distinct ports nothing listens on now (for tests and parallel stacks)."""
         ports: list[int] = []
         while len(ports) < len(cls._fields):
-            port = free_port()
-            if port not in ports:  # the OS may hand out a just-closed port again
-                ports.append(port)
+            ports.append(free_port(avoid=ports))
         return cls(*ports)
 
     def as_options(self) -> list[str]:
@@ -173,6 +171,7 @@ class LocalStack:
             telemetry_port=p.collector_telemetry,
             remote_write_url=f"{self.prometheus.url}/api/v1/write",
             logs_otlp_url=logs_url,
+            spool_port=free_port(avoid=p),
             env=collector_env,
         )
 

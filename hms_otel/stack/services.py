@@ -166,6 +166,7 @@ class Collector(Service):
         telemetry_port: int,
         remote_write_url: str,
         logs_otlp_url: str,
+        spool_port: int | None = None,
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
@@ -177,8 +178,9 @@ class Collector(Service):
         self.remote_write_url = remote_write_url
         self.logs_otlp_url = logs_otlp_url
         self.extra_env = dict(env or {})
-        # Loopback port between the metrics spool and remote write (collector-config/local.yaml).
-        self.spool_port = free_port()
+        # Loopback port between the metrics spool and remote write (collector-config/local.yaml); a
+        # LocalStack picks one none of its other ports uses.
+        self.spool_port = spool_port or free_port(avoid=(otlp_grpc_port, otlp_http_port, health_port, telemetry_port))
 
     @property
     def otlp_grpc_endpoint(self) -> str:

@@ -107,3 +107,39 @@ def test_readiness_probe_answers_like_a_get_that_follows_redirects() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _ScriptedSocket:
+    """A socket whose ``bind(("127.0.0.1", 0))`` gets the next port of a script, as the OS might hand them out."""
+
+    script: list[int] = []
+
+    def __init__(self, *_args: object) -> None:
+        self.port = 0
+
+    def __enter__(self) -> _ScriptedSocket:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+    def bind(self, _address: tuple[str, int]) -> None:
+        self.port = self.script.pop(0)
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+
+def test_a_port_the_os_hands_out_again_is_not_taken_twice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hms_otel.stack import processes
+
+    monkeypatch.setattr(processes.socket, "socket", _ScriptedSocket)
+    _ScriptedSocket.script = [40001, 40001, 40002]
+    assert free_port(avoid=[40001]) == 40002
+    # A stack's own ports are chosen but not bound yet: the collector's internal spool port must not be one
+    # of them (a collector once died with "bind: address already in use" on its OTLP/HTTP port).
+    ports = Ports(*range(41000, 41000 + len(Ports._fields)))
+    _ScriptedSocket.script = [ports.otlp_http, ports.prometheus, 41999]
+    assert LocalStack(tmp_path, ports).collector.spool_port == 41999
+    _ScriptedSocket.script = [42000, 42000, 42000, 42001, 42002, 42003, 42003, 42004, 42005, 42006, 42007]
+    assert Ports.free() == Ports(*range(42000, 42008))
