@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hms_otel.notify.config import ConfigError, load
+from hms_otel.notify.config import ConfigError
 
 
 @click.command()
@@ -16,16 +16,12 @@ from hms_otel.notify.config import ConfigError, load
               help="Alert files, to say at start which of their channels are live and which print here.")
 def notifier(config_path: Path | None, alert_dir: Path | None) -> None:
     """Receive Alertmanager webhooks and deliver them by SMS, Teams, Slack or webhook (Ctrl-C stops)."""
-    from hms_otel.notify.server import run
+    from hms_otel.notify.server import serve
 
     try:
-        config = load(config_path)
+        serve(config_path, notified_actions(alert_dir) if alert_dir is not None else [])
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    if not config.token:
-        raise click.ClickException("the notifier needs a shared token: set HMS_NOTIFIER_TOKEN, "
-                                   "HMS_NOTIFIER_TOKEN_FILE or token_file in its config")
-    run(config, notified_actions(alert_dir) if alert_dir is not None else [])
 
 
 def notified_actions(alert_dir: Path) -> list[tuple[str, str]]:

@@ -207,6 +207,18 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def serve(config_path: Path | None, actions: list[tuple[str, str]] | None = None) -> None:
+    """Load the settings and serve until SIGTERM/Ctrl-C: what ``hms-ops notifier --config FILE`` runs, and
+    the stack's notifier that ``hms-ops up`` forks. Raises :class:`~hms_otel.notify.config.ConfigError`."""
+    from hms_otel.notify.config import ConfigError, load
+
+    config = load(config_path)
+    if not config.token:
+        raise ConfigError("the notifier needs a shared token: set HMS_NOTIFIER_TOKEN, "
+                          "HMS_NOTIFIER_TOKEN_FILE or token_file in its config")
+    run(config, actions)
+
+
 def run(config: NotifierConfig, actions: list[tuple[str, str]] | None = None) -> None:
     """Serve until SIGTERM/Ctrl-C (``hms-ops notifier``)."""
     import signal

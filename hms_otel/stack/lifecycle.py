@@ -129,7 +129,7 @@ class Supervisor:
         the alert builds and the console followers.
         """
         began = time.monotonic()
-        self.stack.start(on_launch=self._on_launch)
+        self.stack.start(on_launch=self._on_launch, fork=True)
         if self.extra_processes is not None:
             self._extras = self.extra_processes(self.stack)
             if self._extras:  # their PIDs on disk before anything can go wrong

@@ -258,7 +258,7 @@ class LocalStack:
         ]
         return [service for service in candidates if service is not None]
 
-    def start(self, on_launch: "Callable[[LocalStack], None] | None" = None) -> "LocalStack":
+    def start(self, on_launch: "Callable[[LocalStack], None] | None" = None, fork: bool = False) -> "LocalStack":
         """Start every process at once and wait until all are ready; on any failure stop them and re-raise.
 
         Nothing starts unless every port is free and every binary is there; all
@@ -266,7 +266,8 @@ class LocalStack:
         :class:`StackCannotStart`. The servers do not depend on each other to
         start (the collector retries its exports), so they are launched
         together and probed in one loop. ``on_launch`` runs once all processes
-        exist, before readiness (``hms-ops up`` records their PIDs then).
+        exist, before readiness (``hms-ops up`` records their PIDs then). ``fork``: run the Python
+        servers (the notifier) in forks of this process (see ``ManagedProcess.launch``).
         """
         self.check_can_start()
         try:
@@ -278,7 +279,7 @@ class LocalStack:
             processes = []
             for service in ranked:  # from this thread: the parent-death signal follows the starting thread
                 processes.append(service.prepare())
-                processes[-1].launch()
+                processes[-1].launch(fork=fork)
             if on_launch is not None:
                 on_launch(self)
             wait_all_ready(processes, max(service.ready_timeout for service in self.services))

@@ -8,6 +8,7 @@ wires them together; use these directly only to run one backend alone.
 
 # No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
+import functools
 import json
 import os
 import re
@@ -98,6 +99,10 @@ class Service:
     def _env(self) -> dict[str, str]:
         return {}
 
+    def _fork_target(self) -> Callable[[], None] | None:
+        """For a Python server: what its ``argv`` runs, callable in a fork (``ManagedProcess.launch``)."""
+        return None
+
     def _ready_url(self) -> str:
         return self.url + self.ready_path
 
@@ -131,6 +136,7 @@ class Service:
             ready_timeout=self.ready_timeout,
             cwd=self.workdir,
             ready_headers=self._ready_headers(),
+            fork_target=self._fork_target(),
         )
         return self._process
 
@@ -549,6 +555,20 @@ class Notifier(Service):
 
     def _argv(self) -> list[str]:
         return [sys.executable, "-m", "hms_otel.cli", "notifier", f"--config={self.config_path}"]
+
+    def _fork_target(self) -> Callable[[], None]:
+        return functools.partial(_serve_notifier, self.config_path)
+
+
+def _serve_notifier(config_path: Path) -> None:
+    """``hms-ops notifier --config FILE`` without the CLI, in a child forked by ``hms-ops up``."""
+    from hms_otel.notify.config import ConfigError
+    from hms_otel.notify.server import serve
+
+    try:
+        serve(config_path)
+    except ConfigError as error:
+        sys.exit(f"Error: {error}")  # as click words it for `hms-ops notifier`
 
 
 def _write_secret(path: Path, text: str) -> None:
