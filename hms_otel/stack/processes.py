@@ -370,7 +370,10 @@ class ManagedProcess:
             log.flush()
             if forked:
                 assert self.fork_target is not None
-                self._proc = _fork_server(self.name, self.fork_target, log, self.cwd, self.env or {})
+                try:
+                    self._proc = _fork_server(self.name, self.fork_target, log, self.cwd, self.env or {})
+                except OSError as error:  # no memory or process slot left: what would stop the argv too
+                    raise ProcessError(f"{self.name}: cannot fork to run it: {error}") from None
                 return
             argv, arm = _die_with_parent(self.argv)
             try:

@@ -8,6 +8,7 @@ it, its exit code is reported, and it holds none of the supervisor's files.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import select
@@ -156,3 +157,16 @@ def test_without_a_fork_target_or_with_other_threads_the_argv_runs(
     for process in (plain, threaded):
         assert "from the argv" in process.log_path.read_text()
         assert "from the fork" not in process.log_path.read_text()
+
+
+def test_a_fork_the_system_refuses_is_a_process_error_naming_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    process = ManagedProcess("pyserver", NOT_RUN, log_path=tmp_path / "pyserver.log", fork_target=lambda: None)
+    with pytest.raises(ProcessError, match=r"^pyserver: cannot fork to run it: .*Resource temporarily unavailable"):
+        process.launch(fork=True)
+    assert not process.running
