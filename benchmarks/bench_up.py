@@ -6,7 +6,7 @@ Each run, side by side on free ports with fresh state folders:
 
 - floor: the benchmark writes the stack's configs (untimed), then launches the
   same binaries with the same arguments at once and probes every health URL
-  every 5 ms until all answer;
+  every 5 ms, with the probe ``up`` uses, until all answer;
 - up: ``hms-ops up --detach`` in a folder holding the tutorial's alert file,
   from launching the command until it returns (it returns once every server
   is ready; the alerts are compiled and loaded right after, in a child
@@ -29,9 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from hms_otel.http import ok as http_ok
 from hms_otel.stack import LocalStack, Ports, state
 
 TUTORIAL_ALERT = """\
@@ -43,11 +43,7 @@ message:  "Payment latency {{value}} ms (>2 s)"
 
 
 def _answers(url: str, headers: dict[str, str]) -> bool:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=0.5) as response:
-            return 200 <= response.status < 300
-    except OSError:
-        return False
+    return http_ok(url, timeout=0.5, headers=headers)  # the probe `up` uses, so neither side probes cheaper
 
 
 def floor_once(workdir: Path, with_logs: bool) -> float:
