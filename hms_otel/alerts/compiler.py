@@ -13,7 +13,7 @@ from hms_otel.alerts import alertmanager, promtool_tests, rules, spec, tools
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.rules import RulesFile, slo_id
 from hms_otel.alerts.settings import Settings
-from hms_otel.alerts.syntax import format_duration
+from hms_otel.alerts.syntax import format_duration, shown, stray_templates
 from hms_otel.errors import Location, Problem, ProblemsError
 from hms_otel.registry import REGISTRY, Kind, MetricRegistry
 
@@ -141,6 +141,23 @@ def window_warnings(files: list[AlertFile], settings: Settings) -> list[Problem]
     return warnings
 
 
+def message_warnings(files: list[AlertFile]) -> list[Problem]:
+    """Template text in a message or summary that is not ``{{value}}``: people used to Prometheus'
+    templates write ``{{ $value }}`` or ``{{ $labels.job }}`` and would otherwise find it verbatim on
+    the phone."""
+    warnings = []
+    for source in files:
+        for alert in source.alerts:
+            for name, text in (("message", alert.message), ("summary", alert.summary)):
+                strays = stray_templates(text or "")
+                if strays:
+                    more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+                    warnings.append(Problem(alert.source, (
+                        f"{name} of alert {alert.id!r}: {shown(strays[0])}{more} is sent as written, not filled "
+                        "in; {{value}} is the one placeholder (the alert's value)"), "warning"))
+    return warnings
+
+
 def compile_files(files: list[AlertFile], settings: Settings | None = None, source: str = "alert_rules/"
                   ) -> CompileResult:
     settings = settings or Settings.from_env()
@@ -149,7 +166,7 @@ def compile_files(files: list[AlertFile], settings: Settings | None = None, sour
         files=files,
         rules=rules.rule_groups(files),
         alertmanager=routing.config,
-        warnings=[*window_warnings(files, settings), *routing.warnings],
+        warnings=[*window_warnings(files, settings), *message_warnings(files), *routing.warnings],
         source=source,
     )
 

@@ -235,6 +235,8 @@ _TARGET_CHECKS = {
 _VALUE_PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
 _DELIMITERS = re.compile(r"\{\{|\}\}")
 VALUE_TEMPLATE = "{{ $value | humanize }}"
+#: Template text other than the placeholder, or a lone delimiter. No nesting: linear on any text.
+_STRAY_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}|\{\{|\}\}")
 
 
 def literal_template(text: str) -> str:
@@ -251,6 +253,12 @@ def message_template(text: str) -> str:
     humanized value, everything else is literal."""
     pieces = _VALUE_PLACEHOLDER.split(text)
     return VALUE_TEMPLATE.join(literal_template(piece) for piece in pieces)
+
+
+def stray_templates(text: str) -> list[str]:
+    """Template text in a message other than ``{{value}}`` (``{{ $value }}``, ``{{ $labels.job }}``,
+    a lone ``{{``): it is sent as written, never filled in."""
+    return [match.group() for piece in _VALUE_PLACEHOLDER.split(text) for match in _STRAY_TEMPLATE.finditer(piece)]
 
 
 def render_message(text: str, value: float) -> str:

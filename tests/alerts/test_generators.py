@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from hms_otel.alerts.alertmanager import DEFAULT_RECEIVER, alertmanager_config
-from hms_otel.alerts.compiler import compile_files, window_warnings
+from hms_otel.alerts.compiler import compile_files, message_warnings, window_warnings
 from hms_otel.alerts.model import AlertFile
 from hms_otel.alerts.promql import alert_expr
 from hms_otel.alerts.settings import Settings
@@ -113,6 +113,20 @@ def test_window_warnings() -> None:
     assert window_warnings(files, Settings(scrape_interval_ms=1000, export_interval_ms=5000)) == []
     never = window_warnings(files, Settings(scrape_interval_ms=60_000))
     assert "may never fire" in never[0].message
+
+
+def test_message_warnings_name_template_text_that_is_sent_as_written() -> None:
+    head = "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n"
+    assert message_warnings([_file(head + 'message: "Payment latency {{value}} ms, {{ value }}"\n')]) == []
+    assert message_warnings([_file(head)]) == []  # the default message
+    prometheus_style = message_warnings([_file(head + 'message: "{{ $value }} ms on {{ $labels.job }}"\n')])
+    assert len(prometheus_style) == 1 and prometheus_style[0].severity == "warning"
+    assert "'{{ $value }}' (and 1 more) is sent as written" in prometheus_style[0].message
+    assert prometheus_style[0].location.line == 1
+    lone = message_warnings([_file(head + 'summary: "latency {{value ms"\n')])
+    assert [w.message.split(":")[0] for w in lone] == ["summary of alert 'a'"]
+    # Linear on the longest message a file may hold.
+    assert len(message_warnings([_file(head + 'message: "' + "{{ x" * 450 + '"\n')])) == 1
 
 
 def test_settings_from_env() -> None:
