@@ -52,9 +52,9 @@ def stacks(tmp_path: Path) -> Iterator[list[Started]]:
 
 
 def up_detached(stacks: list[Started], folder: Path, *extra: str, expect_ok: bool = True,
-                env: dict[str, str] | None = None) -> Started:
+                env: dict[str, str] | None = None, ports: Ports | None = None) -> Started:
     folder.mkdir(parents=True, exist_ok=True)
-    ports = Ports.free()
+    ports = ports or Ports.free()
     state_dir = folder / ".hms-ops"
     done = hms_ops("up", "--detach", *ports.as_options(), *extra, cwd=folder, env=env)
     started = Started(folder, state_dir, ports, done.stdout + done.stderr)
@@ -166,6 +166,16 @@ def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> 
     assert f"port {ports.otlp_grpc} (otlp grpc)" in output and "--otlp-grpc-port" in output
     assert "alertmanager not found" in output and "no-such-alertmanager" in output
     assert output.count("Error:") == 1 and "Traceback" not in output
+    assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
+
+
+def test_a_port_given_to_two_servers_is_refused_before_anything_starts(tmp_path: Path, stacks: list[Started]) -> None:
+    """Alertmanager could not bind, yet Prometheus answered its readiness probe: `up` said ready."""
+    ports = Ports.free()
+    ports = ports._replace(alertmanager=ports.prometheus)
+    started = up_detached(stacks, tmp_path, "--no-logs", ports=ports, expect_ok=False)
+    assert f"port {ports.prometheus} is given to both prometheus and alertmanager" in started.output
+    assert "--alertmanager-port" in started.output and "Traceback" not in started.output
     assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
 
 
