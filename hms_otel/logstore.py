@@ -160,9 +160,12 @@ def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
     if value == "now":
         return now
     if re.fullmatch(r"\d+(\.\d+)?", value):
-        return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        try:
+            return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):  # past year 9999 (or the platform's time_t)
+            raise ValueError(f"{text!r} is not a time: unix seconds past the year 9999") from None
     if _DURATION.match(value):
-        return now - dt.timedelta(seconds=parse_duration(value))
+        return ago(value, now)
     # Python 3.10's fromisoformat takes no "Z" and only 3 or 6 fractional digits (VictoriaLogs writes up to 9).
     iso = re.sub(r"Z$", "+00:00", value)
     iso = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], iso)
@@ -173,6 +176,16 @@ def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
             f"{text!r} is not a time: use ISO 8601 like 2026-11-26T19:30:00Z, unix seconds, or a duration ago like 10m"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def ago(duration: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``now`` minus ``duration`` (``10m``); ValueError, not OverflowError, for one before the year 1."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    seconds = parse_duration(duration)
+    try:
+        return now - dt.timedelta(seconds=seconds)
+    except OverflowError:  # timedelta holds under a million days, datetime nothing before the year 1
+        raise ValueError(f"{duration!r} is too far back: a time before the year 1") from None
 
 
 def _rfc3339(moment: dt.datetime) -> str:

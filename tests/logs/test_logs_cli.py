@@ -77,6 +77,11 @@ def test_search_by_time_range(state: Path) -> None:
         (["--since", "5m", "--from", "10m"], "either --since or --from/--to"),
         (["--logsql", "foo("], "cannot parse"),
         (["--limit", "0"], "0 is not in the range"),
+        (["--since", "99999999999d"], "too far back"),  # timedelta's OverflowError was an "internal error"
+        (["--since", "9999999999999999999999w"], "too far back"),
+        (["--from", "3000000d"], "too far back"),
+        (["--from", "999999999999999999999999"], "past the year 9999"),
+        (["--to", "99999999999999"], "past the year 9999"),
     ],
 )
 def test_bad_query_or_time_range_is_one_line_saying_what_to_fix(state: Path, args: list[str], says: str) -> None:
