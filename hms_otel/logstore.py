@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import http.client as http_client
 import json
 import os
 import re
@@ -299,13 +300,18 @@ class LogStore:
         """
         query = build_query(text, service=service, layer=layer, level=level, logsql=logsql)
         data = urllib.parse.urlencode({"query": query, "offset": delay}).encode()
-        request = urllib.request.Request(self.url + "/select/logsql/tail", data=data, method="POST")
+        try:
+            request = urllib.request.Request(self.url + "/select/logsql/tail", data=data, method="POST")
+        except ValueError as error:  # "unknown url type"
+            raise self._invalid_url(error) from None
         try:
             response = urllib.request.urlopen(request, timeout=None)  # waits for new records indefinitely
         except urllib.error.HTTPError as error:
             raise _query_error(error.read().decode(errors="replace")) from None
         except (urllib.error.URLError, OSError) as error:
             raise self._unavailable(error) from None
+        except (ValueError, http_client.InvalidURL) as error:  # the address itself is wrong
+            raise self._invalid_url(error) from None
         with response:
             for line in response:
                 if line.strip():
@@ -320,12 +326,19 @@ class LogStore:
             return http.request("POST", self.url + path, data=data, headers=headers, timeout=self.timeout).decode()
         except http.HTTPError as error:
             if error.status is None:
+                if error.body.startswith(http.NOT_A_URL):
+                    raise self._invalid_url(error.body.removeprefix(http.NOT_A_URL)[1:-1]) from None
                 raise self._unavailable(error.body) from None
             raise _query_error(error.body) from None
 
     def _unavailable(self, reason: object) -> LogStoreUnavailable:
         why = getattr(reason, "reason", reason)
         return LogStoreUnavailable(f"no log store answers at {self.url} ({why}): start the stack with `hms-ops up`")
+
+    def _invalid_url(self, reason: object) -> LogStoreError:
+        # Starting the stack would not help: the address came from --url, HMS_LOGS_URL or HMS_VICTORIALOGS_PORT.
+        return LogStoreError(f"{self.url!r} is not a log store URL ({reason}): give one like http://127.0.0.1:9428 "
+                             "(--url or HMS_LOGS_URL; or a port in HMS_VICTORIALOGS_PORT)")
 
 
 def _query_error(body: str) -> LogQueryError:

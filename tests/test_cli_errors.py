@@ -72,3 +72,14 @@ def test_real_command_no_traceback(tmp_path: Path) -> None:
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr + done.stdout
         assert str(tmp_path) in done.stderr
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:abc/-/reload", "nonsense", "http://a..b:1/",
+                                 "http://127.0.0.1:1/a b"])
+def test_a_url_that_is_no_url_is_an_http_error_naming_it(url: str) -> None:
+    """`alerts watch --prometheus-url http://127.0.0.1:abc` ended in an internal error at the first reload."""
+    from hms_otel import http
+
+    with pytest.raises(http.HTTPError, match="not a valid URL") as raised:
+        http.request("POST", url, timeout=1)
+    assert str(raised.value).startswith(url)
