@@ -131,6 +131,43 @@ def test_down_after_the_supervisor_was_killed_stops_exactly_the_stack(tmp_path: 
         bystander.wait()
 
 
+@pytest.mark.e2e
+def test_a_damaged_state_file_of_a_running_stack_is_named_and_down_still_stops_it(
+    tmp_path: Path, stacks: list[Started]
+) -> None:
+    """`status` said "no stack is running" and `down` "nothing to stop" (exit 0) while the stack ran on."""
+    started = up_detached(stacks, tmp_path / "app")
+    recorded = started.recorded()
+    state_file = started.state_dir / state.STATE_FILE
+    state_file.write_text(state_file.read_text()[:40])  # truncated
+    try:
+        status = hms_ops("status", "--state", str(started.state_dir), cwd=tmp_path)
+        assert status.returncode == 1
+        assert f"{state_file}: not a stack state file" in status.stderr
+        assert f"hms-ops up (PID {recorded.supervisor.pid}) still runs" in status.stderr
+        stopped = hms_ops("down", "--state", str(started.state_dir), cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"stopped: hms-ops up (PID {recorded.supervisor.pid})" in stopped.stdout
+        assert wait_until(lambda: all_gone([recorded.supervisor, *recorded.components]), timeout=30, interval=0.2)
+    finally:
+        state.stop_processes([recorded.supervisor, *recorded.components], grace=5)
+
+
+@pytest.mark.parametrize("content", [
+    "", "{", '{"supervisor": {"name": "hms-ops up", "pid": -1, "start_ticks": null}, "components": []}',
+    '{"supervisor": {"name": "hms-ops up", "pid": "1", "start_ticks": 1}, "components": []}',
+    '{"supervisor": 1, "components": []}', "[]",
+])
+def test_a_damaged_state_file_without_a_stack_is_named_by_status_and_down(tmp_path: Path, content: str) -> None:
+    (tmp_path / state.STATE_FILE).write_text(content)
+    for command in ("status", "down"):
+        done = hms_ops(command, "--state", str(tmp_path), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert f"{tmp_path / state.STATE_FILE}: not a stack state file" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert (tmp_path / state.STATE_FILE).read_text() == content  # kept: it is evidence, not ours to delete
+
+
 def test_a_reused_pid_is_not_taken_for_the_recorded_process() -> None:
     me = state.this_process()
     assert me.alive
