@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hms_otel.stack import Ports, state
+from hms_otel.stack import Ports, collector_config_path, state
 from hms_otel.stack.processes import is_same_process, process_start_ticks, wait_until
 
 #: The console script's entry point, as `hms-ops` runs it (plain `up` arguments skip click there).
@@ -214,6 +214,35 @@ def test_a_port_given_to_two_servers_is_refused_before_anything_starts(tmp_path:
     assert f"port {ports.prometheus} is given to both prometheus and alertmanager" in started.output
     assert "--alertmanager-port" in started.output and "Traceback" not in started.output
     assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
+
+
+@pytest.mark.parametrize("where", ["state", "cwd", "config"])
+def test_a_path_that_is_not_utf8_is_refused_before_anything_starts(tmp_path: Path, where: str) -> None:
+    """It reached the servers' config files and logs and ended in an internal error (UnicodeEncodeError);
+    detached, in a silent "the stack exited while starting" with an empty log."""
+    odd = os.fsdecode(bytes(tmp_path / "odd") + b"\xff")
+    os.mkdir(odd)
+    config = os.path.join(odd, "local.yaml")
+    Path(config).write_text(collector_config_path("local").read_text())
+    args = {"state": ["--state", os.path.join(odd, "state")], "cwd": [], "config": ["--config", config]}[where]
+    cwd = Path(odd) if where == "cwd" else tmp_path
+    done = hms_ops("up", "--detach", "--no-logs", *args, *Ports.free().as_options(), cwd=cwd)
+    assert done.returncode == 1, done.stdout
+    assert "is not UTF-8 text" in done.stderr and repr(os.fsencode(odd))[2:-1] in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert not list(tmp_path.rglob("prometheus")), "something started anyway"
+
+
+def test_a_bug_in_the_detached_supervisor_is_reported_with_where_its_traceback_is(tmp_path: Path) -> None:
+    """The forked supervisor ended in os._exit, which dropped the exception: nothing said what happened."""
+    from hms_otel.stack import up
+
+    def broken(_report: object) -> int:
+        raise ZeroDivisionError("the bug")
+
+    with pytest.raises(up.SupervisorBug, match="ZeroDivisionError: the bug; the traceback is in"):
+        up._detach_and_report(tmp_path, broken)
+    assert "ZeroDivisionError: the bug" in (tmp_path / state.CONSOLE_LOG).read_text()
 
 
 def test_a_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
