@@ -34,6 +34,8 @@ def _clean_errors() -> Iterator[None]:
     """Known failures become one clear message and exit code 1, not a traceback."""
     try:
         yield
+    except BrokenPipeError:
+        raise  # the output's reader went away: hms_otel.cli.fail ends quietly if so
     except KNOWN_ERRORS as error:
         raise click.ClickException(str(error)) from None
 

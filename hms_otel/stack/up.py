@@ -177,6 +177,10 @@ def main_plain(args: Sequence[str]) -> None:
         return
     try:
         run(options)
+    except BrokenPipeError as error:  # as on the click path: quiet when the output's reader went away
+        from hms_otel.cli import fail
+
+        fail(error)
     except KNOWN_ERRORS as error:
         import click  # loaded only now, so the message reads as the click command's
 
