@@ -33,6 +33,11 @@ def fail(error: BaseException) -> NoReturn:
     if isinstance(error, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if isinstance(error, BrokenPipeError) and output_gone():
+        # The reader of the output went away (`hms-ops status | head -1`): there is no one to tell, and click
+        # itself exits 1 quietly then. The interpreter's last flush must not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_ERROR)
     if isinstance(error, ProblemsError):
         for problem in error.problems:
             click.secho(str(problem), fg="red" if problem.is_error else "yellow", err=True)
@@ -54,6 +59,18 @@ def fail(error: BaseException) -> NoReturn:
     _line(f"internal error: {type(error).__name__}: {error} (a bug in hms-ops; please report it with the "
           "command and the files it read; HMS_OPS_TRACEBACK=1 shows where)")
     sys.exit(EXIT_BUG)
+
+
+def output_gone() -> bool:
+    """True when standard output is a pipe or socket whose reader has gone (a write would fail with EPIPE)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError):  # no stdout (closed, replaced), no poll
+        return False
 
 
 def _line(text: str) -> None:

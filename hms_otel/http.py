@@ -14,7 +14,8 @@ class HTTPError(RuntimeError):
     """A request failed or answered non-2xx; the message has the URL, status and body."""
 
     def __init__(self, url: str, status: int | None, body: str) -> None:
-        super().__init__(f"{url}: {'HTTP ' + str(status) if status else 'no answer'}: {body.strip()[:2000]}")
+        what = f"HTTP {status}: " if status else "" if body.startswith(NOT_A_URL) else "no answer: "
+        super().__init__(f"{url}: {what}{body.strip()[:2000]}")
         self.status = status
         self.body = body
 
@@ -33,20 +34,21 @@ def request(
     Credentials in the URL (``http://user:password@host:port/...``, as `hms-ops up`
     prints Alertmanager's) are sent as Basic auth and left out of error messages.
     """
+    import http.client
     import urllib.error
     import urllib.parse
     import urllib.request
 
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is not None:
-        # urllib would take "user:password@host" for the host's name; an explicit header wins.
-        credentials = basic_auth(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
-        headers = {**credentials, **(headers or {})}
-        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    if params:
-        url = f"{url}?{urllib.parse.urlencode(params)}"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None:
+            # urllib would take "user:password@host" for the host's name; an explicit header wins.
+            credentials = basic_auth(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+            headers = {**credentials, **(headers or {})}
+            url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        if params:
+            url = f"{url}?{urllib.parse.urlencode(params)}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         with urllib.request.urlopen(req, timeout=timeout) as response:
             body: bytes = response.read()
             return body
@@ -54,6 +56,16 @@ def request(
         raise HTTPError(url, error.code, error.read().decode(errors="replace")) from None
     except (urllib.error.URLError, OSError) as error:
         raise HTTPError(url, None, str(getattr(error, "reason", error))) from None
+    except (ValueError, http.client.InvalidURL) as error:
+        # A URL from an option or a variable ("http://[::1", a port that is no number, no scheme): a
+        # message naming it, not an internal error.
+        raise HTTPError(url, None, f"{NOT_A_URL}({error})") from None
+    except http.client.HTTPException as error:  # something answered, but not HTTP
+        raise HTTPError(url, None, f"no HTTP answer ({type(error).__name__}: {error})") from None
+
+
+#: How the reason of :class:`HTTPError` starts when the URL itself cannot be used.
+NOT_A_URL = "not a valid URL "
 
 
 def ok(url: str, timeout: float = 1.0, headers: dict[str, str] | None = None) -> bool:

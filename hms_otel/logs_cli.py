@@ -30,7 +30,7 @@ from hms_otel.logstore import (
     LogRecord,
     LogStore,
     LogStoreUnavailable,
-    parse_duration,
+    ago,
     parse_time,
     stack_url,
 )
@@ -120,7 +120,7 @@ def _time_range(since: str | None, start: str | None, end: str | None) -> tuple[
             if finish is not None and begin >= finish:
                 raise ValueError(f"--from {begin.isoformat()} must be before --to {finish.isoformat()}")
             return begin, finish
-        return now - dt.timedelta(seconds=parse_duration(since or "1h")), None
+        return ago(since or "1h", now), None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import http.client as http_client
 import json
 import os
 import re
@@ -160,9 +161,12 @@ def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
     if value == "now":
         return now
     if re.fullmatch(r"\d+(\.\d+)?", value):
-        return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        try:
+            return dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):  # past year 9999 (or the platform's time_t)
+            raise ValueError(f"{text!r} is not a time: unix seconds past the year 9999") from None
     if _DURATION.match(value):
-        return now - dt.timedelta(seconds=parse_duration(value))
+        return ago(value, now)
     # Python 3.10's fromisoformat takes no "Z" and only 3 or 6 fractional digits (VictoriaLogs writes up to 9).
     iso = re.sub(r"Z$", "+00:00", value)
     iso = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], iso)
@@ -173,6 +177,16 @@ def parse_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
             f"{text!r} is not a time: use ISO 8601 like 2026-11-26T19:30:00Z, unix seconds, or a duration ago like 10m"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def ago(duration: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``now`` minus ``duration`` (``10m``); ValueError, not OverflowError, for one before the year 1."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    seconds = parse_duration(duration)
+    try:
+        return now - dt.timedelta(seconds=seconds)
+    except OverflowError:  # timedelta holds under a million days, datetime nothing before the year 1
+        raise ValueError(f"{duration!r} is too far back: a time before the year 1") from None
 
 
 def _rfc3339(moment: dt.datetime) -> str:
@@ -286,13 +300,18 @@ class LogStore:
         """
         query = build_query(text, service=service, layer=layer, level=level, logsql=logsql)
         data = urllib.parse.urlencode({"query": query, "offset": delay}).encode()
-        request = urllib.request.Request(self.url + "/select/logsql/tail", data=data, method="POST")
+        try:
+            request = urllib.request.Request(self.url + "/select/logsql/tail", data=data, method="POST")
+        except ValueError as error:  # "unknown url type"
+            raise self._invalid_url(error) from None
         try:
             response = urllib.request.urlopen(request, timeout=None)  # waits for new records indefinitely
         except urllib.error.HTTPError as error:
             raise _query_error(error.read().decode(errors="replace")) from None
         except (urllib.error.URLError, OSError) as error:
             raise self._unavailable(error) from None
+        except (ValueError, http_client.InvalidURL) as error:  # the address itself is wrong
+            raise self._invalid_url(error) from None
         with response:
             for line in response:
                 if line.strip():
@@ -307,12 +326,19 @@ class LogStore:
             return http.request("POST", self.url + path, data=data, headers=headers, timeout=self.timeout).decode()
         except http.HTTPError as error:
             if error.status is None:
+                if error.body.startswith(http.NOT_A_URL):
+                    raise self._invalid_url(error.body.removeprefix(http.NOT_A_URL)[1:-1]) from None
                 raise self._unavailable(error.body) from None
             raise _query_error(error.body) from None
 
     def _unavailable(self, reason: object) -> LogStoreUnavailable:
         why = getattr(reason, "reason", reason)
         return LogStoreUnavailable(f"no log store answers at {self.url} ({why}): start the stack with `hms-ops up`")
+
+    def _invalid_url(self, reason: object) -> LogStoreError:
+        # Starting the stack would not help: the address came from --url, HMS_LOGS_URL or HMS_VICTORIALOGS_PORT.
+        return LogStoreError(f"{self.url!r} is not a log store URL ({reason}): give one like http://127.0.0.1:9428 "
+                             "(--url or HMS_LOGS_URL; or a port in HMS_VICTORIALOGS_PORT)")
 
 
 def _query_error(body: str) -> LogQueryError:

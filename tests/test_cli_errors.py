@@ -3,6 +3,7 @@ exit code, for every command group, and never a traceback."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,33 @@ def test_real_command_no_traceback(tmp_path: Path) -> None:
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr + done.stdout
         assert str(tmp_path) in done.stderr
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:abc/-/reload", "nonsense", "http://a..b:1/",
+                                 "http://127.0.0.1:1/a b"])
+def test_a_url_that_is_no_url_is_an_http_error_naming_it(url: str) -> None:
+    """`alerts watch --prometheus-url http://127.0.0.1:abc` ended in an internal error at the first reload."""
+    from hms_otel import http
+
+    with pytest.raises(http.HTTPError, match="not a valid URL") as raised:
+        http.request("POST", url, timeout=1)
+    assert str(raised.value).startswith(url)
+
+
+
+@pytest.mark.parametrize("args", [["collector", "pii"], ["alerts", "compile", "{rules}"],
+                                  ["dashboards", "export", "--format", "yaml"]])
+def test_output_to_a_reader_that_went_away_ends_quietly(tmp_path: Path, args: list[str]) -> None:
+    """`hms-ops ... | head -0` printed "error: Broken pipe" as if the command had failed; click's own output
+    (`--help`) ends quietly with exit 1, and so does every command's now."""
+    rules = Path(__file__).parents[1] / "alert_rules"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away
+    try:
+        done = subprocess.run([sys.executable, "-c", "from hms_otel.tooling import main; main()",
+                               *(arg.format(rules=rules) for arg in args)],
+                              cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert [line for line in done.stderr.splitlines() if ": warning: " not in line] == [], done.stderr

@@ -12,6 +12,7 @@ import click
 
 from hms_otel.stack import builds, state
 from hms_otel.stack.localstack import STANDARD_PORTS, Ports, port_option
+from hms_otel.stack.processes import process_start_ticks
 from hms_otel.stack.services import validate_collector_config
 from hms_otel.stack.up import (
     DEMO_CALM_S,
@@ -33,6 +34,8 @@ def _clean_errors() -> Iterator[None]:
     """Known failures become one clear message and exit code 1, not a traceback."""
     try:
         yield
+    except BrokenPipeError:
+        raise  # the output's reader went away: hms_otel.cli.fail ends quietly if so
     except KNOWN_ERRORS as error:
         raise click.ClickException(str(error)) from None
 
@@ -143,6 +146,17 @@ def install(targets: tuple[str, ...]) -> None:
             progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
 
 
+def _check_state_file(directory: Path) -> None:
+    """A damaged state file is named, with the `hms-ops up` still holding the state if there is one."""
+    try:
+        state.read_checked(directory)
+    except state.StateFileError as error:
+        holder = state.lock_holder(directory)
+        running = (f"; hms-ops up (PID {holder}) still runs with this state: `hms-ops down` stops it"
+                   if holder is not None else "")
+        raise click.ClickException(f"{error}{running}") from None
+
+
 # -- hms-ops up / status / down --------------------------------------------------------------------------------
 
 _STATE_OPTION = click.option(
@@ -221,8 +235,13 @@ def status(state_option: Path | None) -> None:
     from hms_otel.stack.lifecycle import status as stack_status
 
     directory = state.state_dir(state_option).resolve()
+    _check_state_file(directory)
     recorded, rows = stack_status(directory)
     if recorded is None:
+        holder = state.lock_holder(directory)
+        if holder is not None:
+            raise click.ClickException(f"the stack with state {directory} is starting (hms-ops up PID {holder}): "
+                                       "it has not recorded its processes yet")
         raise click.ClickException(f"no stack is running with state {directory} (`hms-ops up` starts one)")
     width = max(len(row.name) for row in rows)
     for row in rows:
@@ -240,7 +259,27 @@ def down(state_option: Path | None) -> None:
     from hms_otel.stack.lifecycle import down as stack_down
 
     directory = state.state_dir(state_option).resolve()
-    if state.read(directory) is None:
+    try:
+        recorded = state.read_checked(directory)
+    except state.StateFileError as error:
+        unreadable: state.StateFileError | None = error
+        recorded = None
+    else:
+        unreadable = None
+    if recorded is None:
+        # No usable record, but a supervisor holding the lock (starting, or its file was damaged) knows its
+        # processes: stopping it stops them.
+        holder = state.lock_holder(directory)
+        if holder is not None:
+            stopped = state.stop_processes([state.ProcessRecord("hms-ops up", holder, process_start_ticks(holder))],
+                                           grace=20)
+            why = f" ({unreadable})" if unreadable else ""
+            click.echo(f"stopped: hms-ops up (PID {holder}) and the servers it ran{why}" if stopped
+                       else f"hms-ops up (PID {holder}) had already stopped")
+            return
+        if unreadable is not None:
+            raise click.ClickException(f"{unreadable}; no `hms-ops up` holds this state, so which servers to stop "
+                                       "is unknown (look for them with `ps`)")
         click.echo(f"no stack is running with state {directory}; nothing to stop")
         return
     stopped = stack_down(directory)

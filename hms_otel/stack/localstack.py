@@ -291,9 +291,17 @@ class LocalStack:
     def check_can_start(self) -> None:
         """Raise :class:`StackCannotStart` listing every port in use and every missing binary at once."""
         problems: list[str] = []
+        used: dict[int, str] = {}
         for name, port in self.ports._asdict().items():
             if (name == "victorialogs" and self.victorialogs is None) or (name == "notifier" and self.notifier is None):
                 continue
+            # Two servers given one port: the second cannot bind, and its readiness probe would be answered
+            # by the first (Prometheus and Alertmanager share /-/healthy), so `up` would report it ready.
+            if port in used:
+                problems.append(f"port {port} is given to both {used[port].replace('_', ' ')} and "
+                                f"{name.replace('_', ' ')}; give each its own with {PORT_OPTIONS[name]}")
+                continue
+            used[port] = name
             try:
                 check_port_free(port, name.replace("_", " "), PORT_OPTIONS[name] + _SYSTEM_SERVICE_HINTS.get(name, ""))
             except PortInUse as error:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from hms_otel.errors import HmsError
 from hms_otel.stack.processes import is_same_process, process_start_ticks
 
 STATE_FILE = "stack.json"
@@ -67,13 +68,28 @@ class StackState(NamedTuple):
 
     @classmethod
     def from_json(cls, text: str) -> "StackState":
+        """The state in ``text``; ValueError, KeyError or TypeError if it is not one (PIDs are checked)."""
         data: dict[str, Any] = json.loads(text)
         return cls(
-            supervisor=ProcessRecord(**data["supervisor"]),
-            components=[ProcessRecord(**item) for item in data["components"]],
+            supervisor=_record(data["supervisor"]),
+            components=[_record(item) for item in data["components"]],
             links=dict(data.get("links") or {}),
             ready=bool(data.get("ready")),
         )
+
+
+def _record(item: dict[str, Any]) -> ProcessRecord:
+    record = ProcessRecord(**item)
+    # A PID that is no positive int would be signalled as something else (-1: every process) or crash.
+    if type(record.pid) is not int or record.pid <= 0:
+        raise ValueError(f"{record.name!r} has the PID {record.pid!r}")
+    if record.start_ticks is not None and type(record.start_ticks) is not int:
+        raise ValueError(f"{record.name!r} has the start time {record.start_ticks!r}")
+    return record
+
+
+class StateFileError(HmsError):
+    """The state file is there but is no stack's state (truncated, emptied, edited by hand)."""
 
 
 def this_process(name: str = "hms-ops up") -> ProcessRecord:
@@ -86,6 +102,51 @@ def read(directory: Path) -> StackState | None:
         return StackState.from_json((directory / STATE_FILE).read_text())
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def read_checked(directory: Path) -> StackState | None:
+    """The recorded stack, None when there is no state file, :class:`StateFileError` when it is unreadable."""
+    path = directory / STATE_FILE
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise StateFileError(f"{path}: cannot read the stack's state file ({error.strerror or error})") from None
+    try:
+        return StackState.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        why = "empty" if not text.strip() else f"{type(error).__name__}: {error}"
+        raise StateFileError(f"{path}: not a stack state file ({why})") from None
+
+
+def lock_holder(directory: Path) -> int | None:
+    """PID of the process holding the stack lock of ``directory`` (a running `hms-ops up`), else None.
+
+    Found through /proc rather than by trying the lock, so that asking never makes an `up` starting at
+    that moment find the lock taken. /proc/locks tells whether the lock is held, but names the process
+    that took it, which for `up --detach` is the parent that has since exited: the holder is the process
+    that has the lock file open.
+    """
+    try:
+        status = (directory / LOCK_FILE).stat()
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    # "1: FLOCK  ADVISORY  WRITE 32357 fe:00:9977964 0 EOF"; processes waiting for a lock have "->".
+    if not any(len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device
+               for fields in (line.split() for line in lines)):
+        return None
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                opened = os.stat(fd.path)
+                if (opened.st_dev, opened.st_ino) == (status.st_dev, status.st_ino):
+                    return int(entry.name)
+    return None
 
 
 def write(directory: Path, state: StackState) -> None:

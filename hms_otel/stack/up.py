@@ -177,6 +177,10 @@ def main_plain(args: Sequence[str]) -> None:
         return
     try:
         run(options)
+    except BrokenPipeError as error:  # as on the click path: quiet when the output's reader went away
+        from hms_otel.cli import fail
+
+        fail(error)
     except KNOWN_ERRORS as error:
         import click  # loaded only now, so the message reads as the click command's
 
@@ -223,6 +227,9 @@ def run(options: UpOptions) -> None:
     from hms_otel.stack.lifecycle import choose_alert_folder
 
     directory = state.state_dir(options.state_option).resolve()
+    _check_utf8("the state folder (--state or HMS_OPS_STATE)", directory)
+    if options.collector_config is not None:
+        _check_utf8("--config", options.collector_config.resolve())
     lock = state.try_lock(directory)
     if lock is None:
         raise _already_running(directory)
@@ -256,6 +263,20 @@ def run(options: UpOptions) -> None:
     lock.close()
 
 
+def _check_utf8(what: str, path: Path) -> None:
+    """Paths go into the servers' config files, logs and this console, all UTF-8 text: refuse one that is not
+    (a folder name in another encoding) before anything starts, rather than fail half-way."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UpError(f"{what} {os.fsencode(path)!r} is not UTF-8 text, which the servers' config files "
+                      "need: use a path whose name is UTF-8") from None
+
+
+class SupervisorBug(Exception):
+    """The detached supervisor failed on an unexpected error (a bug); its traceback is in the console log."""
+
+
 def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> None:
     """Fork the supervisor into its own session; return when it reports ready (or raise why it did not).
 
@@ -279,7 +300,14 @@ def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> 
         code = 1
         try:
             with os.fdopen(write_end, "w") as report:
-                code = supervise(report)
+                try:
+                    code = supervise(report)
+                except BaseException as error:  # a bug: os._exit below would drop it unseen
+                    import traceback
+
+                    with console_log.open("a") as log:
+                        traceback.print_exc(file=log)
+                    report.write(json.dumps({"bug": f"{type(error).__name__}: {error}"}) + "\n")
         finally:
             sys.stdout.flush()
             os._exit(code)
@@ -295,6 +323,8 @@ def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> 
         ) from None
     if "error" in outcome:
         raise UpError(outcome["error"])
+    if "bug" in outcome:
+        raise SupervisorBug(f"{outcome['bug']}; the traceback is in {console_log}")
     say(f"HMS local stack ready in {outcome['started_in']:.1f} s (hms-ops up PID {pid}, detached)")
     say(links_text(outcome["links"]))
     say(f"Console (alert texts, reloads): {console_log}\n`hms-ops status` checks it, `hms-ops down` stops it.")

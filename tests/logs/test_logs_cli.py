@@ -77,6 +77,11 @@ def test_search_by_time_range(state: Path) -> None:
         (["--since", "5m", "--from", "10m"], "either --since or --from/--to"),
         (["--logsql", "foo("], "cannot parse"),
         (["--limit", "0"], "0 is not in the range"),
+        (["--since", "99999999999d"], "too far back"),  # timedelta's OverflowError was an "internal error"
+        (["--since", "9999999999999999999999w"], "too far back"),
+        (["--from", "3000000d"], "too far back"),
+        (["--from", "999999999999999999999999"], "past the year 9999"),
+        (["--to", "99999999999999"], "past the year 9999"),
     ],
 )
 def test_bad_query_or_time_range_is_one_line_saying_what_to_fix(state: Path, args: list[str], says: str) -> None:
@@ -92,6 +97,24 @@ def test_search_without_a_running_stack_names_hms_ops_up(tmp_path: Path) -> None
     assert code == 1
     assert "hms-ops up" in output and "Traceback" not in output
     assert len(output.strip().splitlines()) == 1, output
+
+
+@pytest.mark.parametrize("command", ["search", "tail"])
+@pytest.mark.parametrize(("option", "env", "url"), [
+    (["--url", "http://[::1"], {}, "http://[::1"),
+    (["--url", "http://127.0.0.1:1/a b"], {}, "http://127.0.0.1:1/a b"),
+    (["--url", "nonsense"], {}, "nonsense"),
+    ([], {"HMS_LOGS_URL": "http://a..b:1"}, "http://a..b:1"),
+    ([], {"HMS_VICTORIALOGS_PORT": "abc"}, "http://127.0.0.1:abc"),
+])
+def test_a_url_that_is_no_url_is_named_with_where_it_came_from(
+    tmp_path: Path, command: str, option: list[str], env: dict[str, str], url: str
+) -> None:
+    """http.client.InvalidURL and ValueError from urllib were internal errors (exit 70)."""
+    result = CliRunner().invoke(cli, ["logs", "--state", str(tmp_path), *option, command], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines()[0].startswith(f"error: {url!r} is not a log store URL (")
+    assert "--url or HMS_LOGS_URL" in result.output and "Traceback" not in result.output
 
 
 def test_component_log_shows_the_last_lines(state: Path) -> None:

@@ -41,6 +41,11 @@ def test_times() -> None:
     assert parse_time("1764187200", now) == dt.datetime(2025, 11, 26, 20, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="ISO 8601"):
         parse_time("yesterday", now)
+    for too_far in ("99999999999d", "3000000d"):  # OverflowError in datetime arithmetic, not ValueError
+        with pytest.raises(ValueError, match="too far back"):
+            parse_time(too_far, now)
+    with pytest.raises(ValueError, match="year 9999"):
+        parse_time("999999999999999999999999", now)
 
 
 def test_query_quotes_user_text() -> None:

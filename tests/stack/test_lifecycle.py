@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hms_otel.stack import Ports, state
+from hms_otel.stack import Ports, collector_config_path, state
 from hms_otel.stack.processes import is_same_process, process_start_ticks, wait_until
 
 #: The console script's entry point, as `hms-ops` runs it (plain `up` arguments skip click there).
@@ -52,9 +52,9 @@ def stacks(tmp_path: Path) -> Iterator[list[Started]]:
 
 
 def up_detached(stacks: list[Started], folder: Path, *extra: str, expect_ok: bool = True,
-                env: dict[str, str] | None = None) -> Started:
+                env: dict[str, str] | None = None, ports: Ports | None = None) -> Started:
     folder.mkdir(parents=True, exist_ok=True)
-    ports = Ports.free()
+    ports = ports or Ports.free()
     state_dir = folder / ".hms-ops"
     done = hms_ops("up", "--detach", *ports.as_options(), *extra, cwd=folder, env=env)
     started = Started(folder, state_dir, ports, done.stdout + done.stderr)
@@ -131,6 +131,43 @@ def test_down_after_the_supervisor_was_killed_stops_exactly_the_stack(tmp_path: 
         bystander.wait()
 
 
+@pytest.mark.e2e
+def test_a_damaged_state_file_of_a_running_stack_is_named_and_down_still_stops_it(
+    tmp_path: Path, stacks: list[Started]
+) -> None:
+    """`status` said "no stack is running" and `down` "nothing to stop" (exit 0) while the stack ran on."""
+    started = up_detached(stacks, tmp_path / "app")
+    recorded = started.recorded()
+    state_file = started.state_dir / state.STATE_FILE
+    state_file.write_text(state_file.read_text()[:40])  # truncated
+    try:
+        status = hms_ops("status", "--state", str(started.state_dir), cwd=tmp_path)
+        assert status.returncode == 1
+        assert f"{state_file}: not a stack state file" in status.stderr
+        assert f"hms-ops up (PID {recorded.supervisor.pid}) still runs" in status.stderr
+        stopped = hms_ops("down", "--state", str(started.state_dir), cwd=tmp_path)
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"stopped: hms-ops up (PID {recorded.supervisor.pid})" in stopped.stdout
+        assert wait_until(lambda: all_gone([recorded.supervisor, *recorded.components]), timeout=30, interval=0.2)
+    finally:
+        state.stop_processes([recorded.supervisor, *recorded.components], grace=5)
+
+
+@pytest.mark.parametrize("content", [
+    "", "{", '{"supervisor": {"name": "hms-ops up", "pid": -1, "start_ticks": null}, "components": []}',
+    '{"supervisor": {"name": "hms-ops up", "pid": "1", "start_ticks": 1}, "components": []}',
+    '{"supervisor": 1, "components": []}', "[]",
+])
+def test_a_damaged_state_file_without_a_stack_is_named_by_status_and_down(tmp_path: Path, content: str) -> None:
+    (tmp_path / state.STATE_FILE).write_text(content)
+    for command in ("status", "down"):
+        done = hms_ops(command, "--state", str(tmp_path), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert f"{tmp_path / state.STATE_FILE}: not a stack state file" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert (tmp_path / state.STATE_FILE).read_text() == content  # kept: it is evidence, not ours to delete
+
+
 def test_a_reused_pid_is_not_taken_for_the_recorded_process() -> None:
     me = state.this_process()
     assert me.alive
@@ -167,6 +204,45 @@ def test_every_port_in_use_and_missing_binary_in_one_message(tmp_path: Path) -> 
     assert "alertmanager not found" in output and "no-such-alertmanager" in output
     assert output.count("Error:") == 1 and "Traceback" not in output
     assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
+
+
+def test_a_port_given_to_two_servers_is_refused_before_anything_starts(tmp_path: Path, stacks: list[Started]) -> None:
+    """Alertmanager could not bind, yet Prometheus answered its readiness probe: `up` said ready."""
+    ports = Ports.free()
+    ports = ports._replace(alertmanager=ports.prometheus)
+    started = up_detached(stacks, tmp_path, "--no-logs", ports=ports, expect_ok=False)
+    assert f"port {ports.prometheus} is given to both prometheus and alertmanager" in started.output
+    assert "--alertmanager-port" in started.output and "Traceback" not in started.output
+    assert not (tmp_path / ".hms-ops" / "prometheus").exists(), "something started anyway"
+
+
+@pytest.mark.parametrize("where", ["state", "cwd", "config"])
+def test_a_path_that_is_not_utf8_is_refused_before_anything_starts(tmp_path: Path, where: str) -> None:
+    """It reached the servers' config files and logs and ended in an internal error (UnicodeEncodeError);
+    detached, in a silent "the stack exited while starting" with an empty log."""
+    odd = os.fsdecode(bytes(tmp_path / "odd") + b"\xff")
+    os.mkdir(odd)
+    config = os.path.join(odd, "local.yaml")
+    Path(config).write_text(collector_config_path("local").read_text())
+    args = {"state": ["--state", os.path.join(odd, "state")], "cwd": [], "config": ["--config", config]}[where]
+    cwd = Path(odd) if where == "cwd" else tmp_path
+    done = hms_ops("up", "--detach", "--no-logs", *args, *Ports.free().as_options(), cwd=cwd)
+    assert done.returncode == 1, done.stdout
+    assert "is not UTF-8 text" in done.stderr and repr(os.fsencode(odd))[2:-1] in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert not list(tmp_path.rglob("prometheus")), "something started anyway"
+
+
+def test_a_bug_in_the_detached_supervisor_is_reported_with_where_its_traceback_is(tmp_path: Path) -> None:
+    """The forked supervisor ended in os._exit, which dropped the exception: nothing said what happened."""
+    from hms_otel.stack import up
+
+    def broken(_report: object) -> int:
+        raise ZeroDivisionError("the bug")
+
+    with pytest.raises(up.SupervisorBug, match="ZeroDivisionError: the bug; the traceback is in"):
+        up._detach_and_report(tmp_path, broken)
+    assert "ZeroDivisionError: the bug" in (tmp_path / state.CONSOLE_LOG).read_text()
 
 
 def test_a_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
