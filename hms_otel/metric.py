@@ -174,6 +174,18 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
         pass
 
 
+# The facade a skipped value of each kind came from (values are checked where
+# they are folded, which knows the instrument but not the call).
+_FACADE_OF_KIND = {Kind.COUNTER: "increment", Kind.UPDOWN_COUNTER: "increment", Kind.GAUGE: "gauge"}
+
+
+def _invalid_value(kind: Kind, name: str, message: str) -> None:
+    _failed(_FACADE_OF_KIND.get(kind, "observe"), name, ValueError(message))
+
+
+_fastpath.on_invalid = _invalid_value
+
+
 def errors() -> dict[tuple[str, str], int]:
     """Failures so far, as ``{(facade, metric name): count}``."""
     with _errors_lock:
