@@ -70,6 +70,12 @@ DEFAULT_BOUNDARIES: tuple[float, ...] = (
 _FOLD_AT = 256
 # Call-style facades cache (name, attribute items) -> Series up to this many keys.
 _CALL_CACHE_LIMIT = 20_000
+# Attribute sets a stream keeps a series for. Only CARDINALITY_LIMIT of them
+# are exported; the rest of the room is for series bound (a timer's) but not
+# yet measured. Past it a new attribute set gets a series that is not kept and
+# records into the overflow series, so unique ids as attribute values cannot
+# grow the process without bound (the SDK keeps no more either).
+_KEPT_SERIES_LIMIT = 2 * CARDINALITY_LIMIT
 
 
 class _State:
@@ -117,6 +123,7 @@ class Series:
         "attributes",
         "fold_at",
         "hot",
+        "kept",
         "lock",
         "pending",
         "redirect",
@@ -135,6 +142,7 @@ class Series:
         self.lock = threading.Lock()
         self.start = 0
         self.redirect: Series | None = None
+        self.kept = True  # false: made past _KEPT_SERIES_LIMIT, goes to the overflow series
         self._reset()
 
     def _reset(self) -> None:
@@ -422,7 +430,11 @@ class _Stream:
                 series = self.series.get(key)
                 if series is None:
                     api = getattr(self.api_instrument, self._api_method)
-                    series = self.series[key] = _SERIES_CLASS[self.kind](self, cleaned, api)
+                    series = _SERIES_CLASS[self.kind](self, cleaned, api)
+                    if len(self.series) < _KEPT_SERIES_LIMIT:
+                        self.series[key] = series
+                    else:
+                        series.kept = False
         return series
 
     def claim(self, series: Series) -> Series:
@@ -434,7 +446,7 @@ class _Stream:
             if series.start:  # measured before a bypass (`metric.use`): carry on
                 series.hot = True
                 return series
-            if len(self.measured) >= CARDINALITY_LIMIT:
+            if len(self.measured) >= CARDINALITY_LIMIT or not series.kept or series is self.overflow:
                 if self.overflow is None:
                     api = getattr(self.api_instrument, self._api_method)
                     self.overflow = _SERIES_CLASS[self.kind](self, dict(OVERFLOW_ATTRIBUTES), api)
@@ -494,7 +506,7 @@ class _Stream:
             series.pending.clear()
             series._reset()
         self.measured = []
-        self.overflow = None
+        # The overflow series stays (reset): series not kept still redirect to it.
 
     def warn_once(self, message: str) -> None:
         if not self._warned:

@@ -10,8 +10,9 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from hms_otel import metric
+from hms_otel import _fastpath, metric
 
+from .otlp_receiver import attributes_of
 from .test_timer import only_point, points
 
 
@@ -244,3 +245,36 @@ def _env(endpoint: str) -> dict[str, str]:
     from .conftest import app_env
 
     return app_env(endpoint)
+
+
+_CARDINALITY_APP = """
+import resource
+from hms_otel import OPSAgent, _fastpath, metric
+agent = OPSAgent(port=None).start()
+for index in range(6000):
+    metric.increment("f_ids_total", user=f"user-{index}")
+stream = _fastpath._streams[(_fastpath.FACADE_SCOPE, "f_ids_total")]
+print("kept", len(stream.series))
+agent.flush()
+agent.stop()
+"""
+
+
+def test_unique_attribute_values_do_not_grow_the_process(otlp_receiver, reader):
+    # The plain SDK's path keeps no more series either.
+    for index in range(6000):
+        metric.increment("f_sdk_ids_total", user=f"user-{index}")
+    stream = _fastpath._streams[(_fastpath.FACADE_SCOPE, "f_sdk_ids_total")]
+    assert len(stream.series) <= 2 * _fastpath.CARDINALITY_LIMIT
+    assert sum(point.value for point in points(reader, "f_sdk_ids_total")) == 6000
+
+    result = subprocess.run(
+        [sys.executable, "-c", _CARDINALITY_APP], env=_env(otlp_receiver.endpoint),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split("kept ")[1].split()[0]) <= 2 * _fastpath.CARDINALITY_LIMIT
+    exported = otlp_receiver.latest("f_ids_total").sum.data_points
+    overflow = [p for p in exported if attributes_of(p).get("otel.metric.overflow")]
+    assert len(exported) == _fastpath.CARDINALITY_LIMIT + 1
+    assert overflow and overflow[0].as_int == 6000 - _fastpath.CARDINALITY_LIMIT
