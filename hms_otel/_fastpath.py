@@ -423,7 +423,10 @@ class _Stream:
 
     def series_for(self, attributes: Mapping[str, Any]) -> Series:
         cleaned = dict(BoundedAttributes(attributes=attributes, immutable=False)) if attributes else {}
-        key = frozenset((k, type(v), v) for k, v in cleaned.items())
+        try:
+            key = frozenset((k, type(v), v) for k, v in cleaned.items())
+        except TypeError:  # a mapping value (valid for the SDK) is unhashable: keyed by its repr
+            key = frozenset((k, type(v), repr(v)) for k, v in cleaned.items())
         series = self.series.get(key)
         if series is None:
             with self.lock:

@@ -349,7 +349,10 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     # per name and attribute set serves them all (each use keeps its own start
     # in `_open_blocks`), so a use costs no name check, cleaning or binding.
     key = (name, *attributes.items())
-    found = _timer_by_key.get(key)
+    try:
+        found = _timer_by_key.get(key)
+    except TypeError:  # a list value (a valid attribute) is unhashable: a timer of its own, not cached
+        return _Timer(name, attributes)
     if found is None:
         found = _Timer(name, attributes)
         # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only,
@@ -373,7 +376,10 @@ _TIMER_CACHE_LIMIT = 10_000
 def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any]) -> None:
     try:
         key = (kind, name, *attributes.items())
-        series = _by_call.get(key)
+        try:
+            series = _by_call.get(key)
+        except TypeError:  # a list value (a valid attribute) is unhashable: not cached
+            series = None
         if series is None:
             bounded = bounded_values(attributes) if attributes else attributes
             series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)

@@ -278,3 +278,21 @@ def test_unique_attribute_values_do_not_grow_the_process(otlp_receiver, reader):
     overflow = [p for p in exported if attributes_of(p).get("otel.metric.overflow")]
     assert len(exported) == _fastpath.CARDINALITY_LIMIT + 1
     assert overflow and overflow[0].as_int == 6000 - _fastpath.CARDINALITY_LIMIT
+
+
+def test_list_and_mapping_attribute_values_are_recorded_not_raised(reader):
+    # Valid OpenTelemetry attribute values, but unhashable: the facades' caches must not choke on them.
+    with metric.timer("f_tags_ms", tags=["a", "b"]):
+        pass
+    with metric.timer("f_tags_ms", extra={"k": "v"}):
+        pass
+    metric.timer("f_tags_ms", tags=["c"])(lambda: None)()
+    metric.increment("f_tags_total", tags=["a", "b"])
+    metric.increment("f_tags_total", tags=["a", "b"])
+    metric.gauge("f_tags_gauge", 2, extra={"k": "v"})
+    assert only_point(reader, "f_tags_ms", tags=("a", "b")).count == 1
+    assert only_point(reader, "f_tags_ms", tags=("c",)).count == 1
+    assert only_point(reader, "f_tags_ms", extra={"k": "v"}).count == 1
+    assert only_point(reader, "f_tags_total", tags=("a", "b")).value == 2
+    assert only_point(reader, "f_tags_gauge", extra={"k": "v"}).value == 2
+    assert not [key for key in metric.errors() if key[1].startswith("f_tags")]
