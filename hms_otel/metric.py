@@ -32,7 +32,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, TypeVar, overload
 
 from opentelemetry import _logs, metrics
@@ -248,6 +248,10 @@ class _Timer:
             _failed("timer", self._name, failure)
 
     def __call__(self, func: _F) -> _F:
+        if isinstance(func, (staticmethod, classmethod)):
+            # Above @staticmethod/@classmethod: time the function inside and keep
+            # the descriptor (wrapped as a plain function it would get `self`).
+            return type(func)(self(func.__func__))
         if not callable(func):
             raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got {func!r}")
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
@@ -279,6 +283,19 @@ class _Timer:
 
             return timed_async  # type: ignore[return-value]
 
+        async def timed_awaiting(coroutine: Any, start: float) -> Any:
+            try:
+                result = await coroutine
+            except BaseException as error:
+                record_error((_perf_counter() - start) * 1000.0, error)
+                raise
+            elapsed = (_perf_counter() - start) * 1000.0
+            try:
+                timer._record(elapsed)
+            except Exception as failure:
+                _failed("timer", name, failure)
+            return result
+
         @functools.wraps(func)
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = _perf_counter()
@@ -287,6 +304,11 @@ class _Timer:
             except BaseException as error:
                 record_error((_perf_counter() - start) * 1000.0, error)
                 raise
+            if type(result) is CoroutineType:
+                # An async function behind a plain one (a sync decorator, an
+                # object with `async def __call__`): time it until awaited, not
+                # just the creation of the coroutine.
+                return timed_awaiting(result, start)
             elapsed = (_perf_counter() - start) * 1000.0
             try:
                 timer._record(elapsed)
@@ -343,7 +365,7 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     recorded with ``error.type`` and the exception propagates unchanged.
     Raises ``ValueError`` for an invalid name or one registered as another kind.
     """
-    if callable(name):  # bare @metric.timer: name the metric after the function
+    if callable(name) or isinstance(name, (staticmethod, classmethod)):  # bare @metric.timer: named after the function
         return _Timer(f"{name.__name__}_ms", attributes)(name)
     # `with metric.timer(...)` asks for a timer on every use: one timer object
     # per name and attribute set serves them all (each use keeps its own start
