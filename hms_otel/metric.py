@@ -65,6 +65,9 @@ _SEVERITY: dict[str, tuple[SeverityNumber, str]] = {
     "fatal": (SeverityNumber.FATAL, "FATAL"),
 }
 
+# `level=logging.WARNING` (30) and the other stdlib numbers, by tens (0-9: NOTSET).
+_STDLIB_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
+
 
 # -- providers and instruments ---------------------------------------------------
 
@@ -507,17 +510,21 @@ def _otel_logger() -> Any:
     return logger
 
 
-def log(message: str, /, level: str = "info", **attributes: Any) -> None:
+def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
     """Emit an OTel log record (exported to the log store by the HMS collector).
 
     ``level`` is the record's severity (log stores show it as the ``level``
-    field), so it is not also an attribute; ``message`` and any other name can
+    field): a name (``"warning"``) or a stdlib number (``logging.WARNING``),
+    so it is not also an attribute; ``message`` and any other name can
     be. Attributes become fields of the record in the log store (searchable
     with ``hms-ops logs search --logsql 'name:=value'``); keep them low in
     cardinality where you want to filter on them.
     """
     try:
-        severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))
+        if type(level) is int:  # logging.ERROR and friends: the stdlib's numbers, by threshold
+            severity, text = _SEVERITY[_STDLIB_LEVELS[min(max(level, 0) // 10, 5)]]
+        else:
+            severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))
         _otel_logger().emit(
             body=str(message),
             severity_number=severity,

@@ -296,3 +296,13 @@ def test_list_and_mapping_attribute_values_are_recorded_not_raised(reader):
     assert only_point(reader, "f_tags_total", tags=("a", "b")).value == 2
     assert only_point(reader, "f_tags_gauge", extra={"k": "v"}).value == 2
     assert not [key for key in metric.errors() if key[1].startswith("f_tags")]
+
+
+def test_log_takes_the_stdlib_level_numbers(logs):
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL, 5, 35, 99):
+        metric.log("numbered", level=level)
+    severities = [data.log_record.severity_number for data in logs.get_finished_logs()]
+    assert severities == [
+        SeverityNumber.DEBUG, SeverityNumber.INFO, SeverityNumber.WARN, SeverityNumber.ERROR,
+        SeverityNumber.FATAL, SeverityNumber.TRACE, SeverityNumber.WARN, SeverityNumber.FATAL,
+    ]
