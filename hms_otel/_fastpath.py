@@ -70,6 +70,12 @@ DEFAULT_BOUNDARIES: tuple[float, ...] = (
 _FOLD_AT = 256
 # Call-style facades cache (name, attribute items) -> Series up to this many keys.
 _CALL_CACHE_LIMIT = 20_000
+# Attribute sets a stream keeps a series for. Only CARDINALITY_LIMIT of them
+# are exported; the rest of the room is for series bound (a timer's) but not
+# yet measured. Past it a new attribute set gets a series that is not kept and
+# records into the overflow series, so unique ids as attribute values cannot
+# grow the process without bound (the SDK keeps no more either).
+_KEPT_SERIES_LIMIT = 2 * CARDINALITY_LIMIT
 
 
 class _State:
@@ -117,6 +123,7 @@ class Series:
         "attributes",
         "fold_at",
         "hot",
+        "kept",
         "lock",
         "pending",
         "redirect",
@@ -135,6 +142,7 @@ class Series:
         self.lock = threading.Lock()
         self.start = 0
         self.redirect: Series | None = None
+        self.kept = True  # false: made past _KEPT_SERIES_LIMIT, goes to the overflow series
         self._reset()
 
     def _reset(self) -> None:
@@ -150,25 +158,31 @@ class Series:
             self._first(value)
 
     def _first(self, value: float) -> None:
-        if not _state.enabled:
-            self._api(value, self._api_attributes)
+        # Checked on the SDK's path too: the SDK would keep a NaN in a
+        # cumulative sum for good, or a bool or huge int that fails every export.
+        checked = self._checked(value)
+        if checked is None:
             return
-        if not self._valid(value):
+        if not _state.enabled:
+            self._api(checked, self._api_attributes)
             return
         target = self.redirect or self.stream.claim(self)
         if target is not self:
             self.redirect = target
-            target.record(value)
+            target.record(checked)
             return
-        self.record(value)
+        self.record(checked)
 
-    def _valid(self, value: Any) -> bool:
-        """The SDK's checks on a measurement (the start time is that of the
-        first one it keeps). Raises TypeError for a non-number, like the SDK."""
-        if not math.isfinite(value) or (value < 0 and self.stream.kind in _MONOTONIC):
-            self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
-            return False
-        return True
+    def _checked(self, value: Any) -> float | None:
+        """``value`` as it can be exported (:func:`measurement`), or None after
+        counting it as dropped (the start time is that of the first value kept)."""
+        checked = measurement(value)
+        if checked is None:
+            self._drop(value, "is not a finite number")
+        elif checked < 0 and self.stream.kind in _MONOTONIC:
+            self._drop(value, "is negative")
+            return None
+        return checked
 
     def fold(self, block: bool = True) -> None:
         """Move pending values into the aggregation; skipped when another
@@ -194,7 +208,7 @@ class Series:
         raise NotImplementedError
 
     def _drop(self, value: Any, why: str) -> None:
-        self.stream.warn_once(f"{value!r} {why}")
+        self.stream.dropped(value, why)
 
 
 # Kinds whose measurements must not be negative (the SDK drops those).
@@ -209,9 +223,47 @@ def _sdk_export() -> Any:
     return export
 
 
-def _finite(value: Any) -> bool:
-    # Raises TypeError for a non-number, like the SDK's own check.
-    return math.isfinite(value)
+_INT64_LIMIT = 2**63
+
+
+def measurement(value: Any) -> float | None:
+    """``value`` as OTLP can carry it, or None when it is no finite real number.
+
+    Why: the OTLP encoder writes an ``int`` as int64 and refuses a ``bool``
+    or an int past 64 bits, failing the whole export request (so one gauge
+    set to ``True`` would stop every metric of the process for good), and a
+    ``Decimal`` cannot be added to a ``float`` (the fold would lose the batch).
+    So ints stay ints within int64, other real numbers (``bool``, ``Decimal``,
+    ``Fraction``, numpy scalars, huge ints) become ``int`` or ``float``, and
+    strings, ``None``, NaN and infinities are refused.
+    """
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else None  # NaN and +-inf give NaN
+    if kind is int:
+        return value if -_INT64_LIMIT <= value < _INT64_LIMIT else measurement(_to_float(value))
+    try:
+        if hasattr(kind, "__index__"):  # bool, numpy integers
+            return measurement(int(value))
+        if hasattr(kind, "__float__"):  # Decimal, Fraction, numpy floats; not str or bytes
+            return measurement(float(value))
+    except (ArithmeticError, TypeError, ValueError):
+        pass
+    return None
+
+
+def _to_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _exportable_sum(total: float) -> float:
+    """A sum of int64 values can pass int64 itself: then it goes out as a float."""
+    if type(total) is int and not -_INT64_LIMIT <= total < _INT64_LIMIT:
+        return float(total)
+    return total
 
 
 class _SumSeries(Series):
@@ -227,13 +279,10 @@ class _SumSeries(Series):
         monotonic = self.stream.kind in _MONOTONIC
         # What is there now: a thread still appending is not chased (it folds its own later).
         for _ in range(len(pending)):
-            value = popleft()
-            try:
-                if not _finite(value) or (monotonic and value < 0):
-                    self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
-                    continue
-            except TypeError:
-                self._drop(value, "is not a number: ignored")
+            raw = popleft()
+            value = measurement(raw)
+            if value is None or (monotonic and value < 0):
+                self._drop(raw, "is not a finite number" if value is None else "is negative")
                 continue
             interval = (0 if interval is None else interval) + value
         self._interval = interval
@@ -245,7 +294,10 @@ class _SumSeries(Series):
         if self._total is None:
             return None
         return _sdk_export().NumberDataPoint(
-            attributes=self.attributes, start_time_unix_nano=self.start, time_unix_nano=now, value=self._total
+            attributes=self.attributes,
+            start_time_unix_nano=self.start,
+            time_unix_nano=now,
+            value=_exportable_sum(self._total),
         )
 
 
@@ -267,13 +319,10 @@ class _HistogramSeries(Series):
         total, low, high = self._sum, self._min, self._max
         # What is there now: a thread still appending is not chased (it folds its own later).
         for _ in range(len(pending)):
-            value = popleft()
-            try:
-                if not _finite(value) or value < 0:
-                    self._drop(value, "is not a finite non-negative number: ignored, like the SDK")
-                    continue
-            except TypeError:
-                self._drop(value, "is not a number: ignored")
+            raw = popleft()
+            value = measurement(raw)
+            if value is None or value < 0:
+                self._drop(raw, "is not a finite number" if value is None else "is negative")
                 continue
             if counts is None:
                 counts = [0] * (len(boundaries) + 1)
@@ -317,10 +366,11 @@ class _GaugeSeries(Series):
 
     def record(self, value: float) -> None:
         if self.hot:
-            if math.isfinite(value):  # TypeError for a non-number, like the SDK
-                self._value = value
+            checked = measurement(value)
+            if checked is None:
+                self._drop(value, "is not a finite number")
             else:
-                self._drop(value, "is not a finite number: ignored, like the SDK")
+                self._value = checked
         else:
             self._first(value)
 
@@ -373,14 +423,21 @@ class _Stream:
 
     def series_for(self, attributes: Mapping[str, Any]) -> Series:
         cleaned = dict(BoundedAttributes(attributes=attributes, immutable=False)) if attributes else {}
-        key = frozenset((k, type(v), v) for k, v in cleaned.items())
+        try:
+            key = frozenset((k, type(v), v) for k, v in cleaned.items())
+        except TypeError:  # a mapping value (valid for the SDK) is unhashable: keyed by its repr
+            key = frozenset((k, type(v), repr(v)) for k, v in cleaned.items())
         series = self.series.get(key)
         if series is None:
             with self.lock:
                 series = self.series.get(key)
                 if series is None:
                     api = getattr(self.api_instrument, self._api_method)
-                    series = self.series[key] = _SERIES_CLASS[self.kind](self, cleaned, api)
+                    series = _SERIES_CLASS[self.kind](self, cleaned, api)
+                    if len(self.series) < _KEPT_SERIES_LIMIT:
+                        self.series[key] = series
+                    else:
+                        series.kept = False
         return series
 
     def claim(self, series: Series) -> Series:
@@ -392,7 +449,7 @@ class _Stream:
             if series.start:  # measured before a bypass (`metric.use`): carry on
                 series.hot = True
                 return series
-            if len(self.measured) >= CARDINALITY_LIMIT:
+            if len(self.measured) >= CARDINALITY_LIMIT or not series.kept or series is self.overflow:
                 if self.overflow is None:
                     api = getattr(self.api_instrument, self._api_method)
                     self.overflow = _SERIES_CLASS[self.kind](self, dict(OVERFLOW_ATTRIBUTES), api)
@@ -452,12 +509,35 @@ class _Stream:
             series.pending.clear()
             series._reset()
         self.measured = []
-        self.overflow = None
+        # The overflow series stays (reset): series not kept still redirect to it.
 
     def warn_once(self, message: str) -> None:
         if not self._warned:
             self._warned = True
             _log.warning("hms_otel: metric %s: %s", self.name, message)
+
+    def dropped(self, value: Any, why: str) -> None:
+        """A measurement that cannot be recorded: the facades count it (``on_invalid``), others warn once."""
+        message = f"value {_short_repr(value)} {why}"
+        report = on_invalid
+        if report is not None and self.scope == FACADE_SCOPE:
+            report(self.kind, self.name, message)
+        else:
+            self.warn_once(message)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+#: Set by :mod:`hms_otel.metric`: ``(kind, metric name, message)`` of a facade
+#: measurement that was skipped, so it is logged once and counted like any
+#: failed facade call (values are checked when folded, off the call path).
+on_invalid: Callable[[Kind, str, str], None] | None = None
 
 
 def stream(definition: MetricDefinition, api_instrument: Any, scope: Scope = FACADE_SCOPE) -> _Stream:

@@ -69,6 +69,14 @@ class OPSAgent:
                 self.port = int(override)
             except ValueError:
                 raise ValueError(f"HMS_OPSAGENT_PORT={override!r} is not a port number") from None
+        # Checked before anything is set up: the socket's own errors for these
+        # (OverflowError, "cannot be interpreted as an integer") name neither
+        # the argument nor the variable.
+        if self.port is not None and (type(self.port) is not int or not 0 <= self.port <= 65535):
+            source = f"HMS_OPSAGENT_PORT={override!r}" if override else f"OPSAgent(port={self.port!r})"
+            raise ValueError(
+                f"{source} is not a port number: use 1 to 65535, 0 for any free port, or None to serve nothing"
+            )
         if self.endpoint:
             os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint)
         if self.service_name:

@@ -32,7 +32,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, TypeVar, overload
 
 from opentelemetry import _logs, metrics
@@ -64,6 +64,9 @@ _SEVERITY: dict[str, tuple[SeverityNumber, str]] = {
     "critical": (SeverityNumber.FATAL, "FATAL"),
     "fatal": (SeverityNumber.FATAL, "FATAL"),
 }
+
+# `level=logging.WARNING` (30) and the other stdlib numbers, by tens (0-9: NOTSET).
+_STDLIB_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 
 
 # -- providers and instruments ---------------------------------------------------
@@ -174,6 +177,18 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
         pass
 
 
+# The facade a skipped value of each kind came from (values are checked where
+# they are folded, which knows the instrument but not the call).
+_FACADE_OF_KIND = {Kind.COUNTER: "increment", Kind.UPDOWN_COUNTER: "increment", Kind.GAUGE: "gauge"}
+
+
+def _invalid_value(kind: Kind, name: str, message: str) -> None:
+    _failed(_FACADE_OF_KIND.get(kind, "observe"), name, ValueError(message))
+
+
+_fastpath.on_invalid = _invalid_value
+
+
 def errors() -> dict[tuple[str, str], int]:
     """Failures so far, as ``{(facade, metric name): count}``."""
     with _errors_lock:
@@ -236,6 +251,10 @@ class _Timer:
             _failed("timer", self._name, failure)
 
     def __call__(self, func: _F) -> _F:
+        if isinstance(func, (staticmethod, classmethod)):
+            # Above @staticmethod/@classmethod: time the function inside and keep
+            # the descriptor (wrapped as a plain function it would get `self`).
+            return type(func)(self(func.__func__))
         if not callable(func):
             raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got {func!r}")
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
@@ -267,6 +286,19 @@ class _Timer:
 
             return timed_async  # type: ignore[return-value]
 
+        async def timed_awaiting(coroutine: Any, start: float) -> Any:
+            try:
+                result = await coroutine
+            except BaseException as error:
+                record_error((_perf_counter() - start) * 1000.0, error)
+                raise
+            elapsed = (_perf_counter() - start) * 1000.0
+            try:
+                timer._record(elapsed)
+            except Exception as failure:
+                _failed("timer", name, failure)
+            return result
+
         @functools.wraps(func)
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = _perf_counter()
@@ -275,6 +307,11 @@ class _Timer:
             except BaseException as error:
                 record_error((_perf_counter() - start) * 1000.0, error)
                 raise
+            if type(result) is CoroutineType:
+                # An async function behind a plain one (a sync decorator, an
+                # object with `async def __call__`): time it until awaited, not
+                # just the creation of the coroutine.
+                return timed_awaiting(result, start)
             elapsed = (_perf_counter() - start) * 1000.0
             try:
                 timer._record(elapsed)
@@ -331,13 +368,16 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     recorded with ``error.type`` and the exception propagates unchanged.
     Raises ``ValueError`` for an invalid name or one registered as another kind.
     """
-    if callable(name):  # bare @metric.timer: name the metric after the function
+    if callable(name) or isinstance(name, (staticmethod, classmethod)):  # bare @metric.timer: named after the function
         return _Timer(f"{name.__name__}_ms", attributes)(name)
     # `with metric.timer(...)` asks for a timer on every use: one timer object
     # per name and attribute set serves them all (each use keeps its own start
     # in `_open_blocks`), so a use costs no name check, cleaning or binding.
     key = (name, *attributes.items())
-    found = _timer_by_key.get(key)
+    try:
+        found = _timer_by_key.get(key)
+    except TypeError:  # a list value (a valid attribute) is unhashable: a timer of its own, not cached
+        return _Timer(name, attributes)
     if found is None:
         found = _Timer(name, attributes)
         # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only,
@@ -361,7 +401,10 @@ _TIMER_CACHE_LIMIT = 10_000
 def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any]) -> None:
     try:
         key = (kind, name, *attributes.items())
-        series = _by_call.get(key)
+        try:
+            series = _by_call.get(key)
+        except TypeError:  # a list value (a valid attribute) is unhashable: not cached
+            series = None
         if series is None:
             bounded = bounded_values(attributes) if attributes else attributes
             series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)
@@ -467,17 +510,21 @@ def _otel_logger() -> Any:
     return logger
 
 
-def log(message: str, /, level: str = "info", **attributes: Any) -> None:
+def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
     """Emit an OTel log record (exported to the log store by the HMS collector).
 
     ``level`` is the record's severity (log stores show it as the ``level``
-    field), so it is not also an attribute; ``message`` and any other name can
+    field): a name (``"warning"``) or a stdlib number (``logging.WARNING``),
+    so it is not also an attribute; ``message`` and any other name can
     be. Attributes become fields of the record in the log store (searchable
     with ``hms-ops logs search --logsql 'name:=value'``); keep them low in
     cardinality where you want to filter on them.
     """
     try:
-        severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))
+        if type(level) is int:  # logging.ERROR and friends: the stdlib's numbers, by threshold
+            severity, text = _SEVERITY[_STDLIB_LEVELS[min(max(level, 0) // 10, 5)]]
+        else:
+            severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))
         _otel_logger().emit(
             body=str(message),
             severity_number=severity,

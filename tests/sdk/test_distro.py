@@ -225,3 +225,24 @@ def test_exporter_failures_are_not_fed_back_into_the_log_pipeline():
     exported = result.stdout
     assert '"body": "the app speaks"' in exported
     assert "Failed to export" not in exported and "Transient error" not in exported
+
+
+@pytest.mark.parametrize(
+    ("port", "env", "named"),
+    [
+        (-1, "", "OPSAgent(port=-1)"),
+        (70000, "", "OPSAgent(port=70000)"),
+        ("8009", "", "OPSAgent(port='8009')"),
+        (8009.0, "", "OPSAgent(port=8009.0)"),
+        (8009, "65536", "HMS_OPSAGENT_PORT='65536'"),
+    ],
+)
+def test_ops_agent_port_out_of_range_is_a_clear_error_before_set_up(monkeypatch, port, env, named):
+    from hms_otel import OPSAgent, sdk
+
+    monkeypatch.setenv("HMS_OPSAGENT_PORT", env)
+    before = sdk.installed()
+    with pytest.raises(ValueError, match="is not a port number") as raised:
+        OPSAgent(port=port).start()
+    assert str(raised.value).startswith(named), raised.value
+    assert sdk.installed() is before  # nothing was set up

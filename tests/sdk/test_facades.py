@@ -10,8 +10,9 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from hms_otel import metric
+from hms_otel import _fastpath, metric
 
+from .otlp_receiver import attributes_of
 from .test_timer import only_point, points
 
 
@@ -186,3 +187,122 @@ def test_hms_ops_alias_is_the_same_modules_also_for_later_submodules(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["caught", "No module named 'hms_ops.no_such_module'"]
+
+
+# Values of every kind an application may pass: what a facade cannot record is
+# skipped, logged once and counted, and nothing can poison later exports.
+_ODD_VALUES_APP = """
+import sys
+from decimal import Decimal
+from fractions import Fraction
+from hms_otel import OPSAgent, metric
+agent = OPSAgent(port=None).start()
+metric.gauge("f_flag", True)                      # a bool: the OTLP encoder refuses it as int64
+metric.increment("f_huge_total", 2**63)           # past int64
+metric.increment("f_money_total", 1)
+metric.increment("f_money_total", Decimal("2.5"))  # Decimal + float used to fail the fold
+metric.increment("f_money_total", 0.5)
+metric.increment("f_money_total", Fraction(1, 2))
+metric.observe("f_odd_ms", 10**400)               # finite int, too big for a float
+metric.observe("f_odd_ms", 4)
+for bad in (float("nan"), float("inf"), -1, "5", None, 1j, object()):
+    metric.increment("f_bad_total", bad)
+metric.increment("f_bad_total", 3)
+agent.flush()
+print(sorted(metric.errors().items()))
+agent.stop()
+"""
+
+
+def test_odd_values_never_stop_export_and_are_counted(otlp_receiver):
+    result = subprocess.run(
+        [sys.executable, "-c", _ODD_VALUES_APP], env=_env(otlp_receiver.endpoint),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "EncodingException" not in result.stderr and "Exception while exporting" not in result.stderr
+    assert otlp_receiver.latest("f_flag").gauge.data_points[0].as_int == 1
+    assert otlp_receiver.latest("f_huge_total").sum.data_points[0].as_double == float(2**63)
+    assert otlp_receiver.latest("f_money_total").sum.data_points[0].as_double == 4.5
+    odd = otlp_receiver.latest("f_odd_ms").histogram.data_points[0]
+    assert (odd.count, odd.sum) == (1, 4)
+    assert otlp_receiver.latest("f_bad_total").sum.data_points[0].as_int == 3
+    assert "('increment', 'f_bad_total'), 7)" in result.stdout
+    assert "('observe', 'f_odd_ms'), 1)" in result.stdout
+
+
+def test_odd_values_on_the_sdk_path(reader):
+    metric.gauge("f_sdk_flag", True)
+    metric.increment("f_sdk_total", 2)
+    for bad in (float("nan"), -1, "5", None):
+        metric.increment("f_sdk_total", bad)
+    assert only_point(reader, "f_sdk_flag").value == 1 and type(only_point(reader, "f_sdk_flag").value) is int
+    assert only_point(reader, "f_sdk_total").value == 2  # a NaN would have made the cumulative sum NaN for good
+    assert metric.errors()[("increment", "f_sdk_total")] == 4
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    from .conftest import app_env
+
+    return app_env(endpoint)
+
+
+_CARDINALITY_APP = """
+import resource
+from hms_otel import OPSAgent, _fastpath, metric
+agent = OPSAgent(port=None).start()
+for index in range(6000):
+    metric.increment("f_ids_total", user=f"user-{index}")
+stream = _fastpath._streams[(_fastpath.FACADE_SCOPE, "f_ids_total")]
+print("kept", len(stream.series))
+agent.flush()
+agent.stop()
+"""
+
+
+def test_unique_attribute_values_do_not_grow_the_process(otlp_receiver, reader):
+    # The plain SDK's path keeps no more series either.
+    for index in range(6000):
+        metric.increment("f_sdk_ids_total", user=f"user-{index}")
+    stream = _fastpath._streams[(_fastpath.FACADE_SCOPE, "f_sdk_ids_total")]
+    assert len(stream.series) <= 2 * _fastpath.CARDINALITY_LIMIT
+    assert sum(point.value for point in points(reader, "f_sdk_ids_total")) == 6000
+
+    result = subprocess.run(
+        [sys.executable, "-c", _CARDINALITY_APP], env=_env(otlp_receiver.endpoint),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split("kept ")[1].split()[0]) <= 2 * _fastpath.CARDINALITY_LIMIT
+    exported = otlp_receiver.latest("f_ids_total").sum.data_points
+    overflow = [p for p in exported if attributes_of(p).get("otel.metric.overflow")]
+    assert len(exported) == _fastpath.CARDINALITY_LIMIT + 1
+    assert overflow and overflow[0].as_int == 6000 - _fastpath.CARDINALITY_LIMIT
+
+
+def test_list_and_mapping_attribute_values_are_recorded_not_raised(reader):
+    # Valid OpenTelemetry attribute values, but unhashable: the facades' caches must not choke on them.
+    with metric.timer("f_tags_ms", tags=["a", "b"]):
+        pass
+    with metric.timer("f_tags_ms", extra={"k": "v"}):
+        pass
+    metric.timer("f_tags_ms", tags=["c"])(lambda: None)()
+    metric.increment("f_tags_total", tags=["a", "b"])
+    metric.increment("f_tags_total", tags=["a", "b"])
+    metric.gauge("f_tags_gauge", 2, extra={"k": "v"})
+    assert only_point(reader, "f_tags_ms", tags=("a", "b")).count == 1
+    assert only_point(reader, "f_tags_ms", tags=("c",)).count == 1
+    assert only_point(reader, "f_tags_ms", extra={"k": "v"}).count == 1
+    assert only_point(reader, "f_tags_total", tags=("a", "b")).value == 2
+    assert only_point(reader, "f_tags_gauge", extra={"k": "v"}).value == 2
+    assert not [key for key in metric.errors() if key[1].startswith("f_tags")]
+
+
+def test_log_takes_the_stdlib_level_numbers(logs):
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL, 5, 35, 99):
+        metric.log("numbered", level=level)
+    severities = [data.log_record.severity_number for data in logs.get_finished_logs()]
+    assert severities == [
+        SeverityNumber.DEBUG, SeverityNumber.INFO, SeverityNumber.WARN, SeverityNumber.ERROR,
+        SeverityNumber.FATAL, SeverityNumber.TRACE, SeverityNumber.WARN, SeverityNumber.FATAL,
+    ]

@@ -1,4 +1,5 @@
 import asyncio
+import functools
 import inspect
 import threading
 import time
@@ -236,3 +237,56 @@ def test_use_reaches_timers_created_before_it():
     assert only_point(second, "t_rebound_ms").count == 1
     for provider in providers:
         provider.shutdown()
+
+
+def test_timer_above_staticmethod_and_classmethod_keeps_the_descriptor(reader):
+    class Gateway:
+        @metric.timer("t_static_ms")
+        @staticmethod
+        def fee(amount):
+            return amount / 100
+
+        @metric.timer("t_class_ms")
+        @classmethod
+        def build(cls, name):
+            return cls, name
+
+        @metric.timer
+        @staticmethod
+        def bare_static():
+            return "s"
+
+    assert Gateway().fee(250) == 2.5 and Gateway.fee(100) == 1.0
+    assert Gateway().build("x") == (Gateway, "x") and Gateway.build("y") == (Gateway, "y")
+    assert Gateway.bare_static() == "s"
+    assert Gateway.fee.__name__ == "fee"
+    assert only_point(reader, "t_static_ms").count == 2
+    assert only_point(reader, "t_class_ms").count == 2
+    assert only_point(reader, "bare_static_ms").count == 1
+
+
+def test_plain_function_returning_a_coroutine_is_timed_until_awaited(reader):
+    def sync_decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    class Handler:
+        async def __call__(self):
+            await asyncio.sleep(0.05)
+            return "handled"
+
+    @metric.timer("t_wrapped_async_ms")
+    @sync_decorator
+    async def fetch():
+        await asyncio.sleep(0.05)
+        raise TimeoutError("slow")
+
+    handler = metric.timer("t_callable_ms")(Handler())
+    assert asyncio.run(handler()) == "handled"
+    with pytest.raises(TimeoutError, match="slow"):
+        asyncio.run(fetch())
+    assert only_point(reader, "t_callable_ms").sum >= 40
+    assert only_point(reader, "t_wrapped_async_ms", **{"error.type": "TimeoutError"}).sum >= 40
