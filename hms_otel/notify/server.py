@@ -138,8 +138,7 @@ class Notifier:
 
     def serve(self) -> ThreadingHTTPServer:
         """Bind, resume what the journal holds, and serve on a thread; returns the server."""
-        server = ThreadingHTTPServer((self.config.host, self.config.port), _handler(self))
-        server.daemon_threads = True
+        server = _Server((self.config.host, self.config.port), _handler(self))
         self._server = server
         self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
         resumed = self.dispatcher.start()
@@ -189,13 +188,21 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             if channel not in CHANNELS or not target:
                 self._answer(400, f"channel must be one of {', '.join(CHANNELS)} and target must be set")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not declared.isascii() or not declared.isdigit():
+                # int() would take "-1" (a read until the client hangs up) or raise from the handler.
+                self._answer(400, f"Content-Length must be the body's size in bytes, not {declared[:40]!r}")
+                return
+            length = int(declared)
             if length > _MAX_BODY:
                 self._answer(413, "webhook message too large")
                 return
             try:
                 payload = json.loads(self.rfile.read(length) or b"null")
                 added, duplicates = notifier.accept(channel, target, payload)
+            except RecursionError:  # json's decoder recurses once per level: a few thousand '[' exhaust it
+                self._answer(400, "not an Alertmanager webhook message: JSON nested too deeply")
+                return
             except (ValueError, BadPayload) as error:
                 self._answer(400, f"not an Alertmanager webhook message: {error}")
                 return
@@ -205,6 +212,19 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """One line in the log, not socketserver's traceback: a client that hangs up mid-answer is routine,
+        anything else is worth a line naming it."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"notifier: request from {client_address[0]} failed: {type(error).__name__}: {error}",
+              file=sys.stderr, flush=True)
 
 
 def serve(config_path: Path | None, actions: list[tuple[str, str]] | None = None) -> None:

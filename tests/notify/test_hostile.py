@@ -1,0 +1,67 @@
+"""Hostile or broken requests and a broken disk: a clear answer, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hms_otel.notify.config import NotifierConfig
+from hms_otel.notify.server import Notifier
+from hms_otel.stack.processes import free_port
+
+TOKEN = "t0ken-for-tests"
+
+
+@pytest.fixture()
+def notifier(tmp_path: Path) -> Iterator[Notifier]:
+    said: list[str] = []
+    running = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state"),
+                       say=said.append)
+    running.said = said  # type: ignore[attr-defined]
+    running.serve()
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def exchange(notifier: Notifier, head: bytes, body: bytes = b"", timeout: float = 10.0) -> bytes:
+    """Send raw bytes; everything the notifier answers before it closes the connection."""
+    with socket.create_connection(("127.0.0.1", notifier.config.port), timeout=timeout) as conn:
+        conn.sendall(head + body)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def post_raw(notifier: Notifier, body: bytes, length: str | None = None) -> bytes:
+    head = (b"POST /v1/alerts?channel=sms&target=%2B15551234 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + (length if length is not None else str(len(body))).encode() + b"\r\n\r\n")
+    return exchange(notifier, head, body)
+
+
+def status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+@pytest.mark.parametrize(("body", "length"), [
+    (b"[" * 200_000, None),                                                   # nested deeper than any parser
+    (b'{"alerts": [{"labels": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}]}", None),
+    (b"{}", "abc"),                                                           # Content-Length not a number
+    (b"{}", "-1"),                                                            # would read until the client hangs up
+    (b"{}", "1e3"),
+])
+def test_malformed_requests_get_a_400_not_a_traceback(notifier: Notifier, capfd: pytest.CaptureFixture[str],
+                                                      body: bytes, length: str | None) -> None:
+    answer = post_raw(notifier, body, length)
+    assert status(answer) == 400, answer[:300]
+    message = json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"]
+    assert "Content-Length" in message or "nested" in message
+    assert "Traceback" not in capfd.readouterr().err
+    assert list(notifier.journal.directory.glob("*.json")) == []
