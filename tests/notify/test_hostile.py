@@ -65,3 +65,21 @@ def test_malformed_requests_get_a_400_not_a_traceback(notifier: Notifier, capfd:
     assert "Content-Length" in message or "nested" in message
     assert "Traceback" not in capfd.readouterr().err
     assert list(notifier.journal.directory.glob("*.json")) == []
+
+
+def alerts_body(*alerts: dict[str, object]) -> bytes:
+    return json.dumps({"version": "4", "status": "firing", "alerts": list(alerts)}).encode()
+
+
+def test_one_unencodable_alert_loses_none_of_its_group(notifier: Notifier) -> None:
+    # A lone surrogate (valid JSON escape, not encodable as UTF-8) in the middle alert of a group.
+    body = alerts_body({"labels": {"alertname": "first"}, "fingerprint": "f1"},
+                       {"labels": {"alertname": "second \ud800 half"}, "fingerprint": "f2",
+                        "annotations": {"message": "broken \udfff text"}},
+                       {"labels": {"alertname": "third"}, "fingerprint": "f3"})
+    answer = post_raw(notifier, body)
+    assert status(answer) == 200, answer
+    assert b"journaled 3" in answer
+    names = sorted(entry.alert().name for entry in notifier.journal.entries())
+    assert names == ["first", "second \ufffd half", "third"]
+
