@@ -83,3 +83,10 @@ def test_one_unencodable_alert_loses_none_of_its_group(notifier: Notifier) -> No
     names = sorted(entry.alert().name for entry in notifier.journal.entries())
     assert names == ["first", "second \ufffd half", "third"]
 
+
+def test_alerts_without_a_fingerprint_are_told_apart_by_their_labels(notifier: Notifier) -> None:
+    body = alerts_body({"labels": {"alertname": "disk_full", "instance": "db1"}},
+                       {"labels": {"alertname": "disk_full", "instance": "db2"}})
+    assert b"journaled 2, collapsed 0" in post_raw(notifier, body)
+    assert b"journaled 0, collapsed 2" in post_raw(notifier, body)  # a re-send is still collapsed
+
