@@ -105,6 +105,8 @@ class Notifier:
         self._webhook = _Guarded(config.webhook_allowed_hosts)
         self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.printer, backoff)
         self._server: ThreadingHTTPServer | None = None
+        self._journal_problem: str | None = None
+        self._journal_lock = threading.Lock()
 
     # -- routing ---------------------------------------------------------------------------------
     def printer(self, channel: str, _target: str) -> Provider:
@@ -130,6 +132,17 @@ class Notifier:
             added += 1
             self.dispatcher.submit(entry)
         return added, duplicates
+
+    def journal_failed(self, reason: str | None) -> None:
+        """Say once per episode that webhooks are refused because the journal cannot be written
+        (``None``: it can again)."""
+        with self._journal_lock:
+            was, self._journal_problem = self._journal_problem, reason
+        if reason is not None and was is None:
+            self.say(f"✗ notifier: cannot write the journal ({reason}) in {self.journal.directory}; "
+                     "alerts are refused with 503 so Alertmanager re-sends them. Fix: free space there.")
+        elif reason is None and was is not None:
+            self.say("✓ notifier: the journal can be written again")
 
     def authorised(self, header: str | None) -> bool:
         scheme, _, credentials = (header or "").partition(" ")
@@ -200,12 +213,19 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             try:
                 payload = json.loads(self.rfile.read(length) or b"null")
                 added, duplicates = notifier.accept(channel, target, payload)
+            except OSError as error:  # disk full, read-only: Alertmanager re-sends on 5xx, duplicates collapse
+                reason = error.strerror or str(error)
+                notifier.journal_failed(reason)
+                self._answer(503, f"cannot journal the alerts: {reason}; re-send them (those already journaled "
+                                  "are collapsed)")
+                return
             except RecursionError:  # json's decoder recurses once per level: a few thousand '[' exhaust it
                 self._answer(400, "not an Alertmanager webhook message: JSON nested too deeply")
                 return
             except (ValueError, BadPayload) as error:
                 self._answer(400, f"not an Alertmanager webhook message: {error}")
                 return
+            notifier.journal_failed(None)
             self._answer(200, f"journaled {added}, collapsed {duplicates} duplicate(s)")
 
         def log_message(self, format: str, *args: object) -> None:  # the console is for people

@@ -90,3 +90,30 @@ def test_alerts_without_a_fingerprint_are_told_apart_by_their_labels(notifier: N
     assert b"journaled 2, collapsed 0" in post_raw(notifier, body)
     assert b"journaled 0, collapsed 2" in post_raw(notifier, body)  # a re-send is still collapsed
 
+
+def test_a_full_disk_answers_503_and_the_resend_loses_nothing(notifier: Notifier,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from hms_otel.notify.journal import Journal
+
+    body = alerts_body(*({"labels": {"alertname": f"a{n}"}, "fingerprint": f"f{n}"} for n in range(3)))
+    real_save = Journal.save
+    calls = []
+
+    def full_after_one(self: Journal, entry: object) -> None:
+        calls.append(entry)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(self, entry)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Journal, "save", full_after_one)
+    answer = post_raw(notifier, body)
+    assert status(answer) == 503, answer
+    assert b"No space left on device" in answer
+    said = notifier.said  # type: ignore[attr-defined]
+    assert any("journal" in line and "No space left" in line for line in said), said
+    monkeypatch.setattr(Journal, "save", real_save)
+    answer = post_raw(notifier, body)  # Alertmanager re-sends the group
+    assert b"journaled 2, collapsed 1" in answer, answer
+    assert sorted(entry.alert().name for entry in notifier.journal.entries()) == ["a0", "a1", "a2"]
