@@ -37,6 +37,9 @@ from hms_otel.terminal import safe_text
 
 CHANNELS = ("sms", "slack", "teams", "webhook")
 _MAX_BODY = 4 * 1024 * 1024
+#: A client silent this long is hung up on: without it one that stops sending half way (or
+#: dribbles headers) holds a thread and a socket for good.
+_CLIENT_TIMEOUT_S = 30.0
 
 
 def _print(text: str) -> None:
@@ -170,6 +173,7 @@ class Notifier:
 def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "hms-notifier"
+        timeout = _CLIENT_TIMEOUT_S
 
         def _answer(self, status: int, text: str) -> None:
             body = (json.dumps({"status": "ok" if status < 300 else "error", "message": text}) + "\n").encode()

@@ -117,3 +117,27 @@ def test_a_full_disk_answers_503_and_the_resend_loses_nothing(notifier: Notifier
     answer = post_raw(notifier, body)  # Alertmanager re-sends the group
     assert b"journaled 2, collapsed 1" in answer, answer
     assert sorted(entry.alert().name for entry in notifier.journal.entries()) == ["a0", "a1", "a2"]
+
+
+def test_a_client_that_stalls_is_hung_up_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from hms_otel.notify import server
+
+    monkeypatch.setattr(server, "_CLIENT_TIMEOUT_S", 1.0)
+    slow = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state"),
+                    say=lambda _text: None)
+    slow.serve()
+    try:
+        for partial in (b"POST /v1/alerts HTTP/1.1\r\nHost: x\r\n",  # headers never finished
+                        b"POST /v1/alerts?channel=sms&target=%2B1555 HTTP/1.1\r\nAuthorization: Bearer "
+                        + TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"alerts\""):  # body never finished
+            with socket.create_connection(("127.0.0.1", slow.config.port), timeout=10) as conn:
+                conn.sendall(partial)
+                started = time.monotonic()
+                while conn.recv(65536):
+                    pass
+                assert time.monotonic() - started < 5  # hung up on, not held for ever
+    finally:
+        slow.close()
+    assert list((tmp_path / "state" / "journal").glob("*.json")) == []
