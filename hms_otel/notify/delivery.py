@@ -5,6 +5,7 @@ episode with the fix, and a local print of anything that could not be sent in
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -104,7 +105,15 @@ class Dispatcher:
             entry.last_error = f"internal error: {error!r}"
             entry.next_at = time.time() + self.backoff.delay(entry.attempts + 1, None)
             entry.attempts += 1
-            self.journal.save(entry)
+            if entry.attempts == 1:  # retried silently, a bug would hold the page with nobody told
+                self.say(f"✗ internal error sending to {entry.channel}:{entry.target}: {error!r}; retrying "
+                         f"with backoff (journal: {self.journal.directory})")
+            if time.time() - entry.created > self.backoff.max_age_s:
+                entry.state = EXPIRED
+                self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
+                         f"({entry.last_error}); the alert was {entry.event.get('name')!r}")
+            with contextlib.suppress(OSError):  # a full disk: the entry stays due in memory all the same
+                self.journal.save(entry)
         finally:
             with self._lock:
                 self._in_flight.discard(entry.key)

@@ -1,0 +1,103 @@
+"""Providers that answer garbage, point nowhere or ask to wait for ever: every message still arrives
+or is printed, and the console says why."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from hms_otel.notify.config import NotifierConfig, SmsSettings
+from hms_otel.notify.delivery import Backoff
+from hms_otel.notify.server import Notifier
+from hms_otel.stack.processes import free_port
+
+from ..support import eventually
+from .test_delivery import TOKEN, post, webhook
+
+
+@contextmanager
+def garbage_server() -> Iterator[str]:
+    """Accepts connections and answers a line that is not HTTP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def notifier(tmp_path: Path, base_url: str, said: list[str], backoff: Backoff) -> Notifier:
+    config = NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state",
+                            sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=base_url))
+    return Notifier(config, say=said.append, backoff=backoff)
+
+
+def test_a_provider_answering_garbage_is_a_reported_failure_and_the_message_is_printed_in_the_end(
+        tmp_path: Path) -> None:
+    said: list[str] = []
+    with garbage_server() as url:
+        running = notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
+        running.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+            eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+            eventually(running.dispatcher.idle, 10, "the dispatcher to finish")
+        finally:
+            running.close()
+    failing = [line for line in said if "failing" in line]
+    assert len(failing) == 1 and "not HTTP" in failing[0], said
+    assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_a_provider_url_without_a_scheme_is_a_reported_failure(tmp_path: Path) -> None:
+    said: list[str] = []
+    running = notifier(tmp_path, "api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
+    running.serve()
+    try:
+        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+    finally:
+        running.close()
+    assert any("failing" in line and "api.twilio.example" in line for line in said), said
+    assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_a_bug_in_a_provider_is_said_once_and_gives_up_in_the_end(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hms_otel.notify.providers import TwilioSms
+
+    def broken(*_args: object) -> None:
+        raise KeyError("sid")
+
+    monkeypatch.setattr(TwilioSms, "send", broken)
+    said: list[str] = []
+    running = notifier(tmp_path, "https://api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
+    running.serve()
+    try:
+        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+        eventually(running.dispatcher.idle, 10, "the dispatcher to let it go")
+    finally:
+        running.close()
+    assert len([line for line in said if "internal error" in line and "KeyError" in line]) == 2, said
