@@ -31,12 +31,14 @@ class Backoff:
     cap_s: float = 300.0
     #: After this long a message is printed locally and given up.
     max_age_s: float = 24 * 3600.0
+    #: The longest ``Retry-After`` obeyed: a provider asking for days would hold a page past ``max_age_s``.
+    retry_after_cap_s: float = 3600.0
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
-        """Full jitter on an exponential step; a provider's ``Retry-After`` is the minimum."""
+        """Full jitter on an exponential step; a provider's ``Retry-After`` (up to its cap) is the minimum."""
         step = min(self.cap_s, self.first_s * self.factor ** max(0, attempts - 1))
         delay = random.uniform(step / 2, step)
-        return max(delay, retry_after) if retry_after is not None else delay
+        return max(delay, min(retry_after, self.retry_after_cap_s)) if retry_after is not None else delay
 
 
 class Dispatcher:

@@ -17,6 +17,7 @@ from hms_otel.notify.server import Notifier
 from hms_otel.stack.processes import free_port
 
 from ..support import eventually
+from .standins import TWILIO_CREATED, Answer, StandIn
 from .test_delivery import TOKEN, post, webhook
 
 
@@ -81,6 +82,22 @@ def test_a_provider_url_without_a_scheme_is_a_reported_failure(tmp_path: Path) -
         running.close()
     assert any("failing" in line and "api.twilio.example" in line for line in said), said
     assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_a_retry_after_of_years_is_not_honoured_past_the_cap(tmp_path: Path) -> None:
+    said: list[str] = []
+    forever = Answer(429, b"slow down", (("Retry-After", "999999999"),))
+    with StandIn(TWILIO_CREATED, [forever]) as twilio:
+        running = notifier(tmp_path, twilio.url, said,
+                           Backoff(first_s=0.1, cap_s=0.2, retry_after_cap_s=0.5))
+        running.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+            eventually(twilio.snapshot, 20, "the retry after the capped Retry-After")
+        finally:
+            running.close()
+        assert len(twilio.received) == 2
+        assert twilio.received[1].at - twilio.received[0].at < 5
 
 
 def test_a_bug_in_a_provider_is_said_once_and_gives_up_in_the_end(tmp_path: Path,
