@@ -230,7 +230,12 @@ class LocalPrinter:
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         header = f"📱 {CHANNEL_NAMES.get(self.channel, self.channel)} to {target} (not sent: no provider configured)"
-        self.outbox.parent.mkdir(parents=True, exist_ok=True)
-        with self.outbox.open("a", encoding="utf-8") as outbox:
-            outbox.write(f"--- {stamp} UTC {self.channel}:{target}\n{message.text}\n")
+        # Shown first: a full disk under the outbox must not keep the message off the console too (and,
+        # raised, it would be retried and shown again and again).
         self.say("\n".join([header, *message.lines]))
+        try:
+            self.outbox.parent.mkdir(parents=True, exist_ok=True)
+            with self.outbox.open("a", encoding="utf-8") as outbox:
+                outbox.write(f"--- {stamp} UTC {self.channel}:{target}\n{message.text}\n")
+        except OSError as error:
+            self.say(f"✗ the message above was not kept in {self.outbox}: {error.strerror or error}")

@@ -118,3 +118,17 @@ def test_a_bug_in_a_provider_is_said_once_and_gives_up_in_the_end(tmp_path: Path
     finally:
         running.close()
     assert len([line for line in said if "internal error" in line and "KeyError" in line]) == 2, said
+
+
+def test_a_full_disk_under_the_outbox_still_shows_the_message(tmp_path: Path) -> None:
+    from hms_otel.notify.message import Message
+    from hms_otel.notify.providers import LocalPrinter
+
+    from .test_message import event
+
+    said: list[str] = []
+    outbox = tmp_path / "outbox.txt"
+    outbox.mkdir()  # appending fails as on a full disk (IsADirectoryError is an OSError like ENOSPC)
+    LocalPrinter(outbox, said.append, "sms").send("+15551234", Message("[HMS-OPS] ALERT – x", "body", None), event())
+    assert any("[HMS-OPS] ALERT – x" in line for line in said), said
+    assert any("not kept in" in line and str(outbox) in line for line in said), said
