@@ -8,6 +8,7 @@ own ``{{ $value }}``. Nothing a user wrote is ever evaluated as a template.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,12 +122,22 @@ def _time(text: str) -> float | None:
             return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: Any) -> str:
+    """``value`` as text that can be written: JSON may carry lone surrogates (``"\\ud800"``), which
+    UTF-8 cannot encode; they become U+FFFD here rather than fail the journal after part of a group
+    was accepted."""
+    return _SURROGATE.sub("\ufffd", str(value))
+
+
 def _text_map(value: Any, what: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise BadPayload(f"{what} must be an object")
-    return {str(key): str(item) for key, item in value.items()}
+    return {_text(key): _text(item) for key, item in value.items()}
 
 
 def parse_webhook(payload: Any) -> list[AlertEvent]:
@@ -144,9 +155,9 @@ def parse_webhook(payload: Any) -> list[AlertEvent]:
         events.append(AlertEvent(
             status=status,
             name=labels.get("alertname", "alert"),
-            fingerprint=str(raw.get("fingerprint") or ""),
-            starts_at=str(raw.get("startsAt") or ""),
-            ends_at=str(raw.get("endsAt") or ""),
+            fingerprint=_text(raw.get("fingerprint") or ""),
+            starts_at=_text(raw.get("startsAt") or ""),
+            ends_at=_text(raw.get("endsAt") or ""),
             labels=labels,
             annotations=_text_map(raw.get("annotations"), "annotations"),
         ))

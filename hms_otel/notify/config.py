@@ -23,15 +23,98 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hms_otel.errors import HmsError, Problem
 from hms_otel.notify.addresses import ALLOW_VARIABLE
 
 DEFAULT_PORT = 9095
 
 
-class ConfigError(ValueError):
-    """The notifier configuration is unusable; the message names the file or variable."""
+class ConfigError(HmsError, ValueError):
+    """The notifier configuration is unusable; the message names the file (``file:line:col``) or variable."""
+
+
+#: Every setting of the file: a text value, or a section of them. ``"urls"``: a mapping of names to
+#: URLs; ``"hosts"``: a list of host names.
+_TEXT, _URL, _URLS, _HOSTS = "text", "url", "urls", "hosts"
+_SCHEMA: dict[str, Any] = {
+    "listen": _TEXT, "token": _TEXT, "token_file": _TEXT, "state_dir": _TEXT, "log_store": _URL,
+    "sms": {"account_sid": _TEXT, "auth_token": _TEXT, "auth_token_file": _TEXT, "from": _TEXT,
+            "messaging_service_sid": _TEXT, "base_url": _URL},
+    "slack": {"webhook_url": _URL, "channels": _URLS},
+    "teams": _URLS,
+    "webhook": {"allowed_hosts": _HOSTS},
+}
+_REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_:-]*")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings of ``path``, checked against :data:`_SCHEMA`: every problem (not UTF-8, a YAML
+    error, a duplicate or unknown key, a value of the wrong kind, a ``${VAR}`` that nothing expands)
+    at once, as ``file:line:col: message``."""
+    from hms_otel import yamlfile  # the strict reader: no aliases (bombs), no duplicate keys, bounded size
+    from hms_otel.errors import ProblemsError
+
+    shown = str(path)
+    try:
+        root = yamlfile.read_bytes(yamlfile.read_file_bytes(path, shown, what="notifier config"), shown,
+                                   what="notifier config")
+    except ProblemsError as error:
+        raise ConfigError(str(error)) from None
+    if root is None:
+        return {}
+    problems: list[Problem] = []
+
+    def text(node: yamlfile.Node, what: str, kind: str) -> str | None:
+        try:
+            value = yamlfile.text(node, what)
+        except yamlfile.NodeError as error:
+            problems.append(error.problem())
+            return None
+        reference = _REFERENCE.search(value)
+        if reference:
+            problems.append(Problem(node.location, f"{what}: {reference.group()}... is not expanded here; set the "
+                                                   "environment variable the notifier reads (HMS_...) or use a "
+                                                   "*_file setting"))
+        elif kind == _URL and not value.startswith(("http://", "https://")):
+            problems.append(Problem(node.location, f"{what} must be a URL starting with https:// or http://, "
+                                                   f"not {value[:60]!r}"))
+        return value
+
+    def mapping(node: yamlfile.Node, what: str) -> yamlfile.MapNode | None:
+        if isinstance(node, yamlfile.MapNode):
+            return node
+        problems.append(Problem(node.location, f"{what} must be a mapping, not {node.describe()}"))
+        return None
+
+    def section(node: yamlfile.Node, schema: Any, what: str) -> Any:
+        if isinstance(schema, dict):
+            found = mapping(node, what)
+            if found is None:
+                return {}
+            values: dict[str, Any] = {}
+            for key, (key_node, value_node) in found.fields().items():
+                if key not in schema:
+                    known = ", ".join(schema)
+                    problems.append(Problem(key_node.location, f"unknown setting {key!r} in {what} (known: {known})"))
+                    continue
+                values[key] = section(value_node, schema[key], f"{what}.{key}" if what != "the file" else key)
+            return values
+        if schema == _URLS:
+            found = mapping(node, what)
+            return {} if found is None else {key: text(value, f"{what}.{key}", _URL)
+                                             for key, (_key, value) in found.fields().items()}
+        if schema == _HOSTS:
+            if not isinstance(node, yamlfile.ListNode):
+                problems.append(Problem(node.location, f"{what} must be a list of host names, "
+                                                       "e.g. [hooks.example.gov]"))
+                return []
+            return [text(item, f"{what} entry", _TEXT) for item in node.items]
+        return text(node, what, schema)
+
+    data: dict[str, Any] = section(root, _SCHEMA, "the file")
+    if problems:
+        raise ConfigError("\n".join(str(problem) for problem in sorted(problems, key=lambda p: p.location)))
+    return data
 
 
 @dataclass(frozen=True)
@@ -122,21 +205,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
     where = "environment"
     if path is not None:
         where = str(path)
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{line}: not valid YAML: {getattr(error, 'problem', error)}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings")
-        data = loaded or {}
-        unknown = set(data) - {"listen", "token", "token_file", "state_dir", "log_store", "sms", "slack", "teams",
-                               "webhook"}
-        if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        data = _read_file(Path(path))
 
     def pick(variable: str, value: object) -> str:
         return (env.get(variable) or "").strip() or str(value or "").strip()

@@ -5,6 +5,7 @@ episode with the fix, and a local print of anything that could not be sent in
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -30,12 +31,14 @@ class Backoff:
     cap_s: float = 300.0
     #: After this long a message is printed locally and given up.
     max_age_s: float = 24 * 3600.0
+    #: The longest ``Retry-After`` obeyed: a provider asking for days would hold a page past ``max_age_s``.
+    retry_after_cap_s: float = 3600.0
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
-        """Full jitter on an exponential step; a provider's ``Retry-After`` is the minimum."""
+        """Full jitter on an exponential step; a provider's ``Retry-After`` (up to its cap) is the minimum."""
         step = min(self.cap_s, self.first_s * self.factor ** max(0, attempts - 1))
         delay = random.uniform(step / 2, step)
-        return max(delay, retry_after) if retry_after is not None else delay
+        return max(delay, min(retry_after, self.retry_after_cap_s)) if retry_after is not None else delay
 
 
 class Dispatcher:
@@ -104,7 +107,15 @@ class Dispatcher:
             entry.last_error = f"internal error: {error!r}"
             entry.next_at = time.time() + self.backoff.delay(entry.attempts + 1, None)
             entry.attempts += 1
-            self.journal.save(entry)
+            if entry.attempts == 1:  # retried silently, a bug would hold the page with nobody told
+                self.say(f"✗ internal error sending to {entry.channel}:{entry.target}: {error!r}; retrying "
+                         f"with backoff (journal: {self.journal.directory})")
+            if time.time() - entry.created > self.backoff.max_age_s:
+                entry.state = EXPIRED
+                self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
+                         f"({entry.last_error}); the alert was {entry.event.get('name')!r}")
+            with contextlib.suppress(OSError):  # a full disk: the entry stays due in memory all the same
+                self.journal.save(entry)
         finally:
             with self._lock:
                 self._in_flight.discard(entry.key)

@@ -50,7 +50,10 @@ class Entry:
 def delivery_key(channel: str, target: str, event: AlertEvent) -> str:
     import hashlib  # loads OpenSSL: only the notifier, which adds entries, needs it (not `hms-ops up`, a reader)
 
-    raw = "\x00".join((channel, target, event.fingerprint or event.name, event.status, event.starts_at))
+    # Alertmanager's fingerprint is a hash of the labels; another sender may leave it out, and then the
+    # labels themselves tell alerts apart (by name alone, db1's and db2's disk_full would be one message).
+    identity = event.fingerprint or json.dumps(sorted(event.labels.items()), ensure_ascii=False)
+    raw = "\x00".join((channel, target, identity, event.status, event.starts_at))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

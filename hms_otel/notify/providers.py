@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import http.client
 import json
 import time
 import urllib.error
@@ -54,7 +55,10 @@ class Reply:
 
 def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> Reply:
     """POST; a non-2xx answer or no answer is :class:`DeliveryFailed` (with ``Retry-After`` honoured)."""
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    except ValueError as error:  # "api.twilio.com" without a scheme: every attempt would fail the same way
+        raise DeliveryFailed(f"{url!r} is not a URL ({error})", fix=f"{fix}; a URL starts with https://") from None
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
             return Reply(response.status, response.read(), {k.lower(): v for k, v in response.headers.items()})
@@ -64,6 +68,9 @@ def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> Reply:
         hint = fix if error.code in (400, 401, 403, 404) else "the provider is failing; delivery is retried"
         raise DeliveryFailed(f"{_host(url)} answered HTTP {error.code}: {text}", fix=hint,
                              retry_after=retry_after) from None
+    except http.client.HTTPException as error:  # an answer that is not HTTP (a wrong port, a broken proxy)
+        raise DeliveryFailed(f"{_host(url)} answered something that is not HTTP ({type(error).__name__}: "
+                             f"{str(error)[:100]!r})", fix=f"check the provider URL ({_host(url)})") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DeliveryFailed(f"cannot reach {_host(url)}: {reason}",
@@ -223,7 +230,12 @@ class LocalPrinter:
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         header = f"📱 {CHANNEL_NAMES.get(self.channel, self.channel)} to {target} (not sent: no provider configured)"
-        self.outbox.parent.mkdir(parents=True, exist_ok=True)
-        with self.outbox.open("a", encoding="utf-8") as outbox:
-            outbox.write(f"--- {stamp} UTC {self.channel}:{target}\n{message.text}\n")
+        # Shown first: a full disk under the outbox must not keep the message off the console too (and,
+        # raised, it would be retried and shown again and again).
         self.say("\n".join([header, *message.lines]))
+        try:
+            self.outbox.parent.mkdir(parents=True, exist_ok=True)
+            with self.outbox.open("a", encoding="utf-8") as outbox:
+                outbox.write(f"--- {stamp} UTC {self.channel}:{target}\n{message.text}\n")
+        except OSError as error:
+            self.say(f"✗ the message above was not kept in {self.outbox}: {error.strerror or error}")

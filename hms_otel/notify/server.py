@@ -37,6 +37,9 @@ from hms_otel.terminal import safe_text
 
 CHANNELS = ("sms", "slack", "teams", "webhook")
 _MAX_BODY = 4 * 1024 * 1024
+#: A client silent this long is hung up on: without it one that stops sending half way (or
+#: dribbles headers) holds a thread and a socket for good.
+_CLIENT_TIMEOUT_S = 30.0
 
 
 def _print(text: str) -> None:
@@ -105,6 +108,8 @@ class Notifier:
         self._webhook = _Guarded(config.webhook_allowed_hosts)
         self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.printer, backoff)
         self._server: ThreadingHTTPServer | None = None
+        self._journal_problem: str | None = None
+        self._journal_lock = threading.Lock()
 
     # -- routing ---------------------------------------------------------------------------------
     def printer(self, channel: str, _target: str) -> Provider:
@@ -131,6 +136,17 @@ class Notifier:
             self.dispatcher.submit(entry)
         return added, duplicates
 
+    def journal_failed(self, reason: str | None) -> None:
+        """Say once per episode that webhooks are refused because the journal cannot be written
+        (``None``: it can again)."""
+        with self._journal_lock:
+            was, self._journal_problem = self._journal_problem, reason
+        if reason is not None and was is None:
+            self.say(f"✗ notifier: cannot write the journal ({reason}) in {self.journal.directory}; "
+                     "alerts are refused with 503 so Alertmanager re-sends them. Fix: free space there.")
+        elif reason is None and was is not None:
+            self.say("✓ notifier: the journal can be written again")
+
     def authorised(self, header: str | None) -> bool:
         scheme, _, credentials = (header or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(),
@@ -138,8 +154,7 @@ class Notifier:
 
     def serve(self) -> ThreadingHTTPServer:
         """Bind, resume what the journal holds, and serve on a thread; returns the server."""
-        server = ThreadingHTTPServer((self.config.host, self.config.port), _handler(self))
-        server.daemon_threads = True
+        server = _Server((self.config.host, self.config.port), _handler(self))
         self._server = server
         self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
         resumed = self.dispatcher.start()
@@ -158,6 +173,7 @@ class Notifier:
 def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "hms-notifier"
+        timeout = _CLIENT_TIMEOUT_S
 
         def _answer(self, status: int, text: str) -> None:
             body = (json.dumps({"status": "ok" if status < 300 else "error", "message": text}) + "\n").encode()
@@ -189,22 +205,50 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             if channel not in CHANNELS or not target:
                 self._answer(400, f"channel must be one of {', '.join(CHANNELS)} and target must be set")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not declared.isascii() or not declared.isdigit():
+                # int() would take "-1" (a read until the client hangs up) or raise from the handler.
+                self._answer(400, f"Content-Length must be the body's size in bytes, not {declared[:40]!r}")
+                return
+            length = int(declared)
             if length > _MAX_BODY:
                 self._answer(413, "webhook message too large")
                 return
             try:
                 payload = json.loads(self.rfile.read(length) or b"null")
                 added, duplicates = notifier.accept(channel, target, payload)
+            except OSError as error:  # disk full, read-only: Alertmanager re-sends on 5xx, duplicates collapse
+                reason = error.strerror or str(error)
+                notifier.journal_failed(reason)
+                self._answer(503, f"cannot journal the alerts: {reason}; re-send them (those already journaled "
+                                  "are collapsed)")
+                return
+            except RecursionError:  # json's decoder recurses once per level: a few thousand '[' exhaust it
+                self._answer(400, "not an Alertmanager webhook message: JSON nested too deeply")
+                return
             except (ValueError, BadPayload) as error:
                 self._answer(400, f"not an Alertmanager webhook message: {error}")
                 return
+            notifier.journal_failed(None)
             self._answer(200, f"journaled {added}, collapsed {duplicates} duplicate(s)")
 
         def log_message(self, format: str, *args: object) -> None:  # the console is for people
             pass
 
     return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """One line in the log, not socketserver's traceback: a client that hangs up mid-answer is routine,
+        anything else is worth a line naming it."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"notifier: request from {client_address[0]} failed: {type(error).__name__}: {error}",
+              file=sys.stderr, flush=True)
 
 
 def serve(config_path: Path | None, actions: list[tuple[str, str]] | None = None) -> None:

@@ -1,0 +1,76 @@
+"""A broken notifier config is named at file:line:col, every problem at once, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hms_otel.errors import HmsError
+from hms_otel.notify.config import ConfigError, load
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (b"\xff\xfe\x00garbage", ":1:1: not UTF-8 text"),
+    (b"token: x\nslack: {channels: [a, b]}\n", ":2:19: slack.channels must be a mapping, not a list"),
+    (b"token: x\nwebhook: {allowed_hosts: hooks.example.gov}\n", ":2:26: webhook.allowed_hosts must be a list"),
+    (b"token: x\ntoken: y\n", ":2:1: duplicate key 'token'"),
+    (b"token: x\nsms: {acount_sid: AC1}\n", ":2:7: unknown setting 'acount_sid' in sms"),
+    (b"token: ${NOTIFIER_TOKEN}\n", ":1:8: token: ${NOTIFIER_TOKEN... is not expanded here"),
+    (b"token: x\nsms: {auth_token: $TWILIO_TOKEN}\n", ":2:19: sms.auth_token: $TWILIO_TOKEN... is not expanded"),
+    (b"a: &a [x, x]\nb: &b [*a, *a]\ntoken: *b\n", ":1:4: YAML anchor &a is not allowed"),
+    (b"token: x\nsms: {base_url: api.twilio.com}\n", ":2:17: sms.base_url must be a URL starting with https://"),
+    (b"a: " + b"[" * 5000 + b"\n", ":1:"),
+    (b"1: x\ntoken: x\n", ":1:1: unknown setting '1'"),
+    (b"token: x\nteams: {ops: }\n", ":2:14: teams.ops is empty"),
+    (b"token: [x]\n", ":1:8: token must be text, not a list"),
+    (b"- token: x\n", ":1:1: the file must be a mapping, not a list"),
+    (b"token: x\n" + b"#" * 1_000_001 + b"\n", ": notifier config is larger than"),
+    (b"token: x\nsms: {a: [}\n", ":2:11: invalid YAML"),
+])
+def test_a_broken_config_is_located(tmp_path: Path, text: bytes, expected: str) -> None:
+    path = tmp_path / "notifier.yml"
+    path.write_bytes(text)
+    with pytest.raises(ConfigError) as refused:
+        load(path, environ={})
+    assert isinstance(refused.value, HmsError)
+    assert str(refused.value).startswith(str(path)), str(refused.value)
+    assert expected in str(refused.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "notifier.yml"
+    path.write_text("tokn: x\nsms: {from: [1]}\nslack: {webhook_url: hooks.slack.com}\n")
+    with pytest.raises(ConfigError) as refused:
+        load(path, environ={})
+    assert [line.split(": ", 1)[0] for line in str(refused.value).splitlines()] == \
+        [f"{path}:1:1", f"{path}:2:13", f"{path}:3:22"]
+
+
+def test_the_stacks_generated_config_and_a_full_one_still_load(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("s3cret\n")
+    path = tmp_path / "notifier.yml"
+    path.write_text(f'{{"listen": "127.0.0.1:9195", "token_file": "{tmp_path / "token"}", "state_dir": "{tmp_path}"}}')
+    assert load(path, environ={}).token == "s3cret"
+    path.write_text("token: t\nsms: {account_sid: AC1, auth_token: a, from: '+15550100', base_url: https://x.example}\n"
+                    "slack: {webhook_url: https://hooks.slack.com/services/T/B/x, channels: {'#ops': https://h.example}}\n"
+                    "teams: {ops: https://prod.logic.azure.com/workflows/1}\nwebhook: {allowed_hosts: [hooks.local]}\n"
+                    "log_store: http://127.0.0.1:9428\n")
+    config = load(path, environ={})
+    assert config.sms.configured and config.slack_channels == {"#ops": "https://h.example"}
+    assert config.teams == {"ops": "https://prod.logic.azure.com/workflows/1"}
+    assert config.webhook_allowed_hosts == ("hooks.local",)
+
+
+def test_the_command_exits_1_with_the_location(tmp_path: Path) -> None:
+    path = tmp_path / "notifier.yml"
+    path.write_bytes(b"token: x\nslack: {channels: [a]}\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HMS_")}
+    done = subprocess.run([sys.executable, "-m", "hms_otel.cli", "notifier", f"--config={path}"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert f"{path}:2:19: slack.channels must be a mapping" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr

@@ -1,0 +1,143 @@
+"""Hostile or broken requests and a broken disk: a clear answer, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hms_otel.notify.config import NotifierConfig
+from hms_otel.notify.server import Notifier
+from hms_otel.stack.processes import free_port
+
+TOKEN = "t0ken-for-tests"
+
+
+@pytest.fixture()
+def notifier(tmp_path: Path) -> Iterator[Notifier]:
+    said: list[str] = []
+    running = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state"),
+                       say=said.append)
+    running.said = said  # type: ignore[attr-defined]
+    running.serve()
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def exchange(notifier: Notifier, head: bytes, body: bytes = b"", timeout: float = 10.0) -> bytes:
+    """Send raw bytes; everything the notifier answers before it closes the connection."""
+    with socket.create_connection(("127.0.0.1", notifier.config.port), timeout=timeout) as conn:
+        conn.sendall(head + body)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def post_raw(notifier: Notifier, body: bytes, length: str | None = None) -> bytes:
+    head = (b"POST /v1/alerts?channel=sms&target=%2B15551234 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + (length if length is not None else str(len(body))).encode() + b"\r\n\r\n")
+    return exchange(notifier, head, body)
+
+
+def status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+@pytest.mark.parametrize(("body", "length"), [
+    (b"[" * 200_000, None),                                                   # nested deeper than any parser
+    (b'{"alerts": [{"labels": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}]}", None),
+    (b"{}", "abc"),                                                           # Content-Length not a number
+    (b"{}", "-1"),                                                            # would read until the client hangs up
+    (b"{}", "1e3"),
+])
+def test_malformed_requests_get_a_400_not_a_traceback(notifier: Notifier, capfd: pytest.CaptureFixture[str],
+                                                      body: bytes, length: str | None) -> None:
+    answer = post_raw(notifier, body, length)
+    assert status(answer) == 400, answer[:300]
+    message = json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"]
+    assert "Content-Length" in message or "nested" in message
+    assert "Traceback" not in capfd.readouterr().err
+    assert list(notifier.journal.directory.glob("*.json")) == []
+
+
+def alerts_body(*alerts: dict[str, object]) -> bytes:
+    return json.dumps({"version": "4", "status": "firing", "alerts": list(alerts)}).encode()
+
+
+def test_one_unencodable_alert_loses_none_of_its_group(notifier: Notifier) -> None:
+    # A lone surrogate (valid JSON escape, not encodable as UTF-8) in the middle alert of a group.
+    body = alerts_body({"labels": {"alertname": "first"}, "fingerprint": "f1"},
+                       {"labels": {"alertname": "second \ud800 half"}, "fingerprint": "f2",
+                        "annotations": {"message": "broken \udfff text"}},
+                       {"labels": {"alertname": "third"}, "fingerprint": "f3"})
+    answer = post_raw(notifier, body)
+    assert status(answer) == 200, answer
+    assert b"journaled 3" in answer
+    names = sorted(entry.alert().name for entry in notifier.journal.entries())
+    assert names == ["first", "second \ufffd half", "third"]
+
+
+def test_alerts_without_a_fingerprint_are_told_apart_by_their_labels(notifier: Notifier) -> None:
+    body = alerts_body({"labels": {"alertname": "disk_full", "instance": "db1"}},
+                       {"labels": {"alertname": "disk_full", "instance": "db2"}})
+    assert b"journaled 2, collapsed 0" in post_raw(notifier, body)
+    assert b"journaled 0, collapsed 2" in post_raw(notifier, body)  # a re-send is still collapsed
+
+
+def test_a_full_disk_answers_503_and_the_resend_loses_nothing(notifier: Notifier,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from hms_otel.notify.journal import Journal
+
+    body = alerts_body(*({"labels": {"alertname": f"a{n}"}, "fingerprint": f"f{n}"} for n in range(3)))
+    real_save = Journal.save
+    calls = []
+
+    def full_after_one(self: Journal, entry: object) -> None:
+        calls.append(entry)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(self, entry)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Journal, "save", full_after_one)
+    answer = post_raw(notifier, body)
+    assert status(answer) == 503, answer
+    assert b"No space left on device" in answer
+    said = notifier.said  # type: ignore[attr-defined]
+    assert any("journal" in line and "No space left" in line for line in said), said
+    monkeypatch.setattr(Journal, "save", real_save)
+    answer = post_raw(notifier, body)  # Alertmanager re-sends the group
+    assert b"journaled 2, collapsed 1" in answer, answer
+    assert sorted(entry.alert().name for entry in notifier.journal.entries()) == ["a0", "a1", "a2"]
+
+
+def test_a_client_that_stalls_is_hung_up_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from hms_otel.notify import server
+
+    monkeypatch.setattr(server, "_CLIENT_TIMEOUT_S", 1.0)
+    slow = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state"),
+                    say=lambda _text: None)
+    slow.serve()
+    try:
+        for partial in (b"POST /v1/alerts HTTP/1.1\r\nHost: x\r\n",  # headers never finished
+                        b"POST /v1/alerts?channel=sms&target=%2B1555 HTTP/1.1\r\nAuthorization: Bearer "
+                        + TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n{\"alerts\""):  # body never finished
+            with socket.create_connection(("127.0.0.1", slow.config.port), timeout=10) as conn:
+                conn.sendall(partial)
+                started = time.monotonic()
+                while conn.recv(65536):
+                    pass
+                assert time.monotonic() - started < 5  # hung up on, not held for ever
+    finally:
+        slow.close()
+    assert list((tmp_path / "state" / "journal").glob("*.json")) == []

@@ -1,0 +1,134 @@
+"""Providers that answer garbage, point nowhere or ask to wait for ever: every message still arrives
+or is printed, and the console says why."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from hms_otel.notify.config import NotifierConfig, SmsSettings
+from hms_otel.notify.delivery import Backoff
+from hms_otel.notify.server import Notifier
+from hms_otel.stack.processes import free_port
+
+from ..support import eventually
+from .standins import TWILIO_CREATED, Answer, StandIn
+from .test_delivery import TOKEN, post, webhook
+
+
+@contextmanager
+def garbage_server() -> Iterator[str]:
+    """Accepts connections and answers a line that is not HTTP."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def notifier(tmp_path: Path, base_url: str, said: list[str], backoff: Backoff) -> Notifier:
+    config = NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state",
+                            sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=base_url))
+    return Notifier(config, say=said.append, backoff=backoff)
+
+
+def test_a_provider_answering_garbage_is_a_reported_failure_and_the_message_is_printed_in_the_end(
+        tmp_path: Path) -> None:
+    said: list[str] = []
+    with garbage_server() as url:
+        running = notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
+        running.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+            eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+            eventually(running.dispatcher.idle, 10, "the dispatcher to finish")
+        finally:
+            running.close()
+    failing = [line for line in said if "failing" in line]
+    assert len(failing) == 1 and "not HTTP" in failing[0], said
+    assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_a_provider_url_without_a_scheme_is_a_reported_failure(tmp_path: Path) -> None:
+    said: list[str] = []
+    running = notifier(tmp_path, "api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
+    running.serve()
+    try:
+        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+    finally:
+        running.close()
+    assert any("failing" in line and "api.twilio.example" in line for line in said), said
+    assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_a_retry_after_of_years_is_not_honoured_past_the_cap(tmp_path: Path) -> None:
+    said: list[str] = []
+    forever = Answer(429, b"slow down", (("Retry-After", "999999999"),))
+    with StandIn(TWILIO_CREATED, [forever]) as twilio:
+        running = notifier(tmp_path, twilio.url, said,
+                           Backoff(first_s=0.1, cap_s=0.2, retry_after_cap_s=0.5))
+        running.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+            eventually(twilio.snapshot, 20, "the retry after the capped Retry-After")
+        finally:
+            running.close()
+        assert len(twilio.received) == 2
+        assert twilio.received[1].at - twilio.received[0].at < 5
+
+
+def test_a_bug_in_a_provider_is_said_once_and_gives_up_in_the_end(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hms_otel.notify.providers import TwilioSms
+
+    def broken(*_args: object) -> None:
+        raise KeyError("sid")
+
+    monkeypatch.setattr(TwilioSms, "send", broken)
+    said: list[str] = []
+    running = notifier(tmp_path, "https://api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
+    running.serve()
+    try:
+        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+        eventually(running.dispatcher.idle, 10, "the dispatcher to let it go")
+    finally:
+        running.close()
+    assert len([line for line in said if "internal error" in line and "KeyError" in line]) == 2, said
+
+
+def test_a_full_disk_under_the_outbox_still_shows_the_message(tmp_path: Path) -> None:
+    from hms_otel.notify.message import Message
+    from hms_otel.notify.providers import LocalPrinter
+
+    from .test_message import event
+
+    said: list[str] = []
+    outbox = tmp_path / "outbox.txt"
+    outbox.mkdir()  # appending fails as on a full disk (IsADirectoryError is an OSError like ENOSPC)
+    LocalPrinter(outbox, said.append, "sms").send("+15551234", Message("[HMS-OPS] ALERT – x", "body", None), event())
+    assert any("[HMS-OPS] ALERT – x" in line for line in said), said
+    assert any("not kept in" in line and str(outbox) in line for line in said), said
