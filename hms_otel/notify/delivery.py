@@ -1,7 +1,8 @@
 """Deliver journaled messages: retries with exponential backoff and jitter
 (``Retry-After`` wins when a provider sends it), one console report per failure
 episode with the fix, and a local print of anything that could not be sent in
-``max_age`` so nothing is silently lost."""
+``max_age``, or that the provider refused for good (a wrong number, wrong
+credentials, a revoked webhook), so nothing is silently lost."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hms-notify")
         self._pending: dict[str, Entry] = {}
         self._in_flight: set[str] = set()
-        self._failing: dict[str, int] = {}  # destination -> failed attempts this episode
+        self._failing: dict[str, int] = {}  # destination -> failed attempts this episode (given-up ones too)
+        self._retrying: set[str] = set()  # destinations whose "failing ... retrying" was said this episode
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -147,14 +149,16 @@ class Dispatcher:
             entry.attempts += 1
             entry.last_error = failure.reason
             entry.history.append(f"{time.strftime('%H:%M:%S')} {failure.reason}")
-            if time.time() - entry.created > self.backoff.max_age_s:
+            with self._lock:
+                self._failing[destination] = self._failing.get(destination, 0) + 1
+            if failure.permanent or time.time() - entry.created > self.backoff.max_age_s:
                 self._expire(entry, message, event, failure)
                 return
             entry.next_at = time.time() + self.backoff.delay(entry.attempts, failure.retry_after)
             self.journal.save(entry)
             with self._lock:
-                first = destination not in self._failing
-                self._failing[destination] = self._failing.get(destination, 0) + 1
+                first = destination not in self._retrying
+                self._retrying.add(destination)
             if first:
                 channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
                 fix = f" Fix: {failure.fix}." if failure.fix else ""
@@ -167,13 +171,24 @@ class Dispatcher:
         self.journal.save(entry)
         with self._lock:
             failed = self._failing.pop(destination, 0)
+            self._retrying.discard(destination)
         if failed:
             channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
             self.say(f"✓ {channel} delivery to {entry.target} works again (after {failed} failed attempts)")
 
     def _expire(self, entry: Entry, message: Message, event: AlertEvent, failure: DeliveryFailed) -> None:
         entry.state = EXPIRED
-        self.journal.save(entry)
-        self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
-                 f"({failure.reason}); the message follows")
+        if failure.permanent:
+            entry.history.append(f"{time.strftime('%H:%M:%S')} given up: HTTP {failure.status} is final")
+        # A full disk must not keep the message off the console: unsaved, the entry stays pending on disk
+        # and is tried (and shown) again after a restart, which beats losing it.
+        with contextlib.suppress(OSError):
+            self.journal.save(entry)
+        if failure.permanent:
+            fix = f" Fix: {failure.fix}." if failure.fix else ""
+            self.say(f"✗ gave up sending to {entry.channel}:{entry.target} at once: {failure.reason}; "
+                     f"retrying cannot change that answer.{fix} The message follows.")
+        else:
+            self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
+                     f"({failure.reason}); the message follows")
         self.fallback(entry.channel, entry.target).send(entry.target, message, event)

@@ -3,7 +3,8 @@ Teams (Workflows webhook, Adaptive Card), Slack (incoming webhook), any JSON
 webhook; and the local printer used when a channel has no provider.
 
 A provider sends one message and either returns or raises
-:class:`DeliveryFailed` saying whether to retry, when, and how to fix it.
+:class:`DeliveryFailed` saying whether to retry (:func:`is_permanent` decides
+it for every channel), when, and how to fix it.
 """
 
 from __future__ import annotations
@@ -25,16 +26,39 @@ from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.message import Message
 
 _TIMEOUT_S = 10.0
+#: The most of an error answer read: its first words say what is wrong, a hostile one may not end.
+_MAX_ERROR_BODY = 64 * 1024
+#: 4xx answers a later attempt can get past: Request Timeout, Conflict (the state it names may change),
+#: Too Early, Too Many Requests (``Retry-After``). Any other 4xx says the request itself is wrong (the
+#: number, the credentials, the URL), and Twilio, Slack and Teams give the same answer until someone
+#: changes it: retried for ``max_age`` it only keeps the page from anyone for a day.
+_RETRIED_4XX = frozenset({408, 409, 425, 429})
+
+
+def is_permanent(status: int | None) -> bool:
+    """Whether an answer with HTTP ``status`` can never become a delivery by retrying: the one place that
+    decides it, for every channel. No answer (``None``: network, not HTTP), 5xx and the 4xx above are retried."""
+    return status is not None and 400 <= status < 500 and status not in _RETRIED_4XX
 
 
 class DeliveryFailed(Exception):
-    """One attempt failed. ``retry_after``: seconds the provider asked us to wait; ``fix``: what to change."""
+    """One attempt failed. ``retry_after``: seconds the provider asked us to wait; ``fix``: what to change;
+    ``status``: the HTTP status answered (``None``: no HTTP answer); ``code``: the provider's own error code
+    (Twilio's ``code``), "" when it gave none."""
 
-    def __init__(self, reason: str, *, fix: str = "", retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, fix: str = "", retry_after: float | None = None, status: int | None = None,
+                 code: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.fix = fix
         self.retry_after = retry_after
+        self.status = status
+        self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        """Retrying cannot help: give the message up now (see :func:`is_permanent`)."""
+        return is_permanent(self.status)
 
 
 class Provider(Protocol):
@@ -63,11 +87,11 @@ def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> Reply:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
             return Reply(response.status, response.read(), {k.lower(): v for k, v in response.headers.items()})
     except urllib.error.HTTPError as error:
-        text = error.read().decode(errors="replace").strip()[:300]
+        text, code = _error_text(error.read(_MAX_ERROR_BODY))
         retry_after = _retry_after(error.headers.get("Retry-After"))
-        hint = fix if error.code in (400, 401, 403, 404) else "the provider is failing; delivery is retried"
+        hint = fix if is_permanent(error.code) else "the provider is failing; delivery is retried"
         raise DeliveryFailed(f"{_host(url)} answered HTTP {error.code}: {text}", fix=hint,
-                             retry_after=retry_after) from None
+                             retry_after=retry_after, status=error.code, code=code) from None
     except http.client.HTTPException as error:  # an answer that is not HTTP (a wrong port, a broken proxy)
         raise DeliveryFailed(f"{_host(url)} answered something that is not HTTP ({type(error).__name__}: "
                              f"{str(error)[:100]!r})", fix=f"check the provider URL ({_host(url)})") from None
@@ -75,6 +99,28 @@ def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> Reply:
         reason = getattr(error, "reason", error)
         raise DeliveryFailed(f"cannot reach {_host(url)}: {reason}",
                              fix=f"check the network and the provider URL ({_host(url)})") from None
+
+
+def _error_text(body: bytes) -> tuple[str, str]:
+    """The provider's own words for an error answer, on one line, and its error code ("" if none).
+
+    Twilio answers ``{"code": 21211, "message": "The 'To' number ... is not a valid phone number.",
+    "more_info": ..., "status": 400}``; Power Automate (Teams Workflows) ``{"error": {"code": ...,
+    "message": ...}}``; Slack's incoming webhooks a bare word such as ``no_service`` or ``invalid_payload``.
+    """
+    raw = body.decode(errors="replace").strip()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict):
+        inner = data["error"] if isinstance(data.get("error"), dict) else data
+        message, code = inner.get("message"), inner.get("code")
+        if isinstance(message, str) and message.strip():
+            code_text = str(code) if isinstance(code, (int, str)) and not isinstance(code, bool) else ""
+            text = " ".join(message.split())
+            return (f"{text} (code {code_text})" if code_text else text)[:300], code_text[:40]
+    return " ".join(raw.split())[:300], ""
 
 
 def _host(url: str) -> str:
@@ -94,6 +140,16 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+#: Twilio error codes (twilio.com/docs/api/errors) that blame the 'To' number (21211 not a valid phone
+#: number, 21604 missing, 21608 not verified on a trial account, 21610 unsubscribed, 21612 unroutable,
+#: 21614 not SMS-capable) or the sender (21212 not valid, 21601, 21606 and 21659 not an SMS-capable number
+#: of this account): the console then names that setting instead of all of them.
+_TWILIO_TO_CODES = frozenset({"21211", "21604", "21608", "21610", "21612", "21614"})
+_TWILIO_FROM_CODES = frozenset({"21212", "21601", "21606", "21659"})
+_TWILIO_SETTINGS = ("check HMS_TWILIO_ACCOUNT_SID, HMS_TWILIO_AUTH_TOKEN and HMS_TWILIO_FROM "
+                    "(or sms: in the notifier config file) and the number in the alert file")
 
 
 class TwilioSms:
@@ -121,11 +177,30 @@ class TwilioSms:
         else:
             form["From"] = self.sender
         credentials = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        post(self.url, urllib.parse.urlencode(form).encode(),
-             {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}",
-              "Accept": "application/json"},
-             fix="check HMS_TWILIO_ACCOUNT_SID, HMS_TWILIO_AUTH_TOKEN and HMS_TWILIO_FROM "
-                 "(or sms: in the notifier config file) and the number in the alert file")
+        try:
+            post(self.url, urllib.parse.urlencode(form).encode(),
+                 {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}",
+                  "Accept": "application/json"}, fix=_TWILIO_SETTINGS)
+        except DeliveryFailed as failure:
+            if failure.permanent:
+                failure.fix = self.fix(failure, target)
+            raise
+
+    def fix(self, failure: DeliveryFailed, target: str) -> str:
+        """What to change for a final answer, as narrowly as the status and Twilio's code tell."""
+        sender = ("HMS_TWILIO_MESSAGING_SERVICE_SID (messaging_service_sid" if self.messaging_service_sid
+                  else "HMS_TWILIO_FROM (from")
+        if failure.status in (401, 403):  # 20003 "Authenticate": the SID and token do not match
+            return ("check HMS_TWILIO_ACCOUNT_SID and HMS_TWILIO_AUTH_TOKEN (account_sid and auth_token "
+                    "under sms: in the notifier config file)")
+        if failure.status == 404:  # 20404: no such account, or not a Twilio Messages API at that URL
+            return f"check HMS_TWILIO_ACCOUNT_SID and HMS_TWILIO_BASE_URL (now {self.base_url})"
+        if failure.code in _TWILIO_TO_CODES:
+            return (f"the number {target} in the alert file's sms: action: correct it (E.164: +, country "
+                    "code, number), or see Twilio's reason for refusing it")
+        if failure.code in _TWILIO_FROM_CODES:
+            return f"check {sender} under sms: in the notifier config file): Twilio refuses it as sender"
+        return _TWILIO_SETTINGS
 
 
 def adaptive_card(message: Message, event: AlertEvent) -> dict[str, Any]:
@@ -193,9 +268,15 @@ class SlackWebhook:
         self.description = f"Slack incoming webhook at {_host(url)}"
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
-        post(self.url, json.dumps(slack_body(message, event)).encode(), {"Content-Type": "application/json"},
-             fix=f"the Slack webhook for {self.channel} is wrong or revoked: set HMS_SLACK_WEBHOOK_URL "
-                 "or slack.channels in the notifier config")
+        try:
+            post(self.url, json.dumps(slack_body(message, event)).encode(), {"Content-Type": "application/json"},
+                 fix=f"the Slack webhook for {self.channel} is wrong or revoked, or its channel archived: set "
+                     "HMS_SLACK_WEBHOOK_URL or slack.channels in the notifier config to a working one")
+        except DeliveryFailed as failure:
+            if failure.status == 400:  # invalid_payload: the URL takes other JSON than an incoming webhook
+                failure.fix = (f"the Slack URL for {self.channel} must be an incoming webhook "
+                               "(https://hooks.slack.com/services/...), not a Workflow Builder one")
+            raise
 
 
 class JsonWebhook:

@@ -1,0 +1,149 @@
+"""An answer that retrying cannot change (a wrong number, wrong credentials, a revoked webhook) gives the
+message up at once: printed and kept in the outbox, counted, one console line with the provider's words and
+the fix, and never sent again; rate limits and outages are still retried."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from hms_otel import http
+from hms_otel.notify.config import NotifierConfig, SmsSettings
+from hms_otel.notify.delivery import Backoff
+from hms_otel.notify.providers import is_permanent
+from hms_otel.notify.server import Notifier
+from hms_otel.stack.processes import free_port
+
+from ..support import eventually
+from .standins import SLACK_OK, TWILIO_CREATED, Answer, StandIn
+from .test_delivery import TOKEN, webhook
+
+HEADLINE = "[HMS-OPS] ALERT – payment_latency_ms 2.9 s (>2 s)"
+#: Twilio's documented answer for an invalid 'To' (twilio.com/docs/api/errors/21211).
+TWILIO_21211 = Answer(400, json.dumps({"code": 21211,
+                                       "message": "The 'To' number +15551234 is not a valid phone number.",
+                                       "more_info": "https://www.twilio.com/docs/errors/21211",
+                                       "status": 400}).encode(), (("Content-Type", "application/json"),))
+TWILIO_20003 = Answer(401, json.dumps({"code": 20003, "message": "Authenticate",
+                                       "more_info": "https://www.twilio.com/docs/errors/20003",
+                                       "status": 401}).encode(), (("Content-Type", "application/json"),))
+SLACK_NO_SERVICE = Answer(404, b"no_service", (("Content-Type", "text/html"),))
+GONE = Answer(410, b"this hook was deleted")
+
+
+@contextmanager
+def running(tmp_path: Path, said: list[str], **settings: Any) -> Iterator[Notifier]:
+    """A notifier with the default 24-hour ``max_age``: a message given up within seconds was given up
+    because of the answer, not its age."""
+    config = NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state", **settings)
+    notifier = Notifier(config, say=said.append, backoff=Backoff(first_s=0.1, cap_s=0.2))
+    notifier.serve()
+    try:
+        yield notifier
+    finally:
+        notifier.close()
+
+
+def send(notifier: Notifier, channel: str, target: str) -> None:
+    http.request("POST", f"http://127.0.0.1:{notifier.config.port}/v1/alerts?channel={channel}&target={quote(target)}",
+                 data=webhook(), headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+
+
+def given_up(notifier: Notifier, said: list[str], stand_in: StandIn) -> tuple[str, list[dict[str, Any]]]:
+    """Waits for the give-up, then long enough for a wrong retry (backoff 0.1-0.2 s) to show."""
+    started = time.monotonic()
+    eventually(lambda: any("gave up" in line for line in said), 10, "the message to be given up")
+    eventually(notifier.dispatcher.idle, 10, "the dispatcher to let it go")
+    assert time.monotonic() - started < 10  # at once, not after max_age (24 h)
+    time.sleep(1)
+    assert len(stand_in.received) == 1, "a final answer is not retried"
+    [line] = [line for line in said if "gave up" in line]
+    entries = [json.loads(path.read_text()) for path in notifier.journal.directory.glob("*.json")]
+    return line, entries
+
+
+def assert_printed_and_kept(tmp_path: Path, said: list[str], header: str) -> None:
+    shown = "\n".join(said)
+    assert header in shown and HEADLINE in shown, said
+    outbox = (tmp_path / "state" / "outbox.txt").read_text()
+    assert HEADLINE in outbox
+
+
+def test_twilio_refusing_the_number_gives_up_at_once_naming_the_number(tmp_path: Path) -> None:
+    said: list[str] = []
+    with StandIn(TWILIO_CREATED, [TWILIO_21211] * 5) as twilio:
+        with running(tmp_path, said, sms=SmsSettings("AC1", "secret", sender="+15550100",
+                                                     base_url=twilio.url)) as notifier:
+            send(notifier, "sms", "+15551234")
+            line, [entry] = given_up(notifier, said, twilio)
+    assert "sms:+15551234 at once" in line and "HTTP 400" in line, line
+    assert "The 'To' number +15551234 is not a valid phone number. (code 21211)" in line, line
+    assert "Fix: the number +15551234 in the alert file's sms: action" in line, line
+    assert_printed_and_kept(tmp_path, said, "📱 SMS to +15551234")
+    assert entry["state"] == "expired" and entry["attempts"] == 1 and "HTTP 400" in entry["last_error"]
+    assert not any("Retrying" in text for text in said), said
+
+
+def test_twilio_refusing_the_credentials_names_the_settings(tmp_path: Path) -> None:
+    said: list[str] = []
+    with StandIn(TWILIO_CREATED, [TWILIO_20003] * 5) as twilio:
+        with running(tmp_path, said, sms=SmsSettings("AC1", "wrong", sender="+15550100",
+                                                     base_url=twilio.url)) as notifier:
+            send(notifier, "sms", "+15551234")
+            line, _entries = given_up(notifier, said, twilio)
+    assert "HTTP 401: Authenticate (code 20003)" in line, line
+    assert "HMS_TWILIO_ACCOUNT_SID and HMS_TWILIO_AUTH_TOKEN" in line, line
+    assert_printed_and_kept(tmp_path, said, "📱 SMS to +15551234")
+
+
+def test_a_revoked_slack_webhook_gives_up_at_once_with_slacks_word(tmp_path: Path) -> None:
+    said: list[str] = []
+    with StandIn(SLACK_OK, [SLACK_NO_SERVICE] * 5) as slack:
+        with running(tmp_path, said, slack_default=f"{slack.url}/services/T0/B0/x") as notifier:
+            send(notifier, "slack", "#ach-ops")
+            line, [entry] = given_up(notifier, said, slack)
+            assert notifier.dispatcher._failing == {"slack:#ach-ops": 1}  # counted for "works again"
+    assert "slack:#ach-ops at once" in line and "HTTP 404: no_service" in line, line
+    assert "Fix: the Slack webhook for #ach-ops is wrong or revoked" in line, line
+    assert_printed_and_kept(tmp_path, said, "📱 Slack to #ach-ops")
+    assert entry["state"] == "expired" and entry["attempts"] == 1
+
+
+def test_a_webhook_that_is_gone_gives_up_at_once(tmp_path: Path) -> None:
+    said: list[str] = []
+    with StandIn(Answer(200), [GONE] * 5) as hook:
+        target = f"{hook.url}/hooks/ops"
+        with running(tmp_path, said, webhook_allowed_hosts=("127.0.0.1",)) as notifier:
+            send(notifier, "webhook", target)
+            line, [entry] = given_up(notifier, said, hook)
+    assert f"webhook:{target} at once" in line and "HTTP 410: this hook was deleted" in line, line
+    assert "Fix: the webhook" in line, line
+    assert_printed_and_kept(tmp_path, said, f"📱 webhook to {target}")
+    assert entry["state"] == "expired"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_rate_limits_and_outages_are_still_retried(tmp_path: Path, status: int) -> None:
+    said: list[str] = []
+    with StandIn(SLACK_OK, [Answer(status, b"rate_limited" if status == 429 else b"busy")] * 2) as slack:
+        with running(tmp_path, said, slack_default=f"{slack.url}/services/T0/B0/x") as notifier:
+            send(notifier, "slack", "#ach-ops")
+            eventually(slack.snapshot, 20, "the message after the retries")
+            eventually(notifier.dispatcher.idle, 10, "the dispatcher to finish")
+        assert len(slack.received) == 3
+    assert not any("gave up" in line for line in said), said
+    assert any(f"HTTP {status}" in line and "Retrying" in line for line in said), said
+    assert any("works again (after 2 failed attempts)" in line for line in said), said
+    assert not (tmp_path / "state" / "outbox.txt").exists()
+
+
+def test_which_answers_are_final() -> None:
+    assert [s for s in (400, 401, 403, 404, 405, 410, 413, 422) if not is_permanent(s)] == []
+    assert [s for s in (None, 200, 307, 408, 409, 425, 429, 500, 502, 503, 504) if is_permanent(s)] == []
