@@ -6,10 +6,16 @@
     Payment latency 2.9 s (>2 s)
     Probable source: Database connection pool exhausted (waited 9.8 s for a connection)
 
-A text fits one 160-character segment whenever the parts allow: the alert's
-own message is shortened (then dropped) first, because the headline already
+A text has at most 160 characters whenever the parts allow: the alert's own
+message is shortened (then dropped) first, because the headline already
 carries the metric, the value and the threshold; then the probable source;
 the headline is cut last.
+
+That is not one SMS segment. The headline's en dash "–" (the specified
+wording) and the ellipsis "…" are not in the GSM 03.38 7-bit alphabet, so
+every text goes out as UCS-2: 70 characters fit one segment, a longer text
+is split into segments of 67, and a full 160-character text is billed as 3
+segments (the tutorial's 130-character text as 2).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.units import format_beside, format_value
 
 PREFIX = "[HMS-OPS]"
+#: The most characters a text may have (the name is historical: see the module docstring for segments).
 SEGMENT = 160
 _ELLIPSIS = "…"
 #: A part shorter than this after trimming says nothing; drop it instead.
