@@ -19,6 +19,11 @@ class HmsError(Exception):
     """Base of the errors hms-otel raises on purpose; ``str()`` is the message for the user."""
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, cut short: a 1 MB value must not become a 1 MB message."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
 # Named tuples, not dataclasses: see "start-up" in hms_otel/stack/up.py.
 
 

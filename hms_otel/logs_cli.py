@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hms_otel.cli import GuardedGroup
+from hms_otel.envoption import EnvOption
 from hms_otel.logstore import (
     LEVELS,
     LogRecord,
@@ -67,10 +68,11 @@ class _LogsGroup(GuardedGroup):
 @click.option(
     "--state",
     type=click.Path(file_okay=False, path_type=Path),
+    cls=EnvOption,
     envvar="HMS_OPS_STATE",
     help="State folder of `hms-ops up` (default .hms-ops; env HMS_OPS_STATE).",
 )
-@click.option("--url", envvar="HMS_LOGS_URL", help="Log store URL (default: the running stack's).")
+@click.option("--url", cls=EnvOption, envvar="HMS_LOGS_URL", help="Log store URL (default: the running stack's).")
 @click.pass_context
 def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     """Search the stack's logs, follow them, or show a component's own log.

@@ -103,3 +103,50 @@ def test_output_to_a_reader_that_went_away_ends_quietly(tmp_path: Path, args: li
         os.close(write_end)
     assert done.returncode == 1
     assert [line for line in done.stderr.splitlines() if ": warning: " not in line] == [], done.stderr
+
+
+def _all_commands(command: click.Command, ctx: click.Context) -> list[click.Command]:
+    found = [command]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                found.extend(_all_commands(sub, click.Context(sub, parent=ctx, info_name=name)))
+    return found
+
+
+def test_every_option_read_from_a_variable_names_the_variable_when_wrong() -> None:
+    """A bad value from a variable was reported as the option's ("Invalid value for '--prometheus-port'")."""
+    from hms_otel.envoption import EnvOption
+
+    ctx = click.Context(cli, info_name="hms-ops")
+    with_variables = {f"{command.name} {param.name}": isinstance(param, EnvOption)
+                      for command in _all_commands(cli, ctx) for param in command.params
+                      if isinstance(param, click.Option) and param.envvar}
+    assert len(with_variables) >= 12  # the 8 ports of `up`, logs --state and --url, alerts watch's 2 URLs
+    assert [name for name, named in with_variables.items() if not named] == []
+
+
+@pytest.mark.parametrize(("args", "environ", "expected"), [
+    (["up"], {"HMS_PROMETHEUS_PORT": "abc"},
+     "HMS_PROMETHEUS_PORT='abc' is not a port number (1-65535); fix or unset it"),
+    (["up"], {"HMS_NOTIFIER_PORT": "0"}, "HMS_NOTIFIER_PORT='0' is not a port number (1-65535); fix or unset it"),
+    (["logs", "collector"], {"HMS_OPS_STATE": "{file}"}, "HMS_OPS_STATE='{file}': Directory '{file}' is a file; "
+                                                         "fix or unset it"),
+])
+def test_a_bad_variable_is_named_not_its_option(tmp_path: Path, args: list[str], environ: dict[str, str],
+                                                expected: str) -> None:
+    (tmp_path / "file").write_text("")
+    places = {"file": str(tmp_path / "file")}
+    done = subprocess.run([sys.executable, "-c", "from hms_otel.tooling import main; main()", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **{name: value.format(**places) for name, value in environ.items()}})
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "Error: " + expected.format(**places)
+    assert "Invalid value" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_option_still_names_the_option() -> None:
+    result = CliRunner().invoke(cli, ["up", "--prometheus-port", "abc"], env={"HMS_PROMETHEUS_PORT": "9090"})
+    assert result.exit_code == 2
+    assert "Invalid value for '--prometheus-port': 'abc' is not a port number (1-65535)" in result.output

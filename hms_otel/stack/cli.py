@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from hms_otel.envoption import EnvOption
 from hms_otel.stack import builds, state
 from hms_otel.stack.localstack import STANDARD_PORTS, Ports, port_option
 from hms_otel.stack.processes import process_start_ticks
@@ -20,6 +21,7 @@ from hms_otel.stack.up import (
     KNOWN_ERRORS,
     SCRAPE_INTERVAL,
     UpOptions,
+    _port,
     is_duration,
     is_interval,
 )
@@ -180,13 +182,28 @@ def _interval(_context: click.Context, _param: click.Parameter, text: str) -> st
     return text
 
 
+class _PortNumber(click.types.IntParamType):  # not ParamType[int]: click 8.1 has no generic ParamType
+    """A port, 1-65535, read as the plain parser reads it (up._port), so both take exactly the same values."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if type(value) is int:  # the default
+            return value
+        port = _port(str(value))
+        if port is None:
+            self.fail(f"{value!r} is not a port number (1-65535)", param, ctx)
+        return port
+
+
 def _port_options(func: Callable[..., None]) -> Callable[..., None]:
     for name in reversed(Ports._fields):
         option, variable = port_option(name)
         func = click.option(
             option,
             name + "_port",
-            type=click.IntRange(1, 65535),
+            cls=EnvOption,
+            type=_PortNumber(),
             default=getattr(STANDARD_PORTS, name),
             show_default=True,
             envvar=variable,
