@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -35,7 +36,7 @@ from hms_otel.logstore import (
     parse_time,
     stack_url,
 )
-from hms_otel.stack.state import state_dir
+from hms_otel.stack.state import StateFolderError, check_folder, chosen_by, state_dir
 
 _console = Console(highlight=False)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
@@ -82,7 +83,13 @@ def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     hms-ops logs tail [--service S]
     hms-ops logs COMPONENT [-f]       collector, prometheus, alertmanager, victorialogs, ...
     """
-    ctx.obj = {"state": state_dir(state), "url": url}
+    directory = state_dir(state)
+    from_variable = ctx.get_parameter_source("state") is ParameterSource.ENVIRONMENT
+    try:
+        check_folder(directory.resolve(), "HMS_OPS_STATE" if from_variable else chosen_by(state))
+    except StateFolderError as error:
+        raise click.ClickException(str(error)) from None
+    ctx.obj = {"state": directory, "url": url}
     if ctx.invoked_subcommand is None:
         components = ", ".join(_components(ctx.obj["state"])) or "none yet (is the stack started with `hms-ops up`?)"
         click.echo(ctx.get_help())

@@ -150,3 +150,49 @@ def test_a_bad_option_still_names_the_option() -> None:
     result = CliRunner().invoke(cli, ["up", "--prometheus-port", "abc"], env={"HMS_PROMETHEUS_PORT": "9090"})
     assert result.exit_code == 2
     assert "Invalid value for '--prometheus-port': 'abc' is not a port number (1-65535)" in result.output
+
+
+def _hms_ops(args: list[str], cwd: Path, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from hms_otel.tooling import main; main()", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **(environ or {})})
+
+
+@pytest.mark.parametrize("command", [["up"], ["status"], ["down"], ["logs", "collector"]])
+@pytest.mark.parametrize("place", ["file", "under-file"])
+@pytest.mark.parametrize("setting", ["--state", "HMS_OPS_STATE"])
+def test_a_state_folder_that_is_a_file_is_named_with_its_setting(tmp_path: Path, command: list[str], place: str,
+                                                                 setting: str) -> None:
+    """`HMS_OPS_STATE=/etc/passwd hms-ops up` printed "[Errno 17] File exists: '/etc/passwd'"; `status` and `down`
+    said no stack was running there."""
+    (tmp_path / "file").write_text("")
+    folder = tmp_path / "file" if place == "file" else tmp_path / "file" / "state"
+    args = [command[0], "--state", str(folder), *command[1:]] if setting == "--state" else command
+    done = _hms_ops(args, tmp_path, {"HMS_OPS_STATE": str(folder)} if setting == "HMS_OPS_STATE" else {})
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr and "Errno" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    if place == "file" and (command[0] == "logs" or setting == "--state"):  # click's check of the option, named
+        assert (f"'{setting}'" if setting == "--state" else setting) in last
+        assert f"Directory '{folder}' is a file" in last
+        return
+    what = "is a file" if place == "file" else f"cannot be created: {tmp_path / 'file'} is a file"
+    assert last == (f"Error: the state folder {folder} (from {setting}) {what}; give --state or HMS_OPS_STATE a "
+                    "folder (one that does not exist yet is created)")
+
+
+def test_an_os_error_in_the_state_folder_names_the_path_and_the_setting(tmp_path: Path) -> None:
+    (tmp_path / "state" / "hms-ops.lock").mkdir(parents=True)
+    done = _hms_ops(["up"], tmp_path, {"HMS_OPS_STATE": str(tmp_path / "state")})
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (f"Error: cannot use the state folder {tmp_path / 'state'} (from "
+                                            f"HMS_OPS_STATE): {tmp_path / 'state' / 'hms-ops.lock'}: Is a directory")
+
+
+def test_os_errors_read_as_path_and_reason() -> None:
+    from hms_otel.errors import os_error_text
+
+    assert os_error_text(FileExistsError(17, "File exists", "/etc/passwd")) == "/etc/passwd: File exists"
+    assert os_error_text(OSError(18, "Invalid cross-device link", "/a", None, "/b")) == (
+        "/a -> /b: Invalid cross-device link")
+    assert os_error_text(OSError(9, "Bad file descriptor", 3)) == "3: Bad file descriptor"
+    assert os_error_text(OSError("no errno")) == "no errno"

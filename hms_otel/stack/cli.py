@@ -22,6 +22,7 @@ from hms_otel.stack.up import (
     SCRAPE_INTERVAL,
     UpOptions,
     _port,
+    error_text,
     is_duration,
     is_interval,
 )
@@ -39,7 +40,7 @@ def _clean_errors() -> Iterator[None]:
     except BrokenPipeError:
         raise  # the output's reader went away: hms_otel.cli.fail ends quietly if so
     except KNOWN_ERRORS as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(error_text(error)) from None
 
 
 @contextlib.contextmanager
@@ -148,6 +149,14 @@ def install(targets: tuple[str, ...]) -> None:
             progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
 
 
+def _check_folder(directory: Path, option: Path | None) -> None:
+    """A state folder that is a file (or under one) is named with the setting that chose it."""
+    try:
+        state.check_folder(directory, state.chosen_by(option))
+    except state.StateFolderError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _check_state_file(directory: Path) -> None:
     """A damaged state file is named, with the `hms-ops up` still holding the state if there is one."""
     try:
@@ -252,6 +261,7 @@ def status(state_option: Path | None) -> None:
     from hms_otel.stack.lifecycle import status as stack_status
 
     directory = state.state_dir(state_option).resolve()
+    _check_folder(directory, state_option)
     _check_state_file(directory)
     recorded, rows = stack_status(directory)
     if recorded is None:
@@ -276,6 +286,7 @@ def down(state_option: Path | None) -> None:
     from hms_otel.stack.lifecycle import down as stack_down
 
     directory = state.state_dir(state_option).resolve()
+    _check_folder(directory, state_option)
     try:
         recorded = state.read_checked(directory)
     except state.StateFileError as error:
