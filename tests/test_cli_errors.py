@@ -196,3 +196,22 @@ def test_os_errors_read_as_path_and_reason() -> None:
         "/a -> /b: Invalid cross-device link")
     assert os_error_text(OSError(9, "Bad file descriptor", 3)) == "3: Bad file descriptor"
     assert os_error_text(OSError("no errno")) == "no errno"
+
+
+def test_every_path_parameter_says_whether_it_takes_a_file_or_a_folder() -> None:
+    """`collector validate /tmp` said "no such file": a path parameter that declares its kind has click say
+    "File '/tmp' is a directory" (or "Directory 'x' is a file") before the command runs."""
+    ctx = click.Context(cli, info_name="hms-ops")
+    paths = {f"{command.name} {param.name}": param.type for command in _all_commands(cli, ctx)
+             for param in command.params if isinstance(param.type, click.Path)}
+    assert len(paths) >= 20
+    assert [name for name, kind in paths.items() if kind.file_okay == kind.dir_okay] == []
+
+
+def test_a_folder_given_as_the_collector_config_is_named_as_a_folder(tmp_path: Path) -> None:
+    from hms_otel.stack.services import ConfigInvalid, validate_collector_config
+
+    done = _hms_ops(["collector", "validate", str(tmp_path)], tmp_path)
+    assert done.returncode == 2 and f"File '{tmp_path}' is a directory" in done.stderr
+    with pytest.raises(ConfigInvalid, match=f"^{tmp_path} is a folder; give the collector config file"):
+        validate_collector_config(tmp_path)

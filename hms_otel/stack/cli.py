@@ -83,7 +83,7 @@ def build(manifest: Path | None, force: bool) -> None:
 
 
 @collector.command()
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 def validate(config: Path) -> None:
     """Validate CONFIG with `hms-otelcol validate` (env vars resolved from the current environment)."""
     with _clean_errors():
