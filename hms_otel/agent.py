@@ -55,6 +55,7 @@ class OPSAgent:
         self._providers: sdk.Providers | None = None
         self._server: Any = None
         self._reader: PrometheusTextReader | None = None
+        self._started = False
 
     @property
     def metrics_url(self) -> str | None:
@@ -63,6 +64,9 @@ class OPSAgent:
         return f"http://{self.host}:{self._server.server_port}/metrics"
 
     def start(self) -> OPSAgent:
+        """Set up telemetry and serve /metrics; on a started agent, nothing (its server stays the one to stop)."""
+        if self._started:  # a second server would outlive stop() (port 0) or find its own port taken
+            return self
         override = os.environ.get("HMS_OPSAGENT_PORT", "").strip()
         if override:
             try:
@@ -93,6 +97,7 @@ class OPSAgent:
                     f"OPSAgent cannot serve /metrics on {self.host}:{self.port}: {error.strerror or error}. "
                     "Pass another port (OPSAgent(port=...) or HMS_OPSAGENT_PORT=...) or port=None to serve nothing."
                 ) from None
+        self._started = True
         return self
 
     def _attach_to_existing_sdk(self, reader: PrometheusTextReader) -> None:
@@ -110,7 +115,8 @@ class OPSAgent:
         return providers.force_flush(self.shutdown_timeout) if providers else True
 
     def stop(self) -> None:
-        """Flush and stop; bounded by ``shutdown_timeout`` whatever the collector does."""
+        """Flush and stop; bounded by ``shutdown_timeout`` whatever the collector does. ``start()`` may follow."""
+        self._started = False
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -9,6 +9,7 @@ located at ``file:line:col``; a file with problems raises
 
 # No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
+import os
 from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
@@ -17,6 +18,24 @@ Severity = Literal["error", "warning"]
 
 class HmsError(Exception):
     """Base of the errors hms-otel raises on purpose; ``str()`` is the message for the user."""
+
+
+def os_error_text(error: OSError) -> str:
+    """``path: what went wrong`` (``Permission denied``), the way users read it; not ``[Errno 13] ...: 'path'``."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return reason
+    target = f" -> {_path_text(error.filename2)}" if error.filename2 is not None else ""
+    return f"{_path_text(error.filename)}{target}: {reason}"
+
+
+def _path_text(name: object) -> str:
+    return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)  # or a descriptor
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, cut short: a 1 MB value must not become a 1 MB message."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
 
 
 # Named tuples, not dataclasses: see "start-up" in hms_otel/stack/up.py.

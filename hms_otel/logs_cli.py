@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hms_otel.cli import GuardedGroup
+from hms_otel.envoption import EnvOption
 from hms_otel.logstore import (
     LEVELS,
     LogRecord,
@@ -34,7 +36,7 @@ from hms_otel.logstore import (
     parse_time,
     stack_url,
 )
-from hms_otel.stack.state import state_dir
+from hms_otel.stack.state import StateFolderError, check_folder, chosen_by, state_dir
 
 _console = Console(highlight=False)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
@@ -67,10 +69,11 @@ class _LogsGroup(GuardedGroup):
 @click.option(
     "--state",
     type=click.Path(file_okay=False, path_type=Path),
+    cls=EnvOption,
     envvar="HMS_OPS_STATE",
     help="State folder of `hms-ops up` (default .hms-ops; env HMS_OPS_STATE).",
 )
-@click.option("--url", envvar="HMS_LOGS_URL", help="Log store URL (default: the running stack's).")
+@click.option("--url", cls=EnvOption, envvar="HMS_LOGS_URL", help="Log store URL (default: the running stack's).")
 @click.pass_context
 def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     """Search the stack's logs, follow them, or show a component's own log.
@@ -80,7 +83,13 @@ def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     hms-ops logs tail [--service S]
     hms-ops logs COMPONENT [-f]       collector, prometheus, alertmanager, victorialogs, ...
     """
-    ctx.obj = {"state": state_dir(state), "url": url}
+    directory = state_dir(state)
+    from_variable = ctx.get_parameter_source("state") is ParameterSource.ENVIRONMENT
+    try:
+        check_folder(directory.resolve(), "HMS_OPS_STATE" if from_variable else chosen_by(state))
+    except StateFolderError as error:
+        raise click.ClickException(str(error)) from None
+    ctx.obj = {"state": directory, "url": url}
     if ctx.invoked_subcommand is None:
         components = ", ".join(_components(ctx.obj["state"])) or "none yet (is the stack started with `hms-ops up`?)"
         click.echo(ctx.get_help())

@@ -45,6 +45,7 @@ from hms_otel import instruments as factory
 from hms_otel.attributes import bounded_values, error_type
 from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.contract import FACADE_ERRORS
+from hms_otel.errors import shown
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
 __all__ = ["declare", "errors", "gauge", "increment", "log", "observe", "push", "timer", "use"]
@@ -510,6 +511,22 @@ def _otel_logger() -> Any:
     return logger
 
 
+# Level names already warned about: a typo (``"WARNIGN"``) is logged once, not on every call. Bounded: past
+# the cap, names are recorded as INFO without a word (the first ones already said what is wrong).
+_warned_levels: set[str] = set()
+_WARNED_LEVELS_LIMIT = 100
+
+
+def _unknown_level(level: object) -> tuple[SeverityNumber, str]:
+    """INFO for a level that is no level name, with a warning the first time (off the normal path)."""
+    name = str(level)
+    if name not in _warned_levels and len(_warned_levels) < _WARNED_LEVELS_LIMIT:
+        _warned_levels.add(name)
+        _log.warning("hms_otel: metric.log(level=%s) is not a level: recorded as INFO; levels are %s "
+                     "(any case) or a logging number", shown(name), ", ".join(_SEVERITY))
+    return SeverityNumber.INFO, "INFO"
+
+
 def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
     """Emit an OTel log record (exported to the log store by the HMS collector).
 
@@ -524,7 +541,7 @@ def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
         if type(level) is int:  # logging.ERROR and friends: the stdlib's numbers, by threshold
             severity, text = _SEVERITY[_STDLIB_LEVELS[min(max(level, 0) // 10, 5)]]
         else:
-            severity, text = _SEVERITY.get(str(level).lower(), (SeverityNumber.INFO, "INFO"))
+            severity, text = _SEVERITY.get(str(level).lower()) or _unknown_level(level)
         _otel_logger().emit(
             body=str(message),
             severity_number=severity,

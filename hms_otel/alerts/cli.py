@@ -17,6 +17,7 @@ from hms_otel.alerts.tools import ToolMissing
 from hms_otel.alerts.watcher import watch as watch_loop
 from hms_otel.alerts.watcher import write_atomically
 from hms_otel.cli import GuardedGroup
+from hms_otel.envoption import EnvOption
 from hms_otel.errors import Problem
 
 
@@ -190,9 +191,9 @@ def _verdict(outcome: str) -> str:
               help="Rules file Prometheus loads.")
 @click.option("--alertmanager", "alertmanager_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Alertmanager config file to write.")
-@click.option("--prometheus-url", envvar="HMS_PROMETHEUS_URL",
+@click.option("--prometheus-url", cls=EnvOption, envvar="HMS_PROMETHEUS_URL",
               help="Prometheus to reload after a change, e.g. http://127.0.0.1:9090 [env HMS_PROMETHEUS_URL].")
-@click.option("--alertmanager-url", envvar="HMS_ALERTMANAGER_URL",
+@click.option("--alertmanager-url", cls=EnvOption, envvar="HMS_ALERTMANAGER_URL",
               help="Alertmanager to reload after a change, e.g. http://127.0.0.1:9093; with a login, "
                    "http://user:password@127.0.0.1:9093 (as `hms-ops up` prints it) [env HMS_ALERTMANAGER_URL, "
                    "which keeps the password out of the process list].")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from hms_otel.alerts.model import Action, Condition, Duration
 from hms_otel.errors import HmsError
+from hms_otel.errors import shown as shown  # moved to errors.py (no imports); the alert specs import it from here
 from hms_otel.yamlfile import parse_decimal
 
 
@@ -21,11 +22,6 @@ class SyntaxProblem(HmsError, ValueError):
         super().__init__(message)
         self.message = message
         self.offset = offset
-
-
-def shown(text: str, limit: int = 60) -> str:
-    """``text`` quoted for a message, cut short: a 1 MB value must not become a 1 MB message."""
-    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
 
 
 # ASCII digits only: other scripts' digits are not numbers in Prometheus.

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from hms_otel.envoption import EnvOption
 from hms_otel.stack import builds, state
 from hms_otel.stack.localstack import STANDARD_PORTS, Ports, port_option
 from hms_otel.stack.processes import process_start_ticks
@@ -20,6 +21,8 @@ from hms_otel.stack.up import (
     KNOWN_ERRORS,
     SCRAPE_INTERVAL,
     UpOptions,
+    _port,
+    error_text,
     is_duration,
     is_interval,
 )
@@ -37,7 +40,7 @@ def _clean_errors() -> Iterator[None]:
     except BrokenPipeError:
         raise  # the output's reader went away: hms_otel.cli.fail ends quietly if so
     except KNOWN_ERRORS as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(error_text(error)) from None
 
 
 @contextlib.contextmanager
@@ -80,7 +83,7 @@ def build(manifest: Path | None, force: bool) -> None:
 
 
 @collector.command()
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 def validate(config: Path) -> None:
     """Validate CONFIG with `hms-otelcol validate` (env vars resolved from the current environment)."""
     with _clean_errors():
@@ -146,6 +149,14 @@ def install(targets: tuple[str, ...]) -> None:
             progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
 
 
+def _check_folder(directory: Path, option: Path | None) -> None:
+    """A state folder that is a file (or under one) is named with the setting that chose it."""
+    try:
+        state.check_folder(directory, state.chosen_by(option))
+    except state.StateFolderError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _check_state_file(directory: Path) -> None:
     """A damaged state file is named, with the `hms-ops up` still holding the state if there is one."""
     try:
@@ -180,13 +191,28 @@ def _interval(_context: click.Context, _param: click.Parameter, text: str) -> st
     return text
 
 
+class _PortNumber(click.types.IntParamType):  # not ParamType[int]: click 8.1 has no generic ParamType
+    """A port, 1-65535, read as the plain parser reads it (up._port), so both take exactly the same values."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if type(value) is int:  # the default
+            return value
+        port = _port(str(value))
+        if port is None:
+            self.fail(f"{value!r} is not a port number (1-65535)", param, ctx)
+        return port
+
+
 def _port_options(func: Callable[..., None]) -> Callable[..., None]:
     for name in reversed(Ports._fields):
         option, variable = port_option(name)
         func = click.option(
             option,
             name + "_port",
-            type=click.IntRange(1, 65535),
+            cls=EnvOption,
+            type=_PortNumber(),
             default=getattr(STANDARD_PORTS, name),
             show_default=True,
             envvar=variable,
@@ -235,6 +261,7 @@ def status(state_option: Path | None) -> None:
     from hms_otel.stack.lifecycle import status as stack_status
 
     directory = state.state_dir(state_option).resolve()
+    _check_folder(directory, state_option)
     _check_state_file(directory)
     recorded, rows = stack_status(directory)
     if recorded is None:
@@ -259,6 +286,7 @@ def down(state_option: Path | None) -> None:
     from hms_otel.stack.lifecycle import down as stack_down
 
     directory = state.state_dir(state_option).resolve()
+    _check_folder(directory, state_option)
     try:
         recorded = state.read_checked(directory)
     except state.StateFileError as error:

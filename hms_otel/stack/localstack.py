@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from hms_otel.errors import os_error_text
 from hms_otel.stack.builds import MissingBinary
 from hms_otel.stack.processes import PortInUse, ProcessError, check_port_free, free_port, wait_all_ready, wait_until
 from hms_otel.stack.services import (
@@ -278,8 +279,12 @@ class LocalStack:
                             if service.name in LAUNCH_ORDER else len(LAUNCH_ORDER))
             processes = []
             for service in ranked:  # from this thread: the parent-death signal follows the starting thread
-                processes.append(service.prepare())
-                processes[-1].launch(fork=fork)
+                try:
+                    processes.append(service.prepare())
+                    processes[-1].launch(fork=fork)
+                except OSError as error:  # its folder, config or log under the workdir cannot be written
+                    raise ProcessError(f"{service.name}: cannot write its files: "
+                                       f"{os_error_text(error)}") from None
             if on_launch is not None:
                 on_launch(self)
             wait_all_ready(processes, max(service.ready_timeout for service in self.services))

@@ -373,7 +373,7 @@ class ManagedProcess:
                 try:
                     self._proc = _fork_server(self.name, self.fork_target, log, self.cwd, self.env or {})
                 except OSError as error:  # no memory or process slot left: what would stop the argv too
-                    raise ProcessError(f"{self.name}: cannot fork to run it: {error}") from None
+                    raise ProcessError(f"{self.name}: cannot fork to run it: {error.strerror or error}") from None
                 return
             argv, arm = _die_with_parent(self.argv)
             try:
@@ -389,7 +389,7 @@ class ManagedProcess:
                     preexec_fn=arm,
                 )
             except OSError as error:
-                raise ProcessError(f"{self.name}: cannot run {self.argv[0]}: {error}") from None
+                raise ProcessError(f"{self.name}: cannot run {self.argv[0]}: {error.strerror or error}") from None
 
     def is_ready(self) -> bool:
         """One readiness probe: the ready URL answers 2xx (a process without one is ready once running)."""

@@ -48,6 +48,8 @@ def collector_config_path(name: str = "local") -> Path:
 
 def validate_collector_config(config: Path, env: Mapping[str, str] | None = None) -> None:
     """Run ``hms-otelcol validate`` on ``config``; raise :class:`ConfigInvalid` with its output."""
+    if Path(config).is_dir():
+        raise ConfigInvalid(f"{config} is a folder; give the collector config file (e.g. {config}/local.yaml)")
     if not Path(config).is_file():
         raise ConfigInvalid(f"{config}: no such file")
     proc = subprocess.run(

@@ -37,6 +37,33 @@ def state_dir(option: Path | None = None) -> Path:
     return Path(option or os.environ.get("HMS_OPS_STATE") or DEFAULT_STATE_DIR)
 
 
+def chosen_by(option: Path | None) -> str:
+    """The setting that chose the state folder (see :func:`state_dir`), as a message names it."""
+    if option:
+        return "--state"
+    return "HMS_OPS_STATE" if os.environ.get("HMS_OPS_STATE") else "the default ./.hms-ops"
+
+
+class StateFolderError(HmsError):
+    """The state folder cannot be a folder: it, or a folder above it, is a file."""
+
+
+def check_folder(directory: Path, setting: str) -> None:
+    """Raise :class:`StateFolderError` when ``directory``, or the nearest existing path above it, is no folder.
+
+    Creating it would fail with "File exists" or "Not a directory" naming neither the state folder nor the
+    setting that chose it; reading it would find "no stack" where the user gave a file.
+    """
+    fix = "give --state or HMS_OPS_STATE a folder (one that does not exist yet is created)"
+    for path in (directory, *directory.parents):
+        if path.is_dir():
+            return
+        if os.path.lexists(path):
+            kind = "a file" if path.is_file() else "not a folder"  # or a link to nowhere
+            where = f"is {kind}" if path == directory else f"cannot be created: {path} is {kind}"
+            raise StateFolderError(f"the state folder {directory} (from {setting}) {where}; {fix}")
+
+
 class ProcessRecord(NamedTuple):  # named tuples, not dataclasses: see "start-up" in hms_otel/stack/up.py
     """One process the stack started (or the supervisor itself)."""
 

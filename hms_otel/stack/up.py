@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from hms_otel.errors import HmsError
+from hms_otel.errors import HmsError, os_error_text
 from hms_otel.stack import state
 from hms_otel.stack.builds import BuildError, MissingBinary
 from hms_otel.stack.localstack import STANDARD_PORTS, LocalStack, Ports, port_option
@@ -52,7 +52,12 @@ class UpError(HmsError):
 
 
 #: What `up` reports as one line and exit code 1 (anything else is a bug).
-KNOWN_ERRORS = (UpError, BuildError, MissingBinary, ProcessError, ConfigInvalid, OSError)
+KNOWN_ERRORS = (UpError, BuildError, MissingBinary, ProcessError, ConfigInvalid, state.StateFolderError, OSError)
+
+
+def error_text(error: BaseException) -> str:
+    """The line `up` prints for one of :data:`KNOWN_ERRORS`: an OSError as ``path: reason``, not ``[Errno 2] ...``."""
+    return os_error_text(error) if isinstance(error, OSError) else str(error)
 
 
 class UpOptions(NamedTuple):
@@ -184,7 +189,7 @@ def main_plain(args: Sequence[str]) -> None:
     except KNOWN_ERRORS as error:
         import click  # loaded only now, so the message reads as the click command's
 
-        click.ClickException(str(error)).show()
+        click.ClickException(error_text(error)).show()
         sys.exit(1)
     except (Exception, KeyboardInterrupt) as error:
         from hms_otel.cli import fail
@@ -227,10 +232,15 @@ def run(options: UpOptions) -> None:
     from hms_otel.stack.lifecycle import choose_alert_folder
 
     directory = state.state_dir(options.state_option).resolve()
+    setting = state.chosen_by(options.state_option)
     _check_utf8("the state folder (--state or HMS_OPS_STATE)", directory)
+    state.check_folder(directory, setting)
     if options.collector_config is not None:
         _check_utf8("--config", options.collector_config.resolve())
-    lock = state.try_lock(directory)
+    try:
+        lock = state.try_lock(directory)
+    except OSError as error:  # the first write into it: a read-only or full file system, no permission
+        raise UpError(f"cannot use the state folder {directory} (from {setting}): {os_error_text(error)}") from None
     if lock is None:
         raise _already_running(directory)
     leftover = state.read(directory)
@@ -353,7 +363,7 @@ def _supervise(stack: LocalStack, alerts: Any, options: UpOptions, report: IO[st
         except KNOWN_ERRORS as error:
             if report is None:
                 raise
-            report.write(json.dumps({"error": str(error)}) + "\n")
+            report.write(json.dumps({"error": error_text(error)}) + "\n")
             return 1
         if report is not None:
             report.write(json.dumps({"links": recorded.links, "started_in": supervisor.started_in}) + "\n")

@@ -246,3 +246,39 @@ def test_ops_agent_port_out_of_range_is_a_clear_error_before_set_up(monkeypatch,
         OPSAgent(port=port).start()
     assert str(raised.value).startswith(named), raised.value
     assert sdk.installed() is before  # nothing was set up
+
+
+_START_TWICE = """
+import sys, urllib.request
+from hms_otel import OPSAgent
+def serving(url):
+    try:
+        return urllib.request.urlopen(url, timeout=5).status == 200
+    except OSError:
+        return False
+port = int(sys.argv[1])
+agent = OPSAgent(port=port, service_name="twice")
+assert agent.start() is agent
+url = agent.metrics_url
+assert agent.start() is agent and agent.metrics_url == url   # the same server, not a second one
+assert serving(url)
+agent.stop()
+assert not serving(url), "a /metrics server outlived stop()"
+agent.start()                                                # stop() then start() serves again
+assert serving(agent.metrics_url)
+agent.stop()
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_a_second_start_of_a_started_agent_does_nothing(fixed):
+    """A second start() left a /metrics server no stop() could reach (port 0), or failed with "Address already
+    in use" on its own port."""
+    port = free_port() if fixed else 0
+    env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+    env.pop("HMS_OPSAGENT_PORT", None)
+    result = subprocess.run([sys.executable, "-c", _START_TWICE, str(port)], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -306,3 +306,15 @@ def test_log_takes_the_stdlib_level_numbers(logs):
         SeverityNumber.DEBUG, SeverityNumber.INFO, SeverityNumber.WARN, SeverityNumber.ERROR,
         SeverityNumber.FATAL, SeverityNumber.TRACE, SeverityNumber.WARN, SeverityNumber.FATAL,
     ]
+
+
+def test_an_unknown_level_is_recorded_as_info_and_said_once(logs, caplog):
+    """`level="WARNIGN"` was recorded as INFO without a word."""
+    for _ in range(3):
+        metric.log("typo", level="WARNIGN")
+    records = [data.log_record for data in logs.get_finished_logs()]
+    assert [r.severity_number for r in records] == [SeverityNumber.INFO] * 3
+    said = [r.getMessage() for r in caplog.records if "WARNIGN" in r.getMessage()]
+    assert len(said) == 1
+    assert "metric.log(level='WARNIGN') is not a level: recorded as INFO" in said[0]
+    assert "warning" in said[0] and "error" in said[0]
