@@ -165,14 +165,16 @@ _errors_lock = threading.Lock()
 def _failed(facade: str, name: object, error: BaseException) -> None:
     """Log the first failure per (facade, metric), count every one. Never raises."""
     try:
-        key = (facade, str(name))
+        text = str(name)
+        # A name past the longest valid one (255) is cut: a multi-MB name must not be kept, nor logged, whole.
+        key = (facade, text if len(text) <= 255 else f"{text[:252]}...")
         if not FAILURE_KEYS.admit(key):  # bounded memory: past the cap, one shared entry
             key = (facade, OTHER)
         with _errors_lock:
             _error_counts[key] += 1
             first = _error_counts[key] == 1
         if first:
-            _log.warning("hms_otel: metric.%s(%r) failed and was skipped: %s", facade, name, error)
+            _log.warning("hms_otel: metric.%s(%s) failed and was skipped: %s", facade, shown(text), error)
         _instrument(FACADE_ERRORS).add(1, {"facade": facade, "metric": key[1][:64]})
     except Exception:
         pass

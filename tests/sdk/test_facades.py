@@ -62,6 +62,18 @@ def test_call_time_mistakes_never_raise_and_are_counted_once_logged(reader, capl
     assert errors_counted.value >= 3
 
 
+def test_a_huge_metric_name_is_neither_kept_nor_logged_whole(reader, caplog):
+    huge = "f_huge" + "a" * 1_000_000 + "_total"
+    with caplog.at_level(logging.WARNING, logger="hms_otel"):
+        metric.increment(huge)
+        metric.increment(huge)
+    [(facade, kept)] = [key for key in metric.errors() if key[1].startswith("f_huge")]
+    assert facade == "increment" and len(kept) == 255 and kept.endswith("...")
+    assert metric.errors()[(facade, kept)] == 2
+    [warning] = [r.getMessage() for r in caplog.records if "f_huge" in r.getMessage()]
+    assert len(warning) < 1000
+
+
 def test_facades_without_an_sdk_are_silent_no_ops():
     # A fresh interpreter: this process may have an SDK installed by another test.
     code = (
