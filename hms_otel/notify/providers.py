@@ -302,15 +302,17 @@ class LocalPrinter:
 
     live = False
 
-    def __init__(self, outbox: Path, say: Callable[[str], None], channel: str) -> None:
+    def __init__(self, outbox: Path, say: Callable[[str], None], channel: str,
+                 why: str = "no provider configured") -> None:
         self.outbox = outbox
         self.say = say
         self.channel = channel
+        self.why = why  # why it is not sent: shown in the header
         self.description = f"printed here and appended to {outbox}"
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        header = f"📱 {CHANNEL_NAMES.get(self.channel, self.channel)} to {target} (not sent: no provider configured)"
+        header = f"📱 {CHANNEL_NAMES.get(self.channel, self.channel)} to {target} (not sent: {self.why})"
         # Shown first: a full disk under the outbox must not keep the message off the console too (and,
         # raised, it would be retried and shown again and again).
         self.say("\n".join([header, *message.lines]))

@@ -104,18 +104,22 @@ class Notifier:
         finder: Callable[..., str | None] = lambda _event: None  # noqa: E731
         if config.log_store:
             finder = ProbableSource(LogStoreCounts(config.log_store))
-        self._printers: dict[str, LocalPrinter] = {}
+        self._printers: dict[tuple[str, str], LocalPrinter] = {}
         self._webhook = _Guarded(config.webhook_allowed_hosts)
-        self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.printer, backoff)
+        self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.given_up_printer, backoff)
         self._server: ThreadingHTTPServer | None = None
         self._journal_problem: str | None = None
         self._journal_lock = threading.Lock()
 
     # -- routing ---------------------------------------------------------------------------------
-    def printer(self, channel: str, _target: str) -> Provider:
-        if channel not in self._printers:
-            self._printers[channel] = LocalPrinter(self.outbox, self.say, channel)
-        return self._printers[channel]
+    def printer(self, channel: str, _target: str, why: str = "no provider configured") -> Provider:
+        if (channel, why) not in self._printers:
+            self._printers[channel, why] = LocalPrinter(self.outbox, self.say, channel, why)
+        return self._printers[channel, why]
+
+    def given_up_printer(self, channel: str, target: str) -> Provider:
+        """Where a message goes once its delivery is given up (the line before it says why)."""
+        return self.printer(channel, target, "delivery given up, see the line above")
 
     def provider(self, channel: str, target: str) -> Provider:
         if channel == "webhook":

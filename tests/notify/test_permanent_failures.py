@@ -86,7 +86,7 @@ def test_twilio_refusing_the_number_gives_up_at_once_naming_the_number(tmp_path:
     assert "sms:+15551234 at once" in line and "HTTP 400" in line, line
     assert "The 'To' number +15551234 is not a valid phone number. (code 21211)" in line, line
     assert "Fix: the number +15551234 in the alert file's sms: action" in line, line
-    assert_printed_and_kept(tmp_path, said, "📱 SMS to +15551234")
+    assert_printed_and_kept(tmp_path, said, "📱 SMS to +15551234 (not sent: delivery given up, see the line above)")
     assert entry["state"] == "expired" and entry["attempts"] == 1 and "HTTP 400" in entry["last_error"]
     assert not any("Retrying" in text for text in said), said
 
