@@ -54,18 +54,22 @@ def notifier(tmp_path: Path, base_url: str, said: list[str], backoff: Backoff) -
     return Notifier(config, say=said.append, backoff=backoff)
 
 
+def post_until_given_up(running: Notifier, said: list[str]) -> None:
+    """Serve, post the tutorial's alert, and wait until the notifier has given it up and let it go."""
+    running.serve()
+    try:
+        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
+        eventually(running.dispatcher.idle, 10, "the dispatcher to let it go")
+    finally:
+        running.close()
+
+
 def test_a_provider_answering_garbage_is_a_reported_failure_and_the_message_is_printed_in_the_end(
         tmp_path: Path) -> None:
     said: list[str] = []
     with garbage_server() as url:
-        running = notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
-        running.serve()
-        try:
-            assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
-            eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
-            eventually(running.dispatcher.idle, 10, "the dispatcher to finish")
-        finally:
-            running.close()
+        post_until_given_up(notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0)), said)
     failing = [line for line in said if "failing" in line]
     assert len(failing) == 1 and "not HTTP" in failing[0], said
     assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
@@ -73,13 +77,8 @@ def test_a_provider_answering_garbage_is_a_reported_failure_and_the_message_is_p
 
 def test_a_provider_url_without_a_scheme_is_a_reported_failure(tmp_path: Path) -> None:
     said: list[str] = []
-    running = notifier(tmp_path, "api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
-    running.serve()
-    try:
-        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
-        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
-    finally:
-        running.close()
+    post_until_given_up(notifier(tmp_path, "api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0)),
+                        said)
     assert any("failing" in line and "api.twilio.example" in line for line in said), said
     assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
 
@@ -109,14 +108,8 @@ def test_a_bug_in_a_provider_is_said_once_and_gives_up_in_the_end(tmp_path: Path
 
     monkeypatch.setattr(TwilioSms, "send", broken)
     said: list[str] = []
-    running = notifier(tmp_path, "https://api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0))
-    running.serve()
-    try:
-        assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
-        eventually(lambda: any("gave up" in line for line in said), 20, "the message to be given up")
-        eventually(running.dispatcher.idle, 10, "the dispatcher to let it go")
-    finally:
-        running.close()
+    post_until_given_up(
+        notifier(tmp_path, "https://api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0)), said)
     assert len([line for line in said if "internal error" in line and "KeyError" in line]) == 2, said
 
 
