@@ -53,9 +53,9 @@ Progress = Callable[[str], None]
 class MissingBinary(RuntimeError):
     """A binary the stack needs is not installed; the message says how to get it."""
 
-    def __init__(self, name: str, detail: str = "") -> None:
+    def __init__(self, name: str, detail: str = "", hint: str = "") -> None:
         target = INSTALL_TARGETS.get(name, "")
-        hint = f"run `hms-ops install {target}`" if target else "install it"
+        hint = hint or (f"run `hms-ops install {target}`" if target else "install it")
         super().__init__(f"{name} not found{f' ({detail})' if detail else ''}: {hint}")
         self.name = name
 
@@ -117,8 +117,9 @@ def find_binary(name: str) -> Path:
     variable = "HMS_OPS_" + re.sub(r"\W", "_", name).upper()
     override = os.environ.get(variable)
     if override:
-        if not Path(override).is_file():
-            raise MissingBinary(name, f"{variable}={override} does not exist")
+        problem = _not_runnable(Path(override))
+        if problem:
+            raise MissingBinary(name, f"{variable}={override} {problem}", f"fix or unset {variable}")
         return Path(override)
     if name == "hms-otelcol":
         path = collector_path()
@@ -131,9 +132,22 @@ def find_binary(name: str) -> Path:
         if not found:
             raise MissingBinary(name)
         return Path(found)
-    if not path.is_file():
-        raise MissingBinary(name, f"expected at {path}")
+    problem = _not_runnable(path)
+    if problem:
+        raise MissingBinary(name, f"{path} {problem}")
     return path
+
+
+def _not_runnable(path: Path) -> str | None:
+    """Why ``path`` cannot be run as a program, or None. Checked before anything starts: a server that
+    cannot be executed would otherwise fail only after the others were up."""
+    if path.is_dir():
+        return "is a folder, not a program"
+    if not path.is_file():
+        return "does not exist"
+    if not os.access(path, os.X_OK):
+        return "is not executable (chmod +x it)"
+    return None
 
 
 def which(name: str, path: str | None = None) -> str | None:

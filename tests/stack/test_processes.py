@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hms_otel.stack import LocalStack, MissingBinary, PortInUse, Ports, ProcessError, StackCannotStart, find_binary
+from hms_otel.stack.builds import victorialogs_path
 from hms_otel.stack.processes import ManagedProcess, check_port_free, free_port
 
 
@@ -73,7 +75,28 @@ def test_missing_binary_tells_which_install_to_run(monkeypatch: pytest.MonkeyPat
     with pytest.raises(MissingBinary, match="hms-ops install collector"):
         find_binary("hms-otelcol")
     monkeypatch.setenv("HMS_OPS_VICTORIA_LOGS", str(tmp_path / "nope"))
-    with pytest.raises(MissingBinary, match="HMS_OPS_VICTORIA_LOGS="):
+    with pytest.raises(MissingBinary, match=r"=.* does not exist\): fix or unset HMS_OPS_VICTORIA_LOGS"):
+        find_binary("victoria-logs")
+
+
+def test_a_binary_that_cannot_be_run_is_named_before_anything_starts(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    plain = tmp_path / "victoria-logs"
+    plain.write_text("#!/bin/sh\n")
+    plain.chmod(0o644)
+    for path, problem in ((plain, "is not executable"), (tmp_path, "is a folder")):
+        monkeypatch.setenv("HMS_OPS_VICTORIA_LOGS", str(path))
+        with pytest.raises(MissingBinary, match=re.escape(f"={path} {problem}")):
+            find_binary("victoria-logs")
+    plain.chmod(0o755)
+    monkeypatch.setenv("HMS_OPS_VICTORIA_LOGS", str(plain))
+    assert find_binary("victoria-logs") == plain
+    monkeypatch.delenv("HMS_OPS_VICTORIA_LOGS")
+    monkeypatch.setenv("HMS_OPS_CACHE", str(tmp_path / "cache"))
+    cached = victorialogs_path()
+    cached.parent.mkdir(parents=True)
+    cached.write_text("")  # an interrupted copy into the cache
+    with pytest.raises(MissingBinary, match=r"is not executable.*hms-ops install victoria-logs"):
         find_binary("victoria-logs")
 
 
