@@ -46,9 +46,10 @@ def _headless(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_log_ui_finds_a_record_written_by_the_test(stack: LocalStack, run_app, tmp_path: Path) -> None:
     marker = f"ui{uuid.uuid4().hex[:10]}"
-    run_app(stack, "logs_app", marker, service_name="logs-ui", HMS_LAYER="ACT")
+    app = run_app(stack, "logs_app", marker, service_name="logs-ui", HMS_LAYER="ACT")
     store = LogStore(stack.victorialogs_url)
-    assert wait_until(lambda: store.search(marker, service="logs-ui"), timeout=60, interval=0.5)
+    assert wait_until(lambda: store.search(marker, service="logs-ui"), timeout=60, interval=0.5), (
+        f"no record in the log store; the app said:\n{app.stdout}\n{app.stderr}")
     assert stack.victorialogs is not None
 
     query = urllib.parse.quote(f'{{service.name="logs-ui"}} "{marker}" "facade"')
