@@ -100,7 +100,7 @@ class Notifier:
         self.config = config
         self.say = say
         self.outbox = Path(config.state_dir) / "outbox.txt"
-        self.journal = Journal(Path(config.state_dir) / "journal")
+        self.journal = Journal(Path(config.state_dir) / "journal", on_unreadable=self._unreadable)
         finder: Callable[..., str | None] = lambda _event: None  # noqa: E731
         if config.log_store:
             finder = ProbableSource(LogStoreCounts(config.log_store))
@@ -151,6 +151,10 @@ class Notifier:
         elif reason is None and was is not None:
             self.say("✓ notifier: the journal can be written again")
 
+    def _unreadable(self, aside: Path, reason: str) -> None:
+        self.say(f"✗ notifier: a journal file cannot be read ({reason}); it is kept as {aside}. "
+                 "If it held an undelivered message, that message is not sent: read it there.")
+
     def authorised(self, header: str | None) -> bool:
         scheme, _, credentials = (header or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(),
@@ -160,10 +164,14 @@ class Notifier:
         """Bind, resume what the journal holds, and serve on a thread; returns the server."""
         server = _Server((self.config.host, self.config.port), _handler(self))
         self._server = server
+        earlier = len(self.journal.unreadable())  # the ones found from here on are reported one by one
         self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
         resumed = self.dispatcher.start()
         if resumed:
             self.say(f"notifier: resuming {resumed} undelivered message{'s' if resumed != 1 else ''} from the journal")
+        if earlier:
+            self.say(f"✗ notifier: {earlier} journal file{'s' if earlier != 1 else ''} set aside earlier as "
+                     f"unreadable in {self.journal.directory} (*.unreadable); messages in them were not sent")
         threading.Thread(target=server.serve_forever, name="hms-notifier-http", daemon=True).start()
         return server
 

@@ -1,0 +1,131 @@
+"""Journal files the notifier did not write as it left them (edited by hand, damaged, from another version):
+the notifier starts, sends every message it can read, and names every file it cannot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hms_otel.notify.alert import parse_webhook
+from hms_otel.notify.config import NotifierConfig
+from hms_otel.notify.journal import _FIELD_TYPES, Entry, Journal
+from hms_otel.notify.server import Notifier
+from hms_otel.stack.processes import free_port
+
+from ..support import eventually
+from .test_delivery import TOKEN, webhook
+
+Edit = Callable[[dict[str, Any]], object]
+
+
+def _journaled(journal: Journal, fingerprint: str) -> Path:
+    entry = journal.add("sms", "+15551234", parse_webhook(json.loads(webhook(fingerprint=fingerprint)))[0])
+    assert entry is not None
+    return journal.directory / f"{entry.key}.json"
+
+
+def _edit(path: Path, change: Edit) -> None:
+    data = json.loads(path.read_text())
+    replaced = change(data)
+    path.write_text(json.dumps(data if replaced is None else replaced))
+
+
+def _run(tmp_path: Path, arrange: Callable[[Journal], None]) -> tuple[list[str], Notifier]:
+    """A notifier without an SMS provider (messages are printed) over a journal ``arrange`` prepared."""
+    state = tmp_path / "state"
+    arrange(Journal(state / "journal"))
+    said: list[str] = []
+    notifier = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=state), say=said.append)
+    notifier.serve()
+    try:
+        eventually(lambda: notifier.dispatcher.idle() and any("not sent: no provider" in line for line in said),
+                   20, "the readable message to be printed")
+    finally:
+        notifier.close()
+    return said, notifier
+
+
+def _set(name: str, value: object) -> Edit:
+    return lambda data: data.__setitem__(name, value)
+
+
+BROKEN: dict[str, Edit] = {
+    "created is text": _set("created", "yesterday"),
+    "created is NaN": _set("created", float("nan")),
+    "attempts is a float": _set("attempts", 1.5),
+    "attempts is true": _set("attempts", True),
+    "next_at is null": _set("next_at", None),
+    "delivered_at is a list": _set("delivered_at", []),
+    "state is unknown": _set("state", "sending"),
+    "history is an object": _set("history", {}),
+    "no event": lambda data: data.pop("event"),
+    "event without labels": lambda data: data["event"].pop("labels"),
+    "a label value is a number": lambda data: data["event"]["labels"].__setitem__("job", 7),
+    "key is not the file name": _set("key", "0" * 32),
+    "a list, not an object": lambda data: [data],
+}
+
+
+@pytest.mark.parametrize("damage", list(BROKEN), ids=list(BROKEN))
+def test_a_broken_journal_file_is_set_aside_and_named_and_the_others_are_sent(tmp_path: Path, damage: str) -> None:
+    broken: list[Path] = []
+
+    def arrange(journal: Journal) -> None:
+        _journaled(journal, "good")
+        broken.append(_journaled(journal, "broken"))
+        _edit(broken[0], BROKEN[damage])
+
+    said, _ = _run(tmp_path, arrange)
+    aside = broken[0].with_suffix(".unreadable")
+    assert aside.is_file() and not broken[0].exists()
+    named = [line for line in said if str(aside) in line]
+    assert len(named) == 1 and "cannot be read" in named[0], said
+    assert sum("not sent: no provider" in line for line in said) == 1, said
+
+
+def test_bytes_that_are_not_utf8_or_not_json_or_too_deep_are_set_aside(tmp_path: Path) -> None:
+    files: list[Path] = []
+    contents = (b"\xff\xfe{", b'{"key": ', b"[" * 100_000 + b"]" * 100_000)
+
+    def arrange(journal: Journal) -> None:
+        _journaled(journal, "good")
+        for letter, raw in zip("abc", contents, strict=True):
+            files.append(journal.directory / f"{letter * 32}.json")
+            files[-1].write_bytes(raw)
+
+    said, _ = _run(tmp_path, arrange)
+    for path in files:
+        assert path.with_suffix(".unreadable").is_file()
+        assert any(str(path.with_suffix(".unreadable")) in line for line in said), said
+
+
+def test_fields_of_a_newer_version_are_ignored_and_the_message_is_sent(tmp_path: Path) -> None:
+    said, _ = _run(tmp_path, lambda journal: _edit(_journaled(journal, "newer"), _set("priority", "high")))
+    assert not any("cannot be read" in line for line in said), said
+
+
+def test_a_stored_message_of_the_wrong_shape_is_composed_again(tmp_path: Path) -> None:
+    def arrange(journal: Journal) -> None:
+        _edit(_journaled(journal, "odd"), _set("message", {"headline": 3}))
+
+    said, _ = _run(tmp_path, arrange)
+    printed = next(line for line in said if "not sent: no provider" in line)
+    assert "[HMS-OPS] ALERT – payment_latency_ms" in printed
+
+
+def test_files_set_aside_earlier_are_counted_at_start(tmp_path: Path) -> None:
+    def arrange(journal: Journal) -> None:
+        _journaled(journal, "good")
+        (journal.directory / ("c" * 32 + ".unreadable")).write_text("{")
+
+    said, _ = _run(tmp_path, arrange)
+    assert any("1 journal file set aside earlier as unreadable" in line for line in said), said
+
+
+def test_every_field_of_an_entry_has_its_json_types() -> None:
+    assert set(_FIELD_TYPES) == {field.name for field in fields(Entry)}
