@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import click
 
-from hms_otel.errors import HmsError, ProblemsError
+from hms_otel.errors import HmsError, ProblemsError, os_error_text
 
 #: Exit codes: 1 for bad input or a failed check, 2 for usage (click), 70 for a bug, 130 for Ctrl-C.
 EXIT_ERROR = 1
@@ -48,8 +48,7 @@ def fail(error: BaseException) -> NoReturn:
         _line(str(error))
         sys.exit(EXIT_ERROR)
     if isinstance(error, OSError):
-        where = f"{error.filename}: " if error.filename else ""
-        _line(f"{where}{error.strerror or error}")
+        _line(os_error_text(error))
         sys.exit(EXIT_ERROR)
     if isinstance(error, subprocess.SubprocessError):
         _line(str(error))

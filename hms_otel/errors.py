@@ -9,6 +9,7 @@ located at ``file:line:col``; a file with problems raises
 
 # No `from __future__ import annotations`: see "start-up" in hms_otel/stack/up.py.
 
+import errno
 import os
 from collections.abc import Iterable
 from typing import Literal, NamedTuple
@@ -22,11 +23,37 @@ class HmsError(Exception):
 
 def os_error_text(error: OSError) -> str:
     """``path: what went wrong`` (``Permission denied``), the way users read it; not ``[Errno 13] ...: 'path'``."""
-    reason = error.strerror or str(error)
+    reason = os_error_reason(error)
     if error.filename is None:
         return reason
     target = f" -> {_path_text(error.filename2)}" if error.filename2 is not None else ""
     return f"{_path_text(error.filename)}{target}: {reason}"
+
+
+def os_error_reason(error: OSError) -> str:
+    """What went wrong, without the path: ``Permission denied``; for a folder that could not be made or
+    entered ("File exists", "Not a directory"), which file is in the way."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.EEXIST, errno.ENOTDIR) and error.filename is not None:
+        # The project opens nothing with O_EXCL, so EEXIST means a folder was wanted where a file is.
+        path = _path_text(error.filename)
+        blocker = _file_in_the_way(path)
+        if blocker is not None:
+            return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+    return reason
+
+
+def _file_in_the_way(path: str) -> str | None:
+    """The first part of ``path`` that exists and is not a folder, if any."""
+    parts = []
+    head = path
+    while head and head not in parts:
+        parts.append(head)
+        head = os.path.dirname(head)
+    for part in reversed(parts):
+        if os.path.lexists(part) and not os.path.isdir(part):
+            return part
+    return None
 
 
 def _path_text(name: object) -> str:

@@ -191,7 +191,8 @@ def test_an_os_error_in_the_state_folder_names_the_path_and_the_setting(tmp_path
 def test_os_errors_read_as_path_and_reason() -> None:
     from hms_otel.errors import os_error_text
 
-    assert os_error_text(FileExistsError(17, "File exists", "/etc/passwd")) == "/etc/passwd: File exists"
+    assert os_error_text(FileExistsError(17, "File exists", "/etc/passwd")) == (
+        "/etc/passwd: it is a file, not a folder")  # mkdir on a file: the project opens nothing with O_EXCL
     assert os_error_text(OSError(18, "Invalid cross-device link", "/a", None, "/b")) == (
         "/a -> /b: Invalid cross-device link")
     assert os_error_text(OSError(9, "Bad file descriptor", 3)) == "3: Bad file descriptor"
@@ -215,3 +216,18 @@ def test_a_folder_given_as_the_collector_config_is_named_as_a_folder(tmp_path: P
     assert done.returncode == 2 and f"File '{tmp_path}' is a directory" in done.stderr
     with pytest.raises(ConfigInvalid, match=f"^{tmp_path} is a folder; give the collector config file"):
         validate_collector_config(tmp_path)
+
+
+@pytest.mark.parametrize(("output", "said"), [("afile/out.yml", "afile: it is a file, not a folder"),
+                                              ("afile/deeper/out.yml", "afile is a file, not a folder")])
+def test_an_output_path_through_a_file_names_the_file_in_the_way(tmp_path: Path, output: str, said: str) -> None:
+    """`-o afile/out.yml` said "afile: File exists" (or "Not a directory"), not which part to change."""
+    (tmp_path / "afile").write_text("mine\n")
+    rules = Path(__file__).parents[1] / "alert_rules"
+    done = subprocess.run([sys.executable, "-c", "from hms_otel.tooling import main; main()",
+                           "alerts", "compile", str(rules), "-o", output],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if ": warning: " not in line]
+    assert len(errors) == 1 and said in errors[0] and "Traceback" not in done.stderr, done.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n"

@@ -17,6 +17,7 @@ from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
 from hms_otel.alerts.folder import POLL_S, SETTLE_S, Echo, RebuildReport, follow
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.tools import ToolMissing
+from hms_otel.errors import os_error_reason
 
 __all__ = ["RebuildReport", "rebuild", "reload", "watch", "write_atomically"]
 #: Reloads one server; returns "ok" or what went wrong. ``hms-ops up`` reloads Prometheus by SIGHUP.
@@ -88,7 +89,7 @@ def rebuild(
         try:
             changed = write_atomically(path, text)
         except OSError as error:  # e.g. a full disk: say so, keep what the servers have, try again later
-            echo(f"cannot write {path}: {error.strerror or error}; the previous rules stay active", True)
+            echo(f"cannot write {path}: {os_error_reason(error)}; the previous rules stay active", True)
             report.ok = False
             report.unwritten = True
             return report
@@ -116,8 +117,12 @@ def write_atomically(path: str | Path, text: str) -> bool:
     except (OSError, UnicodeDecodeError):
         pass
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(target)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        # mkstemp makes the file private (0600): Prometheus or Alertmanager running as another user
+        # (a packaged server reading what root compiled) could no longer read the rules.
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temporary, target)
@@ -125,6 +130,16 @@ def write_atomically(path: str | Path, text: str) -> bool:
         Path(temporary).unlink(missing_ok=True)
         raise
     return True
+
+
+def _mode_for(target: Path) -> int:
+    """The file's own permissions when it exists, else those a new file gets (0666 less the umask)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _by_url(url: str | None) -> Reload | None:

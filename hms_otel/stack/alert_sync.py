@@ -76,6 +76,7 @@ def sync(args: argparse.Namespace) -> int:
     from hms_otel.alerts.folder import Snapshot, unchanged_since
     from hms_otel.alerts.settings import Settings, SettingsError
     from hms_otel.alerts.watcher import rebuild
+    from hms_otel.errors import os_error_reason
     from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
 
     alert_dir = Path(args.alerts) if args.alerts and Path(args.alerts).is_dir() else None
@@ -90,7 +91,7 @@ def sync(args: argparse.Namespace) -> int:
         if write_recording_rules(rules.parent / FILE_NAME, metrics) or args.first:
             outcome = CHANGED
     except OSError as error:
-        _echo(f"cannot write {rules.parent / FILE_NAME}: {error.strerror or error}", True)
+        _echo(f"cannot write {rules.parent / FILE_NAME}: {os_error_reason(error)}", True)
         return UNWRITTEN
     if alert_dir is not None and snapshot is not None:
         try:

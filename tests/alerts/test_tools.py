@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -175,6 +176,21 @@ def test_cli_compile_writes_nothing_on_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "bad.yml:2:7: job_fail_total is a counter" in result.output
     assert not out.exists()
+
+
+def test_cli_compile_keeps_the_permissions_of_the_file_it_replaces(tmp_path: Path) -> None:
+    """The rules were written through a private temporary file: replacing a 0644 rules file left it 0600, which
+    Prometheus running as another user (Debian's `prometheus`) cannot read."""
+    shared, fresh = tmp_path / "shared.yml", tmp_path / "fresh.yml"
+    shared.write_text("groups: []\n")
+    shared.chmod(0o640)
+    for out in (shared, fresh):
+        result = CliRunner().invoke(alerts, ["compile", str(ALERT_RULES), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert shared.stat().st_mode & 0o777 == 0o640
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_secrets_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
