@@ -260,6 +260,13 @@ class _Timer:
             return type(func)(self(func.__func__))
         if not callable(func):
             raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got {func!r}")
+        if isinstance(func, type):
+            # Wrapped in a function, the class would stop being one: isinstance(), subclassing and
+            # class attributes would break wherever it is used.
+            raise TypeError(
+                f"@metric.timer({self._name!r}) cannot time class {func.__qualname__}: decorate the method "
+                f"to time (its __init__ for construction), or use `with metric.timer({self._name!r}):`"
+            )
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
             # Calling a generator function only creates the generator: the
             # timer would measure nothing of the work.

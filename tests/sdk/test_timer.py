@@ -167,6 +167,15 @@ def test_generator_functions_are_refused_with_a_hint():
             yield 1
 
 
+def test_classes_are_refused_with_a_hint():
+    """Wrapped in a function, a class broke isinstance() and subclassing wherever it was used."""
+    with pytest.raises(TypeError, match=r"cannot time class .*Payment: decorate the method .*__init__"):
+
+        @metric.timer("t_class_ms")
+        class Payment:
+            pass
+
+
 def test_overlapping_async_with_on_one_timer_records_each_blocks_own_duration(reader):
     timer = metric.timer("t_overlap_ms")
 
