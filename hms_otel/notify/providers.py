@@ -18,7 +18,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,22 +69,17 @@ class Provider(Protocol):
     def send(self, target: str, message: Message, event: AlertEvent) -> None: ...
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-
-def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> Reply:
+def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> None:
     """POST; a non-2xx answer or no answer is :class:`DeliveryFailed` (with ``Retry-After`` honoured)."""
     try:
         request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     except ValueError as error:  # "api.twilio.com" without a scheme: every attempt would fail the same way
         raise DeliveryFailed(f"{url!r} is not a URL ({error})", fix=f"{fix}; a URL starts with https://") from None
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
-            return Reply(response.status, response.read(), {k.lower(): v for k, v in response.headers.items()})
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S):
+            # A 2xx status is the delivery; nothing in the answer's body is used, and waiting for all of
+            # it would let a provider that never ends its answer hold the message (and a worker) for good.
+            return
     except urllib.error.HTTPError as error:
         text, code = _error_text(error.read(_MAX_ERROR_BODY))
         retry_after = _retry_after(error.headers.get("Retry-After"))

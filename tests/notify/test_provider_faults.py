@@ -3,10 +3,11 @@ or is printed, and the console says why."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,8 @@ from .test_delivery import TOKEN, post, webhook
 
 
 @contextmanager
-def garbage_server() -> Iterator[str]:
-    """Accepts connections and answers a line that is not HTTP."""
+def raw_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """Accepts connections one at a time; ``answer(connection, stop)`` speaks to each after its request."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -36,7 +37,10 @@ def garbage_server() -> Iterator[str]:
                 continue
             with conn:
                 conn.recv(65536)
-                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                try:
+                    answer(conn, stop)
+                except OSError:  # the client hung up
+                    pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -46,6 +50,18 @@ def garbage_server() -> Iterator[str]:
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+def garbage_server() -> AbstractContextManager[str]:
+    """Answers a line that is not HTTP."""
+    return raw_server(lambda conn, _stop: conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n"))
+
+
+def endless_answer(conn: socket.socket, stop: threading.Event) -> None:
+    """201 Created, then a chunked body that never ends (until the test is over)."""
+    conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while not stop.wait(0.05):
+        conn.sendall(b"400\r\n" + b" " * 0x400 + b"\r\n")
 
 
 def notifier(tmp_path: Path, base_url: str, said: list[str], backoff: Backoff) -> Notifier:
@@ -73,6 +89,22 @@ def test_a_provider_answering_garbage_is_a_reported_failure_and_the_message_is_p
     failing = [line for line in said if "failing" in line]
     assert len(failing) == 1 and "not HTTP" in failing[0], said
     assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_a_provider_whose_answer_never_ends_has_the_message_after_its_status(tmp_path: Path) -> None:
+    """The answer's body was read to its end before the delivery counted: one that never ends held the message
+    and a delivery worker for good (four such answers, every channel)."""
+    said: list[str] = []
+    with raw_server(endless_answer) as url:
+        running = notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2))
+        running.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running.config.port}", webhook()) == 200
+            eventually(running.dispatcher.idle, 20, "the delivery to finish")
+        finally:
+            running.close()
+    entries = [json.loads(path.read_text()) for path in (tmp_path / "state" / "journal").glob("*.json")]
+    assert [(entry["state"], entry["attempts"]) for entry in entries] == [("delivered", 1)], said
 
 
 def test_a_provider_url_without_a_scheme_is_a_reported_failure(tmp_path: Path) -> None:
