@@ -27,6 +27,7 @@ the input. Every structural problem of a file is reported, not just the first.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -224,7 +225,7 @@ def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: st
                     problems.append(Problem(Location(str(path)), f"link to {os.readlink(path)!r}, which does not "
                                                                  "exist or loops; fix or remove the link"))
                 else:
-                    problems.append(Problem(Location(str(path)), f"not a regular file; a {what} is a text file"))
+                    problems.append(Problem(Location(str(path)), f"not a regular file; {what}s are text files"))
     return sorted(files), problems
 
 
@@ -238,11 +239,15 @@ def _decode(data: bytes | str, path: str, *, what: str = "file") -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
+            if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                # What Windows PowerShell's `>` and Out-File write by default.
+                raise ProblemsError([Problem(Location(path), f"UTF-16 text; {what}s are YAML text in UTF-8: "
+                                                             "save it as UTF-8")]) from None
             line = data.count(b"\n", 0, error.start) + 1
             column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
             raise ProblemsError([Problem(Location(path, line, column),
                                          f"not UTF-8 text (byte 0x{data[error.start]:02x}); "
-                                         f"a {what} is YAML text in UTF-8")]) from None
+                                         f"{what}s are YAML text in UTF-8")]) from None
     else:
         text = data[1:] if data.startswith("\ufeff") else data
     bad = _NOT_PRINTABLE.search(text)

@@ -65,6 +65,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "unquoted_template.yml": ("4:20", "must be quoted"),
     "unreadable_when.yml": ("2:7", "cannot read when 'payments are slow'"),
     "webhook_credentials.yml": ("3:17", "carries credentials"),
+    "utf16_powershell.yml": ("1:1", "UTF-16 text; alert files are YAML text in UTF-8: save it as UTF-8"),
     "when_and_absent_for.yml": ("3:1", "use either 'when' or 'absent_for'"),
 }
 

@@ -149,7 +149,7 @@ def test_malformed_files_give_located_errors(text: str, expected: str) -> None:
 def test_bytes_that_are_not_utf8_are_located() -> None:
     parsed, problems = spec.load_bytes(b"page: ACH\npanels: \xff\n", "x.dashboard.yaml")
     assert parsed is None and [str(p) for p in problems] == [
-        "x.dashboard.yaml:2:9: not UTF-8 text (byte 0xff); a dashboard file is YAML text in UTF-8"]
+        "x.dashboard.yaml:2:9: not UTF-8 text (byte 0xff); dashboard files are YAML text in UTF-8"]
 
 
 def test_unknown_panels_and_double_overrides_are_located(tmp_path: Path) -> None:
