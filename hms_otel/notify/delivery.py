@@ -10,6 +10,7 @@ import contextlib
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -42,12 +43,21 @@ class Backoff:
         return max(delay, min(retry_after, self.retry_after_cap_s)) if retry_after is not None else delay
 
 
+def _lane(entry: Entry) -> tuple[str, str]:
+    """Where an attempt waits: one SMS provider for every number; a webhook URL per Slack or Teams
+    channel, and per webhook action."""
+    return (entry.channel, "") if entry.channel == "sms" else (entry.channel, entry.target)
+
+
 class Dispatcher:
     """Sends what the journal holds, on a few worker threads; ``start()`` resumes what was pending."""
 
     def __init__(self, journal: Journal, route: Router, find_source: SourceFinder, say: Callable[[str], None],
                  fallback: Router, backoff: Backoff | None = None, workers: int = 4) -> None:
         self.journal = journal
+        #: Attempts in flight at once per lane: a provider that hangs (up to its timeout on every
+        #: attempt) holds at most this many workers, and the other channels keep theirs.
+        self.per_lane = max(1, workers // 2)
         self.route = route
         self.find_source = find_source
         self.say = say
@@ -92,10 +102,21 @@ class Dispatcher:
         while not self._stop.is_set():
             now = time.time()
             with self._lock:
-                due = [e for e in self._pending.values() if e.next_at <= now and e.key not in self._in_flight]
+                busy = Counter(_lane(self._pending[key]) for key in self._in_flight if key in self._pending)
+                due: list[Entry] = []
+                upcoming: list[float] = []
+                for entry in sorted(self._pending.values(), key=lambda e: e.next_at):
+                    if entry.key in self._in_flight:
+                        continue
+                    if entry.next_at > now:
+                        upcoming.append(entry.next_at)
+                        break
+                    # A full lane: the entry waits for an attempt there to end (which wakes this loop).
+                    if busy[_lane(entry)] < self.per_lane:
+                        busy[_lane(entry)] += 1
+                        due.append(entry)
                 for entry in due:
                     self._in_flight.add(entry.key)
-                upcoming = [e.next_at for e in self._pending.values() if e.key not in self._in_flight]
             for entry in due:
                 self._pool.submit(self._attempt, entry)
             wait = min(upcoming, default=now + 1.0) - now

@@ -34,10 +34,13 @@ SLACK_OK = Answer(200, b"ok", (("Content-Type", "text/html"),))
 
 
 class StandIn:
-    """``StandIn(default, script=[Answer(503), ...])``: answers ``script`` in order, then ``default``."""
+    """``StandIn(default, script=[Answer(503), ...])``: answers ``script`` in order, then ``default``;
+    with ``hold``, each answer waits (up to 30 s) until that event is set: a provider that hangs."""
 
-    def __init__(self, default: Answer, script: list[Answer] | None = None, port: int = 0) -> None:
+    def __init__(self, default: Answer, script: list[Answer] | None = None, port: int = 0,
+                 hold: threading.Event | None = None) -> None:
         self.default = default
+        self.hold = hold
         self.script = list(script or [])
         self.received: list[Received] = []
         self.accepted: list[Received] = []
@@ -54,6 +57,8 @@ class StandIn:
                     stand_in.received.append(request)
                     if answer.status < 300:
                         stand_in.accepted.append(request)
+                if stand_in.hold is not None:
+                    stand_in.hold.wait(30)
                 self.send_response(answer.status)
                 for name, value in answer.headers:
                     self.send_header(name, value)

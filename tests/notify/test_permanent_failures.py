@@ -51,9 +51,11 @@ def running(tmp_path: Path, said: list[str], **settings: Any) -> Iterator[Notifi
         notifier.close()
 
 
-def send(notifier: Notifier, channel: str, target: str) -> None:
+def send(notifier: Notifier, channel: str, target: str, body: bytes | None = None) -> None:
+    """Post ``body`` (default: the tutorial's alert) to ``notifier`` for ``channel:target``."""
     http.request("POST", f"http://127.0.0.1:{notifier.config.port}/v1/alerts?channel={channel}&target={quote(target)}",
-                 data=webhook(), headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+                 data=body or webhook(), headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {TOKEN}"})
 
 
 def given_up(notifier: Notifier, said: list[str], stand_in: StandIn) -> tuple[str, list[dict[str, Any]]]:

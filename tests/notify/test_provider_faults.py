@@ -18,8 +18,9 @@ from hms_otel.notify.server import Notifier
 from hms_otel.stack.processes import free_port
 
 from ..support import eventually
-from .standins import TWILIO_CREATED, Answer, StandIn
+from .standins import SLACK_OK, TWILIO_CREATED, Answer, StandIn
 from .test_delivery import TOKEN, post, webhook
+from .test_permanent_failures import running, send
 
 
 @contextmanager
@@ -157,3 +158,26 @@ def test_a_full_disk_under_the_outbox_still_shows_the_message(tmp_path: Path) ->
     LocalPrinter(outbox, said.append, "sms").send("+15551234", Message("[HMS-OPS] ALERT – x", "body", None), event())
     assert any("[HMS-OPS] ALERT – x" in line for line in said), said
     assert any("not kept in" in line and str(outbox) in line for line in said), said
+
+
+def test_a_hanging_sms_provider_leaves_delivery_workers_for_the_other_channels(tmp_path: Path) -> None:
+    """Six SMS attempts hanging on the provider took all four delivery workers: a Slack message waited
+    behind them, up to the provider timeout per attempt. An SMS provider now holds at most two."""
+    said: list[str] = []
+    release = threading.Event()
+    with StandIn(TWILIO_CREATED, hold=release) as twilio, StandIn(SLACK_OK) as slack:
+        try:
+            with running(tmp_path, said, sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=twilio.url),
+                         slack_default=f"{slack.url}/services/T0/B0/x") as notifier:
+                for number in range(6):
+                    send(notifier, "sms", "+15551234", webhook(fingerprint=f"sms{number}"))
+                eventually(lambda: len(twilio.received) >= 2, 10, "two SMS attempts hanging on the provider")
+                send(notifier, "slack", "#payments")
+                eventually(slack.snapshot, 10, "the Slack message while the SMS provider hangs")
+                assert len(twilio.received) == 2, "the SMS provider holds two workers, not more"
+                release.set()
+                eventually(notifier.dispatcher.idle, 30, "every SMS once the provider answers")
+        finally:
+            release.set()
+    states = [json.loads(path.read_text())["state"] for path in (tmp_path / "state" / "journal").glob("*.json")]
+    assert states == ["delivered"] * 7, said
