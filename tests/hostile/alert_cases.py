@@ -73,7 +73,7 @@ CASES = [
       Error(65, "nested more than 64")),
     a("many_values", "labels: [" + "x, " * 60_000 + "]\n", Error(1, "more than 20000 values")),
     a("too_large", "message: '" + "x" * 1_000_001 + "'\n", Error(1, "larger than 1000000 bytes")),
-    a("utf16_bom", "\ufeff".encode("utf-16-le") + ALERT.encode("utf-16-le"), Error(1, "not UTF-8 text")),
+    a("utf16_bom", "\ufeff".encode("utf-16-le") + ALERT.encode("utf-16-le"), Error(1, "UTF-16 text; alert files are")),
     a("utf8_bom_ok", "\ufeff" + ALERT, Means("a UTF-8 BOM is ignored", _alert(lambda x, _r: x.metric.name ==
                                                                                "job_fail_total"))),
     a("latin1_message", ALERT.encode() + "message: Gebühr\n".encode("latin-1"), Error(4, "not UTF-8 text (byte 0xfc)")),

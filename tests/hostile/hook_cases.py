@@ -62,7 +62,7 @@ CASES = [
     h("empty_file", "", Means("no hooks", lambda hooks: hooks == ())),
     h("comments_only", "# nothing\n", Means("no hooks", lambda hooks: hooks == ())),
     h("undecodable", b"hooks:\n  - target: \xff\n", Error(2, "not UTF-8 text (byte 0xff)")),
-    h("utf16", "hooks: []\n".encode("utf-16"), Error(1, "not UTF-8 text")),
+    h("utf16", "hooks: []\n".encode("utf-16"), Error(1, "UTF-16 text; hook files are")),
     h("nul_byte", "hooks:\x00 []\n", Error(1, "U+0000")),
     h("too_large", "hooks: []\n#" + "x" * 1_000_001, Error(1, "larger than 1000000 bytes")),
     h("anchor", f"hooks:\n  - &h {{target: '{T}:price', record: [{{metric: a_total, kind: counter}}]}}\n  - *h\n",

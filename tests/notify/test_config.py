@@ -14,7 +14,8 @@ from hms_otel.notify.config import ConfigError, load
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    (b"\xff\xfe\x00garbage", ":1:1: not UTF-8 text"),
+    (b"\xff\xfe\x00garbage", ":1:1: UTF-16 text; notifier configs are YAML text in UTF-8"),
+    (b"ok: 1\n\xc3garbage", ":2:1: not UTF-8 text (byte 0xc3)"),
     (b"token: x\nslack: {channels: [a, b]}\n", ":2:19: slack.channels must be a mapping, not a list"),
     (b"token: x\nwebhook: {allowed_hosts: hooks.example.gov}\n", ":2:26: webhook.allowed_hosts must be a list"),
     (b"token: x\ntoken: y\n", ":2:1: duplicate key 'token'"),
