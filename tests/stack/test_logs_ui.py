@@ -46,7 +46,9 @@ def _headless(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_log_ui_finds_a_record_written_by_the_test(stack: LocalStack, run_app, tmp_path: Path) -> None:
     marker = f"ui{uuid.uuid4().hex[:10]}"
-    app = run_app(stack, "logs_app", marker, service_name="logs-ui", HMS_LAYER="ACT")
+    # The app exits a second after its last record: room to export at exit on a busy machine (the default
+    # exit budget, 2 s, is for applications; what this test is about is the page).
+    app = run_app(stack, "logs_app", marker, service_name="logs-ui", HMS_LAYER="ACT", HMS_OTEL_SHUTDOWN_TIMEOUT="30")
     store = LogStore(stack.victorialogs_url)
     assert wait_until(lambda: store.search(marker, service="logs-ui"), timeout=60, interval=0.5), (
         f"no record in the log store; the app said:\n{app.stdout}\n{app.stderr}")
