@@ -7,6 +7,7 @@ own ``{{ $value }}``. Nothing a user wrote is ever evaluated as a template.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -133,11 +134,14 @@ def _text(value: Any) -> str:
 
 
 def _text_map(value: Any, what: str) -> dict[str, str]:
+    """Labels or annotations as text. A ``null`` value is left out, as Prometheus leaves out an empty label
+    (as text it would reach the phone as "None"); other JSON values are kept as JSON text."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise BadPayload(f"{what} must be an object")
-    return {_text(key): _text(item) for key, item in value.items()}
+    return {_text(key): _text(item if isinstance(item, str) else json.dumps(item, ensure_ascii=False))
+            for key, item in value.items() if item is not None}
 
 
 def parse_webhook(payload: Any) -> list[AlertEvent]:

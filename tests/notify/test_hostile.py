@@ -91,6 +91,17 @@ def test_alerts_without_a_fingerprint_are_told_apart_by_their_labels(notifier: N
     assert b"journaled 0, collapsed 2" in post_raw(notifier, body)  # a re-send is still collapsed
 
 
+def test_null_labels_are_left_out_and_other_json_values_kept_as_json(notifier: Notifier) -> None:
+    """A `null` label or annotation reached the phone as "None"; `true` as "True"."""
+    body = alerts_body({"labels": {"alertname": "disk_full", "instance": None, "replica": 2, "primary": True},
+                        "annotations": {"summary": None, "hms_value": 91.5}, "fingerprint": "f1"})
+    assert b"journaled 1" in post_raw(notifier, body)
+    [entry] = notifier.journal.entries()
+    alert = entry.alert()
+    assert alert.labels == {"alertname": "disk_full", "replica": "2", "primary": "true"}
+    assert alert.annotations == {"hms_value": "91.5"}
+
+
 def test_a_full_disk_answers_503_and_the_resend_loses_nothing(notifier: Notifier,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
