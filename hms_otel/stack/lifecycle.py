@@ -295,9 +295,10 @@ class Supervisor:
                 if not service.running and service.name not in reported:
                     reported.add(service.name)
                     code = service.process.returncode if service.process else None
+                    tail = service.process.log_tail() if service.process else log_tail(service.log_path, 15)
                     self.say(
                         f"error: {service.name} exited (code {code}); the rest keeps running. "
-                        f"Last lines of {service.log_path}:\n{log_tail(service.log_path, 15)}"
+                        f"Last lines of {service.log_path}:\n{tail}"
                     )
 
     def stop(self) -> None:

@@ -68,9 +68,18 @@ def check_port_free(port: int, what: str, how_to_change: str = "") -> None:
             raise PortInUse(port, what, how_to_change) from None
 
 
-def log_tail(path: Path, lines: int = 30) -> str:
+#: How much of a log's end is read for its last lines: a server's log may have grown for months.
+_TAIL_BYTES = 64 * 1024
+
+
+def log_tail(path: Path, lines: int = 30, start: int = 0) -> str:
+    """The last ``lines`` lines of ``path`` from byte ``start`` on (where a launch began writing, so an
+    earlier run's lines are not shown as this one's)."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(start, size - _TAIL_BYTES))
+            text = log.read().decode(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
@@ -288,7 +297,7 @@ def wait_all_ready(processes: Sequence[ManagedProcess], timeout: float) -> None:
             late.stop()
             raise ProcessError(
                 f"{late.name} was not ready at {late.ready_url} within {timeout:.0f} s; "
-                f"last lines of {late.log_path}:\n{log_tail(late.log_path, 15)}"
+                f"last lines of {late.log_path}:\n{late.log_tail()}"
             )
         time.sleep(_PROBE_INTERVAL_S)
 
@@ -326,6 +335,7 @@ class ManagedProcess:
         self.env = env
         self.fork_target = fork_target
         self._proc: subprocess.Popen[bytes] | ForkedProcess | None = None
+        self._log_start = 0  # where the last launch began writing its log
 
     @property
     def pid(self) -> int | None:
@@ -366,6 +376,7 @@ class ManagedProcess:
         forked = fork and self.fork_target is not None and may_fork()
         how = f"{self.name} in a fork of PID {os.getpid()}" if forked else " ".join(self.argv)
         with self.log_path.open("ab") as log:
+            self._log_start = log.tell()
             log.write(f"\n=== {time.strftime('%H:%M:%S')} starting: {how}\n".encode())
             log.flush()
             if forked:
@@ -399,9 +410,12 @@ class ManagedProcess:
     def exited_error(self) -> ProcessError:
         code = self._proc.returncode if self._proc else None
         return ProcessError(
-            f"{self.name} exited with code {code} while starting; last lines of {self.log_path}:\n"
-            f"{log_tail(self.log_path, 15)}"
+            f"{self.name} exited with code {code} while starting; last lines of {self.log_path}:\n{self.log_tail()}"
         )
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines this launch wrote to the log."""
+        return log_tail(self.log_path, lines, start=self._log_start)
 
     def wait_ready(self) -> None:
         wait_all_ready([self], self.ready_timeout)

@@ -46,6 +46,20 @@ def test_process_that_exits_while_starting_reports_its_log(tmp_path: Path) -> No
         process.start()
 
 
+def test_the_log_lines_shown_are_this_launchs_not_an_earlier_runs(tmp_path: Path) -> None:
+    """The log is appended to across runs: a launch that printed two lines was shown with thirteen of the
+    run before, which read as this one's errors."""
+    log = tmp_path / "broken.log"
+    log.write_text("".join(f"earlier run, line {n}\n" for n in range(100_000)))
+    process = ManagedProcess("broken", [sys.executable, "-c", "import sys; print('bad flag --nope'); sys.exit(3)"],
+                             log_path=log, ready_url=f"http://127.0.0.1:{free_port()}/", ready_timeout=20)
+    with pytest.raises(ProcessError) as raised:
+        process.start()
+    message = str(raised.value)
+    assert "bad flag --nope" in message and "earlier run" not in message, message
+    assert log.read_text().startswith("earlier run, line 0\n")  # kept, not shown
+
+
 def test_process_not_ready_in_time_is_stopped_and_reported(tmp_path: Path) -> None:
     code = "import time; print('still warming up', flush=True); time.sleep(60)"
     process = ManagedProcess(
