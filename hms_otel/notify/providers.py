@@ -36,7 +36,8 @@ _RETRIED_4XX = frozenset({408, 409, 425, 429})
 
 def is_permanent(status: int | None) -> bool:
     """Whether an answer with HTTP ``status`` can never become a delivery by retrying: the one place that
-    decides it, for every channel. No answer (``None``: network, not HTTP), 5xx and the 4xx above are retried."""
+    decides it, for every channel. No answer (``None``: network, not HTTP), 5xx and the 4xx above are retried;
+    a provider may only mark a failure as one that passes (:attr:`DeliveryFailed.passes`), from its own code."""
     return status is not None and 400 <= status < 500 and status not in _RETRIED_4XX
 
 
@@ -53,11 +54,14 @@ class DeliveryFailed(Exception):
         self.retry_after = retry_after
         self.status = status
         self.code = code
+        #: Set by a provider whose own error code says the condition passes (Twilio's full sender queue),
+        #: whatever the HTTP status says.
+        self.passes = False
 
     @property
     def permanent(self) -> bool:
         """Retrying cannot help: give the message up now (see :func:`is_permanent`)."""
-        return is_permanent(self.status)
+        return not self.passes and is_permanent(self.status)
 
 
 class Provider(Protocol):
@@ -142,6 +146,9 @@ def _retry_after(value: str | None) -> float | None:
 #: of this account): the console then names that setting instead of all of them.
 _TWILIO_TO_CODES = frozenset({"21211", "21604", "21608", "21610", "21612", "21614"})
 _TWILIO_FROM_CODES = frozenset({"21212", "21601", "21606", "21659"})
+#: 400s that pass: 21611, the sender's queue holds its maximum (up to 10 hours of messages) and takes
+#: new ones again as it drains (twilio.com/docs/errors/21611).
+_TWILIO_PASSING_CODES = frozenset({"21611"})
 _TWILIO_SETTINGS = ("check HMS_TWILIO_ACCOUNT_SID, HMS_TWILIO_AUTH_TOKEN and HMS_TWILIO_FROM "
                     "(or sms: in the notifier config file) and the number in the alert file")
 
@@ -176,8 +183,12 @@ class TwilioSms:
                  {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}",
                   "Accept": "application/json"}, fix=_TWILIO_SETTINGS)
         except DeliveryFailed as failure:
+            failure.passes = failure.code in _TWILIO_PASSING_CODES
             if failure.permanent:
                 failure.fix = self.fix(failure, target)
+            elif failure.passes:
+                failure.fix = ("Twilio's queue for this sender is full; it drains at the sender's rate: "
+                               "a Messaging Service (HMS_TWILIO_MESSAGING_SERVICE_SID) spreads the load")
             raise
 
     def fix(self, failure: DeliveryFailed, target: str) -> str:

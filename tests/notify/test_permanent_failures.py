@@ -146,6 +146,25 @@ def test_rate_limits_and_outages_are_still_retried(tmp_path: Path, status: int) 
     assert not (tmp_path / "state" / "outbox.txt").exists()
 
 
+def test_twilios_full_sender_queue_is_retried_though_it_is_a_400(tmp_path: Path) -> None:
+    """Twilio answers 400 code 21611 while the sender's queue is full; it takes messages again as the queue
+    drains. Given up at once like other 400s, the page reached nobody's phone."""
+    full_queue = Answer(400, json.dumps({"code": 21611, "message": "This 'From' number has exceeded the maximum "
+                                         "number of queued messages", "status": 400}).encode(),
+                        (("Content-Type", "application/json"),))
+    said: list[str] = []
+    with StandIn(TWILIO_CREATED, [full_queue] * 2) as twilio:
+        with running(tmp_path, said, sms=SmsSettings("AC1", "secret", sender="+15550100",
+                                                     base_url=twilio.url)) as notifier:
+            send(notifier, "sms", "+15551234")
+            eventually(twilio.snapshot, 20, "the SMS after the queue drained")
+            eventually(notifier.dispatcher.idle, 10, "the dispatcher to finish")
+        assert len(twilio.received) == 3
+    assert not any("gave up" in line for line in said), said
+    [failing] = [line for line in said if "failing" in line]
+    assert "(code 21611)" in failing and "Messaging Service" in failing and "Retrying" in failing, failing
+
+
 def test_which_answers_are_final() -> None:
     assert [s for s in (400, 401, 403, 404, 405, 410, 413, 422) if not is_permanent(s)] == []
     assert [s for s in (None, 200, 307, 408, 409, 425, 429, 500, 502, 503, 504) if is_permanent(s)] == []
