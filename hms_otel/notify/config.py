@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,11 +197,35 @@ def _section(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
     return value
 
 
+def _is_url_variable(name: str) -> bool:
+    return name in ("HMS_TWILIO_BASE_URL", "HMS_LOGSTORE_URL") or (
+        name.startswith("HMS_SLACK_") and name.endswith("_WEBHOOK_URL")) or (
+        name.startswith("HMS_TEAMS_") and name.endswith("_URL"))
+
+
+def _check_url_variables(env: Mapping[str, str]) -> None:
+    """A URL setting from the environment is checked as the file's are: otherwise every message for it
+    would fail, and be retried, for a day before anyone saw it."""
+    wrong = []
+    for name, value in sorted(env.items()):
+        if _is_url_variable(name) and value.strip():
+            try:
+                parts = urllib.parse.urlsplit(value.strip())
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # "http://[::1"
+                usable = False
+            if not usable:
+                wrong.append(f"{name} is not a URL starting with https:// or http://")  # not shown: a secret
+    if wrong:
+        raise ConfigError("; ".join(wrong))
+
+
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
          read_token: bool = True) -> NotifierConfig:
     """Settings from ``path`` and the environment. ``read_token=False``: leave the notifier's own
     token unread (the alert compiler only needs to know where each channel goes)."""
     env = os.environ if environ is None else environ
+    _check_url_variables(env)
     data: dict[str, Any] = {}
     where = "environment"
     if path is not None:

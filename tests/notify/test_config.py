@@ -75,3 +75,23 @@ def test_the_command_exits_1_with_the_location(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert f"{path}:2:19: slack.channels must be a mapping" in done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["HMS_TWILIO_BASE_URL", "HMS_SLACK_WEBHOOK_URL", "HMS_SLACK_PAYMENTS_WEBHOOK_URL",
+                                      "HMS_TEAMS_A2A_OPS_URL", "HMS_LOGSTORE_URL"])
+@pytest.mark.parametrize("value", ["hooks.slack.com/services/T0/B0/secret-part", "http://[::1", "https://",
+                                   "ftp://files.example/x"])
+def test_a_url_variable_that_is_no_url_is_refused_by_name(variable: str, value: str) -> None:
+    """In the file such a value is refused at its line; from the environment it was taken, and every message for it
+    failed and was retried for a day before anyone saw it. The value is not shown: a webhook URL is a secret."""
+    with pytest.raises(ConfigError) as raised:
+        load(None, environ={"HMS_NOTIFIER_TOKEN": "t", variable: value})
+    assert str(raised.value) == f"{variable} is not a URL starting with https:// or http://"
+    assert "secret-part" not in str(raised.value)
+
+
+def test_url_variables_that_are_urls_load() -> None:
+    config = load(None, environ={"HMS_NOTIFIER_TOKEN": "t", "HMS_SLACK_PAYMENTS_WEBHOOK_URL": "https://hooks.example/x",
+                                 "HMS_TWILIO_BASE_URL": "http://127.0.0.1:8080", "HMS_TEAMS_OPS_URL": " "})
+    assert config.slack_channels == {"#payments": "https://hooks.example/x"}
+    assert config.sms.base_url == "http://127.0.0.1:8080"
