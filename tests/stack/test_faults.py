@@ -184,7 +184,13 @@ def test_every_invalid_environment_value_warns_once_and_telemetry_stays_on(log_s
         cases = [INVALID_VALUES[int(job.rsplit("-", 1)[1])] for job in missing]
         raise AssertionError(f"no metrics from the apps run with {cases}") from None
 
-    def logs_arrived() -> bool:
-        return len(re.findall(r"Body: Str\(env-check\)", log_stack.collector.log_path.read_text())) >= len(jobs)
+    def logs_missing() -> set[str]:
+        return jobs - {body.removeprefix("env-check ") for body in _bodies(log_stack, r"env-check envcheck-\d+")}
 
-    eventually(logs_arrived, 60, "one log record from every app")
+    try:
+        eventually(lambda: not logs_missing(), 60, "one log record from every app")
+    except AssertionError:
+        said = {job: done.stderr for job, _, done in results}
+        raise AssertionError("no log record from " + "; ".join(
+            f"{INVALID_VALUES[int(job.rsplit('-', 1)[1])]}, which said: {said[job]!r}" for job in sorted(logs_missing())
+        )) from None
