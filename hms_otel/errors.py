@@ -34,12 +34,12 @@ def os_error_reason(error: OSError) -> str:
     """What went wrong, without the path: ``Permission denied``; for a folder that could not be made or
     entered ("File exists", "Not a directory"), which file is in the way."""
     reason = error.strerror or str(error)
-    if error.errno in (errno.EEXIST, errno.ENOTDIR) and error.filename is not None:
+    if error.errno in (errno.EEXIST, errno.ENOTDIR) and isinstance(error.filename, (str, bytes, os.PathLike)):
         # The project opens nothing with O_EXCL, so EEXIST means a folder was wanted where a file is.
-        path = _path_text(error.filename)
+        path = os.fsdecode(error.filename)
         blocker = _file_in_the_way(path)
         if blocker is not None:
-            return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+            return "it is a file, not a folder" if blocker == path else f"{_safe_name(blocker)} is a file, not a folder"
     return reason
 
 
@@ -57,7 +57,17 @@ def _file_in_the_way(path: str) -> str | None:
 
 
 def _path_text(name: object) -> str:
-    return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)  # or a descriptor
+    if isinstance(name, (str, bytes, os.PathLike)):
+        return _safe_name(os.fsdecode(name))
+    return str(name)  # a descriptor
+
+
+def _safe_name(name: str) -> str:
+    # Imported here: `hms-ops up` loads this module on its way to starting the servers, and the
+    # terminal patterns take about 2 ms to compile; names are shown only when something went wrong.
+    from hms_otel.terminal import safe_name
+
+    return safe_name(name)
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -76,7 +86,7 @@ class Location(NamedTuple):
     column: int = 1
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
+        return f"{_safe_name(self.path)}:{self.line}:{self.column}"
 
 
 class Problem(NamedTuple):

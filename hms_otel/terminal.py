@@ -12,6 +12,25 @@ _CONTROL = re.compile(
 )
 
 
+# What else would break or fake a one-line ``file:line:col: message``: newlines and tabs, the Unicode line
+# and paragraph separators, and the bytes of a file name that is not UTF-8 (os.fsdecode keeps each as a
+# lone surrogate, which no encoder writes).
+_NOT_IN_A_NAME = re.compile(_CONTROL.pattern + r"|[\t\n\u2028\u2029]|[\udc80-\udcff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    found = match.group()
+    if len(found) == 1 and 0xDC80 <= ord(found) <= 0xDCFF:
+        return f"\\x{ord(found) - 0xDC00:02x}"  # the byte as it is on disk
+    return found.encode("unicode_escape").decode("ascii")
+
+
 def safe_text(text: str) -> str:
     """``text`` with terminal control sequences shown as ``\\x1b`` etc. instead of executed."""
-    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    return _CONTROL.sub(_escaped, text)
+
+
+def safe_name(name: str) -> str:
+    """A file name (or another one-line value from outside) for a message: as :func:`safe_text`, and
+    newlines, tabs and undecodable bytes escaped too (``new\\nline.yml``, ``p\\xffay.yml``)."""
+    return _NOT_IN_A_NAME.sub(_escaped, name)

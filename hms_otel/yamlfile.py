@@ -221,9 +221,12 @@ def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: st
             elif accept(entry.name):
                 if is_file:
                     files.append(path)
-                elif entry.is_symlink():
+                elif entry.is_symlink() and not os.path.exists(path):
                     problems.append(Problem(Location(str(path)), f"link to {os.readlink(path)!r}, which does not "
                                                                  "exist or loops; fix or remove the link"))
+                elif entry.is_symlink():  # to a device, a pipe or a socket
+                    problems.append(Problem(Location(str(path)), f"link to {os.readlink(path)!r}, which is not a "
+                                                                 f"regular file; {what}s are text files"))
                 else:
                     problems.append(Problem(Location(str(path)), f"not a regular file; {what}s are text files"))
     return sorted(files), problems

@@ -5,6 +5,7 @@ output points at the user's own file and line, never at the generated file."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,42 @@ def test_an_alertmanager_refusal_points_at_the_action(tmp_path: Path, monkeypatc
     (problem,) = compiler.validate(result)
     assert str(problem) == (f"{tmp_path / 'a.yml'}:3:24: Alertmanager (amtool check-config) rejects what this "
                             "produces: bad address")
+
+
+def _write_named(folder: Path, name: bytes, text: str) -> None:
+    """A file whose name is given as bytes, which need not be UTF-8 (as on any Linux file system)."""
+    with open(os.fsencode(folder) + b"/" + name, "w") as handle:
+        handle.write(text)
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool not installed (Debian prometheus)")
+def test_file_names_a_terminal_cannot_show_are_escaped_and_still_compile(tmp_path: Path) -> None:
+    _write_named(tmp_path, b"p\xffay.yml", GOOD)  # a Latin-1 name copied from another system
+    _write_named(tmp_path, b"new\nline.yml", GOOD.replace("job_fail", "refund_pdf"))
+    _write_named(tmp_path, "\u202eelif.yml".encode(), GOOD.replace("job_fail", "ach_flagged"))
+    result = compile_dir(tmp_path)
+    problems = compiler.validate(result)  # promtool and amtool read what the file names became
+    assert [problem for problem in problems if problem.is_error] == []
+    assert len(result.files) == 3
+    rules = result.rules_yaml
+    for shown_name in ("p\\xffay.yml:1:1", "new\\nline.yml:1:1", "\\u202eelif.yml:1:1"):
+        assert f"{tmp_path}/{shown_name}" in rules
+
+
+def test_a_problem_in_a_file_with_a_newline_in_its_name_stays_one_line(tmp_path: Path) -> None:
+    _write_named(tmp_path, b"two\nlines.yml", "metric: job_fail_total\n")
+    result = CliRunner().invoke(alerts, ["check", "--no-tools", str(tmp_path)])
+    assert result.exit_code == 1
+    located = [line for line in result.output.splitlines() if "lines.yml" in line]
+    assert located and all(line.startswith(f"{tmp_path}/two\\nlines.yml:1:1: ") for line in located), result.output
+
+
+def test_a_link_to_a_device_or_a_pipe_is_named_for_what_it_is(tmp_path: Path) -> None:
+    (tmp_path / "zero.yml").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.yml")
+    (tmp_path / "to-pipe.yml").symlink_to(tmp_path / "pipe.yml")
+    _files, problems = load_dir(tmp_path)
+    text = {Path(problem.location.path).name: problem.message for problem in problems}
+    assert text["zero.yml"] == "link to '/dev/zero', which is not a regular file; alert files are text files"
+    assert text["pipe.yml"] == "not a regular file; alert files are text files"
+    assert "which is not a regular file" in text["to-pipe.yml"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hms_otel.terminal import safe_text
+from hms_otel.terminal import safe_name, safe_text
 
 HOSTILE = [
     ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),  # clear screen, cursor home
@@ -25,3 +25,20 @@ def test_control_sequences_are_shown_not_executed(text: str, shown: str) -> None
 
 def test_plain_text_and_newlines_are_kept() -> None:
     assert safe_text("Payment #123 slow: 11 s — ünïcode ✓\nnext\tx") == "Payment #123 slow: 11 s — ünïcode ✓\nnext\tx"
+
+
+@pytest.mark.parametrize(("text", "shown"), HOSTILE)
+def test_a_name_escapes_what_text_escapes(text: str, shown: str) -> None:
+    assert safe_name(text) == shown
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("new\nline.yml", "new\\nline.yml"),  # would split `file:line:col: message` in two
+    ("tab\there.yml", "tab\\there.yml"),
+    ("sep\u2028x.yml", "sep\\u2028x.yml"),
+    (b"p\xffay.yml".decode("utf-8", "surrogateescape"), "p\\xffay.yml"),  # a Latin-1 name, as os.fsdecode keeps it
+    ("ünïcode ✓ payé.yml", "ünïcode ✓ payé.yml"),
+])
+def test_a_name_stays_one_printable_line(name: str, shown: str) -> None:
+    assert safe_name(name) == shown
+    safe_name(name).encode("utf-8")  # no lone surrogate left for an encoder to refuse
