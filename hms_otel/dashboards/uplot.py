@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from hms_otel.stack.builds import BuildError, MissingBinary, Progress, cache_dir, which
+from hms_otel.stack.builds import BuildError, MissingBinary, Progress, cache_dir, cache_folder_errors, which
 
 VERSION = "1.6.32"
 #: ``npm view uplot@1.6.32 dist.integrity``: a tarball that does not match is refused.
@@ -50,7 +50,8 @@ def extract(tarball: bytes, target: Path) -> None:
     found = integrity_of(tarball)
     if found != INTEGRITY:
         raise BuildError(f"uplot@{VERSION} tarball integrity {found} does not match the pinned {INTEGRITY}")
-    staging = Path(tempfile.mkdtemp(prefix="uplot-", dir=target.parent))
+    with cache_folder_errors():
+        staging = Path(tempfile.mkdtemp(prefix="uplot-", dir=target.parent))
     try:
         with tempfile.TemporaryFile() as handle:
             handle.write(tarball)
@@ -80,8 +81,9 @@ def install_uplot(progress: Progress = print, force: bool = False) -> Path:
     if npm is None:
         raise BuildError("npm not found: install Node.js and npm (Debian: apt-get install npm), then "
                          "run `hms-ops install uplot`")
+    with cache_folder_errors():
+        target.parent.mkdir(parents=True, exist_ok=True)
     progress(f"uplot: npm pack uplot@{VERSION}")
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hms-uplot-") as temp:
         proc = subprocess.run([npm, "pack", f"uplot@{VERSION}", "--silent"], cwd=temp, capture_output=True,
                               text=True, timeout=300)

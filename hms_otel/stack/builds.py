@@ -68,6 +68,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HMS_OPS_CACHE") or Path.home() / ".cache" / "hms-ops").expanduser()
 
 
+@contextlib.contextmanager
+def cache_folder_errors() -> Iterator[None]:
+    """A folder the cache cannot hold (the cache is a file, read-only, not ours) names the cache and the
+    setting that chose it, before a build runs into it half-way or Go reports it as its own failure."""
+    try:
+        yield
+    except OSError as error:
+        from hms_otel.errors import os_error_text
+
+        setting = "HMS_OPS_CACHE" if os.environ.get("HMS_OPS_CACHE") else "the default ~/.cache/hms-ops"
+        raise BuildError(f"cannot use the build cache {cache_dir()} (from {setting}): {os_error_text(error)}; "
+                         "set HMS_OPS_CACHE to a folder you can write") from None
+
+
 def default_manifest() -> Path:
     """The ocb manifest shipped with the package (built from the repository's collector-config/)."""
     return collector_config_dir() / "builder-config.yaml"
@@ -270,6 +284,8 @@ def install_ocb(progress: Progress = print) -> Path:
     path = ocb_path()
     if path.is_file():
         return path
+    with cache_folder_errors():
+        path.parent.mkdir(parents=True, exist_ok=True)
     progress(f"go install go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}")
     module = f"go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}"
     _run("installing ocb", [go_binary(), "install", module], env={"GOBIN": str(path.parent)})
@@ -295,11 +311,12 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
         raise BuildError(f"{manifest}: an ocb manifest needs a `dist:` mapping")
     go = go_binary()
     builder = install_ocb(progress)
-    target.parent.mkdir(parents=True, exist_ok=True)
     import shutil
     import tempfile
 
-    work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
+    with cache_folder_errors():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
     log = target.parent / "build.log"
     try:
         # ocb takes the output directory from the manifest; point a copy of it at our scratch dir.
@@ -340,11 +357,12 @@ def build_victorialogs(
         progress(f"VictoriaLogs already built: {target}")
         return target
     go = go_binary()
-    target.parent.mkdir(parents=True, exist_ok=True)
     import shutil
     import tempfile
 
-    scratch = Path(tempfile.mkdtemp(prefix="gobin-", dir=target.parent))
+    with cache_folder_errors():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="gobin-", dir=target.parent))
     log = target.parent / "build.log"
     try:
         module = f"{VICTORIALOGS_MODULE}/app/victoria-logs@{version}"
@@ -380,11 +398,12 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
         progress(f"Alertmanager {version} already built: {target}")
         return target
     go = go_binary()
-    target.parent.mkdir(parents=True, exist_ok=True)
     import shutil
     import tempfile
 
-    scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
+    with cache_folder_errors():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
     log = target.parent / f"build-{version}.log"
     try:
         progress(f"building Alertmanager {version} and amtool with go install (about a minute; log: {log})")
