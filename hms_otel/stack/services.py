@@ -292,6 +292,12 @@ def reload_alertmanager(url: str, headers: Mapping[str, str]) -> None:
         raise ConfigInvalid(f"Alertmanager rejected the reload: {error}") from None
 
 
+def _glob_literal(path: Path) -> str:
+    """``path`` as a Prometheus ``rule_files`` entry that matches only itself: Prometheus reads every
+    entry as a glob, so a folder named ``runs[1]`` would match no file, without an error."""
+    return re.sub(r"([*?\[\\])", r"\\\1", str(path))
+
+
 class Prometheus(Service):
     """Prometheus with its own TSDB, remote-write receiver and generated prometheus.yml.
 
@@ -355,7 +361,10 @@ class Prometheus(Service):
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.evaluation_interval},
             # Remote-written samples that arrive late (after an outage, a collector restart) are still accepted.
             "storage": {"tsdb": {"out_of_order_time_window": "30m"}},
-            "rule_files": [str(self.rules_dir / "*.yml"), str(PIPELINE_ALERTS), *self.rule_files],
+            # Relative to the config file's folder, which _argv() makes Prometheus' working folder: each
+            # entry is a glob, and the state folder's own name may hold `[`, `?` or `*` (rejected outright
+            # in a folder part of a rule path).
+            "rule_files": [f"{self.rules_dir.name}/*.yml", _glob_literal(PIPELINE_ALERTS), *self.rule_files],
             "scrape_configs": scrape,
         }
         if self.alertmanager_port:
@@ -381,7 +390,7 @@ class Prometheus(Service):
     def _argv(self) -> list[str]:
         return [
             str(find_binary("prometheus")),
-            f"--config.file={self.config_path}",
+            f"--config.file={self.config_path.name}",  # in its folder (cwd), so its rule_files can be relative
             f"--storage.tsdb.path={self.data_dir}",
             f"--web.listen-address={HOST}:{self.port}",
             # No --web.enable-lifecycle: reloads are by SIGHUP, so no local process can stop it over HTTP.
@@ -543,17 +552,18 @@ class Notifier(Service):
         if self.token_path.is_file():  # a restarted notifier keeps the token Alertmanager already has
             self.token = self.token_path.read_text().strip() or self.token
         _write_secret(self.token_path, self.token)
-        config = {"listen": f"{HOST}:{self.port}", "token_file": str(self.token_path),
-                  "state_dir": str(self.state_dir)}
+        # The token file and state folder go in _env(), not here: a file's values are checked for
+        # `$NAME` that a user expected to be expanded, and a state folder may hold a literal `$`.
+        config = {"listen": f"{HOST}:{self.port}"}
         if self.log_store_url:
             config["log_store"] = self.log_store_url
         self.config_path.write_text(config_text(config))
 
     def _env(self) -> dict[str, str]:
         # The stack's own settings win over variables a user has for a production notifier.
-        overridden = ("HMS_NOTIFIER_LISTEN", "HMS_NOTIFIER_TOKEN", "HMS_NOTIFIER_TOKEN_FILE", "HMS_NOTIFIER_STATE",
-                      "HMS_LOGSTORE_URL")
-        return {**{name: "" for name in overridden}, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        overridden = ("HMS_NOTIFIER_LISTEN", "HMS_NOTIFIER_TOKEN", "HMS_LOGSTORE_URL")
+        return {**{name: "" for name in overridden}, "HMS_NOTIFIER_TOKEN_FILE": str(self.token_path),
+                "HMS_NOTIFIER_STATE": str(self.state_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
 
     def _argv(self) -> list[str]:
         return [sys.executable, "-m", "hms_otel.cli", "notifier", f"--config={self.config_path}"]

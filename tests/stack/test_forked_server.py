@@ -136,10 +136,10 @@ def test_a_fork_that_exits_while_starting_is_reported_with_its_log(tmp_path: Pat
 def test_the_stacks_notifier_in_a_fork_says_what_is_wrong_with_its_config(tmp_path: Path) -> None:
     notifier = Notifier(tmp_path / "notifier", free_port())
     process = notifier.prepare()
-    notifier.config_path.write_text('{"listen": "127.0.0.1:1", "state_dir": "' + str(tmp_path) + '"}')  # no token
+    notifier.config_path.write_text('{"listen": "127.0.0.1:99999"}')
     process.launch(fork=True)
     assert _ended(process) == 1
-    assert "Error: the notifier needs a shared token" in process.log_path.read_text()
+    assert "listen '127.0.0.1:99999' must be HOST:PORT" in process.log_path.read_text()
 
 
 def test_without_a_fork_target_or_with_other_threads_the_argv_runs(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hms_otel import http
 from hms_otel.stack import Ports, collector_config_path, state
 from hms_otel.stack.processes import is_same_process, process_start_ticks, wait_until
 
@@ -297,3 +298,26 @@ def test_an_alerts_folder_created_while_running_is_picked_up(tmp_path: Path, sta
     assert recorded is not None
     maps = Path(f"/proc/{recorded.supervisor.pid}/maps").read_text()
     assert "libssl" not in maps and "libcrypto" not in maps
+
+
+@pytest.mark.e2e
+def test_a_state_folder_named_with_pattern_and_shell_characters_runs_the_whole_stack(
+        tmp_path: Path, stacks: list[Started]) -> None:
+    """Prometheus reads rule paths as globs and the notifier's config refuses `$NAME` it would not expand:
+    neither may see the state folder's own name as anything but a name."""
+    folder = tmp_path / "app"
+    (folder / "alerts").mkdir(parents=True)
+    (folder / "alerts" / "payment_latency.yaml").write_text(
+        "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    odd = folder / "it's [1] a*b? $HOME `id` %s"
+    started = up_detached(stacks, folder, "--state", str(odd))
+    started.state_dir = odd  # so the fixture stops this stack
+    status = hms_ops("status", "--state", str(odd), cwd=folder)
+    assert status.returncode == 0, status.stdout + status.stderr
+    console = odd / state.CONSOLE_LOG
+    assert wait_until(lambda: "alerts: loaded" in console.read_text(), timeout=60, interval=0.2), console.read_text()
+    rules = http.get_json(f"http://127.0.0.1:{started.ports.prometheus}/api/v1/rules")
+    names = {rule["name"] for group in rules["data"]["groups"] for rule in group["rules"]}
+    assert {"payment_latency", "HmsCollectorDown"} <= names, names
+    assert (odd / "notifier" / "state" / "journal").is_dir()
+    assert (odd / "collector" / "collector-storage").is_dir()
