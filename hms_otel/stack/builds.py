@@ -23,7 +23,6 @@ import re
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from hms_otel.stack.packaged import collector_config_dir
 
@@ -187,26 +186,60 @@ def _run(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     log: Path | None = None,
+    own_session: bool = False,
 ) -> None:
-    """Run one build step; on failure raise BuildError with the tail of its output."""
+    """Run one build step; on failure raise BuildError with the tail of its output.
+
+    ``own_session``: for a Go build, whose programs start programs of their own (ocb runs ``go build``,
+    which runs ``compile`` and ``link``): interrupted (Ctrl-C, or SIGTERM on the command line), the
+    step stops all of them, not only the first, and none builds on into a folder nobody removes.
+    Not for ``sudo apt-get``, which may have to ask for a password on the terminal.
+    """
     full_env = {**os.environ, **(env or {})}
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    output_file = log.open("ab") if log is not None else None
     try:
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("ab") as out:
-                proc: subprocess.CompletedProcess[Any] = subprocess.run(
-                    argv, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT
-                )
-            output = log.read_text(errors="replace")
-        else:
-            proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True)
-            output = str(proc.stdout) + str(proc.stderr)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=full_env, start_new_session=own_session,
+            stdout=output_file or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            captured, _ = proc.communicate()
+        except BaseException:
+            _stop(proc, own_session)
+            raise
     except FileNotFoundError as error:
         raise BuildError(f"{step}: {argv[0]} not found ({error})") from None
+    finally:
+        if output_file is not None:
+            output_file.close()
+    output = log.read_text(errors="replace") if log is not None else str(captured)
     if proc.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-25:])
         where = f" (full log: {log})" if log else ""
         raise BuildError(f"{step} failed with exit code {proc.returncode}{where}:\n{tail}")
+
+
+def _stop(proc: subprocess.Popen[str], whole_session: bool) -> None:
+    """Stop an interrupted step: SIGTERM, then SIGKILL after 5 s; with ``whole_session``, every program
+    it started too."""
+    import signal
+
+    def send(signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if whole_session:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+
+    send(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    send(signal.SIGKILL)  # the session's other programs too, which may outlive their parent
+    proc.wait()
 
 
 def go_binary() -> str:
@@ -288,7 +321,7 @@ def install_ocb(progress: Progress = print) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     progress(f"go install go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}")
     module = f"go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}"
-    _run("installing ocb", [go_binary(), "install", module], env={"GOBIN": str(path.parent)})
+    _run("installing ocb", [go_binary(), "install", module], env={"GOBIN": str(path.parent)}, own_session=True)
     return path
 
 
@@ -325,7 +358,8 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
         generated = work / "builder-config.yaml"
         generated.write_text(yaml.safe_dump(spec, sort_keys=False))
         progress(f"building the collector with ocb {OCB_VERSION} (several minutes on a cold cache; log: {log})")
-        _run("ocb build", [str(builder), f"--config={generated}"], env={"PATH": _path_with(go)}, log=log)
+        _run("ocb build", [str(builder), f"--config={generated}"], env={"PATH": _path_with(go)}, log=log,
+             own_session=True)
         built = work / "src" / "hms-otelcol"
         if not built.is_file():
             raise BuildError(f"ocb finished but {built} is missing; see {log}")
@@ -368,7 +402,8 @@ def build_victorialogs(
         module = f"{VICTORIALOGS_MODULE}/app/victoria-logs@{version}"
         progress(f"go install {module} (about 15 s on a warm module cache; log: {log})")
         env = {"PATH": _path_with(go), "GOBIN": str(scratch), "CGO_ENABLED": "0"}
-        _run("go install (VictoriaLogs)", [go, "install", "-ldflags=-s -w", module], env=env, log=log)
+        _run("go install (VictoriaLogs)", [go, "install", "-ldflags=-s -w", module], env=env, log=log,
+             own_session=True)
         built = scratch / "victoria-logs"
         if not built.is_file():
             raise BuildError(f"go install finished but {built} is missing; see {log}")
@@ -409,7 +444,7 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
         progress(f"building Alertmanager {version} and amtool with go install (about a minute; log: {log})")
         modules = [f"{ALERTMANAGER_MODULE}/cmd/{name}@{version}" for name in ("alertmanager", "amtool")]
         _run("go install (Alertmanager)", [go, "install", *modules],
-             env={"GOBIN": str(scratch), "PATH": _path_with(go), "CGO_ENABLED": "0"}, log=log)
+             env={"GOBIN": str(scratch), "PATH": _path_with(go), "CGO_ENABLED": "0"}, log=log, own_session=True)
         if force and target.exists():
             shutil.rmtree(target)
         try:

@@ -23,6 +23,7 @@ from hms_otel.stack.up import (
     UpOptions,
     _port,
     error_text,
+    interrupt,
     is_duration,
     is_interval,
 )
@@ -41,6 +42,19 @@ def _clean_errors() -> Iterator[None]:
         raise  # the output's reader went away: hms_otel.cli.fail ends quietly if so
     except KNOWN_ERRORS as error:
         raise click.ClickException(error_text(error)) from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a CI timeout, a process manager) stops a build as Ctrl-C does: the programs of its step
+    are stopped and its scratch folders removed, instead of the build running on, orphaned."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -75,7 +89,7 @@ def collector() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the cache has this manifest's binary.")
 def build(manifest: Path | None, force: bool) -> None:
     """Build hms-otelcol with ocb; cached per machine, keyed by the manifest's content."""
-    with _clean_errors(), _progress("building hms-otelcol") as progress:
+    with _clean_errors(), _sigterm_as_ctrl_c(), _progress("building hms-otelcol") as progress:
         started = time.monotonic()
         path = builds.build_collector(manifest, progress, force=force)
         progress(f"done in {time.monotonic() - started:.0f} s")
@@ -142,7 +156,7 @@ def install(targets: tuple[str, ...]) -> None:
         "victoria-logs": builds.build_victorialogs,
         "uplot": install_uplot,
     }
-    with _clean_errors(), _progress("installing") as progress:
+    with _clean_errors(), _sigterm_as_ctrl_c(), _progress("installing") as progress:
         for target in chosen:
             started = time.monotonic()
             steps[target](progress=progress)  # type: ignore[operator]

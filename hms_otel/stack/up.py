@@ -340,8 +340,8 @@ def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> 
     say(f"Console (alert texts, reloads): {console_log}\n`hms-ops status` checks it, `hms-ops down` stops it.")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (`hms-ops down`, a process manager) stops as cleanly as Ctrl-C."""
+def interrupt(signum: int, frame: object) -> None:
+    """A signal handler: SIGTERM (`hms-ops down`, a process manager, a CI timeout) stops as cleanly as Ctrl-C."""
     raise KeyboardInterrupt
 
 
@@ -349,8 +349,8 @@ def _supervise(stack: LocalStack, alerts: Any, options: UpOptions, report: IO[st
     """Start, report readiness (to the detaching parent or the terminal), supervise until stopped."""
     from hms_otel.stack.lifecycle import Supervisor
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (a background job)
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # also when started with SIGINT ignored (a background job)
     alert_env = {"HMS_SCRAPE_INTERVAL": options.scrape_interval}
 
     def extras(started: LocalStack) -> dict[str, subprocess.Popen[bytes]]:

@@ -52,3 +52,55 @@ def test_a_cache_that_cannot_hold_folders_is_named_with_its_setting(
         steps[target](progress=lambda _message: None)
     assert str(raised.value).startswith(f"cannot use the build cache {blocker} (from HMS_OPS_CACHE): ")
     assert f"{blocker} is a file, not a folder; set HMS_OPS_CACHE to a folder you can write" in str(raised.value)
+
+
+FAKE_GO = """#!/bin/sh
+# A `go install` that starts a program of its own and builds until stopped.
+sleep 300 &
+echo $! > "$1.grandchild"
+echo $$ > "$1.child"
+wait
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_sigterm_stops_a_build_with_the_programs_it_started_and_removes_its_scratch(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    marks = tmp_path / "go"
+    (fake / "go").write_text(FAKE_GO.replace('"$1', f'"{marks}'))
+    (fake / "go").chmod(0o755)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "HMS_OPS_CACHE": str(cache)}
+    install = subprocess.Popen([sys.executable, "-c", "from hms_otel.tooling import main; main()",
+                                "install", "victoria-logs"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"{marks}.grandchild").is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(Path(f"{marks}.child").read_text())
+        grandchild = int(Path(f"{marks}.grandchild").read_text())
+        install.send_signal(signal.SIGTERM)
+        output, _ = install.communicate(timeout=30)
+    finally:
+        install.kill()
+    assert install.returncode == 130, output
+    assert "Traceback" not in output
+    deadline = time.monotonic() + 10
+    while (_alive(child) or _alive(grandchild)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child) and not _alive(grandchild), "a program of the stopped build runs on"
+    assert [path.name for path in cache.rglob("gobin-*")] == [], "the build's scratch folder was left behind"
