@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +20,7 @@ from hms_otel.stack import LocalStack, MissingBinary, ProcessError
 from hms_otel.stack.services import collector_config_path
 
 from ..conftest import app_env
-from ..support import eventually, instrumented_argv
+from ..support import eventually, instrumented_argv, log_pipeline_report
 
 pytestmark = pytest.mark.e2e
 
@@ -194,16 +193,5 @@ def test_every_invalid_environment_value_warns_once_and_telemetry_stays_on(log_s
         said = {job: done.stderr for job, _, done in results}
         raise AssertionError("no log record from " + "; ".join(
             f"{INVALID_VALUES[int(job.rsplit('-', 1)[1])]}, which said: {said[job]!r}" for job in sorted(logs_missing())
-        ) + f"\nthe collector's own log-record counts:\n{_collector_log_counts(log_stack)}") from None
+        ) + "\n" + log_pipeline_report(log_stack, f"env-check {min(logs_missing())}")) from None
 
-
-def _collector_log_counts(stack: LocalStack) -> str:
-    """What the collector says it received, refused and exported of log records (its telemetry endpoint)."""
-    url = f"http://127.0.0.1:{stack.collector.telemetry_port}/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            text = answer.read().decode()
-    except OSError as error:
-        return f"(could not read {url}: {error})"
-    return "\n".join(line for line in text.splitlines()
-                     if "log_records" in line and not line.startswith("#")) or "(no log-record counters)"

@@ -17,6 +17,8 @@ from hms_otel.logstore import LogStore
 from hms_otel.stack import LocalStack
 from hms_otel.stack.processes import wait_until
 
+from ..support import log_pipeline_report
+
 pytestmark = pytest.mark.e2e
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
@@ -51,7 +53,7 @@ def test_log_ui_finds_a_record_written_by_the_test(stack: LocalStack, run_app, t
     app = run_app(stack, "logs_app", marker, service_name="logs-ui", HMS_LAYER="ACT", HMS_OTEL_SHUTDOWN_TIMEOUT="30")
     store = LogStore(stack.victorialogs_url)
     assert wait_until(lambda: store.search(marker, service="logs-ui"), timeout=60, interval=0.5), (
-        f"no record in the log store; the app said:\n{app.stdout}\n{app.stderr}")
+        f"no record in the log store; the app said:\n{app.stdout}\n{app.stderr}\n{log_pipeline_report(stack, marker)}")
     assert stack.victorialogs is not None
 
     query = urllib.parse.quote(f'{{service.name="logs-ui"}} "{marker}" "facade"')
