@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import string
 import sys
 import time
 import urllib.request
@@ -44,6 +46,14 @@ def eventually(probe: Callable[[], T | None], timeout: float, what: str, every: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(every)
+
+
+def log_marker(prefix: str) -> str:
+    """A word no other record holds, for finding a test's log records: ``prefix`` and 12 random letters.
+
+    Letters only: the stack masks nine digits in a row as a social security number (hms_otel.pii), and a
+    random hex marker holds such a run about one time in fifty, so its records could never be found."""
+    return prefix + "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
 
 
 def instrumented_argv(app: str | Path, args: Iterable[object] = ()) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +12,8 @@ from click.testing import CliRunner
 from hms_otel.cli import cli
 from hms_otel.stack import LocalStack
 from hms_otel.stack.processes import wait_until
+
+from ..support import log_marker
 
 pytestmark = pytest.mark.e2e
 SERVICE = "logs-e2e"
@@ -26,7 +27,7 @@ def _search(stack: LocalStack, *args: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sent(stack: LocalStack, run_app) -> dict:
-    marker = f"m{uuid.uuid4().hex[:12]}"
+    marker = log_marker("m")
     done = run_app(stack, "logs_app", marker, service_name=SERVICE, HMS_LAYER="SVC")
     times = json.loads(done.stdout.strip().splitlines()[-1])
 

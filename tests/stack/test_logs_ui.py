@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from hms_otel.logstore import LogStore
 from hms_otel.stack import LocalStack
 from hms_otel.stack.processes import wait_until
 
-from ..support import log_pipeline_report
+from ..support import log_marker, log_pipeline_report
 
 pytestmark = pytest.mark.e2e
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -47,7 +46,7 @@ def _headless(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_log_ui_finds_a_record_written_by_the_test(stack: LocalStack, run_app, tmp_path: Path) -> None:
-    marker = f"ui{uuid.uuid4().hex[:10]}"
+    marker = log_marker("ui")
     # The app exits a second after its last record: room to export at exit on a busy machine (the default
     # exit budget, 2 s, is for applications; what this test is about is the page).
     app = run_app(stack, "logs_app", marker, service_name="logs-ui", HMS_LAYER="ACT", HMS_OTEL_SHUTDOWN_TIMEOUT="30")

@@ -12,7 +12,6 @@ import re
 import time
 import urllib.parse
 import urllib.request
-import uuid
 
 import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -27,6 +26,7 @@ from hms_otel.stack import LocalStack
 from hms_otel.stack.processes import wait_until
 
 from ..logs.test_pii import ORDINARY, PROBES
+from ..support import log_marker
 
 pytestmark = pytest.mark.e2e
 ALL_PROBES = [p for values in PROBES.values() for p in values]
@@ -151,7 +151,7 @@ def _stored_series(stack: LocalStack, job: str, metric: str, expected: int) -> l
 
 @pytest.fixture(scope="module")
 def sdk_run(stack: LocalStack, run_app) -> dict:
-    marker, service = f"pii{uuid.uuid4().hex[:8]}", "pii-sdk"
+    marker, service = log_marker("pii"), "pii-sdk"
     resource = ",".join(f"owner.{i}={urllib.parse.quote(p, safe='')}" for i, p in enumerate(ALL_PROBES))
     spec = {"probes": ALL_PROBES, "ordinary": ORDINARY, "marker": marker}
     run_app(stack, "pii_app", json.dumps(spec), service_name=service, OTEL_RESOURCE_ATTRIBUTES=resource)
@@ -164,7 +164,7 @@ def sdk_run(stack: LocalStack, run_app) -> dict:
 
 @pytest.fixture(scope="module")
 def raw_run(stack: LocalStack) -> dict:
-    marker, service = f"pii{uuid.uuid4().hex[:8]}", "pii-raw"
+    marker, service = log_marker("pii"), "pii-raw"
     sent = _send_raw(stack, service, marker)
     return {
         "logs": _stored_logs(stack, service, sent),
