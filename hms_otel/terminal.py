@@ -34,3 +34,13 @@ def safe_name(name: str) -> str:
     """A file name (or another one-line value from outside) for a message: as :func:`safe_text`, and
     newlines, tabs and undecodable bytes escaped too (``new\\nline.yml``, ``p\\xffay.yml``)."""
     return _NOT_IN_A_NAME.sub(_escaped, name)
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word to paste into a shell, on one line: quoted as :func:`shlex.quote` does, or as
+    bash's ``$'...'`` with escapes when it holds a newline, a control character or undecodable bytes."""
+    import shlex
+
+    if safe_name(text) == text:
+        return shlex.quote(text)
+    return "$'" + safe_name(text.replace("\\", "\\\\").replace("'", "\\'")) + "'"

@@ -28,6 +28,7 @@ from hms_otel.stack.up import (
     is_interval,
 )
 from hms_otel.stack.up import run as run_up
+from hms_otel.terminal import safe_name
 
 # rich is imported only by the commands that draw progress (install, build): `hms-ops up` stays a
 # small process at rest and its plain output never truncates a URL when there is no terminal.
@@ -279,11 +280,12 @@ def status(state_option: Path | None) -> None:
     _check_state_file(directory)
     recorded, rows = stack_status(directory)
     if recorded is None:
+        shown = safe_name(str(directory))
         holder = state.lock_holder(directory)
         if holder is not None:
-            raise click.ClickException(f"the stack with state {directory} is starting (hms-ops up PID {holder}): "
+            raise click.ClickException(f"the stack with state {shown} is starting (hms-ops up PID {holder}): "
                                        "it has not recorded its processes yet")
-        raise click.ClickException(f"no stack is running with state {directory} (`hms-ops up` starts one)")
+        raise click.ClickException(f"no stack is running with state {shown} (`hms-ops up` starts one)")
     width = max(len(row.name) for row in rows)
     for row in rows:
         mark = "ok  " if row.healthy else "FAIL"
@@ -322,8 +324,8 @@ def down(state_option: Path | None) -> None:
         if unreadable is not None:
             raise click.ClickException(f"{unreadable}; no `hms-ops up` holds this state, so which servers to stop "
                                        "is unknown (look for them with `ps`)")
-        click.echo(f"no stack is running with state {directory}; nothing to stop")
+        click.echo(f"no stack is running with state {safe_name(str(directory))}; nothing to stop")
         return
     stopped = stack_down(directory)
     names = ", ".join(f"{record.name} (PID {record.pid})" for record in stopped) or "nothing was still running"
-    click.echo(f"stopped: {names}; data and logs kept in {directory}")
+    click.echo(f"stopped: {names}; data and logs kept in {safe_name(str(directory))}")

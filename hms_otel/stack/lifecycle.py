@@ -32,6 +32,7 @@ from hms_otel.stack import state
 from hms_otel.stack.localstack import LocalStack
 from hms_otel.stack.processes import log_tail
 from hms_otel.stack.state import ProcessRecord, StackState
+from hms_otel.terminal import safe_name
 
 if TYPE_CHECKING:
     from hms_otel.alerts.folder import RebuildReport
@@ -173,11 +174,11 @@ class Supervisor:
         }
         if stack.notifier is not None:
             links["notifier (Alertmanager webhooks)"] = f"{stack.notifier.url}/v1/alerts"
-            links["texts not sent (no provider)"] = str(stack.notifier.outbox_path)
+            links["texts not sent (no provider)"] = safe_name(str(stack.notifier.outbox_path))
         if stack.victorialogs is not None:
             links["Logs (search UI)"] = stack.victorialogs.ui_url
             links["Logs (terminal)"] = "hms-ops logs search TEXT --service S --since 10m"
-        links["state and logs"] = str(self.directory)
+        links["state and logs"] = safe_name(str(self.directory))
         return links
 
     # -- alerts -----------------------------------------------------------------------
@@ -298,7 +299,7 @@ class Supervisor:
                     tail = service.process.log_tail() if service.process else log_tail(service.log_path, 15)
                     self.say(
                         f"error: {service.name} exited (code {code}); the rest keeps running. "
-                        f"Last lines of {service.log_path}:\n{tail}"
+                        f"Last lines of {safe_name(str(service.log_path))}:\n{tail}"
                     )
 
     def stop(self) -> None:

@@ -40,6 +40,7 @@ from hms_otel.stack.builds import BuildError, MissingBinary
 from hms_otel.stack.localstack import STANDARD_PORTS, LocalStack, Ports, port_option
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path
+from hms_otel.terminal import safe_name, shell_word
 
 #: `hms-ops up` defaults that set how fast a page leaves (benchmarks/bench_alert_latency.py measures them).
 SCRAPE_INTERVAL = "5s"
@@ -218,10 +219,11 @@ def links_text(links: dict[str, str]) -> str:
 
 def _already_running(directory: Path) -> UpError:
     recorded = state.read(directory)
+    shown = safe_name(str(directory))
     if recorded is None:
-        return UpError(f"a stack is already starting or running with state {directory}")
+        return UpError(f"a stack is already starting or running with state {shown}")
     return UpError(
-        f"a stack is already running with state {directory} (hms-ops up PID {recorded.supervisor.pid}):\n"
+        f"a stack is already running with state {shown} (hms-ops up PID {recorded.supervisor.pid}):\n"
         f"{links_text(recorded.links)}\n"
         f"`hms-ops status` checks it, `hms-ops down` stops it; `--state DIR` runs a second one."
     )
@@ -240,15 +242,16 @@ def run(options: UpOptions) -> None:
     try:
         lock = state.try_lock(directory)
     except OSError as error:  # the first write into it: a read-only or full file system, no permission
-        raise UpError(f"cannot use the state folder {directory} (from {setting}): {os_error_text(error)}") from None
+        shown = safe_name(str(directory))
+        raise UpError(f"cannot use the state folder {shown} (from {setting}): {os_error_text(error)}") from None
     if lock is None:
         raise _already_running(directory)
     leftover = state.read(directory)
     if leftover is not None and any(record.alive for record in leftover.components):
         running = ", ".join(f"{r.name} (PID {r.pid})" for r in leftover.components if r.alive)
         raise UpError(
-            f"processes of an earlier stack with state {directory} still run: {running}; "
-            f"`hms-ops down --state {directory}` stops them"
+            f"processes of an earlier stack with state {safe_name(str(directory))} still run: {running}; "
+            f"`hms-ops down --state {shell_word(str(directory))}` stops them"
         )
     alerts = choose_alert_folder(options.alert_dir, options.examples or options.demo)
     stack = LocalStack(
@@ -328,16 +331,17 @@ def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> 
         outcome: dict[str, Any] = json.loads(line)
     except ValueError:
         raise UpError(
-            f"the stack exited while starting; last lines of {console_log}:\n"
+            f"the stack exited while starting; last lines of {safe_name(str(console_log))}:\n"
             + "\n".join(console_log.read_text(errors="replace").splitlines()[-20:])
         ) from None
     if "error" in outcome:
         raise UpError(outcome["error"])
     if "bug" in outcome:
-        raise SupervisorBug(f"{outcome['bug']}; the traceback is in {console_log}")
+        raise SupervisorBug(f"{outcome['bug']}; the traceback is in {safe_name(str(console_log))}")
     say(f"HMS local stack ready in {outcome['started_in']:.1f} s (hms-ops up PID {pid}, detached)")
     say(links_text(outcome["links"]))
-    say(f"Console (alert texts, reloads): {console_log}\n`hms-ops status` checks it, `hms-ops down` stops it.")
+    say(f"Console (alert texts, reloads): {safe_name(str(console_log))}\n"
+        "`hms-ops status` checks it, `hms-ops down` stops it.")
 
 
 def interrupt(signum: int, frame: object) -> None:
@@ -372,7 +376,8 @@ def _supervise(stack: LocalStack, alerts: Any, options: UpOptions, report: IO[st
         say(f"HMS local stack ready in {supervisor.started_in:.1f} s")
         say(links_text(recorded.links))
         if options.demo:
-            say(f"demo service running (log: {stack.workdir / 'demo' / 'demo.log'}); payments slow down after "
+            demo_log = safe_name(str(stack.workdir / "demo" / "demo.log"))
+            say(f"demo service running (log: {demo_log}); payments slow down after "
                 f"{options.demo_calm:g} s and the payment alert's text appears here within seconds")
         if report is None:
             say("Ctrl-C stops everything.")

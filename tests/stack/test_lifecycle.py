@@ -321,3 +321,21 @@ def test_a_state_folder_named_with_pattern_and_shell_characters_runs_the_whole_s
     assert {"payment_latency", "HmsCollectorDown"} <= names, names
     assert (odd / "notifier" / "state" / "journal").is_dir()
     assert (odd / "collector" / "collector-storage").is_dir()
+
+
+@pytest.mark.e2e
+def test_a_state_folder_named_with_a_newline_and_a_direction_override_is_shown_escaped(
+        tmp_path: Path, stacks: list[Started]) -> None:
+    """What `up`, `status` and `down` print about the state folder stays one line each, in reading order."""
+    folder = tmp_path / "app"
+    odd = folder / "two\nlines \u202eelif"
+    started = up_detached(stacks, folder, "--state", str(odd))
+    started.state_dir = odd
+    shown = "two\\nlines \\u202eelif"
+    assert "state and logs" in started.output and shown in started.output, started.output
+    assert "\u202e" not in started.output and "two\nlines" not in started.output, started.output
+    down = hms_ops("down", "--state", str(odd), cwd=folder)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert down.stdout.count("\n") == 1 and shown in down.stdout, down.stdout
+    again = hms_ops("down", "--state", str(odd), cwd=folder)
+    assert again.stdout == f"no stack is running with state {odd.parent}/{shown}; nothing to stop\n", again.stdout

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import pytest
 
-from hms_otel.terminal import safe_name, safe_text
+from hms_otel.terminal import safe_name, safe_text, shell_word
 
 HOSTILE = [
     ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),  # clear screen, cursor home
@@ -42,3 +46,17 @@ def test_a_name_escapes_what_text_escapes(text: str, shown: str) -> None:
 def test_a_name_stays_one_printable_line(name: str, shown: str) -> None:
     assert safe_name(name) == shown
     safe_name(name).encode("utf-8")  # no lone surrogate left for an encoder to refuse
+
+
+SHELL_WORDS = ["plain", "it's [1] a*b? $HOME `id` %s", "back\\slash", "new\nline", "tab\tand\x1b[31mred",
+               "\u202eelif", "p\udcffay", "'\\'\n'"]
+
+
+@pytest.mark.parametrize("text", SHELL_WORDS)
+def test_shell_word_is_one_printable_line_that_bash_reads_back_as_the_same_bytes(text: str) -> None:
+    word = shell_word(text)
+    assert safe_name(word) == word  # nothing in it moves the terminal or breaks the line
+    bash = shutil.which("bash")
+    assert bash is not None
+    echoed = subprocess.run([bash, "-c", f"printf %s {word}"], capture_output=True, check=True).stdout
+    assert echoed == os.fsencode(text)
