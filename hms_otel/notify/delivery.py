@@ -19,6 +19,7 @@ from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.journal import DELIVERED, EXPIRED, PENDING, Entry, Journal
 from hms_otel.notify.message import Message, compose
 from hms_otel.notify.providers import CHANNEL_NAMES, DeliveryFailed, Provider
+from hms_otel.terminal import safe_name
 
 #: (channel, target) -> the provider that sends there.
 Router = Callable[[str, str], Provider]
@@ -132,7 +133,7 @@ class Dispatcher:
             entry.attempts += 1
             if entry.attempts == 1:  # retried silently, a bug would hold the page with nobody told
                 self.say(f"✗ internal error sending to {entry.channel}:{entry.target}: {error!r}; retrying "
-                         f"with backoff (journal: {self.journal.directory})")
+                         f"with backoff (journal: {safe_name(str(self.journal.directory))})")
             if time.time() - entry.created > self.backoff.max_age_s:
                 entry.state = EXPIRED
                 self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
@@ -184,7 +185,7 @@ class Dispatcher:
                 channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
                 fix = f" Fix: {failure.fix}." if failure.fix else ""
                 self.say(f"✗ {channel} delivery to {entry.target} failing: {failure.reason}.{fix} "
-                         f"Retrying with backoff; nothing is lost (journal: {self.journal.directory}).")
+                         f"Retrying with backoff; nothing is lost (journal: {safe_name(str(self.journal.directory))}).")
             return
         entry.state = DELIVERED
         entry.attempts += 1

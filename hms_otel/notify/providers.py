@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.message import Message
+from hms_otel.terminal import safe_name
 
 _TIMEOUT_S = 10.0
 #: The most of an error answer read: its first words say what is wrong, a hostile one may not end.
@@ -313,7 +314,7 @@ class LocalPrinter:
         self.say = say
         self.channel = channel
         self.why = why  # why it is not sent: shown in the header
-        self.description = f"printed here and appended to {outbox}"
+        self.description = f"printed here and appended to {safe_name(str(outbox))}"
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
@@ -326,4 +327,4 @@ class LocalPrinter:
             with self.outbox.open("a", encoding="utf-8") as outbox:
                 outbox.write(f"--- {stamp} UTC {self.channel}:{target}\n{message.text}\n")
         except OSError as error:
-            self.say(f"✗ the message above was not kept in {self.outbox}: {error.strerror or error}")
+            self.say(f"✗ the message above was not kept in {safe_name(str(self.outbox))}: {error.strerror or error}")

@@ -33,7 +33,7 @@ from hms_otel.notify.providers import (
     TwilioSms,
 )
 from hms_otel.notify.source import LogStoreCounts, ProbableSource
-from hms_otel.terminal import safe_text
+from hms_otel.terminal import safe_name, safe_text
 
 CHANNELS = ("sms", "slack", "teams", "webhook")
 _MAX_BODY = 4 * 1024 * 1024
@@ -146,7 +146,7 @@ class Notifier:
         with self._journal_lock:
             was, self._journal_problem = self._journal_problem, reason
         if reason is not None and was is None:
-            self.say(f"✗ notifier: cannot write the journal ({reason}) in {self.journal.directory}; "
+            self.say(f"✗ notifier: cannot write the journal ({reason}) in {safe_name(str(self.journal.directory))}; "
                      "alerts are refused with 503 so Alertmanager re-sends them. Fix: free space there.")
         elif reason is None and was is not None:
             self.say("✓ notifier: the journal can be written again")
@@ -171,7 +171,8 @@ class Notifier:
             self.say(f"notifier: resuming {resumed} undelivered message{'s' if resumed != 1 else ''} from the journal")
         if earlier:
             self.say(f"✗ notifier: {earlier} journal file{'s' if earlier != 1 else ''} set aside earlier as "
-                     f"unreadable in {self.journal.directory} (*.unreadable); messages in them were not sent")
+                     f"unreadable in {safe_name(str(self.journal.directory))} (*.unreadable); "
+                     "messages in them were not sent")
         threading.Thread(target=server.serve_forever, name="hms-notifier-http", daemon=True).start()
         return server
 
@@ -288,7 +289,7 @@ def run(config: NotifierConfig, actions: list[tuple[str, str]] | None = None) ->
         print(f"notifier: cannot listen on {config.host}:{config.port}: {error.strerror or error}", file=sys.stderr)
         sys.exit(1)
     _print(f"notifier: listening on http://{config.host}:{config.port}/v1/alerts "
-           f"(journal {notifier.journal.directory})")
+           f"(journal {safe_name(str(notifier.journal.directory))})")
     for line in channel_report(config, actions or []):
         _print(f"notifier: {line}")
     try:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from hms_otel.stack.packaged import collector_config_dir
+from hms_otel.terminal import safe_name
 
 #: ocb and collector release the manifest is pinned to.
 OCB_VERSION = "v0.161.0"
@@ -147,7 +148,7 @@ def find_binary(name: str) -> Path:
         return Path(found)
     problem = _not_runnable(path)
     if problem:
-        raise MissingBinary(name, f"{path} {problem}")
+        raise MissingBinary(name, f"{safe_name(str(path))} {problem}")
     return path
 
 
@@ -217,7 +218,7 @@ def _run(
     output = log.read_text(errors="replace") if log is not None else str(captured)
     if proc.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-25:])
-        where = f" (full log: {log})" if log else ""
+        where = f" (full log: {safe_name(str(log))})" if log else ""
         raise BuildError(f"{step} failed with exit code {proc.returncode}{where}:\n{tail}")
 
 
@@ -332,7 +333,7 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
         raise BuildError(f"collector manifest {manifest} does not exist")
     target = collector_path(manifest)
     if target.is_file() and not force:
-        progress(f"collector already built: {target}")
+        progress(f"collector already built: {safe_name(str(target))}")
         return target
     import yaml  # only a build reads the manifest
 
@@ -357,16 +358,17 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
         spec["dist"]["name"] = "hms-otelcol"
         generated = work / "builder-config.yaml"
         generated.write_text(yaml.safe_dump(spec, sort_keys=False))
-        progress(f"building the collector with ocb {OCB_VERSION} (several minutes on a cold cache; log: {log})")
+        progress(f"building the collector with ocb {OCB_VERSION} "
+                 f"(several minutes on a cold cache; log: {safe_name(str(log))})")
         _run("ocb build", [str(builder), f"--config={generated}"], env={"PATH": _path_with(go)}, log=log,
              own_session=True)
         built = work / "src" / "hms-otelcol"
         if not built.is_file():
-            raise BuildError(f"ocb finished but {built} is missing; see {log}")
+            raise BuildError(f"ocb finished but {built} is missing; see {safe_name(str(log))}")
         os.replace(built, target)  # atomic, so a concurrent reader never sees half a binary
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    progress(f"collector built: {target} ({target.stat().st_size / 2**20:.0f} MiB)")
+    progress(f"collector built: {safe_name(str(target))} ({target.stat().st_size / 2**20:.0f} MiB)")
     return target
 
 
@@ -388,7 +390,7 @@ def build_victorialogs(
     """
     target = victorialogs_path(version)
     if target.is_file() and not force:
-        progress(f"VictoriaLogs already built: {target}")
+        progress(f"VictoriaLogs already built: {safe_name(str(target))}")
         return target
     go = go_binary()
     import shutil
@@ -400,17 +402,17 @@ def build_victorialogs(
     log = target.parent / "build.log"
     try:
         module = f"{VICTORIALOGS_MODULE}/app/victoria-logs@{version}"
-        progress(f"go install {module} (about 15 s on a warm module cache; log: {log})")
+        progress(f"go install {module} (about 15 s on a warm module cache; log: {safe_name(str(log))})")
         env = {"PATH": _path_with(go), "GOBIN": str(scratch), "CGO_ENABLED": "0"}
         _run("go install (VictoriaLogs)", [go, "install", "-ldflags=-s -w", module], env=env, log=log,
              own_session=True)
         built = scratch / "victoria-logs"
         if not built.is_file():
-            raise BuildError(f"go install finished but {built} is missing; see {log}")
+            raise BuildError(f"go install finished but {built} is missing; see {safe_name(str(log))}")
         os.replace(built, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    progress(f"VictoriaLogs built: {target} ({target.stat().st_size / 2**20:.0f} MiB)")
+    progress(f"VictoriaLogs built: {safe_name(str(target))} ({target.stat().st_size / 2**20:.0f} MiB)")
     return target
 
 
@@ -430,7 +432,7 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
     """
     target = alertmanager_dir(version)
     if all((target / name).is_file() for name in ("alertmanager", "amtool")) and not force:
-        progress(f"Alertmanager {version} already built: {target}")
+        progress(f"Alertmanager {version} already built: {safe_name(str(target))}")
         return target
     go = go_binary()
     import shutil
@@ -441,7 +443,8 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
         scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
     log = target.parent / f"build-{version}.log"
     try:
-        progress(f"building Alertmanager {version} and amtool with go install (about a minute; log: {log})")
+        progress(f"building Alertmanager {version} and amtool with go install "
+                 f"(about a minute; log: {safe_name(str(log))})")
         modules = [f"{ALERTMANAGER_MODULE}/cmd/{name}@{version}" for name in ("alertmanager", "amtool")]
         _run("go install (Alertmanager)", [go, "install", *modules],
              env={"GOBIN": str(scratch), "PATH": _path_with(go), "CGO_ENABLED": "0"}, log=log, own_session=True)
@@ -454,5 +457,5 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
                 raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    progress(f"Alertmanager built: {target}")
+    progress(f"Alertmanager built: {safe_name(str(target))}")
     return target
