@@ -37,6 +37,7 @@ from hms_otel.logstore import (
     stack_url,
 )
 from hms_otel.stack.state import StateFolderError, check_folder, chosen_by, state_dir
+from hms_otel.terminal import safe_name
 
 _console = Console(highlight=False)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
@@ -160,13 +161,34 @@ def search(
     records = _store(ctx).search(
         text, service=service, layer=layer, level=_level(level), logsql=logsql, start=begin, end=finish, limit=limit
     )
+    hint = _masked_text_hint(text) if not records else None
     if as_json:
         click.echo(json.dumps([record.to_json() for record in records], ensure_ascii=False, indent=1))
+        if hint:
+            click.echo(hint, err=True)
         return
     if not records:
         _console.print(f"no records since {begin.isoformat(timespec='seconds')} match")
+        if hint:
+            _console.print(escape(hint))
         return
     _console.print(_table(records))
+
+
+def _masked_text_hint(text: str | None) -> str | None:
+    """Why a search may find nothing: the collector masks personal data before records are stored, so a text
+    holding something it masks (nine digits in a row, as in an SSN; a card or phone number; an e-mail
+    address) never matches. Order and request ids in hex hold nine digits in a row now and then."""
+    if not text:
+        return None
+    from hms_otel.pii import redact_text
+
+    stored = redact_text(text)
+    if stored == text:
+        return None
+    return (f'note: "{safe_name(text)}" holds what the stack masks as personal data (a card, SSN or phone number, '
+            f'an e-mail address) before it stores a record, so records read "{safe_name(stored)}"; search for a '
+            "part without it")
 
 
 @logs.command()
@@ -177,6 +199,8 @@ def tail(
 ) -> None:
     """Follow new records as they arrive (a few seconds behind, so late records are not skipped). Ctrl-C stops."""
     store = _store(ctx)
+    if hint := _masked_text_hint(text):
+        click.echo(hint, err=True)
     try:
         for record in store.tail(text, service=service, layer=layer, level=_level(level), logsql=logsql):
             _console.print(_line(record))

@@ -186,3 +186,16 @@ def test_tail_follows_new_records(state: Path, victorialogs: VictoriaLogs) -> No
         assert "cli-tail" in line and "error" in line
     finally:
         _interrupt(proc)
+
+
+def test_a_search_for_text_the_stack_masks_says_why_it_finds_nothing(state: Path) -> None:
+    """A request id in hex holds nine digits in a row now and then; the collector stores them masked."""
+    code, output = _run("--state", str(state), "search", "uid985901795", "--service", "cli-payments")
+    assert code == 0, output
+    assert "no records" in output
+    assert 'note: "uid985901795" holds what the stack masks as personal data' in output
+    assert 'records read "uid****"' in output
+    code, output = _run("--state", str(state), "search", "timed out", "--service", "cli-payments")
+    assert "note:" not in output  # found, and nothing in it is masked
+    code, output = _run("--state", str(state), "search", "nothing like it", "--service", "cli-payments")
+    assert "no records" in output and "note:" not in output
