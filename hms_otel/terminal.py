@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 # ESC/CSI sequences, every other C0/C1 control character except newline and tab, and the Unicode
 # bidirectional overrides and isolates (they reorder what the operator reads).
-_CONTROL = re.compile(
+_CONTROL = (
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 )
@@ -15,7 +16,13 @@ _CONTROL = re.compile(
 # What else would break or fake a one-line ``file:line:col: message``: newlines and tabs, the Unicode line
 # and paragraph separators, and the bytes of a file name that is not UTF-8 (os.fsdecode keeps each as a
 # lone surrogate, which no encoder writes).
-_NOT_IN_A_NAME = re.compile(_CONTROL.pattern + r"|[\t\n\u2028\u2029]|[\udc80-\udcff]")
+_NOT_IN_A_NAME = _CONTROL + r"|[\t\n\u2028\u2029]|[\udc80-\udcff]"
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use, not at import: `hms-ops up` imports this module before it starts the servers.
+    return re.compile(pattern)
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -27,13 +34,13 @@ def _escaped(match: re.Match[str]) -> str:
 
 def safe_text(text: str) -> str:
     """``text`` with terminal control sequences shown as ``\\x1b`` etc. instead of executed."""
-    return _CONTROL.sub(_escaped, text)
+    return _compiled(_CONTROL).sub(_escaped, text)
 
 
 def safe_name(name: str) -> str:
     """A file name (or another one-line value from outside) for a message: as :func:`safe_text`, and
     newlines, tabs and undecodable bytes escaped too (``new\\nline.yml``, ``p\\xffay.yml``)."""
-    return _NOT_IN_A_NAME.sub(_escaped, name)
+    return _compiled(_NOT_IN_A_NAME).sub(_escaped, name)
 
 
 def shell_word(text: str) -> str:
