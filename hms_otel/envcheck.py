@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from urllib.parse import urlsplit
+
+from hms_otel import terminal
 
 #: Value meaning "remove the variable" (signal-specific settings fall back to the general one).
 UNSET = ""
@@ -200,7 +201,7 @@ def repair_environment(defaults: Mapping[str, str], environ: MutableMapping[str,
         if (name, value) not in _warned:
             _warned.add((name, value))
             instead = f"using {replacement!r} instead" if replacement else "ignoring it"
-            sys.stderr.write(f"hms_otel: warning: {name}={_shown(value)} {problem}; {instead}\n")
+            terminal.warn(f"hms_otel: warning: {name}={_shown(value)} {problem}; {instead}")
     return fixed
 
 

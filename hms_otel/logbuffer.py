@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
+from hms_otel import terminal
 from hms_otel.contract import LOG_RECORDS_DROPPED
 from hms_otel.registry import REGISTRY
 
@@ -71,7 +71,7 @@ def count_dropped(reason: str, records: int) -> None:
     except Exception:  # counting must never break logging
         pass
     if report:
-        print(f"hms_otel: log records dropped so far: {totals} (see {DROPPED.name})", file=sys.stderr, flush=True)
+        terminal.warn(f"hms_otel: log records dropped so far: {totals} (see {DROPPED.name})")
 
 
 def dropped() -> dict[str, int]:
@@ -85,8 +85,7 @@ def max_records_from_env() -> int:
     try:
         return max(0, int(raw)) if raw.strip() else DEFAULT_MAX_RECORDS
     except ValueError:
-        print(f"hms_otel: HMS_OTEL_LOG_BUFFER_SIZE={raw!r} is not a whole number; using {DEFAULT_MAX_RECORDS}",
-              file=sys.stderr)
+        terminal.warn(f"hms_otel: HMS_OTEL_LOG_BUFFER_SIZE={raw!r} is not a whole number; using {DEFAULT_MAX_RECORDS}")
         return DEFAULT_MAX_RECORDS
 
 

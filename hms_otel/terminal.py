@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+import sys
 
 # ESC/CSI sequences, every other C0/C1 control character except newline and tab, and the Unicode
 # bidirectional overrides and isolates (they reorder what the operator reads).
@@ -30,6 +32,14 @@ def _escaped(match: re.Match[str]) -> str:
     if len(found) == 1 and 0xDC80 <= ord(found) <= 0xDCFF:
         return f"\\x{ord(found) - 0xDC00:02x}"  # the byte as it is on disk
     return found.encode("unicode_escape").decode("ascii")
+
+
+def warn(line: str) -> None:
+    """Write ``line`` on stderr; never raises. A daemon may run with stderr closed (``2>&-`` makes
+    ``sys.stderr`` None) or the app may close it: a warning must not stop the app or its telemetry."""
+    with contextlib.suppress(Exception):  # nowhere left to say it
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def safe_text(text: str) -> str:

@@ -8,15 +8,14 @@ and instruments whatever ``HMS_OTEL_HOOKS`` names.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.metrics import get_meter
 
+from hms_otel import terminal
 from hms_otel.errors import Problem
 from hms_otel.hooks import engine, spec
 from hms_otel.hooks.spec import Hook, HookConfigError
@@ -33,8 +32,7 @@ def _by_file(problems: list[Problem]) -> dict[str, list[Problem]]:
 
 def warn(message: str) -> None:
     """One visible line (or block) on stderr, and the same on the ``hms_otel.hooks`` logger."""
-    with contextlib.suppress(Exception):  # a closed stderr must not stop the application
-        print(f"hms-otel: warning: {message}", file=sys.stderr, flush=True)
+    terminal.warn(f"hms-otel: warning: {message}")
     _log.warning("%s", message)
 
 

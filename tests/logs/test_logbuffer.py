@@ -3,6 +3,8 @@ counts them, shutdown counts what it could not send."""
 
 from __future__ import annotations
 
+import io
+import sys
 import threading
 import time
 
@@ -138,3 +140,13 @@ def test_queue_full_drops_of_the_sdk_batch_processor_are_counted() -> None:
     # The SDK checks "queue full" and appends without a lock, so a batch taken in between can make
     # one count too many; never one too few.
     assert dropped > 0 and 40 <= dropped + len(collector.received) <= 41
+
+
+def test_a_drop_report_with_stderr_closed_is_still_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app that closed sys.stderr made the once-a-minute report raise into the SDK's worker."""
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)
+    monkeypatch.setattr(logbuffer, "_last_report", [float("-inf")])  # this drop is reported
+    logbuffer.count_dropped("buffer_full", 3)
+    assert logbuffer.dropped() == {"buffer_full": 3}

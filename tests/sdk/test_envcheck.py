@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import pytest
 
 from hms_otel import envcheck, sdk
@@ -56,4 +59,16 @@ def test_valid_values_are_left_alone(name: str, value: str) -> None:
 def test_an_empty_value_counts_as_unset() -> None:
     env = {"OTEL_METRIC_EXPORT_INTERVAL": " "}
     envcheck.repair_environment({"OTEL_METRIC_EXPORT_INTERVAL": "5000"}, env)
+    assert env == {"OTEL_METRIC_EXPORT_INTERVAL": "5000"}
+
+
+@pytest.mark.parametrize("stderr", ["none", "closed"])
+def test_a_warning_with_no_stderr_changes_nothing_else(monkeypatch: pytest.MonkeyPatch, stderr: str) -> None:
+    """A daemon started with ``2>&-`` has ``sys.stderr`` None: the warning raised, and OPSAgent.start() with it."""
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", None if stderr == "none" else closed)
+    monkeypatch.setattr(envcheck, "_warned", set())
+    env = {"OTEL_METRIC_EXPORT_INTERVAL": "0"}
+    assert envcheck.repair_environment({"OTEL_METRIC_EXPORT_INTERVAL": "5000"}, env) == ["OTEL_METRIC_EXPORT_INTERVAL"]
     assert env == {"OTEL_METRIC_EXPORT_INTERVAL": "5000"}
