@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from hms_otel import terminal
@@ -27,21 +28,44 @@ from hms_otel import terminal
 UNSET = ""
 
 
+class Invalid(NamedTuple):
+    """Why a value is invalid (``is not ...``) and, when not the default, what is used instead (a bound)."""
+
+    problem: str
+    instead: str | None = None
+
+
+Check = Callable[[str], Invalid | None]
+
+
+def _as_given(value: str) -> str:
+    return value
+
+
+def _lowered(value: str) -> str:
+    return value.strip().lower()
+
+
 @dataclass(frozen=True)
 class Rule:
-    """``check(value)`` returns None when valid, else why not (``is not ...``); ``check_in(value, env)``
-    instead when validity depends on another variable."""
+    """``check(value)`` returns None when valid, else why not; ``check_in(value, env)`` then checks it
+    against other variables (their rules run first: RULES is in that order)."""
 
-    check: Callable[[str], str | None] | None
+    check: Check | None
     #: Used instead of an invalid value when the distro has no default for it; UNSET removes the variable.
     fallback: str = UNSET
-    check_in: Callable[[str, Mapping[str, str]], str | None] | None = None
+    check_in: Callable[[str, Mapping[str, str]], Invalid | None] | None = None
+    #: The spelling the value is checked in and written back in: upstream compares some values exactly
+    #: (``GRPC`` is an unsupported protocol to it) and strips others not at all (``" true "`` is not true).
+    canonical: Callable[[str], str] = _as_given
+    #: What upstream uses when the variable is unset, for a rule whose ``check_in`` must see it then too.
+    if_unset: str | None = None
 
-    def problem(self, value: str, env: Mapping[str, str]) -> str | None:
-        if self.check_in is not None:
-            return self.check_in(value, env)
-        assert self.check is not None
-        return self.check(value)
+    def problem(self, value: str, env: Mapping[str, str]) -> Invalid | None:
+        alone = self.check(value) if self.check is not None else None
+        if alone is not None or self.check_in is None:
+            return alone
+        return self.check_in(value, env)
 
 
 def _number(value: str) -> float | None:
@@ -52,80 +76,140 @@ def _number(value: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _positive_number(what: str) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
+# Upper bounds. Threading waits overflow past about 9.2e9 s and gRPC deadlines past about 1e10 s (both
+# int64 nanoseconds), so a huge interval killed the export thread and a huge timeout failed every export.
+# Nobody means more than a day: a larger value is clamped to it.
+DAY_SECONDS = 86_400
+_DAY_MILLIS = DAY_SECONDS * 1000
+#: Largest count or size: far beyond any useful setting, and within every C and protobuf int32.
+_MAX_COUNT = 2**31 - 1
+
+
+def _at_most(number: float, maximum: int, unit: str) -> Invalid | None:
+    return Invalid(f"is more than the maximum, {maximum} {unit}", str(maximum)) if number > maximum else None
+
+
+def _positive_number(unit: str, maximum: int) -> Check:
+    def check(value: str) -> Invalid | None:
         number = _number(value)
-        return None if number is not None and number > 0 else f"is not a positive number of {what}"
+        if number is None or number <= 0:
+            return Invalid(f"is not a positive number of {unit}")
+        return _at_most(number, maximum, unit)
 
     return check
 
 
-def _non_negative_seconds(value: str) -> str | None:
+def _non_negative_seconds(value: str) -> Invalid | None:
     number = _number(value)
-    return None if number is not None and number >= 0 else "is not a number of seconds (0 or more)"
+    if number is None or number < 0:
+        return Invalid("is not a number of seconds (0 or more)")
+    return _at_most(number, DAY_SECONDS, "seconds")
 
 
-def _positive_integer(value: str) -> str | None:
-    try:
-        return None if int(value) > 0 else "is not a positive integer"
-    except ValueError:
-        return "is not a positive integer"
+def _integer(unit: str, maximum: int = _MAX_COUNT, minimum: int = 1) -> Check:
+    """Whole numbers from ``minimum`` (1: positive) to ``maximum`` (larger ones are clamped)."""
+    what = "a positive integer" if minimum == 1 else f"an integer ({minimum} or more)"
 
-
-def _one_of(*allowed: str) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        return None if value.strip().lower() in allowed else f"is not one of {', '.join(allowed)}"
+    def check(value: str) -> Invalid | None:
+        try:
+            number = int(value)
+        except ValueError:
+            return Invalid(f"is not {what}")
+        return Invalid(f"is not {what}") if number < minimum else _at_most(number, maximum, unit)
 
     return check
 
 
-_boolean = _one_of("true", "false")
+def _one_of(*allowed: str) -> Check:
+    def check(value: str) -> Invalid | None:
+        return None if value in allowed else Invalid(f"is not one of {', '.join(allowed)}")
+
+    return check
+
+
+def _choice(allowed: tuple[str, ...], fallback: str = UNSET) -> Rule:
+    """A rule for a value upstream compares exactly: checked and written back in lower case, stripped."""
+    return Rule(_one_of(*allowed), fallback, canonical=_lowered)
+
+
+_BOOLEAN = ("true", "false")
 
 
 _HOST = re.compile(r"[A-Za-z0-9._\-]+|[0-9A-Fa-f:.]+")  # a DNS name, IPv4, or IPv6 (brackets removed)
 
 
-def _endpoint(value: str) -> str | None:
+def _endpoint(value: str) -> Invalid | None:
     text = value.strip()
     parts = urlsplit(text if "://" in text else f"http://{text}")
     try:
         port = parts.port
     except ValueError:
-        return "has an invalid port"
+        return Invalid("has an invalid port")
     if parts.scheme == "unix":
         return None
     if parts.scheme not in ("http", "https") or not _HOST.fullmatch(parts.hostname or ""):
-        return "is not an http(s)://host:port address"
+        return Invalid("is not an http(s)://host:port address")
     if port is not None and not 0 < port < 65536:
-        return "has an invalid port"
+        return Invalid("has an invalid port")
     return None
 
 
-def _exporters(group: str) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
+def _exporters(group: str) -> Check:
+    def check(value: str) -> Invalid | None:
         names = [name.strip() for name in value.split(",")]
-        if any(name.lower() == "none" for name in names):
+        others = [name for name in names if name.lower() != "none"]
+        if not others:
             return None
+        if len(others) < len(names):  # upstream treats only a lone "none" as none, and fails on "otlp,none"
+            return Invalid("names none with other exporters", ",".join(others))
         known = {entry.name for entry in entry_points(group=group)} | {"otlp"}
         unknown = [name for name in names if name not in known]
-        return f"names no installed exporter ({', '.join(sorted(known))})" if unknown else None
+        return Invalid(f"names no installed exporter ({', '.join(sorted(known))})") if unknown else None
 
     return check
 
 
-_MILLIS = _positive_number("milliseconds")
-_SECONDS = _positive_number("seconds")
-_PROTOCOL = _one_of("grpc", "http/protobuf")
+def _at_most_the_queue(queue: str, sdk_queue: int) -> Callable[[str, Mapping[str, str]], Invalid | None]:
+    """A batch size no larger than the queue: the SDK's batch processors refuse that pair with a ValueError
+    in the configurator, which left the process with no logs and no HMS safeguards."""
+
+    def check(value: str, env: Mapping[str, str]) -> Invalid | None:
+        limit = int(env.get(queue) or sdk_queue)  # valid: its rule ran first
+        if int(value) <= limit:
+            return None
+        return Invalid(f"is more than {queue}={limit}, which the SDK refuses", str(limit))
+
+    return check
+
+
+_MILLIS = _positive_number("milliseconds", _DAY_MILLIS)
+_SECONDS = _positive_number("seconds", DAY_SECONDS)
+_INTEGER_MILLIS = _integer("milliseconds", _DAY_MILLIS)
+_PROTOCOLS = ("grpc", "http/protobuf")
 _HTTP_COMPRESSION = _one_of("gzip", "deflate", "none")
 _GRPC_COMPRESSION = _one_of("gzip")  # the gRPC exporter knows gzip only and raises on anything else
 
 
-def _compression(signal: str) -> Callable[[str, Mapping[str, str]], str | None]:
-    def check(value: str, env: Mapping[str, str]) -> str | None:
+def _compression(signal: str) -> Rule:
+    def check(value: str, env: Mapping[str, str]) -> Invalid | None:
         protocol = env.get(f"OTEL_EXPORTER_OTLP_{signal}PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
         return (_HTTP_COMPRESSION if protocol.strip() == "http/protobuf" else _GRPC_COMPRESSION)(value)
 
-    return check
+    return Rule(None, check_in=check, canonical=_lowered)
+
+
+def _batch_processor(prefix: str, defaults: tuple[str, str, str, str]) -> dict[str, Rule]:
+    """Rules of one batch processor's variables (``OTEL_BLRP_*`` for logs, ``OTEL_BSP_*`` for spans)."""
+    delay, timeout, queue, batch = defaults
+    return {
+        f"{prefix}_SCHEDULE_DELAY": Rule(_INTEGER_MILLIS, delay),
+        f"{prefix}_EXPORT_TIMEOUT": Rule(_INTEGER_MILLIS, timeout),
+        f"{prefix}_MAX_QUEUE_SIZE": Rule(_integer("records"), queue),
+        f"{prefix}_MAX_EXPORT_BATCH_SIZE": Rule(
+            _integer("records"), batch, check_in=_at_most_the_queue(f"{prefix}_MAX_QUEUE_SIZE", int(queue)),
+            if_unset=batch,
+        ),
+    }
 
 
 RULES: dict[str, Rule] = {
@@ -134,43 +218,45 @@ RULES: dict[str, Rule] = {
     "OTEL_EXPORTER_OTLP_TIMEOUT": Rule(_SECONDS, "10"),
     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": Rule(_SECONDS),
     "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": Rule(_SECONDS),
-    "OTEL_EXPORTER_OTLP_PROTOCOL": Rule(_PROTOCOL, "grpc"),
-    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": Rule(_PROTOCOL),
-    "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": Rule(_PROTOCOL),
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": Rule(_SECONDS),
+    "OTEL_EXPORTER_OTLP_PROTOCOL": _choice(_PROTOCOLS, "grpc"),
+    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": _choice(_PROTOCOLS),
+    "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": _choice(_PROTOCOLS),
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": _choice(_PROTOCOLS),
     "OTEL_EXPORTER_OTLP_ENDPOINT": Rule(_endpoint, "http://localhost:4317"),
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": Rule(_endpoint),
     "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": Rule(_endpoint),
-    "OTEL_EXPORTER_OTLP_INSECURE": Rule(_boolean, "false"),
-    "OTEL_EXPORTER_OTLP_METRICS_INSECURE": Rule(_boolean),
-    "OTEL_EXPORTER_OTLP_LOGS_INSECURE": Rule(_boolean),
-    "OTEL_EXPORTER_OTLP_COMPRESSION": Rule(None, check_in=_compression("")),
-    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": Rule(None, check_in=_compression("METRICS_")),
-    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": Rule(None, check_in=_compression("LOGS_")),
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": Rule(_endpoint),
+    "OTEL_EXPORTER_OTLP_INSECURE": _choice(_BOOLEAN, "false"),
+    "OTEL_EXPORTER_OTLP_METRICS_INSECURE": _choice(_BOOLEAN),
+    "OTEL_EXPORTER_OTLP_LOGS_INSECURE": _choice(_BOOLEAN),
+    "OTEL_EXPORTER_OTLP_TRACES_INSECURE": _choice(_BOOLEAN),
+    "OTEL_EXPORTER_OTLP_COMPRESSION": _compression(""),
+    "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": _compression("METRICS_"),
+    "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": _compression("LOGS_"),
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": _compression("TRACES_"),
     "OTEL_METRICS_EXPORTER": Rule(_exporters("opentelemetry_metrics_exporter"), "otlp"),
     "OTEL_LOGS_EXPORTER": Rule(_exporters("opentelemetry_logs_exporter"), "otlp"),
     "OTEL_TRACES_EXPORTER": Rule(_exporters("opentelemetry_traces_exporter"), "none"),
-    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": Rule(
-        _one_of("cumulative", "delta", "lowmemory"), "cumulative"
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": _choice(("cumulative", "delta", "lowmemory"), "cumulative"),
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": _choice(
+        ("explicit_bucket_histogram", "base2_exponential_bucket_histogram"), "explicit_bucket_histogram"
     ),
-    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": Rule(
-        _one_of("explicit_bucket_histogram", "base2_exponential_bucket_histogram"), "explicit_bucket_histogram"
-    ),
-    "OTEL_METRICS_EXEMPLAR_FILTER": Rule(_one_of("always_on", "always_off", "trace_based"), "trace_based"),
-    "OTEL_SDK_DISABLED": Rule(_boolean, "false"),
-    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": Rule(_boolean, "true"),
-    "OTEL_BLRP_SCHEDULE_DELAY": Rule(_positive_integer, "1000"),
-    "OTEL_BLRP_EXPORT_TIMEOUT": Rule(_positive_integer, "30000"),
-    "OTEL_BLRP_MAX_QUEUE_SIZE": Rule(_positive_integer, "2048"),
-    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": Rule(_positive_integer, "512"),
-    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": Rule(_positive_integer, "4096"),
-    "OTEL_ATTRIBUTE_COUNT_LIMIT": Rule(_positive_integer, "128"),
-    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT": Rule(_positive_integer),
-    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT": Rule(_positive_integer),
+    "OTEL_METRICS_EXEMPLAR_FILTER": _choice(("always_on", "always_off", "trace_based"), "trace_based"),
+    "OTEL_SDK_DISABLED": _choice(_BOOLEAN, "false"),
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": _choice(_BOOLEAN, "true"),
+    # The SDK's defaults, used when unset.
+    **_batch_processor("OTEL_BLRP", ("1000", "30000", "2048", "512")),
+    **_batch_processor("OTEL_BSP", ("5000", "30000", "2048", "512")),
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": Rule(_integer("characters"), "4096"),
+    "OTEL_ATTRIBUTE_COUNT_LIMIT": Rule(_integer("attributes"), "128"),
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT": Rule(_integer("characters")),
+    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT": Rule(_integer("attributes")),
     "HMS_OTEL_SHUTDOWN_TIMEOUT": Rule(_non_negative_seconds, "2"),
-    "HMS_OTEL_LOG_BODY_LENGTH_LIMIT": Rule(_positive_integer, "65536"),
-    "HMS_OTEL_MAX_REQUEST_BYTES": Rule(_positive_integer, "3145728"),
-    "HMS_OTEL_MAX_METRIC_NAMES": Rule(_positive_integer, "1000"),
-    "HMS_OTEL_MAX_REMEMBERED_FAILURES": Rule(_positive_integer, "1000"),
+    "HMS_OTEL_LOG_BODY_LENGTH_LIMIT": Rule(_integer("characters"), "65536"),
+    "HMS_OTEL_MAX_REQUEST_BYTES": Rule(_integer("bytes"), "3145728"),
+    "HMS_OTEL_MAX_METRIC_NAMES": Rule(_integer("names"), "1000"),
+    "HMS_OTEL_MAX_REMEMBERED_FAILURES": Rule(_integer("failures"), "1000"),
 }
 
 _warned: set[tuple[str, str]] = set()
@@ -184,25 +270,41 @@ def repair_environment(defaults: Mapping[str, str], environ: MutableMapping[str,
     and value, however often this runs.
     """
     env: MutableMapping[str, str] = os.environ if environ is None else environ
-    fixed: list[str] = []
-    for name, rule in RULES.items():
-        value = env.get(name)
-        if value is None:
-            continue
-        if not value.strip():
-            _replace(env, name, defaults.get(name, rule.fallback))
-            continue
-        problem = rule.problem(value, env)
-        if problem is None:
-            continue
-        replacement = defaults.get(name, rule.fallback)
-        _replace(env, name, replacement)
-        fixed.append(name)
-        if (name, value) not in _warned:
-            _warned.add((name, value))
-            instead = f"using {replacement!r} instead" if replacement else "ignoring it"
-            terminal.warn(f"hms_otel: warning: {name}={_shown(value)} {problem}; {instead}")
-    return fixed
+    return [name for name, rule in RULES.items() if _repair(name, rule, env, defaults)]
+
+
+def checked(name: str, environ: MutableMapping[str, str] | None = None) -> str | None:
+    """``name``'s value once its rule ran (an invalid one: one warning, then the rule's fallback); None when
+    unset. For settings read where :func:`repair_environment` may not have run (``OPSAgent`` without
+    the SDK set up by it, a log buffer made by hand)."""
+    env: MutableMapping[str, str] = os.environ if environ is None else environ
+    _repair(name, RULES[name], env, {})
+    return env.get(name)
+
+
+def _repair(name: str, rule: Rule, env: MutableMapping[str, str], defaults: Mapping[str, str]) -> bool:
+    """Check one variable, write back its canonical spelling or a replacement; True when it was invalid."""
+    was_set = name in env
+    raw = env.get(name, rule.if_unset)
+    if raw is None:
+        return False
+    if not raw.strip():
+        _replace(env, name, defaults.get(name, rule.fallback))
+        return False
+    value = rule.canonical(raw)
+    invalid = rule.problem(value, env)
+    if invalid is None:
+        if was_set and value != raw:
+            env[name] = value  # upstream reads what was checked
+        return False
+    replacement = defaults.get(name, rule.fallback) if invalid.instead is None else invalid.instead
+    _replace(env, name, replacement)
+    if (name, raw) not in _warned:
+        _warned.add((name, raw))
+        instead = f"using {replacement!r} instead" if replacement else "ignoring it"
+        given = f"={_shown(raw)}" if was_set else f" (unset, so the SDK's {raw})"
+        terminal.warn(f"hms_otel: warning: {name}{given} {invalid.problem}; {instead}")
+    return True
 
 
 def _replace(env: MutableMapping[str, str], name: str, value: str) -> None:

@@ -49,7 +49,7 @@ from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
 )
 
 from hms_otel import _fastpath, _sdk_internals, logbuffer, pii
-from hms_otel.envcheck import repair_environment
+from hms_otel.envcheck import DAY_SECONDS, checked, repair_environment
 from hms_otel.export_guard import guard_log_exporter, guard_metric_exporter
 from hms_otel.sigterm import flush_on_sigterm
 
@@ -108,12 +108,8 @@ def apply_default_env(overrides: dict[str, str] | None = None) -> None:
 
 
 def shutdown_timeout() -> float:
-    raw = os.environ.get("HMS_OTEL_SHUTDOWN_TIMEOUT", HMS_ENV["HMS_OTEL_SHUTDOWN_TIMEOUT"])
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        _log.warning("HMS_OTEL_SHUTDOWN_TIMEOUT=%r is not a number of seconds; using 2", raw)
-        return 2.0
+    """``HMS_OTEL_SHUTDOWN_TIMEOUT`` in seconds, checked (an invalid value: one warning, then 2)."""
+    return float(checked("HMS_OTEL_SHUTDOWN_TIMEOUT") or HMS_ENV["HMS_OTEL_SHUTDOWN_TIMEOUT"])
 
 
 def resource_defaults(service_name: str | None = None) -> dict[str, Any]:
@@ -336,13 +332,20 @@ def _reset_after_fork() -> None:
         _log.warning("hms_otel could not reset telemetry after fork", exc_info=True)
 
 
+def _seconds(timeout: float | None) -> float:
+    """``timeout`` (default ``HMS_OTEL_SHUTDOWN_TIMEOUT``) within 0 to a day, NaN as 0: ``OPSAgent(shutdown_timeout=)``
+    is not checked like the variable, and threading's waits raise OverflowError past about 9.2e9 s."""
+    seconds = shutdown_timeout() if timeout is None else timeout
+    return min(seconds, DAY_SECONDS) if seconds > 0 else 0.0
+
+
 def _millis(timeout: float | None) -> float:
-    return (shutdown_timeout() if timeout is None else timeout) * 1000
+    return _seconds(timeout) * 1000
 
 
 def _bounded(work: Callable[[], bool], timeout: float | None) -> bool:
     """Run ``work`` on a daemon thread; stop waiting after ``timeout`` seconds."""
-    limit = shutdown_timeout() if timeout is None else timeout
+    limit = _seconds(timeout)
     outcome: list[bool] = []
 
     def run() -> None:

@@ -24,6 +24,14 @@ def test_the_distro_defaults_are_all_valid(capsys: pytest.CaptureFixture[str]) -
         ("HMS_OTEL_SHUTDOWN_TIMEOUT", "nan", "2"),
         ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "not a url", None),  # falls back to the general endpoint
         ("OTEL_METRICS_EXPORTER", "otlp,nope", "otlp"),
+        ("OTEL_METRICS_EXPORTER", "otlp,none", "otlp"),  # upstream takes only a lone "none" as none
+        # Over the maximum: clamped. Threading waits and gRPC deadlines overflow past about 9.2e9 s.
+        ("HMS_OTEL_SHUTDOWN_TIMEOUT", "1e15", "86400"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1e12", "86400"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1e300", "86400000"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "99999999999999999999", "86400000"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "1e3", "5000"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "100000000000000000000", "2147483647"),
     ],
 )
 def test_an_invalid_value_is_replaced_with_one_warning(
@@ -47,13 +55,72 @@ def test_an_invalid_value_is_replaced_with_one_warning(
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.hms.gov:4317"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5"),
         ("HMS_OTEL_SHUTDOWN_TIMEOUT", "0"),
-        ("OTEL_SDK_DISABLED", "TRUE"),
+        ("HMS_OTEL_SHUTDOWN_TIMEOUT", "86400"),
+        ("OTEL_SDK_DISABLED", "true"),
     ],
 )
 def test_valid_values_are_left_alone(name: str, value: str) -> None:
     env = {name: value}
     assert envcheck.repair_environment({}, env) == []
     assert env == {name: value}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "GRPC", "grpc"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "HTTP/PROTOBUF", "http/protobuf"),
+        ("OTEL_METRICS_EXEMPLAR_FILTER", "ALWAYS_OFF", "always_off"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", " TRUE ", "true"),
+        ("OTEL_SDK_DISABLED", "TRUE", "true"),
+    ],
+)
+def test_an_accepted_spelling_is_written_back_as_upstream_reads_it(
+    name: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Upstream compares these exactly (``GRPC`` failed its configurator) or does not strip them (TLS against
+    a plain-text collector): it must read the spelling envcheck accepted."""
+    env = {name: value}
+    assert envcheck.repair_environment({}, env) == []
+    assert env == {name: expected}
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("queue", "batch", "expected"), [("100", "2048", "100"), ("16384", "20000", "16384")])
+def test_a_log_batch_larger_than_the_queue_is_cut_to_it_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], queue: str, batch: str, expected: str
+) -> None:
+    """The SDK's BatchLogRecordProcessor refused the pair in the configurator: no logs, no HMS safeguards."""
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogRecordExporter
+
+    env = {"OTEL_BLRP_MAX_QUEUE_SIZE": queue, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": batch}
+    assert envcheck.repair_environment({}, env) == ["OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"]
+    assert env["OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"] == expected
+    _set(monkeypatch, env)
+    BatchLogRecordProcessor(InMemoryLogRecordExporter()).shutdown()  # the SDK takes the pair now
+    err = capsys.readouterr().err
+    assert f"OTEL_BLRP_MAX_EXPORT_BATCH_SIZE={batch!r} is more than OTEL_BLRP_MAX_QUEUE_SIZE={queue}" in err
+
+
+def test_a_span_queue_smaller_than_the_sdk_batch_cuts_the_unset_batch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With traces on, OTEL_BSP_MAX_QUEUE_SIZE under the SDK's 512-span batch failed the same way."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    env = {"OTEL_BSP_MAX_QUEUE_SIZE": "100"}
+    assert envcheck.repair_environment({}, env) == ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"]
+    assert env["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] == "100"
+    _set(monkeypatch, env)
+    BatchSpanProcessor(InMemorySpanExporter()).shutdown()
+    assert "OTEL_BSP_MAX_EXPORT_BATCH_SIZE (unset, so the SDK's 512) is more than" in capsys.readouterr().err
+
+
+def _set(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """``env`` in the process environment for the SDK to read (repaired apart: the test process's own stays)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_an_empty_value_counts_as_unset() -> None:
@@ -72,3 +139,9 @@ def test_a_warning_with_no_stderr_changes_nothing_else(monkeypatch: pytest.Monke
     env = {"OTEL_METRIC_EXPORT_INTERVAL": "0"}
     assert envcheck.repair_environment({"OTEL_METRIC_EXPORT_INTERVAL": "5000"}, env) == ["OTEL_METRIC_EXPORT_INTERVAL"]
     assert env == {"OTEL_METRIC_EXPORT_INTERVAL": "5000"}
+
+
+@pytest.mark.parametrize("timeout", [1e15, float("inf"), float("nan")])
+def test_a_shutdown_timeout_given_in_code_is_bounded_too(timeout: float) -> None:
+    """``OPSAgent(shutdown_timeout=1e15)`` is not an environment value: flush() and stop() raised OverflowError."""
+    assert sdk._bounded(lambda: True, timeout) is True
