@@ -19,6 +19,7 @@ from typing import Any
 from opentelemetry import metrics
 
 from hms_otel import metric, sdk
+from hms_otel.envcheck import checked
 from hms_otel.prometheus_text import PrometheusTextReader, serve
 
 _log = logging.getLogger("hms_otel")
@@ -30,7 +31,8 @@ class OPSAgent:
     :param port: serve Prometheus text at ``http://127.0.0.1:PORT/metrics``;
         ``None`` or ``0`` serves nothing. ``HMS_OPSAGENT_PORT`` wins over it
         (``0`` there: any free port), so a script that hard-codes
-        ``OPSAgent(port=8009)`` can run twice, or next to a taken 8009.
+        ``OPSAgent(port=8009)`` can run twice, or next to a taken 8009; an
+        invalid one is warned about and ignored.
     :param service_name: ``service.name`` unless ``OTEL_SERVICE_NAME`` or
         ``OTEL_RESOURCE_ATTRIBUTES`` says otherwise.
     :param endpoint: OTLP endpoint unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
@@ -67,19 +69,17 @@ class OPSAgent:
         """Set up telemetry and serve /metrics; on a started agent, nothing (its server stays the one to stop)."""
         if self._started:  # a second server would outlive stop() (port 0) or find its own port taken
             return self
-        override = os.environ.get("HMS_OPSAGENT_PORT", "").strip()
-        if override:
-            try:
-                self.port = int(override)
-            except ValueError:
-                raise ValueError(f"HMS_OPSAGENT_PORT={override!r} is not a port number") from None
+        # An invalid HMS_OPSAGENT_PORT is warned about and ignored, like every HMS_* value: the app runs.
+        override = checked("HMS_OPSAGENT_PORT")
+        if override is not None:
+            self.port = int(override)
         # Checked before anything is set up: the socket's own errors for these
         # (OverflowError, "cannot be interpreted as an integer") name neither
-        # the argument nor the variable.
+        # the argument nor the variable. A bad argument is the program's own mistake: it raises.
         if self.port is not None and (type(self.port) is not int or not 0 <= self.port <= 65535):
-            source = f"HMS_OPSAGENT_PORT={override!r}" if override else f"OPSAgent(port={self.port!r})"
             raise ValueError(
-                f"{source} is not a port number: use 1 to 65535, 0 for any free port, or None to serve nothing"
+                f"OPSAgent(port={self.port!r}) is not a port number: use 1 to 65535, 0 for any free port, "
+                "or None to serve nothing"
             )
         if self.endpoint:
             os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint)

@@ -154,6 +154,14 @@ def _endpoint(value: str) -> Invalid | None:
     return None
 
 
+def _port(value: str) -> Invalid | None:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    return None if 0 <= port <= 65535 else Invalid("is not a port number (1-65535, or 0 for any free port)")
+
+
 def _exporters(group: str) -> Check:
     def check(value: str) -> Invalid | None:
         names = [name.strip() for name in value.split(",")]
@@ -257,6 +265,11 @@ RULES: dict[str, Rule] = {
     "HMS_OTEL_MAX_REQUEST_BYTES": Rule(_integer("bytes"), "3145728"),
     "HMS_OTEL_MAX_METRIC_NAMES": Rule(_integer("names"), "1000"),
     "HMS_OTEL_MAX_REMEMBERED_FAILURES": Rule(_integer("failures"), "1000"),
+    "HMS_OTEL_LOG_BUFFER_SIZE": Rule(_integer("records", minimum=0), "20000"),  # 0: no buffer
+    # Any other value keeps masking on (the safe side), with the warning saying so.
+    "HMS_OTEL_REDACT_PII": _choice(("true", "false", "1", "0", "yes", "no", "on", "off"), "true"),
+    # Unset when invalid: OPSAgent then serves on its port= argument.
+    "HMS_OPSAGENT_PORT": Rule(_port),
 }
 
 _warned: set[tuple[str, str]] = set()

@@ -38,6 +38,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 
 from hms_otel import terminal
 from hms_otel.contract import LOG_RECORDS_DROPPED
+from hms_otel.envcheck import checked
 from hms_otel.registry import REGISTRY
 
 DEFAULT_MAX_RECORDS = 20_000
@@ -81,12 +82,8 @@ def dropped() -> dict[str, int]:
 
 
 def max_records_from_env() -> int:
-    raw = os.environ.get("HMS_OTEL_LOG_BUFFER_SIZE", "")
-    try:
-        return max(0, int(raw)) if raw.strip() else DEFAULT_MAX_RECORDS
-    except ValueError:
-        terminal.warn(f"hms_otel: HMS_OTEL_LOG_BUFFER_SIZE={raw!r} is not a whole number; using {DEFAULT_MAX_RECORDS}")
-        return DEFAULT_MAX_RECORDS
+    """``HMS_OTEL_LOG_BUFFER_SIZE``, checked (an invalid value: one warning, then the default)."""
+    return int(checked("HMS_OTEL_LOG_BUFFER_SIZE") or DEFAULT_MAX_RECORDS)
 
 
 class BufferedLogExporter(LogRecordExporter):

@@ -41,7 +41,6 @@ Regenerate the collector's statements after changing a pattern (tests/logs/test_
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -53,6 +52,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.resources import OTELResourceDetector
 
 from hms_otel import collector_flags
+from hms_otel.envcheck import checked
 
 MASK = "****"
 #: Resource attribute the SDK sets on what it already masked (the collector then skips Luhn-less card masking).
@@ -181,8 +181,9 @@ def redact_attributes(attributes: Mapping[str, Any] | None, *, for_metrics: bool
 
 
 def enabled() -> bool:
-    """SDK-side masking is on unless ``HMS_OTEL_REDACT_PII=false`` (the collector masks regardless)."""
-    return os.environ.get("HMS_OTEL_REDACT_PII", "true").strip().lower() not in ("false", "0", "no")
+    """SDK-side masking is on unless ``HMS_OTEL_REDACT_PII`` is false, 0, no or off (the collector masks
+    regardless); a value that is none of these nor a true spelling gets one warning and keeps masking on."""
+    return checked("HMS_OTEL_REDACT_PII") not in ("false", "0", "no", "off")
 
 
 def resource_overrides(attributes: Mapping[str, Any]) -> dict[str, Any]:

@@ -92,6 +92,8 @@ HMS_ENV: dict[str, str] = {
     "HMS_OTEL_MAX_REQUEST_BYTES": "3145728",
     "HMS_OTEL_MAX_METRIC_NAMES": "1000",
     "HMS_OTEL_MAX_REMEMBERED_FAILURES": "1000",
+    "HMS_OTEL_LOG_BUFFER_SIZE": "20000",
+    "HMS_OTEL_REDACT_PII": "true",
 }
 
 # Loggers whose records never go to the OTel log pipeline: the SDK and gRPC

@@ -150,3 +150,13 @@ def test_a_drop_report_with_stderr_closed_is_still_counted(monkeypatch: pytest.M
     monkeypatch.setattr(logbuffer, "_last_report", [float("-inf")])  # this drop is reported
     logbuffer.count_dropped("buffer_full", 3)
     assert logbuffer.dropped() == {"buffer_full": 3}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("-5", logbuffer.DEFAULT_MAX_RECORDS), ("0", 0), ("7", 7)])
+def test_the_buffer_size_variable_is_checked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                             value: str, expected: int) -> None:
+    """-5 turned the outage buffer off with no word; 0 turns it off on purpose."""
+    monkeypatch.setenv("HMS_OTEL_LOG_BUFFER_SIZE", value)
+    assert logbuffer.max_records_from_env() == expected
+    warning = "HMS_OTEL_LOG_BUFFER_SIZE='-5' is not an integer (0 or more); using '20000'"
+    assert (warning in capsys.readouterr().err) is (value == "-5")

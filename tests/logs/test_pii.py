@@ -83,3 +83,16 @@ def test_collector_configs_carry_the_generated_statements(name: str) -> None:
     assert text[start:end].rstrip(" ") == pii.generated_block("  "), (
         f"collector-config/{name}.yaml is out of date: run `hms-ops collector pii --write collector-config/{name}.yaml`"
     )
+
+
+@pytest.mark.parametrize(("value", "masking"), [("off", False), ("OFF", False), ("no", False), ("on", True),
+                                                ("disable", True), ("n", True)])
+def test_the_masking_switch_understands_the_usual_spellings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str, masking: bool
+) -> None:
+    """``off`` kept masking on with no word; a value that is no known spelling keeps it on, with a warning."""
+    monkeypatch.setenv("HMS_OTEL_REDACT_PII", value)
+    assert pii.enabled() is masking
+    err = capsys.readouterr().err
+    understood = value.lower() in ("off", "no", "on")
+    assert (f"HMS_OTEL_REDACT_PII={value!r} is not one of" in err) is not understood

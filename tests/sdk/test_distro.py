@@ -234,7 +234,6 @@ def test_exporter_failures_are_not_fed_back_into_the_log_pipeline():
         (70000, "", "OPSAgent(port=70000)"),
         ("8009", "", "OPSAgent(port='8009')"),
         (8009.0, "", "OPSAgent(port=8009.0)"),
-        (8009, "65536", "HMS_OPSAGENT_PORT='65536'"),
     ],
 )
 def test_ops_agent_port_out_of_range_is_a_clear_error_before_set_up(monkeypatch, port, env, named):
@@ -246,6 +245,32 @@ def test_ops_agent_port_out_of_range_is_a_clear_error_before_set_up(monkeypatch,
         OPSAgent(port=port).start()
     assert str(raised.value).startswith(named), raised.value
     assert sdk.installed() is before  # nothing was set up
+
+
+@pytest.mark.parametrize("env", ["abc", "-1", "0x10", "99999", "22011.0"])
+def test_an_invalid_ops_agent_port_variable_is_ignored_with_one_warning(monkeypatch, capsys, env):
+    """It raised out of start(), killing the tutorial's app; now the port= argument is used (here an invalid
+    one, so that start() stops before setting anything up, naming the argument)."""
+    from hms_otel import OPSAgent
+
+    monkeypatch.setenv("HMS_OPSAGENT_PORT", env)
+    with pytest.raises(ValueError, match=r"^OPSAgent\(port=-1\) is not a port number"):
+        OPSAgent(port=-1).start()
+    assert capsys.readouterr().err.startswith(f"hms_otel: warning: HMS_OPSAGENT_PORT={env!r} is not a port number")
+
+
+def test_an_agent_with_an_invalid_port_variable_serves_on_its_argument():
+    code = (
+        "from hms_otel import OPSAgent\n"
+        "agent = OPSAgent(port=0, service_name='bad-port').start()\n"
+        "print(agent.metrics_url is not None)\n"
+        "agent.stop()\n"
+    )
+    env = {**app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1"), "HMS_OPSAGENT_PORT": "abc"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    assert "HMS_OPSAGENT_PORT='abc' is not a port number" in result.stderr
 
 
 _START_TWICE = """
