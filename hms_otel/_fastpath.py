@@ -195,8 +195,8 @@ class Series:
         try:
             self.fold_at = _FOLD_AT
             self._fold_pending()
-        except Exception:
-            _log.debug("hms_otel: folding %s failed", self.stream.name, exc_info=True)
+        except Exception as error:  # values not yet popped stay pending for the next fold
+            self.stream.warn_once(f"folding failed: {_short_repr(error)}")
         finally:
             self.lock.release()
 
@@ -247,7 +247,9 @@ def measurement(value: Any) -> float | None:
             return measurement(int(value))
         if hasattr(kind, "__float__"):  # Decimal, Fraction, numpy floats; not str or bytes
             return measurement(float(value))
-    except (ArithmeticError, TypeError, ValueError):
+    except Exception:
+        # Any exception, not only the arithmetic ones: a value object whose
+        # __float__ raises RuntimeError is one invalid value, skipped and counted.
         pass
     return None
 
@@ -278,15 +280,19 @@ class _SumSeries(Series):
         interval = self._interval
         monotonic = self.stream.kind in _MONOTONIC
         # What is there now: a thread still appending is not chased (it folds its own later).
-        for _ in range(len(pending)):
-            raw = popleft()
-            # Inline for the common finite float (a timer's or most counters' value): no call per value.
-            value = raw if type(raw) is float and raw - raw == 0.0 else measurement(raw)
-            if value is None or (monotonic and value < 0):
-                self._drop(raw, "is not a finite number" if value is None else "is negative")
-                continue
-            interval = (0 if interval is None else interval) + value
-        self._interval = interval
+        try:
+            for _ in range(len(pending)):
+                raw = popleft()
+                # Inline for the common finite float (a timer's or most counters' value): no call per value.
+                value = raw if type(raw) is float and raw - raw == 0.0 else measurement(raw)
+                if value is None or (monotonic and value < 0):
+                    self._drop(raw, "is not a finite number" if value is None else "is negative")
+                    continue
+                interval = (0 if interval is None else interval) + value
+        finally:
+            # Popped values live only in `interval`: whatever interrupts the loop
+            # (an exception, KeyboardInterrupt) must not take them with it.
+            self._interval = interval
 
     def point(self, now: int) -> Any:
         if self._interval is not None:
@@ -319,21 +325,23 @@ class _HistogramSeries(Series):
         counts = self._counts
         total, low, high = self._sum, self._min, self._max
         # What is there now: a thread still appending is not chased (it folds its own later).
-        for _ in range(len(pending)):
-            raw = popleft()
-            value = raw if type(raw) is float and raw - raw == 0.0 else measurement(raw)  # as in _SumSeries
-            if value is None or value < 0:
-                self._drop(raw, "is not a finite number" if value is None else "is negative")
-                continue
-            if counts is None:
-                counts = [0] * (len(boundaries) + 1)
-            total += value
-            if value < low:
-                low = value
-            if value > high:
-                high = value
-            counts[bisect_left(boundaries, value)] += 1
-        self._counts, self._sum, self._min, self._max = counts, total, low, high
+        try:
+            for _ in range(len(pending)):
+                raw = popleft()
+                value = raw if type(raw) is float and raw - raw == 0.0 else measurement(raw)  # as in _SumSeries
+                if value is None or value < 0:
+                    self._drop(raw, "is not a finite number" if value is None else "is negative")
+                    continue
+                if counts is None:
+                    counts = [0] * (len(boundaries) + 1)
+                total += value
+                if value < low:
+                    low = value
+                if value > high:
+                    high = value
+                counts[bisect_left(boundaries, value)] += 1
+        finally:  # as in _SumSeries: values popped so far are kept whatever interrupts the loop
+            self._counts, self._sum, self._min, self._max = counts, total, low, high
 
     def point(self, now: int) -> Any:
         counts = self._counts
@@ -475,8 +483,8 @@ class _Stream:
                 try:
                     series._fold_pending()
                     point = series.point(now)
-                except Exception:
-                    _log.debug("hms_otel: collecting %s failed", self.name, exc_info=True)
+                except Exception as error:  # said, not swallowed: the series misses this collection
+                    self.warn_once(f"collecting failed: {_short_repr(error)}")
                     continue
             if point is not None:
                 points.append(point)

@@ -2,6 +2,7 @@ import logging
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from opentelemetry._logs import SeverityNumber
@@ -11,6 +12,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from hms_otel import _fastpath, metric
+from hms_otel.registry import REGISTRY, Kind
 
 from .otlp_receiver import attributes_of
 from .test_timer import only_point, points
@@ -220,6 +222,16 @@ metric.observe("f_odd_ms", 4)
 for bad in (float("nan"), float("inf"), -1, "5", None, 1j, object()):
     metric.increment("f_bad_total", bad)
 metric.increment("f_bad_total", 3)
+class Reading:                                    # a value object whose conversion fails its own way
+    def __float__(self):
+        raise RuntimeError("sensor offline")
+for i in range(300):                              # a fold takes 256 values: the bad ones land in a batch
+    metric.increment("f_sensor_total", 1)
+    metric.observe("f_sensor_ms", 2)
+    if i == 150:
+        metric.increment("f_sensor_total", Reading())
+        metric.increment("f_sensor_total", None)
+        metric.observe("f_sensor_ms", Reading())
 agent.flush()
 print(sorted(metric.errors().items()))
 agent.stop()
@@ -241,6 +253,40 @@ def test_odd_values_never_stop_export_and_are_counted(otlp_receiver):
     assert otlp_receiver.latest("f_bad_total").sum.data_points[0].as_int == 3
     assert "('increment', 'f_bad_total'), 7)" in result.stdout
     assert "('observe', 'f_odd_ms'), 1)" in result.stdout
+    # A conversion raising RuntimeError lost the good values folded with it, uncounted.
+    assert otlp_receiver.latest("f_sensor_total").sum.data_points[0].as_int == 300
+    sensor = otlp_receiver.latest("f_sensor_ms").histogram.data_points[0]
+    assert (sensor.count, sensor.sum) == (300, 600)
+    assert "('increment', 'f_sensor_total'), 2)" in result.stdout
+    assert "('observe', 'f_sensor_ms'), 1)" in result.stdout
+
+
+@pytest.mark.parametrize("kind", [Kind.COUNTER, Kind.HISTOGRAM])
+def test_a_fold_keeps_the_values_popped_before_one_that_raises(monkeypatch, caplog, kind):
+    """Defence in depth: whatever one value raises inside a fold, the values
+    folded before it are kept, those after it stay pending, and it is said."""
+    definition = REGISTRY.resolve(f"f_fold_{kind.name.lower()}", kind)
+    stream = _fastpath._Stream(definition, SimpleNamespace(add=None, record=None), ("tests", None))
+    series = stream.series_for({})
+    series.hot = True
+    unreadable = object()
+    checked = _fastpath.measurement
+
+    def measurement(value):
+        if value is unreadable:
+            raise RuntimeError("a bug in measurement()")
+        return checked(value)
+
+    monkeypatch.setattr(_fastpath, "measurement", measurement)
+    series.pending.extend([1, 2, unreadable, 4])
+    with caplog.at_level(logging.WARNING, logger="hms_otel"):
+        series.fold()
+        series.fold()
+    point = series.point(0)
+    assert (point.value if kind is Kind.COUNTER else point.sum) == 7
+    assert [r.getMessage() for r in caplog.records if "folding failed" in r.getMessage()] == [
+        f"hms_otel: metric {definition.name}: folding failed: RuntimeError('a bug in measurement()')"
+    ]
 
 
 def test_odd_values_on_the_sdk_path(reader):
