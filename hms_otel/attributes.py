@@ -51,15 +51,46 @@ def value_length_limit() -> int:
     return _value_limit
 
 
+def bounded_bytes(data: bytes, limit: int) -> bytes:
+    """``data`` if it fits ``limit`` bytes, else its head plus a hash of the whole (as :func:`bounded_text`)."""
+    if len(data) <= limit:
+        return data
+    import hashlib  # as in bounded_text: paid only by a process that cuts a value
+
+    marker = f"...[cut {len(data)} bytes #{hashlib.blake2b(data, digest_size=6).hexdigest()}]".encode()
+    return data[: max(0, limit - len(marker))] + marker
+
+
+def bounded_value(value: Any, limit: int) -> Any:
+    """``value`` as the facades record it: strings and bytes over ``limit`` cut,
+    also inside lists, tuples and dicts. Returns ``value`` itself when nothing
+    changes.
+
+    Why: the SDK keeps an attribute value whole in its cumulative state for the
+    life of the series (a 1 MB bytes value per series is 1 MB kept).
+    """
+    if isinstance(value, str):
+        return bounded_text(value, limit)
+    if isinstance(value, bytes):
+        return bounded_bytes(value, limit)
+    if isinstance(value, (list, tuple)):
+        items = tuple(bounded_value(item, limit) for item in value)
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        cut = {key: bounded_value(item, limit) for key, item in value.items()}
+        return value if all(cut[key] is item for key, item in value.items()) else cut
+    return value
+
+
 def bounded_values(attributes: dict[str, Any]) -> dict[str, Any]:
-    """``attributes`` with string values over the value length limit cut (the facades' rule).
+    """``attributes`` with every value bounded (:func:`bounded_value`; the facades' rule).
 
     Cutting where the value is recorded, not only at export, keeps a huge value
-    out of the SDK's cumulative state. Returns the same dict when nothing is
-    long, so the usual call costs one length check per value.
+    out of the SDK's cumulative state. Returns the same dict when nothing
+    changes, so the usual call costs one length check per string value.
     """
     limit = _value_limit or value_length_limit()
     for value in attributes.values():
-        if type(value) is str and len(value) > limit:
-            return {k: bounded_text(v, limit) if isinstance(v, str) else v for k, v in attributes.items()}
+        if (type(value) is not str or len(value) > limit) and bounded_value(value, limit) is not value:
+            return {key: bounded_value(item, limit) for key, item in attributes.items()}
     return attributes

@@ -465,7 +465,7 @@ def declare(name: str, /, *attribute_sets: Mapping[str, Any]) -> None:
     up-down counter.
     """
     definition = REGISTRY.get(check_name(name)) or REGISTRY.resolve(name, Kind.COUNTER)
-    sets = [dict(attributes) for attributes in attribute_sets] or [{}]
+    sets = [bounded_values(dict(attributes)) for attributes in attribute_sets] or [{}]
     _start_at_zero(definition, sets)  # also checks the kind
     with _declared_lock:
         known = _declared.setdefault(name, [])

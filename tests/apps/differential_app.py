@@ -150,6 +150,8 @@ def long_values() -> None:
         both("latency_ms", 7.0, {"note": long_text})
         both("latency_ms", 9.0, {"note": long_text + "x"})  # cut, still a series of its own (length, hash)
         both("depth", 3, {"note": long_text, "n": 1})
+        both("jobs_total", 1, {"queue": "blob", "note": long_text.encode()})  # bytes and sequences: cut too
+        both("jobs_total", 1, {"queue": "tags", "note": ["short", long_text]})
     # cut where recorded, not only at export (hms_otel.export_guard cuts again): the fast path
     # keeps no long value, neither in its series nor in its call cache
     kept = [
@@ -159,7 +161,8 @@ def long_values() -> None:
         for value in series.attributes.values()
     ]
     kept += [item[1] for key in _fastpath.call_cache for item in key[2:]]
-    assert kept and max(len(v) for v in kept if isinstance(v, str)) < 5000, "a long value is kept"
+    longest = max(len(v) if isinstance(v, (str, bytes)) else len(repr(v)) for v in kept)
+    assert kept and longest < 5000, "a long value is kept"
 
 
 def capped_names() -> None:

@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from hms_otel import _fastpath, metric
+from hms_otel.attributes import value_length_limit
 from hms_otel.registry import REGISTRY, Kind
 
 from .otlp_receiver import attributes_of
@@ -354,6 +355,25 @@ def test_list_and_mapping_attribute_values_are_recorded_not_raised(reader):
     assert only_point(reader, "f_tags_total", tags=("a", "b")).value == 2
     assert only_point(reader, "f_tags_gauge", extra={"k": "v"}).value == 2
     assert not [key for key in metric.errors() if key[1].startswith("f_tags")]
+
+
+def test_long_bytes_and_strings_in_sequences_are_cut_where_recorded(reader):
+    """Only str values were cut: a 1 MB bytes or list value was kept whole for each series."""
+    limit = value_length_limit()
+    blob, text = b"b" * 1_000_000, "s" * 1_000_000
+    metric.increment("f_blob_total", note=blob)
+    metric.increment("f_blob_total", note=["short", text])
+    metric.increment("f_blob_total", note=("short", (text,), {"k": text}))
+    with metric.timer("f_blob_ms", note=blob):
+        pass
+    notes = sorted((dict(p.attributes)["note"] for p in points(reader, "f_blob_total")), key=repr)
+    assert [type(note) for note in notes] == [tuple, tuple, bytes]
+    cut_bytes, (short, cut_text), (short_too, (nested,), mapping) = notes[2], notes[0], notes[1]
+    assert len(cut_bytes) == limit and cut_bytes.startswith(b"bbb") and b"[cut 1000000 bytes #" in cut_bytes
+    assert short == short_too == "short"
+    assert len(cut_text) == len(nested) == len(mapping["k"]) == limit and "[cut 1000000 chars #" in cut_text
+    assert len(dict(only_point(reader, "f_blob_ms", note=cut_bytes).attributes)["note"]) == limit
+    assert not [key for key in metric.errors() if key[1].startswith("f_blob")]
 
 
 def test_log_takes_the_stdlib_level_numbers(logs):
