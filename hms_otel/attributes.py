@@ -61,18 +61,33 @@ def bounded_bytes(data: bytes, limit: int) -> bytes:
     return data[: max(0, limit - len(marker))] + marker
 
 
+_INT64_LIMIT = 2**63
+
+
+def _int_text(value: int) -> str:
+    """A huge int as text; past Python's limit on decimal digits, in hex (not limited)."""
+    try:
+        return str(value)
+    except ValueError:
+        return hex(value)
+
+
 def bounded_value(value: Any, limit: int) -> Any:
     """``value`` as the facades record it: strings and bytes over ``limit`` cut,
-    also inside lists, tuples and dicts. Returns ``value`` itself when nothing
-    changes.
+    also inside lists, tuples and dicts, and an int outside int64 as text.
+    Returns ``value`` itself when nothing changes.
 
     Why: the SDK keeps an attribute value whole in its cumulative state for the
-    life of the series (a 1 MB bytes value per series is 1 MB kept).
+    life of the series (a 1 MB bytes value per series is 1 MB kept), and the
+    OTLP encoder drops an int past int64 with a traceback, exporting the point
+    without it (a duplicate of the series without the attribute).
     """
     if isinstance(value, str):
         return bounded_text(value, limit)
     if isinstance(value, bytes):
         return bounded_bytes(value, limit)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -_INT64_LIMIT <= value < _INT64_LIMIT else bounded_text(_int_text(value), limit)
     if isinstance(value, (list, tuple)):
         items = tuple(bounded_value(item, limit) for item in value)
         return value if all(new is old for new, old in zip(items, value, strict=True)) else items

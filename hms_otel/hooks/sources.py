@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hms_otel.attributes import bounded_text, error_type, value_length_limit
+from hms_otel.attributes import bounded_text, bounded_value, error_type, value_length_limit
 
 #: Returned by an extractor when the call has no such value (e.g. ``return``
 #: after an exception); the attribute is then left out, silently.
@@ -243,8 +243,10 @@ def attribute_value(value: Any) -> Any:
     (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) so a huge value never enters the SDK's state."""
     if isinstance(value, str):
         return bounded_text(value, value_length_limit())
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | float):
         return value
+    if isinstance(value, int):  # an int past int64 as text, as the facades record it
+        return bounded_value(value, value_length_limit())
     if isinstance(value, enum.Enum):
         return attribute_value(value.value)
     return bounded_text(str(value), value_length_limit())

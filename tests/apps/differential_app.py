@@ -152,6 +152,7 @@ def long_values() -> None:
         both("depth", 3, {"note": long_text, "n": 1})
         both("jobs_total", 1, {"queue": "blob", "note": long_text.encode()})  # bytes and sequences: cut too
         both("jobs_total", 1, {"queue": "tags", "note": ["short", long_text]})
+        both("jobs_total", 1, {"queue": "shard", "shard": 2**64})  # past int64: as text, not dropped
     # cut where recorded, not only at export (hms_otel.export_guard cuts again): the fast path
     # keeps no long value, neither in its series nor in its call cache
     kept = [

@@ -13,6 +13,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from hms_otel import _fastpath, metric
 from hms_otel.attributes import value_length_limit
+from hms_otel.hooks.sources import attribute_value
 from hms_otel.registry import REGISTRY, Kind
 
 from .otlp_receiver import attributes_of
@@ -374,6 +375,22 @@ def test_long_bytes_and_strings_in_sequences_are_cut_where_recorded(reader):
     assert len(cut_text) == len(nested) == len(mapping["k"]) == limit and "[cut 1000000 chars #" in cut_text
     assert len(dict(only_point(reader, "f_blob_ms", note=cut_bytes).attributes)["note"]) == limit
     assert not [key for key in metric.errors() if key[1].startswith("f_blob")]
+
+
+def test_an_int_attribute_past_int64_is_recorded_as_text(reader):
+    """The OTLP encoder dropped it with a traceback: two points without attributes, nothing counted."""
+    metric.increment("f_shard_total", 1, shard=2**64)
+    metric.increment("f_shard_total", 1, shard=-(2**63))  # the least int64: kept as an int
+    metric.increment("f_shard_total", 1, shards=[1, 2**70])
+    with metric.timer("f_shard_ms", shard=10**5000):  # past Python's 4300 digits for str(): in hex
+        pass
+    assert only_point(reader, "f_shard_total", shard="18446744073709551616").value == 1
+    assert only_point(reader, "f_shard_total", shard=-(2**63)).value == 1
+    assert only_point(reader, "f_shard_total", shards=(1, "1180591620717411303424")).value == 1
+    [point] = points(reader, "f_shard_ms")
+    assert dict(point.attributes)["shard"].startswith("0x") and len(dict(point.attributes)["shard"]) <= 4096
+    assert not [key for key in metric.errors() if key[1].startswith("f_shard")]
+    assert attribute_value(2**64) == "18446744073709551616"  # the hooks engine records it alike
 
 
 def test_log_takes_the_stdlib_level_numbers(logs):

@@ -114,6 +114,7 @@ def test_single_thread_same_data_as_the_sdk(otlp_receiver: OtlpReceiver) -> None
     _, _, points = _points(export["metrics"]["fp_jobs_total"][1])
     notes = [dict(key)["note"] for key in points if "note" in dict(key)]
     assert len(notes) == 3 and all(len(note) < 7000 for note in notes), [len(note) for note in notes]
+    assert (("queue", repr({"stringValue": "shard"})), ("shard", repr({"stringValue": str(2**64)}))) in points
     # names past the cap: refused on the fast path too, and counted
     assert "fp_capped3_total" not in export["metrics"] and "fp_capped4_total" not in export["metrics"]
     _, _, dropped = _points(export["metrics"]["hms_otel_dropped_total"][1])
