@@ -220,6 +220,11 @@ _open_blocks: ContextVar[tuple[tuple[_Timer, float], ...]] = ContextVar("hms_ote
 _timers: weakref.WeakSet[_Timer] = weakref.WeakSet()
 
 
+def _refused(name: str, failure: Exception, elapsed_ms: float) -> None:
+    """A use of a timer whose attributes could not be bound: counted, nothing recorded."""
+    _failed("timer", name, failure)
+
+
 class _Timer:
     """Decorator and context manager that records elapsed milliseconds.
 
@@ -233,15 +238,22 @@ class _Timer:
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
-        # Values cut where the value is recorded (hms_otel.attributes), on the fast path as on the SDK's.
-        self._attributes: dict[str, Any] = bounded_values(dict(attributes))
-        self._record: Callable[[float], None] = _fastpath.bind(*_bound(self._definition), self._attributes).record
-        self._error_series: dict[type, _fastpath.Series] = {}
+        self._attributes: dict[str, Any] = dict(attributes)
+        self._record: Callable[[float], None]
+        self._error_series: dict[type, _fastpath.Series]
+        self._bind()
         _timers.add(self)
 
     def _bind(self) -> None:
-        self._record = _fastpath.bind(*_bound(self._definition), self._attributes).record
         self._error_series = {}
+        try:
+            # Values cut where the value is recorded (hms_otel.attributes), on the fast path as on the SDK's.
+            self._attributes = bounded_values(self._attributes)
+            self._record = _fastpath.bind(*_bound(self._definition), self._attributes).record
+        except Exception as failure:
+            # An attribute value that cannot be recorded (its __hash__ or __str__ raises) is a
+            # call-time failure for `with metric.timer(...)`: every use is skipped and counted.
+            self._record = functools.partial(_refused, self._name, failure)
 
     def _record_error(self, elapsed_ms: float, error: BaseException) -> None:
         try:
@@ -377,7 +389,7 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     key = (name, *attributes.items())
     try:
         found = _timer_by_key.get(key)
-    except TypeError:  # a list value (a valid attribute) is unhashable: a timer of its own, not cached
+    except Exception:  # a list value (valid) is unhashable, a hostile __hash__ raises: a timer of its own, not cached
         return _Timer(name, attributes)
     if found is None:
         found = _Timer(name, attributes)
@@ -434,7 +446,11 @@ def observe(name: str, value: float, /, **attributes: Any) -> None:
 def push(name: str, value: float, /, **attributes: Any) -> None:
     """The tutorial's API: record ``value`` as the registry's kind for ``name``
     (a histogram when the name is new)."""
-    definition = REGISTRY.get(name)
+    try:
+        definition = REGISTRY.get(name)  # a list or dict as the name is unhashable: skipped and counted
+    except Exception as failure:
+        _failed("push", name, failure)
+        return
     kind = definition.kind if definition is not None else Kind.HISTOGRAM
     if kind in (Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM):
         _call("push", name, kind, value, attributes)

@@ -66,6 +66,42 @@ def test_call_time_mistakes_never_raise_and_are_counted_once_logged(reader, capl
     assert errors_counted.value >= 3
 
 
+class _HashRaises(str):
+    def __hash__(self):
+        raise RuntimeError("no hash")
+
+
+class _Unprintable:
+    def __str__(self):
+        raise RuntimeError("no str")
+
+    __repr__ = __str__
+
+
+def test_push_and_with_timer_skip_and_count_what_they_cannot_record(reader, caplog):
+    """push() raised TypeError for a list as the name; `with metric.timer(...)` raised what an
+    attribute's __hash__, __str__ or __repr__ raised."""
+    with caplog.at_level(logging.WARNING, logger="hms_otel"):
+        for _ in range(2):
+            metric.push(["f_listed_total"], 1)
+            metric.push({"name": "f_mapped_total"}, 1)
+            metric.push(_HashRaises("f_hostile_total"), 1)
+            with metric.timer("f_hostile_ms", tenant=_HashRaises("a")):
+                pass
+            with metric.timer("f_hostile_ms", tenant=[_Unprintable()]):
+                pass
+            with pytest.raises(KeyError), metric.timer("f_hostile_ms", tenant=[_Unprintable()]):
+                raise KeyError("the application's own")  # still propagates
+    counts = metric.errors()
+    assert counts[("push", "['f_listed_total']")] == 2
+    assert counts[("push", "{'name': 'f_mapped_total'}")] == 2
+    assert counts[("push", "f_hostile_total")] == 2
+    assert counts[("timer", "f_hostile_ms")] == 6
+    warnings = [r.getMessage() for r in caplog.records if "f_hostile_ms" in r.getMessage()]
+    assert len(warnings) == 1 and "skipped" in warnings[0]
+    assert points(reader, "f_hostile_ms") == []
+
+
 def test_a_huge_metric_name_is_neither_kept_nor_logged_whole(reader, caplog):
     huge = "f_huge" + "a" * 1_000_000 + "_total"
     with caplog.at_level(logging.WARNING, logger="hms_otel"):
