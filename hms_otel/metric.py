@@ -162,10 +162,21 @@ _error_counts: Counter[tuple[str, str]] = Counter()
 _errors_lock = threading.Lock()
 
 
+# The key of a failure whose metric name cannot be made text (its __str__ raises).
+UNPRINTABLE_NAME = "(unprintable name)"
+
+
+def _name_text(name: object) -> str:
+    try:
+        return str(name)
+    except Exception:  # counted under a placeholder: a hostile name must not make its failure vanish
+        return UNPRINTABLE_NAME
+
+
 def _failed(facade: str, name: object, error: BaseException) -> None:
     """Log the first failure per (facade, metric), count every one. Never raises."""
     try:
-        text = str(name)
+        text = _name_text(name)
         # A name past the longest valid one (255) is cut: a multi-MB name must not be kept, nor logged, whole.
         key = (facade, text if len(text) <= 255 else f"{text[:252]}...")
         if not FAILURE_KEYS.admit(key):  # bounded memory: past the cap, one shared entry

@@ -102,6 +102,25 @@ def test_push_and_with_timer_skip_and_count_what_they_cannot_record(reader, capl
     assert points(reader, "f_hostile_ms") == []
 
 
+def test_a_name_whose_str_raises_is_counted_under_a_placeholder(reader, caplog):
+    """Neither counted nor warned about: making the failure's key text raised, and that was swallowed."""
+    placeholder = "(unprintable name)"  # metric.UNPRINTABLE_NAME
+    with caplog.at_level(logging.WARNING, logger="hms_otel"):
+        for _ in range(2):
+            metric.increment(_Unprintable())
+            metric.gauge(_Unprintable(), 1)
+    counts = metric.errors()
+    assert counts[("increment", placeholder)] == 2
+    assert counts[("gauge", placeholder)] == 2
+    warnings = [r.getMessage() for r in caplog.records if placeholder in r.getMessage()]
+    assert warnings == [
+        "hms_otel: metric.increment('(unprintable name)') failed and was skipped: no str",
+        "hms_otel: metric.gauge('(unprintable name)') failed and was skipped: no str",
+    ]
+    counted = only_point(reader, "hms_otel_facade_errors_total", facade="increment", metric=placeholder)
+    assert counted.value == 2
+
+
 def test_a_huge_metric_name_is_neither_kept_nor_logged_whole(reader, caplog):
     huge = "f_huge" + "a" * 1_000_000 + "_total"
     with caplog.at_level(logging.WARNING, logger="hms_otel"):
