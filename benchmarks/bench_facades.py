@@ -23,6 +23,9 @@ Tables:
    row (one thread against one thread: the machine's own noise).
 3. ``OPSAgent(port=...)``: the same calls with the ``/metrics`` reader
    attached and detached, round by round (``MeterProvider.add_metric_reader``).
+4. ``with metric.timer(...)`` while 20,000 suspended generators each hold a
+   ``with metric.timer`` block open in the same context, against none open
+   (goal: 1.0x within noise; entering once copied every open block).
 """
 
 from __future__ import annotations
@@ -241,13 +244,38 @@ def table_agent_port(calls: int, rounds: int) -> None:
         print(f"{name.replace('|', ' / '):<36} {without * 1e6:>7.2f}us {with_ * 1e6:>7.2f}us {with_ / without:>6.2f}x")
 
 
+def table_open_blocks(calls: int, rounds: int, held: int = 20_000) -> None:
+    def rows() -> object:
+        with metric.timer("bench_rows_ms"):
+            yield 1
+
+    def with_timer() -> None:
+        with metric.timer("bench_open_ms", channel="web"):
+            empty()
+
+    none_open = statistics.median(_per_call(with_timer, calls) for _ in range(rounds))
+    streams = []
+    for _ in range(held):
+        stream = rows()
+        next(stream)  # type: ignore[call-overload]
+        streams.append(stream)
+    with_open = statistics.median(_per_call(with_timer, calls) for _ in range(rounds))
+    print(f"\n4. with metric.timer(): {held} blocks held open by suspended generators / none ({rounds} rounds)")
+    print(f"{'none open':>10} {'held open':>10} {'ratio':>7}")
+    print(f"{none_open * 1e6:>8.2f}us {with_open * 1e6:>8.2f}us {with_open / none_open:>6.2f}x")
+    del streams
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=5_000, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--thread-calls", type=int, default=100_000, help="calls per thread-table measurement")
     parser.add_argument(
-        "--tables", nargs="+", choices=("attributes", "threads", "agent"), default=("attributes", "threads", "agent")
+        "--tables",
+        nargs="+",
+        choices=("attributes", "threads", "agent", "open-blocks"),
+        default=("attributes", "threads", "agent", "open-blocks"),
     )
     options = parser.parse_args()
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)  # the closed OTLP port
@@ -266,6 +294,8 @@ def main() -> None:
         table_threads(options.thread_calls, options.rounds)
     if "agent" in options.tables:
         table_agent_port(options.calls, options.rounds)
+    if "open-blocks" in options.tables:
+        table_open_blocks(options.calls, options.rounds)
 
 
 if __name__ == "__main__":

@@ -225,7 +225,29 @@ def _bound(definition: MetricDefinition) -> tuple[MetricDefinition, Any]:
 # Start times of the `with` blocks open in this thread or task, innermost last.
 # A context variable, not an attribute of the timer: two tasks (or threads) in
 # `async with` on one timer object each see only their own starts.
-_open_blocks: ContextVar[tuple[tuple[_Timer, float], ...]] = ContextVar("hms_otel_open_blocks", default=())
+# A linked stack, not a tuple: a block left open (a suspended generator holding one)
+# stays in the caller's context, and entering or leaving a block must not copy or
+# scan those, so the innermost is pushed and popped in O(1). Immutable nodes: a
+# task created inside a block shares the stack without changing it.
+_Block = tuple["_Timer", float, "_Block | None"]  # (timer, start, the blocks open before it)
+_open_blocks: ContextVar[_Block | None] = ContextVar("hms_otel_open_blocks", default=None)
+
+def _unlink(timer: _Timer, top: _Block | None) -> float | None:
+    """Remove ``timer``'s innermost block below the top (blocks left open after it,
+    e.g. by a suspended generator): its start, or None when it has none open."""
+    above: list[_Block] = []
+    block = top
+    while block is not None and block[0] is not timer:
+        above.append(block)
+        block = block[2]
+    if block is None:
+        return None
+    rest = block[2]
+    for later, start, _ in reversed(above):  # relinked above the rest: the stack is shared, never changed
+        rest = (later, start, rest)
+    _open_blocks.set(rest)
+    return block[1]
+
 
 # Live timers, rebound when `use()` changes the meter provider.
 _timers: weakref.WeakSet[_Timer] = weakref.WeakSet()
@@ -349,21 +371,23 @@ class _Timer:
     # own (see `_open_blocks`): nested, re-entered and concurrent uses of one
     # timer object all record their own duration.
     def __enter__(self) -> _Timer:
-        _open_blocks.set((*_open_blocks.get(), (self, _perf_counter())))
+        _open_blocks.set((self, _perf_counter(), _open_blocks.get()))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         now = _perf_counter()
-        blocks = _open_blocks.get()
-        for index in range(len(blocks) - 1, -1, -1):
-            if blocks[index][0] is self:
-                break
+        top = _open_blocks.get()
+        if top is not None and top[0] is self:  # the usual case: the innermost block
+            _open_blocks.set(top[2])
+            start = top[1]
         else:
-            return  # __exit__ without __enter__ in this context: nothing to time
-        _open_blocks.set(blocks[:index] + blocks[index + 1 :])
-        elapsed = (now - blocks[index][1]) * 1000.0
+            found = _unlink(self, top)
+            if found is None:
+                return  # __exit__ without __enter__ in this context: nothing to time
+            start = found
+        elapsed = (now - start) * 1000.0
         if error is not None:
             self._record_error(elapsed, error)
             return
