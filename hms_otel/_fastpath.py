@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.attributes import BoundedAttributes
 
+from hms_otel._reentry import deferred_when_nested, facade_lock
 from hms_otel._version import __version__
 from hms_otel.registry import Kind, MetricDefinition
 
@@ -86,14 +87,14 @@ class _State:
         self.installed = False
         self.bypassed = False
         self.resource_of: Callable[[], Resource | None] = lambda: None
-        self.lock = threading.Lock()
+        self.lock = facade_lock()
 
 
 _state = _State()
 #: (scope, metric name) -> stream; a scope is (name, version) of the meter.
 Scope = tuple[str, "str | None"]
 _streams: dict[tuple[Scope, str], _Stream] = {}
-_streams_lock = threading.Lock()
+_streams_lock = facade_lock()
 #: (kind, name, *attribute items) -> Series, for the call-style facades.
 call_cache: dict[tuple[Any, ...], Series] = {}
 
@@ -139,6 +140,8 @@ class Series:
         self.hot = False
         self.pending: deque[float] = deque()
         self.fold_at = _FOLD_AT  # pending length at which the recording thread folds
+        # Plain, not re-entrant: a fold must not run inside another fold of the same values. The call path
+        # only tries it (record -> fold(block=False)), so a signal handler cannot wait on it.
         self.lock = threading.Lock()
         self.start = 0
         self.redirect: Series | None = None
@@ -157,6 +160,7 @@ class Series:
         else:
             self._first(value)
 
+    @deferred_when_nested  # may add through the API instrument, which takes the SDK's locks
     def _first(self, value: float) -> None:
         # Checked on the SDK's path too: the SDK would keep a NaN in a
         # cumulative sum for good, or a bool or huge int that fails every export.
@@ -427,7 +431,7 @@ class _Stream:
         self.series: dict[frozenset[tuple[str, type, Any]], Series] = {}
         self.measured: list[Series] = []  # in order of first measurement
         self.overflow: Series | None = None
-        self.lock = threading.Lock()
+        self.lock = facade_lock()
         self._warned = False
 
     def series_for(self, attributes: Mapping[str, Any]) -> Series:
@@ -444,7 +448,7 @@ class _Stream:
                     api = getattr(self.api_instrument, self._api_method)
                     series = _SERIES_CLASS[self.kind](self, cleaned, api)
                     if len(self.series) < _KEPT_SERIES_LIMIT:
-                        self.series[key] = series
+                        series = self.series.setdefault(key, series)
                     else:
                         series.kept = False
         return series
@@ -461,7 +465,9 @@ class _Stream:
             if len(self.measured) >= CARDINALITY_LIMIT or not series.kept or series is self.overflow:
                 if self.overflow is None:
                     api = getattr(self.api_instrument, self._api_method)
-                    self.overflow = _SERIES_CLASS[self.kind](self, dict(OVERFLOW_ATTRIBUTES), api)
+                    created = _SERIES_CLASS[self.kind](self, dict(OVERFLOW_ATTRIBUTES), api)
+                    if self.overflow is None:  # no call since the test: a nested claim cannot come between
+                        self.overflow = created
                 overflow = self.overflow
                 if not overflow.hot:
                     overflow.start = time.time_ns()
@@ -509,7 +515,7 @@ class _Stream:
 
     def reset(self) -> None:
         """Fork: the child starts with no measured series (like the SDK's reset)."""
-        self.lock = threading.Lock()
+        self.lock = facade_lock()
         for series in [*self.series.values(), *([self.overflow] if self.overflow else [])]:
             series.lock = threading.Lock()
             series.hot = False
@@ -559,7 +565,7 @@ def stream(definition: MetricDefinition, api_instrument: Any, scope: Scope = FAC
         with _streams_lock:
             found = _streams.get(key)
             if found is None:
-                found = _streams[key] = _Stream(definition, api_instrument, scope)
+                found = _streams.setdefault(key, _Stream(definition, api_instrument, scope))
     if found.api_instrument is not api_instrument:
         found.rebind(api_instrument)
     return found
@@ -646,7 +652,7 @@ def resource() -> Resource | None:
 
 
 def reset_after_fork() -> None:
-    _state.lock = threading.Lock()
+    _state.lock = facade_lock()
     for found in list(_streams.values()):
         found.reset()
 

@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Hashable
 
+from hms_otel._reentry import facade_lock
 from hms_otel.selfmetrics import count_dropped
 
 #: Stands for every name past a cap in counts and labels.
@@ -37,7 +37,7 @@ class DistinctCap:
         self.default = default
         self._limit: int | None = None  # read on first use: the distro may set the variable after import
         self._keys: set[Hashable] = set()
-        self._lock = threading.Lock()
+        self._lock = facade_lock()
         self._drop = (drop_signal, drop_reason)
 
     @property

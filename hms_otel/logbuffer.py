@@ -37,6 +37,7 @@ from opentelemetry import metrics
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
 from hms_otel import terminal
+from hms_otel._reentry import deferred_when_nested, facade_lock
 from hms_otel.contract import LOG_RECORDS_DROPPED
 from hms_otel.envcheck import checked
 from hms_otel.registry import REGISTRY
@@ -49,11 +50,12 @@ _BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 DROPPED = REGISTRY[LOG_RECORDS_DROPPED.name]  # defined in the contract, so alert files know it without the SDK
 
 _dropped: collections.Counter[str] = collections.Counter()
-_dropped_lock = threading.Lock()
+_dropped_lock = facade_lock()
 _last_report = [0.0]
 _counter: list[Any] = []
 
 
+@deferred_when_nested
 def count_dropped(reason: str, records: int) -> None:
     """Count ``records`` dropped for ``reason``: in the self-metric, in :func:`dropped`, once a minute on stderr."""
     if records <= 0:

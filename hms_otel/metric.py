@@ -26,7 +26,6 @@ import contextlib
 import functools
 import inspect
 import logging
-import threading
 import time
 import weakref
 from collections import Counter
@@ -42,6 +41,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from hms_otel import _fastpath
 from hms_otel import instruments as factory
+from hms_otel._reentry import deferred_when_nested, facade_lock
 from hms_otel.attributes import bounded_values, error_type
 from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.contract import FACADE_ERRORS
@@ -77,7 +77,7 @@ _meter_provider: MeterProvider | None = None
 _logger_provider: LoggerProvider | None = None
 
 _instruments: dict[str, Any] = {}
-_instruments_lock = threading.Lock()
+_instruments_lock = facade_lock()
 
 
 def _instrument(definition: MetricDefinition) -> Any:
@@ -101,8 +101,7 @@ def _instrument(definition: MetricDefinition) -> Any:
             from hms_otel import __version__
 
             meter = metrics.get_meter(_SCOPE, __version__, _meter_provider)
-            instrument = factory.create(meter, definition)
-            _instruments[definition.name] = instrument
+            instrument = _instruments.setdefault(definition.name, factory.create(meter, definition))
     return instrument
 
 
@@ -159,7 +158,7 @@ def _resolve(name: str, kind: Kind, unit: str | None = None) -> MetricDefinition
 # -- call-time failure handling ------------------------------------------------
 
 _error_counts: Counter[tuple[str, str]] = Counter()
-_errors_lock = threading.Lock()
+_errors_lock = facade_lock()
 
 
 # The key of a failure whose metric name cannot be made text (its __str__ raises).
@@ -173,6 +172,7 @@ def _name_text(name: object) -> str:
         return UNPRINTABLE_NAME
 
 
+@deferred_when_nested
 def _failed(facade: str, name: object, error: BaseException) -> None:
     """Log the first failure per (facade, metric), count every one. Never raises."""
     try:
@@ -272,9 +272,9 @@ class _Timer:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = name
         self._attributes: dict[str, Any] = dict(attributes)
-        self._record: Callable[[float], None]
-        self._error_series: dict[type, _fastpath.Series]
-        self._bind()
+        self._error_series: dict[type, _fastpath.Series] = {}
+        self._record: Callable[[float], None] = self._bind_then_record  # until bound
+        self._bind_soon()
         _timers.add(self)
 
     def _bind(self) -> None:
@@ -288,6 +288,19 @@ class _Timer:
             # call-time failure for `with metric.timer(...)`: every use is skipped and counted.
             self._record = functools.partial(_refused, self._name, failure)
 
+    # Binding may create the instrument (OpenTelemetry's locks): in a signal handler that interrupted a
+    # facade, it waits until that facade returns, and a use meanwhile binds first (_bind_then_record).
+    _bind_soon = deferred_when_nested(_bind)
+
+    @deferred_when_nested
+    def _bind_then_record(self, elapsed_ms: float) -> None:
+        try:
+            self._bind()
+            self._record(elapsed_ms)
+        except Exception as failure:
+            _failed("timer", self._name, failure)
+
+    @deferred_when_nested
     def _record_error(self, elapsed_ms: float, error: BaseException) -> None:
         try:
             series = self._error_series.get(type(error))
@@ -454,10 +467,22 @@ def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str
         except TypeError:  # a list value (a valid attribute) is unhashable: not cached
             series = None
         if series is None:
-            bounded = bounded_values(attributes) if attributes else attributes
-            series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)
-            if bounded is attributes:  # a cut value is not kept in the cache (bounded memory)
-                _fastpath.remember_call(key, attributes, series)
+            _bind_and_record(facade, name, kind, value, attributes, key)
+        else:
+            series.record(value)
+    except Exception as failure:
+        _failed(facade, name, failure)
+
+
+@deferred_when_nested  # creating an instrument takes OpenTelemetry's locks
+def _bind_and_record(
+    facade: str, name: str, kind: Kind, value: float, attributes: dict[str, Any], key: tuple[Any, ...]
+) -> None:
+    try:
+        bounded = bounded_values(attributes) if attributes else attributes
+        series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)
+        if bounded is attributes:  # a cut value is not kept in the cache (bounded memory)
+            _fastpath.remember_call(key, attributes, series)
         series.record(value)
     except Exception as failure:
         _failed(facade, name, failure)
@@ -497,7 +522,7 @@ def push(name: str, value: float, /, **attributes: Any) -> None:
 
 # name -> attribute sets declared for it, in declaration order.
 _declared: dict[str, list[dict[str, Any]]] = {}
-_declared_lock = threading.Lock()
+_declared_lock = facade_lock()
 
 
 def declare(name: str, /, *attribute_sets: Mapping[str, Any]) -> None:
@@ -535,6 +560,7 @@ def start_declared() -> None:
             _failed("declare", name, failure)
 
 
+@deferred_when_nested
 def _start_at_zero(definition: MetricDefinition, sets: list[dict[str, Any]]) -> None:
     # A counter the facades record through the fast path starts there, or the
     # SDK would export a second stream of the same name.
@@ -578,6 +604,7 @@ def _unknown_level(level: object) -> tuple[SeverityNumber, str]:
     return SeverityNumber.INFO, "INFO"
 
 
+@deferred_when_nested  # emitting takes the SDK's locks
 def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
     """Emit an OTel log record (exported to the log store by the HMS collector).
 

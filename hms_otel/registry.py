@@ -9,9 +9,9 @@ with the kind that use implies.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 
+from hms_otel._reentry import facade_lock
 from hms_otel.contract import CONTRACT
 from hms_otel.definitions import (
     Kind,
@@ -41,7 +41,7 @@ class MetricRegistry:
 
     def __init__(self, definitions: Iterable[MetricDefinition] = ()) -> None:
         self._definitions: dict[str, MetricDefinition] = {}
-        self._lock = threading.Lock()
+        self._lock = facade_lock()
         for definition in definitions:
             self.add(definition)
 
@@ -50,9 +50,8 @@ class MetricRegistry:
         or unit under the same name is a :class:`MetricKindConflict`."""
         check_name(definition.name)
         with self._lock:
-            existing = self._definitions.get(definition.name)
-            if existing is None:
-                self._definitions[definition.name] = definition
+            existing = self._definitions.setdefault(definition.name, definition)
+            if existing is definition:
                 return definition
         _check_compatible(existing, definition.kind, definition.unit)
         return existing

@@ -48,7 +48,7 @@ from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
     TELEMETRY_DISTRO_VERSION,
 )
 
-from hms_otel import _fastpath, _sdk_internals, logbuffer, pii
+from hms_otel import _fastpath, _reentry, _sdk_internals, logbuffer, pii
 from hms_otel.envcheck import DAY_SECONDS, checked, repair_environment
 from hms_otel.export_guard import guard_log_exporter, guard_metric_exporter
 from hms_otel.sigterm import flush_on_sigterm
@@ -205,10 +205,11 @@ def install(service_name: str | None = None) -> Providers | None:
         if _installed is not None or sdk_already_configured():
             return None
         apply_default_env()
-        # Upstream's base class is untyped (its __new__ and configure).
-        HmsConfigurator().configure(  # type: ignore[no-untyped-call]
-            resource_attributes=resource_defaults(service_name)
-        )
+        with _reentry.step():  # takes the SDK's locks: a facade in a signal handler meanwhile waits for it
+            # Upstream's base class is untyped (its __new__ and configure).
+            HmsConfigurator().configure(  # type: ignore[no-untyped-call]
+                resource_attributes=resource_defaults(service_name)
+            )
         return _installed
 
 

@@ -9,9 +9,9 @@ often it happens.
 from __future__ import annotations
 
 import logging
-import threading
 
 from hms_otel import contract
+from hms_otel._reentry import deferred_when_nested, facade_lock
 from hms_otel.registry import REGISTRY
 
 _log = logging.getLogger("hms_otel.sdk")  # never bridged to OTel logs (see sdk._NEVER_EXPORTED_LOGGERS)
@@ -19,9 +19,10 @@ _log = logging.getLogger("hms_otel.sdk")  # never bridged to OTel logs (see sdk.
 DROPPED = REGISTRY[contract.DROPPED.name]  # defined in the contract, so alert files know it without the facades
 
 _warned: set[tuple[str, str]] = set()
-_lock = threading.Lock()
+_lock = facade_lock()
 
 
+@deferred_when_nested
 def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> None:
     """Add ``amount`` to ``hms_otel_dropped_total{signal, reason}``; warn the first time. Never raises."""
     if amount <= 0:
