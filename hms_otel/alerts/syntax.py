@@ -229,7 +229,10 @@ _TARGET_CHECKS = {
 
 #: ``{{value}}`` (spaces allowed) is the one placeholder users may write.
 _VALUE_PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
-_DELIMITERS = re.compile(r"\{\{|\}\}")
+#: What literal text must not carry into a template as written: the delimiters, and a lone ``{`` right
+#: before an action this module emits (one of the delimiters' or the value's, which may follow the text):
+#: ``{`` + ``{{`` reads as ``{{{``, which Go cannot parse. A ``}`` after an action's ``}}`` is plain text to Go.
+_DELIMITERS = re.compile(r"\{\{|\}\}|\{(?=\}\}|\Z)")
 VALUE_TEMPLATE = "{{ $value | humanize }}"
 #: Template text other than the placeholder, or a lone delimiter. No nesting: linear on any text.
 _STRAY_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}|\{\{|\}\}")
@@ -239,7 +242,8 @@ def literal_template(text: str) -> str:
     """Go-template text that renders exactly ``text``.
 
     Prometheus executes annotations as Go templates; every ``{{``/``}}`` a user
-    wrote becomes a string literal action so it is printed, never executed.
+    wrote becomes a string literal action so it is printed, never executed, and
+    so does a ``{`` that would join the next action's ``{{``.
     """
     return _DELIMITERS.sub(lambda match: '{{ "' + match.group() + '" }}', text)
 

@@ -87,6 +87,9 @@ def test_value_placeholder_becomes_humanize_and_the_rest_is_literal() -> None:
     assert message_template("{{ value }}") == "{{ $value | humanize }}"
     assert literal_template("a {{ .Labels }} b }}") == 'a {{ "{{" }} .Labels {{ "}}" }} b {{ "}}" }}'
     assert message_template("{{{{value}}}}") == '{{ "{{" }}{{ $value | humanize }}{{ "}}" }}'
+    # A lone '{' before an action would make '{{{', which Go cannot parse: it is printed by an action of its own.
+    assert message_template("cost {{{value}}} jobs") == 'cost {{ "{" }}{{ $value | humanize }}} jobs'
+    assert literal_template("{{{}}") == '{{ "{{" }}{{ "{" }}{{ "}}" }}'
 
 
 def test_render_message() -> None:

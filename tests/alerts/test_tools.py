@@ -109,6 +109,27 @@ def test_go_template_text_in_messages_is_shown_literally(tmp_path: Path) -> None
     assert annotations["runbook_url"] == "https://runbooks.example.gov/{{ .x }}"
 
 
+@pytest.mark.parametrize("text", [
+    "metric: job_fail_total\nwhen: increase_over_5m > 3\naction: slack:#ops\nmessage: 'cost {{{value}}} jobs'\n"
+    "summary: '{{{value}}}{{{}}x{}}'\nrunbook: 'https://x.gov/{'\nlabels:\n  queue: 'a{'\n",
+    "slo: pay\nobjective: 99%\nlatency: {metric: payment_latency_ms, below: 2000}\naction: slack:#ops\n"
+    "message: 'budget {{{value}}}'\nsummary: '{ {{value}} }{'\n",
+])
+def test_a_brace_next_to_a_placeholder_or_delimiter_is_literal(text: str, tmp_path: Path) -> None:
+    """'{' right before {{value}} made '{{{ $value | humanize }}', which Prometheus refuses (and --no-tools wrote)."""
+    result = _compile_text(text, tmp_path)
+    checked = check_rules(result.rules_yaml)
+    assert checked.ok, checked.output
+    outcome = run_tests(result)[0]  # the rendered message and summary are compared with the text as written
+    assert outcome.ok, outcome.output
+    if not result.files[0].slos:
+        from hms_otel.alerts.promtool_tests import plan
+
+        expected = plan(result.files[0]).files["test_alert.yml"]["tests"][0]["alert_rule_test"][0]
+        annotations = expected["exp_alerts"][0]["exp_annotations"]
+        assert (annotations["message"], annotations["summary"]) == ("cost {6} jobs", "{6}{{{}}x{}}")
+
+
 @pytest.mark.parametrize("when,expr", [
     ("avg_over_30s > 2000", "rate(payment_latency_ms_sum[30s]) / rate(payment_latency_ms_count[30s]) > 2000"),
     ("p99_over_5m > 2000", "histogram_quantile(0.99, rate(payment_latency_ms_bucket[5m])) > 2000"),
