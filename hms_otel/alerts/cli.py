@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from hms_otel.alerts.compiler import AlertsInvalid, CompileResult, compile_dir, run_tests, validate
+from hms_otel.alerts.outputs import check_outputs, write_atomically
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
 from hms_otel.alerts.tools import ToolMissing
 from hms_otel.alerts.watcher import watch as watch_loop
-from hms_otel.alerts.watcher import write_atomically
 from hms_otel.cli import GuardedGroup
 from hms_otel.envoption import EnvOption
 from hms_otel.errors import Problem
@@ -105,6 +105,7 @@ def check(directory: Path, scrape_interval_ms: int | None, no_tools: bool) -> No
 def compile_command(directory: Path, output: Path | None, alertmanager_path: Path | None, output_format: str,
                     scrape_interval_ms: int | None, group_wait: str | None, no_tools: bool) -> None:
     """Compile DIRECTORY into rule groups (and an Alertmanager config); nothing is written on error."""
+    check_outputs(directory, [path for path in (output, alertmanager_path) if path is not None])
     result = _compile(directory, _settings(scrape_interval_ms, group_wait), not no_tools)
     rules_text = result.prometheus_rule_yaml if output_format == "k8s" else result.rules_yaml
     if output is None:
@@ -206,6 +207,7 @@ def watch(directory: Path, output: Path, alertmanager_path: Path | None, prometh
     A broken file is reported as file:line:col and the last good rules stay active. The folder
     may be removed, re-created or replaced by a link meanwhile."""
     settings = _settings(scrape_interval_ms, group_wait)
+    check_outputs(directory, [path for path in (output, alertmanager_path) if path is not None])
     click.echo(f"watching {directory} (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     failures: list[Exception] = []

@@ -6,8 +6,6 @@ path, settling, stale compiles) is :mod:`hms_otel.alerts.folder`'s job.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 from hms_otel import http
 from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
 from hms_otel.alerts.folder import POLL_S, SETTLE_S, Echo, RebuildReport, follow
+from hms_otel.alerts.outputs import OutputRefused, check_outputs, write_atomically
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.tools import ToolMissing
 from hms_otel.errors import os_error_reason
@@ -55,7 +54,15 @@ def rebuild(
     ``still_current`` is asked before anything is written: ``False`` (the files
     changed meanwhile) drops this compile's outputs.
     A server is reloaded by ``reload_*`` when given, else by ``POST <url>/-/reload``.
+    An output that is an alert file, the other output or no regular file is refused, and nothing written.
     """
+    outputs = [path for path in (alertmanager_path, rules_path) if path is not None]
+    try:
+        # Checked at every build: a link added to the folder may lead to an output since the last one.
+        check_outputs(directory, outputs)
+    except OutputRefused as refused:
+        echo(f"{refused}\nnothing written; the previous rules stay active", True)
+        return RebuildReport(False)
     try:
         result = compile_dir(directory, settings)
     except AlertsInvalid as invalid:
@@ -88,6 +95,10 @@ def rebuild(
     for path, text, url, reloader in steps:
         try:
             changed = write_atomically(path, text)
+        except OutputRefused as refused:  # became a device or pipe since the check: not worth retrying
+            echo(f"{refused}; the previous rules stay active", True)
+            report.ok = False
+            return report
         except OSError as error:  # e.g. a full disk: say so, keep what the servers have, try again later
             echo(f"cannot write {path}: {os_error_reason(error)}; the previous rules stay active", True)
             report.ok = False
@@ -106,40 +117,6 @@ def rebuild(
                 report.ok = False
                 echo(f"reload of {name} failed: {outcome}", True)
     return report
-
-
-def write_atomically(path: str | Path, text: str) -> bool:
-    """Replace ``path`` with ``text`` in one step; ``False`` when it already had it."""
-    target = Path(path)
-    try:
-        if target.read_text(encoding="utf-8") == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_for(target)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        # mkstemp makes the file private (0600): Prometheus or Alertmanager running as another user
-        # (a packaged server reading what root compiled) could no longer read the rules.
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return True
-
-
-def _mode_for(target: Path) -> int:
-    """The file's own permissions when it exists, else those a new file gets (0666 less the umask)."""
-    try:
-        return target.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _by_url(url: str | None) -> Reload | None:
