@@ -95,6 +95,10 @@ def _items(reader: FieldReader, root: Node) -> list[tuple[MapNode, Fields]]:
             return []
         nodes = root.items
     elif isinstance(root, MapNode):
+        foreign = _foreign(root)
+        if foreign is not None:
+            reader.fail(*foreign)
+            return []
         nodes = (root,)
     else:
         reader.fail(root, "expected an alert (a mapping with metric, when, action) or a list of them, "
@@ -107,3 +111,22 @@ def _items(reader: FieldReader, root: Node) -> list[tuple[MapNode, Fields]]:
         else:
             reader.fail(node, f"expected an alert (a mapping of field: value), not {node.describe()}")
     return items
+
+
+#: Top-level keys of the YAML files that end up next to alert files (often compiled from them), and what
+#: they mean: such a file is not an alert with typos, and "did you mean 'group'?" would send users astray.
+_FOREIGN_KEYS = (("groups", "a Prometheus rules file"), ("route", "an Alertmanager config"),
+                 ("receivers", "an Alertmanager config"),
+                 ("apiVersion", "a Kubernetes resource such as a PrometheusRule"))
+
+
+def _foreign(root: MapNode) -> tuple[Node, str] | None:
+    """Where and why ``root`` is another tool's file rather than an alert, or ``None``."""
+    fields = root.fields()
+    if "metric" in fields or "slo" in fields:
+        return None
+    for key, what in _FOREIGN_KEYS:
+        if key in fields:
+            return fields[key][0], (f"this looks like {what} (top-level {key!r}), not an alert file (metric, when, "
+                                    "action); move it out of the alert folder")
+    return None
