@@ -177,6 +177,13 @@ def read_file_bytes(path: str | Path, shown: str, *, what: str = "file") -> byte
         raise ProblemsError([Problem(Location(shown), f"cannot read {what}: {reason}")]) from None
 
 
+def read_text_file(path: str | Path, shown: str, *, what: str = "file") -> str:
+    """The UTF-8 text of a YAML file that another program parses (a deployed Alertmanager config): read
+    and decoded as :func:`read_bytes` does, each problem located, but not parsed here (the program has
+    its own YAML rules)."""
+    return _decode(read_file_bytes(path, shown, what=what), shown, what=what)
+
+
 def read_bytes(data: bytes | str, path: str, *, what: str = "file") -> Node | None:
     """Parse ``data`` (bytes or text) named ``path``; ``None`` when it holds no document."""
     text = _decode(data, path, what=what)

@@ -19,6 +19,7 @@ from hms_otel.alerts.watcher import watch as watch_loop
 from hms_otel.cli import GuardedGroup
 from hms_otel.envoption import EnvOption
 from hms_otel.errors import Problem
+from hms_otel.yamlfile import read_text_file
 
 
 def _warnings(problems: list[Problem]) -> None:
@@ -156,7 +157,8 @@ def drill(directory: Path, alert_name: str | None, alertmanager_path: Path | Non
     if alert_name is not None and alert_name not in result.alert_ids():
         raise click.ClickException(f"no alert named {alert_name!r} in {directory}; "
                                    f"known: {', '.join(result.alert_ids())}")
-    deployed = alertmanager_path.read_text(encoding="utf-8") if alertmanager_path else None
+    deployed = read_text_file(alertmanager_path, str(alertmanager_path), what="Alertmanager config") \
+        if alertmanager_path else None
     rows = run_drill(result, alert=alert_name, alertmanager_yaml=deployed)
     table = Table(title=f"alert drill: {directory}", show_lines=True)
     for column in ("alert", "channel", "promtool test", "route", "delivery", "text the channel gets"):

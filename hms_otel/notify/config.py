@@ -185,9 +185,27 @@ def _secret(section: Mapping[str, Any], key: str, where: str) -> str:
     if not path:
         return ""
     try:
-        return Path(str(path)).expanduser().read_text(encoding="utf-8").strip()
+        return _read_secret(Path(str(path)).expanduser())
     except OSError as error:
         raise ConfigError(f"{where}: {key}_file {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise ConfigError(f"{where}: {key}_file {path}: {error}") from None
+
+
+#: A token or password is short; a larger file (or /dev/zero) is not the file meant, and is not read whole.
+_MAX_SECRET_BYTES = 65_536
+
+
+def _read_secret(path: Path) -> str:
+    """The text of a secret file, stripped; ``ValueError`` says why it is not one."""
+    with path.open("rb") as handle:
+        data = handle.read(_MAX_SECRET_BYTES + 1)
+    if len(data) > _MAX_SECRET_BYTES:
+        raise ValueError(f"larger than {_MAX_SECRET_BYTES} bytes; a secret file holds only the secret")
+    try:
+        return data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the secret as UTF-8 text") from None
 
 
 def _section(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:

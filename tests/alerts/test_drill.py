@@ -56,3 +56,17 @@ def test_check_warns_for_every_channel_without_a_destination(tmp_path: Path, mon
     monkeypatch.setenv("HMS_SLACK_ONCALL_WEBHOOK_URL", "https://hooks.slack.example/T/B/X")
     result = CliRunner().invoke(alerts, ["check", str(tmp_path), "--no-tools"])
     assert "slack:#oncall" not in result.stderr and "teams:ops has no configured destination" in result.stderr
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"\xff\xfe garbage", "am.yml:1:1: UTF-16 text; Alertmanager configs are YAML text in UTF-8"),
+    (b"route:\n  receiver: \xc3x\n", "am.yml:2:13: not UTF-8 text (byte 0xc3)"),
+])
+def test_a_deployed_config_that_is_no_text_is_named(tmp_path: Path, data: bytes, expected: str) -> None:
+    """It was "internal error: UnicodeDecodeError", exit 70."""
+    (tmp_path / "am.yml").write_bytes(data)
+    result = CliRunner().invoke(alerts, ["drill", str(ALERT_RULES), "--alert", "payment_latency_high",
+                                         "--alertmanager", str(tmp_path / "am.yml")])
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / expected}" in result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output

@@ -66,6 +66,21 @@ def test_the_stacks_generated_config_and_a_full_one_still_load(tmp_path: Path) -
     assert config.webhook_allowed_hosts == ("hooks.local",)
 
 
+@pytest.mark.parametrize(("secret", "expected"), [
+    (b"s3cret\xff\n", "token_file {token}: not UTF-8 text (byte 0xff)"),
+    (b"x" * 70_000, "token_file {token}: larger than 65536 bytes"),
+])
+def test_a_secret_file_that_is_no_secret_is_named(tmp_path: Path, secret: bytes, expected: str) -> None:
+    """Not UTF-8 was "internal error: UnicodeDecodeError"; /dev/zero was read without end."""
+    token = tmp_path / "token"
+    token.write_bytes(secret)
+    path = tmp_path / "notifier.yml"
+    path.write_text(f"token_file: {token}\n")
+    with pytest.raises(ConfigError) as refused:
+        load(path, environ={})
+    assert str(refused.value).startswith(f"{path}: {expected.format(token=token)}")
+
+
 def test_the_command_exits_1_with_the_location(tmp_path: Path) -> None:
     path = tmp_path / "notifier.yml"
     path.write_bytes(b"token: x\nslack: {channels: [a]}\n")
