@@ -5,6 +5,7 @@ local admin API), unless the operator allows the host by name."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -25,6 +26,25 @@ def _blocked(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     return None
 
 
+#: IPv4 in the forms the resolver (inet_aton) also reads: 1 to 4 parts, each decimal, octal (0177) or hex (0x7f).
+_NUMERIC_V4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.ASCII)
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` names without a lookup: ``127.1``, ``2130706433``, ``0x7f000001`` and
+    ``0177.0.0.1`` are all 127.0.0.1 to the resolver, so they are here too."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not _NUMERIC_V4.fullmatch(host):  # glibc's inet_aton also takes "1.2.3.4 anything"
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None  # e.g. a part too large: no address, so a name the resolver looks up
+
+
 def webhook_problem(url: str, allowed_hosts: Iterable[str], *, resolve: bool = False) -> str | None:
     """Why ``url`` may not be called, or ``None``. ``resolve`` also checks what a name resolves to."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
@@ -34,13 +54,11 @@ def webhook_problem(url: str, allowed_hosts: Iterable[str], *, resolve: bool = F
     fix = f"; allow it with {ALLOW_VARIABLE}={host} (or webhook.allowed_hosts in the notifier config)"
     if host in _LOCAL_NAMES or host.endswith(".localhost"):
         return f"webhook host {host} is this machine (loopback){fix}"
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    literal = _address(host)
     if literal is not None:
         kind = _blocked(literal)
-        return f"webhook address {host} is {kind}{fix}" if kind else None
+        spelled = host if str(literal) == host else f"{host} ({literal})"
+        return f"webhook address {spelled} is {kind}{fix}" if kind else None
     if not resolve:
         return None
     try:

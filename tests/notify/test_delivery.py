@@ -124,9 +124,19 @@ def test_killed_between_journaling_and_delivery_it_delivers_after_restart(tmp_pa
     assert "resuming 1 undelivered message" in (tmp_path / "notifier.log").read_text()
 
 
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0", "0x0a.1", "1.2.3.4.5",
+                                  "8.8.8.8", "134744072", "99999999999"])
+def test_alerts_check_reads_a_numeric_host_as_the_notifier_does(host: str) -> None:
+    """`alerts check` passed http://127.1/ (and 2130706433, 0x7f000001 ...), which the notifier then refused to call."""
+    from hms_otel.notify.addresses import webhook_problem
+
+    assert webhook_problem(f"http://{host}/x", []) == webhook_problem(f"http://{host}/x", [], resolve=True)
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9093/api/v2/silences", "http://localhost/x",
                                  "http://169.254.169.254/latest/meta-data", "http://10.0.0.8/hook",
-                                 "http://[::1]:8080/"])
+                                 "http://[::1]:8080/", "http://127.1/", "http://2130706433/", "http://0x7f000001/",
+                                 "http://0177.0.0.1/", "http://0/", "http://0x0a.1/hook"])
 def test_webhook_actions_may_not_reach_this_machine_or_private_networks(tmp_path: Path, url: str) -> None:
     from hms_otel.alerts.compiler import AlertsInvalid, compile_dir
     from hms_otel.alerts.settings import Settings
