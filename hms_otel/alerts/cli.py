@@ -59,7 +59,8 @@ def _group_wait(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
 
 _GROUP_WAIT = click.option("--group-wait", callback=_group_wait,
-                           help="Alertmanager group_wait [env HMS_ALERT_GROUP_WAIT, default 10s].")
+                           help="Alertmanager group_wait of every route [env HMS_ALERT_GROUP_WAIT; default by "
+                                "severity: critical 0s, warning 30s, info 1m].")
 
 
 def _compile(directory: Path, settings: Settings, tools_check: bool) -> CompileResult:

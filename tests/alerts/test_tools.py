@@ -187,6 +187,16 @@ def test_cli_compile_writes_both_files_and_is_deterministic(tmp_path: Path) -> N
     assert names == sorted(names)  # one group per file, in file order
 
 
+def test_group_wait_help_says_the_defaults_the_code_uses() -> None:
+    """--help said "default 10s"; the code (and the README) use one per severity."""
+    from hms_otel.alerts.settings import SEVERITY_TIMING
+
+    text = " ".join(CliRunner().invoke(alerts, ["compile", "--help"]).output.split())
+    assert "default 10s" not in text
+    for severity, (wait, _interval, _repeat) in SEVERITY_TIMING.items():
+        assert f"{severity} {wait}" in text
+
+
 def test_cli_compile_writes_nothing_on_error(tmp_path: Path) -> None:
     source = tmp_path / "rules"
     source.mkdir()
