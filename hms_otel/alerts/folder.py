@@ -40,8 +40,10 @@ SETTLE_S = 0.6
 
 
 def is_alert_file(name: str) -> bool:
+    # Any case: Latency.YML (as some Windows editors save it) was skipped without a word.
     # Dashboard files live next to alert files (hms_otel.dashboards.spec reads them).
-    return name.endswith((".yml", ".yaml")) and not name.endswith((".dashboard.yaml", ".dashboard.yml"))
+    lower = name.lower()
+    return lower.endswith((".yml", ".yaml")) and not name.endswith((".dashboard.yaml", ".dashboard.yml"))
 
 
 def iter_alert_files(directory: str | Path) -> tuple[list[Path], list[Problem]]:

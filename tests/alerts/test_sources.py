@@ -31,6 +31,16 @@ def test_dangling_and_looping_links_are_reported(tmp_path: Path) -> None:
     assert f"{tmp_path / 'loop'}:1:1: this link leads back to a folder already read" in text
 
 
+def test_an_upper_case_extension_is_an_alert_file(tmp_path: Path) -> None:
+    """Latency.YML was skipped without a word ("no alert files found" when alone)."""
+    (tmp_path / "Latency.YML").write_text(GOOD)
+    (tmp_path / "other.Yaml").write_text(GOOD.replace("> 3", "> 4"))
+    (tmp_path / "notes.yml.txt").write_text("not an alert")
+    files, problems = load_dir(tmp_path)
+    assert not problems, problems
+    assert sorted(Path(f.path).name for f in files) == ["Latency.YML", "other.Yaml"]
+
+
 def test_a_link_to_a_file_is_read(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
