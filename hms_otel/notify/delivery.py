@@ -7,18 +7,18 @@ credentials, a revoked webhook), so nothing is silently lost."""
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass
 
 from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.journal import DELIVERED, EXPIRED, PENDING, Entry, Journal
 from hms_otel.notify.message import Message, compose
-from hms_otel.notify.providers import CHANNEL_NAMES, DeliveryFailed, Provider
+from hms_otel.notify.providers import ATTEMPT_S, CHANNEL_NAMES, Attempt, DeliveryFailed, Provider, attempt
 from hms_otel.terminal import safe_name
 
 #: (channel, target) -> the provider that sends there.
@@ -36,37 +36,41 @@ class Backoff:
     max_age_s: float = 24 * 3600.0
     #: The longest ``Retry-After`` obeyed: a provider asking for days would hold a page past ``max_age_s``.
     retry_after_cap_s: float = 3600.0
+    #: The longest one attempt may take, request and whole answer (a provider dribbling its answer is cut).
+    attempt_s: float = ATTEMPT_S
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
-        """Full jitter on an exponential step; a provider's ``Retry-After`` (up to its cap) is the minimum."""
-        step = min(self.cap_s, self.first_s * self.factor ** max(0, attempts - 1))
+        """Full jitter on an exponential step; a provider's ``Retry-After`` (up to its cap) is the minimum.
+        The exponent is capped: ``2.0 ** 1025`` raises, and a journal may hold any count (hand edits, a year
+        of retries), which made the entry due again at once, for ever."""
+        step = min(self.cap_s, self.first_s * self.factor ** min(max(0, attempts - 1), _MAX_EXPONENT))
         delay = random.uniform(step / 2, step)
         return max(delay, min(retry_after, self.retry_after_cap_s)) if retry_after is not None else delay
 
 
-def _lane(entry: Entry) -> tuple[str, str]:
-    """Where an attempt waits: one SMS provider for every number; a webhook URL per Slack or Teams
-    channel, and per webhook action."""
-    return (entry.channel, "") if entry.channel == "sms" else (entry.channel, entry.target)
+#: 2 ** 64 seconds is past any cap; a larger exponent only risks OverflowError.
+_MAX_EXPONENT = 64
 
 
 class Dispatcher:
     """Sends what the journal holds, on a few worker threads; ``start()`` resumes what was pending."""
 
     def __init__(self, journal: Journal, route: Router, find_source: SourceFinder, say: Callable[[str], None],
-                 fallback: Router, backoff: Backoff | None = None, workers: int = 4) -> None:
+                 fallback: Router, backoff: Backoff | None = None, workers: int = 8,
+                 lane: Callable[[str, str], Hashable] | None = None) -> None:
         self.journal = journal
-        #: Attempts in flight at once per lane: a provider that hangs (up to its timeout on every
-        #: attempt) holds at most this many workers, and the other channels keep theirs.
-        self.per_lane = max(1, workers // 2)
+        #: Attempts in flight at once per lane (a provider's host): one that hangs (each attempt up to
+        #: ``attempt_s``) holds at most this many workers, and other hosts keep the rest.
+        self.per_lane = 2
+        self.workers = max(workers, 2 * self.per_lane)
+        self.lane = lane or (lambda channel, target: (channel, "") if channel == "sms" else (channel, target))
         self.route = route
         self.find_source = find_source
         self.say = say
         self.fallback = fallback
         self.backoff = backoff or Backoff()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hms-notify")
         self._pending: dict[str, Entry] = {}
-        self._in_flight: set[str] = set()
+        self._in_flight: dict[str, Attempt | None] = {}  # key -> its attempt, once it has one
         self._failing: dict[str, int] = {}  # destination -> failed attempts this episode (given-up ones too)
         self._retrying: set[str] = set()  # destinations whose "failing ... retrying" was said this episode
         self._lock = threading.Lock()
@@ -89,21 +93,35 @@ class Dispatcher:
             self._pending[entry.key] = entry
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 5.0) -> None:
+        """Stop within about ``wait_s``: attempts still in flight are cut, and what they did not deliver stays
+        pending in the journal for the next start (workers are daemon threads: none holds the exit)."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=5)
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._thread.join(timeout=wait_s)
+        with self._lock:
+            running = [current for current in self._in_flight.values() if current is not None]
+        for current in running:
+            current.cut("the notifier is stopping")
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    return
+            time.sleep(0.05)
 
     def idle(self) -> bool:
         with self._lock:
             return not self._pending and not self._in_flight
 
+    def _lane(self, entry: Entry) -> Hashable:
+        return self.lane(entry.channel, entry.target)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             now = time.time()
             with self._lock:
-                busy = Counter(_lane(self._pending[key]) for key in self._in_flight if key in self._pending)
+                busy = Counter(self._lane(self._pending[key]) for key in self._in_flight if key in self._pending)
                 due: list[Entry] = []
                 upcoming: list[float] = []
                 for entry in sorted(self._pending.values(), key=lambda e: e.next_at):
@@ -112,41 +130,73 @@ class Dispatcher:
                     if entry.next_at > now:
                         upcoming.append(entry.next_at)
                         break
-                    # A full lane: the entry waits for an attempt there to end (which wakes this loop).
-                    if busy[_lane(entry)] < self.per_lane:
-                        busy[_lane(entry)] += 1
+                    # A full lane or no free worker: the entry waits for an attempt to end (which wakes this loop).
+                    if busy[self._lane(entry)] < self.per_lane and len(self._in_flight) < self.workers:
+                        busy[self._lane(entry)] += 1
                         due.append(entry)
-                for entry in due:
-                    self._in_flight.add(entry.key)
+                        self._in_flight[entry.key] = None
             for entry in due:
-                self._pool.submit(self._attempt, entry)
+                threading.Thread(target=self._attempt, args=(entry,), name="hms-notify", daemon=True).start()
             wait = min(upcoming, default=now + 1.0) - now
             self._wake.wait(timeout=max(0.05, min(wait, 1.0)))
             self._wake.clear()
 
     def _attempt(self, entry: Entry) -> None:
         try:
-            self._deliver(entry)
-        except Exception as error:  # a bug in a provider must not stop the others
-            entry.last_error = f"internal error: {error!r}"
-            entry.next_at = time.time() + self.backoff.delay(entry.attempts + 1, None)
-            entry.attempts += 1
-            if entry.attempts == 1:  # retried silently, a bug would hold the page with nobody told
-                self.say(f"✗ internal error sending to {entry.channel}:{entry.target}: {error!r}; retrying "
-                         f"with backoff (journal: {safe_name(str(self.journal.directory))})")
-            if time.time() - entry.created > self.backoff.max_age_s:
-                entry.state = EXPIRED
-                self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
-                         f"({entry.last_error}); the alert was {entry.event.get('name')!r}")
-            with contextlib.suppress(OSError):  # a full disk: the entry stays due in memory all the same
-                self.journal.save(entry)
+            with attempt(self.backoff.attempt_s) as current:
+                with self._lock:
+                    self._in_flight[entry.key] = current
+                self._deliver(entry)
+        except Exception as error:  # a bug outside the provider (composing, the journal): never a hot loop
+            self._broken(entry, error)
         finally:
             with self._lock:
-                self._in_flight.discard(entry.key)
+                self._in_flight.pop(entry.key, None)
                 if entry.state != PENDING:
                     self._pending.pop(entry.key, None)
             self._wake.set()
 
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        """The wait before the next attempt; never an exception (that left the entry due at once, for ever)."""
+        try:
+            return self.backoff.delay(attempts, retry_after)
+        except Exception:
+            return self.backoff.cap_s
+
+    def _broken(self, entry: Entry, error: Exception) -> None:
+        """An attempt that failed outside the provider: retried with backoff, given up after ``max_age`` like
+        any other, and the alert printed then as well as it can be."""
+        destination = f"{entry.channel}:{entry.target}"
+        if entry.state != PENDING:  # delivered or given up, but not saved: said, and not sent again
+            self.say(f"✗ the journal could not record {destination} as {entry.state}: {error!r}")
+            return
+        entry.last_error = f"internal error: {error!r}"
+        entry.attempts += 1
+        entry.next_at = time.time() + self._delay(entry.attempts, None)
+        with self._lock:
+            first = destination not in self._retrying
+            self._retrying.add(destination)
+        if first:  # retried silently, a bug would hold the page with nobody told
+            self.say(f"✗ internal error sending to {destination}: {error!r}; retrying "
+                     f"with backoff (journal: {safe_name(str(self.journal.directory))})")
+        if time.time() - entry.created > self.backoff.max_age_s:
+            entry.state = EXPIRED
+            self.say(f"✗ gave up sending to {destination} after {entry.attempts} attempts "
+                     f"({entry.last_error}); the alert follows")
+            self._print(entry)
+        with contextlib.suppress(OSError):  # a full disk: the entry stays due in memory all the same
+            self.journal.save(entry)
+
+    def _print(self, entry: Entry) -> None:
+        """The given-up alert through the fallback: its message, or its name and labels if none can be made."""
+        try:
+            message = Message(**entry.message) if entry.message else compose(entry.alert(), None)
+            event = entry.alert()
+        except Exception:
+            event = AlertEvent(status=str(entry.event.get("status", "firing")), name=str(entry.event.get("name")),
+                               labels={}, annotations={}, starts_at="", ends_at="", fingerprint="")
+            message = Message(f"[HMS-OPS] {event.name}", json.dumps(entry.event, default=str)[:500], None)
+        self.fallback(entry.channel, entry.target).send(entry.target, message, event)
     def _message(self, entry: Entry) -> Message:
         if entry.message is None:
             event = entry.alert()
@@ -163,34 +213,20 @@ class Dispatcher:
     def _deliver(self, entry: Entry) -> None:
         message = self._message(entry)
         event = entry.alert()
-        provider = self.route(entry.channel, entry.target)
-        destination = f"{entry.channel}:{entry.target}"
         try:
-            provider.send(entry.target, message, event)
+            self.route(entry.channel, entry.target).send(entry.target, message, event)
         except DeliveryFailed as failure:
-            entry.attempts += 1
-            entry.last_error = failure.reason
-            entry.history.append(f"{time.strftime('%H:%M:%S')} {failure.reason}")
-            with self._lock:
-                self._failing[destination] = self._failing.get(destination, 0) + 1
-            if failure.permanent or time.time() - entry.created > self.backoff.max_age_s:
-                self._expire(entry, message, event, failure)
-                return
-            entry.next_at = time.time() + self.backoff.delay(entry.attempts, failure.retry_after)
-            self.journal.save(entry)
-            with self._lock:
-                first = destination not in self._retrying
-                self._retrying.add(destination)
-            if first:
-                channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
-                fix = f" Fix: {failure.fix}." if failure.fix else ""
-                self.say(f"✗ {channel} delivery to {entry.target} failing: {failure.reason}.{fix} "
-                         f"Retrying with backoff; nothing is lost (journal: {safe_name(str(self.journal.directory))}).")
+            self._failed(entry, message, event, failure)
+            return
+        except Exception as error:  # a bug in a provider: retried and given up like any failure, never lost
+            self._failed(entry, message, event, DeliveryFailed(
+                f"internal error: {error!r}", fix="this is a bug in hms-ops: please report it"))
             return
         entry.state = DELIVERED
         entry.attempts += 1
         entry.delivered_at = time.time()
         self.journal.save(entry)
+        destination = f"{entry.channel}:{entry.target}"
         with self._lock:
             failed = self._failing.pop(destination, 0)
             self._retrying.discard(destination)
@@ -198,10 +234,35 @@ class Dispatcher:
             channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
             self.say(f"✓ {channel} delivery to {entry.target} works again (after {failed} failed attempts)")
 
+    def _failed(self, entry: Entry, message: Message, event: AlertEvent, failure: DeliveryFailed) -> None:
+        """One failed attempt, whatever failed: retried with backoff, or given up through the fallback."""
+        if self._stop.is_set():  # cut by stop(): not the provider's failure; pending, sent after the restart
+            return
+        destination = f"{entry.channel}:{entry.target}"
+        entry.attempts += 1
+        entry.last_error = failure.reason
+        entry.history.append(f"{time.strftime('%H:%M:%S')} {failure.reason}")
+        with self._lock:
+            self._failing[destination] = self._failing.get(destination, 0) + 1
+        if failure.permanent or time.time() - entry.created > self.backoff.max_age_s:
+            self._expire(entry, message, event, failure)
+            return
+        entry.next_at = time.time() + self._delay(entry.attempts, failure.retry_after)
+        with self._lock:
+            first = destination not in self._retrying
+            self._retrying.add(destination)
+        if first:
+            channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
+            fix = f" Fix: {failure.fix}." if failure.fix else ""
+            self.say(f"✗ {channel} delivery to {entry.target} failing: {failure.reason}.{fix} "
+                     f"Retrying with backoff; nothing is lost (journal: {safe_name(str(self.journal.directory))}).")
+        self.journal.save(entry)
+
     def _expire(self, entry: Entry, message: Message, event: AlertEvent, failure: DeliveryFailed) -> None:
         entry.state = EXPIRED
         if failure.permanent:
-            entry.history.append(f"{time.strftime('%H:%M:%S')} given up: HTTP {failure.status} is final")
+            answer = f"HTTP {failure.status}" if failure.status is not None else "the address"
+            entry.history.append(f"{time.strftime('%H:%M:%S')} given up: {answer} is final")
         # A full disk must not keep the message off the console: unsaved, the entry stays pending on disk
         # and is tried (and shown) again after a restart, which beats losing it.
         with contextlib.suppress(OSError):

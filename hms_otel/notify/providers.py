@@ -10,14 +10,15 @@ it for every channel), when, and how to fix it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import http.client
 import json
+import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +26,10 @@ from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.message import Message
 from hms_otel.terminal import safe_name
 
+#: The longest wait for any one step (connect, a read, a write).
 _TIMEOUT_S = 10.0
+#: The longest one attempt may take, request and whole answer (see :class:`Attempt`).
+ATTEMPT_S = 30.0
 #: The most of an error answer read: its first words say what is wrong, a hostile one may not end.
 _MAX_ERROR_BODY = 64 * 1024
 #: 4xx answers a later attempt can get past: Request Timeout, Conflict (the state it names may change),
@@ -38,23 +42,28 @@ _RETRIED_4XX = frozenset({408, 409, 425, 429})
 def is_permanent(status: int | None) -> bool:
     """Whether an answer with HTTP ``status`` can never become a delivery by retrying: the one place that
     decides it, for every channel. No answer (``None``: network, not HTTP), 5xx and the 4xx above are retried;
-    a provider may only mark a failure as one that passes (:attr:`DeliveryFailed.passes`), from its own code."""
-    return status is not None and 400 <= status < 500 and status not in _RETRIED_4XX
+    a provider may only mark a failure as one that passes (:attr:`DeliveryFailed.passes`), from its own code.
+    A redirect (3xx) is final: it is not followed, and the configured URL answers the same until changed."""
+    if status is None:
+        return False
+    return 300 <= status < 400 or (400 <= status < 500 and status not in _RETRIED_4XX)
 
 
 class DeliveryFailed(Exception):
     """One attempt failed. ``retry_after``: seconds the provider asked us to wait; ``fix``: what to change;
     ``status``: the HTTP status answered (``None``: no HTTP answer); ``code``: the provider's own error code
-    (Twilio's ``code``), "" when it gave none."""
+    (Twilio's ``code``), "" when it gave none; ``final``: no answer, but none can ever come (a URL that can
+    never be posted to)."""
 
     def __init__(self, reason: str, *, fix: str = "", retry_after: float | None = None, status: int | None = None,
-                 code: str = "") -> None:
+                 code: str = "", final: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fix = fix
         self.retry_after = retry_after
         self.status = status
         self.code = code
+        self.final = final
         #: Set by a provider whose own error code says the condition passes (Twilio's full sender queue),
         #: whatever the HTTP status says.
         self.passes = False
@@ -62,7 +71,7 @@ class DeliveryFailed(Exception):
     @property
     def permanent(self) -> bool:
         """Retrying cannot help: give the message up now (see :func:`is_permanent`)."""
-        return not self.passes and is_permanent(self.status)
+        return not self.passes and (self.final or is_permanent(self.status))
 
 
 class Provider(Protocol):
@@ -74,30 +83,160 @@ class Provider(Protocol):
     def send(self, target: str, message: Message, event: AlertEvent) -> None: ...
 
 
+class Attempt:
+    """One delivery attempt's deadline: past it, or when the notifier stops, the attempt's connection is shut
+    down. A socket timeout bounds each read, not the attempt: a provider sending a byte every few seconds held
+    the attempt, and a delivery worker, for good (nothing retried, given up or said)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        #: Why the attempt was cut short (``None``: it was not).
+        self.why: str | None = None
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def connect(self, address: tuple[str, int], timeout: float | None = None,
+                source_address: tuple[str, int] | None = None) -> socket.socket:
+        """``socket.create_connection`` for :mod:`http.client`, keeping a duplicate of the socket: a TLS
+        wrapper takes over the original's descriptor, and shutting the duplicate down ends both."""
+        if self.why is not None:
+            raise TimeoutError(self.why)
+        sock = socket.create_connection(address, timeout, source_address)
+        with self._lock:
+            self._sockets.append(sock.dup())
+            cut = self.why is not None
+        if cut:
+            self._shut()
+        return sock
+
+    def cut(self, why: str) -> None:
+        """End the attempt now (from any thread); its request fails with an ``OSError``."""
+        with self._lock:
+            if self.why is None:
+                self.why = why
+        self._shut()
+
+    def _shut(self) -> None:
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+
+
+_current = threading.local()
+
+
+@contextlib.contextmanager
+def attempt(seconds: float = ATTEMPT_S) -> Iterator[Attempt]:
+    """The deadline of the posts made on this thread inside the block (a timer cuts them at ``seconds``)."""
+    current = Attempt(seconds)
+    timer = threading.Timer(seconds, current.cut, (f"no complete answer within {seconds:g} s",))
+    timer.daemon = True
+    timer.start()
+    _current.attempt = current
+    try:
+        yield current
+    finally:
+        _current.attempt = None
+        timer.cancel()
+        current.close()
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` can never be posted to, or ``None``. Only http and https are ever opened: urllib's file:,
+    data: and ftp: would "deliver" a webhook by reading a local file or the URL itself."""
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
+        return "it holds a space or a control character"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError as error:
+        return f"it is not a URL ({error})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "only http:// and https:// URLs are posted to"
+    if not parts.hostname:
+        return "it names no host"
+    if "@" in parts.netloc:
+        return "a user name or password in it is never sent"
+    return None
+
+
 def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> None:
-    """POST; a non-2xx answer or no answer is :class:`DeliveryFailed` (with ``Retry-After`` honoured)."""
+    """POST; a non-2xx answer, no answer or none within the attempt's deadline is :class:`DeliveryFailed`
+    (with ``Retry-After`` honoured). Redirects are not followed: see :func:`_answered`."""
+    current = getattr(_current, "attempt", None)
+    if current is None:
+        with attempt() as current:
+            _post(current, url, body, headers, fix)
+    else:
+        _post(current, url, body, headers, fix)
+
+
+def _post(current: Attempt, url: str, body: bytes, headers: dict[str, str], fix: str) -> None:
+    problem = url_problem(url)
+    if problem:
+        raise DeliveryFailed(f"{_host(url)} cannot be posted to: {problem}",
+                             fix=f"{fix}; a URL starts with https://", final=True)
+    parts = urllib.parse.urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname or "", parts.port, timeout=max(0.1, min(_TIMEOUT_S, current.remaining())))
+    connection._create_connection = current.connect  # type: ignore[attr-defined]  # the deadline cuts it
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    except ValueError as error:  # "api.twilio.com" without a scheme: every attempt would fail the same way
-        raise DeliveryFailed(f"{url!r} is not a URL ({error})", fix=f"{fix}; a URL starts with https://") from None
-    try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S):
-            # A 2xx status is the delivery; nothing in the answer's body is used, and waiting for all of
-            # it would let a provider that never ends its answer hold the message (and a worker) for good.
-            return
-    except urllib.error.HTTPError as error:
-        text, code = _error_text(error.read(_MAX_ERROR_BODY))
-        retry_after = _retry_after(error.headers.get("Retry-After"))
-        hint = fix if is_permanent(error.code) else "the provider is failing; delivery is retried"
-        raise DeliveryFailed(f"{_host(url)} answered HTTP {error.code}: {text}", fix=hint,
-                             retry_after=retry_after, status=error.code, code=code) from None
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        if current.why is not None:  # cut mid-answer: http.client takes the cut for the end of the headers
+            raise DeliveryFailed(f"{_host(url)}: {current.why}", fix=_RETRIED_FIX)
+        # A 2xx status is the delivery; nothing in the answer's body is used, and waiting for all of
+        # it would let a provider that never ends its answer hold the message (and a worker) for good.
+        if not 200 <= response.status < 300:
+            raise _answered(url, response, fix)
     except http.client.HTTPException as error:  # an answer that is not HTTP (a wrong port, a broken proxy)
+        if current.why is not None:
+            raise DeliveryFailed(f"{_host(url)}: {current.why}", fix=_RETRIED_FIX) from None
         raise DeliveryFailed(f"{_host(url)} answered something that is not HTTP ({type(error).__name__}: "
                              f"{str(error)[:100]!r})", fix=f"check the provider URL ({_host(url)})") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DeliveryFailed(f"cannot reach {_host(url)}: {reason}",
+    except OSError as error:  # refused, reset, unresolvable, TLS, a timeout, or cut by the deadline
+        if current.why is not None:
+            raise DeliveryFailed(f"{_host(url)}: {current.why}", fix=_RETRIED_FIX) from None
+        raise DeliveryFailed(f"cannot reach {_host(url)}: {error.strerror or error}",
                              fix=f"check the network and the provider URL ({_host(url)})") from None
+    finally:
+        connection.close()
+
+
+_RETRIED_FIX = "the provider is failing; delivery is retried"
+
+
+def _answered(url: str, response: http.client.HTTPResponse, fix: str) -> DeliveryFailed:
+    """The failure a non-2xx answer means. A redirect is one: following it turned the POST into a GET without
+    the alert (counted as delivered), and took a webhook past its address check; the URL is the one to fix."""
+    status = response.status
+    if 300 <= status < 400:
+        location = response.getheader("Location") or ""
+        pointed = f" to {_host(urllib.parse.urljoin(url, location))}" if location else ""
+        return DeliveryFailed(f"{_host(url)} answered HTTP {status}, a redirect{pointed}, which is not followed",
+                              fix=f"{fix}; set the URL the alert should be posted to", status=status)
+    try:
+        raw = response.read(_MAX_ERROR_BODY)
+    except (http.client.HTTPException, OSError) as error:  # a broken chunked body: the status says enough
+        raw = f"(its answer's body could not be read: {type(error).__name__})".encode()
+    text, code = _error_text(raw)
+    retry_after = _retry_after(response.getheader("Retry-After"))
+    hint = fix if is_permanent(status) else _RETRIED_FIX
+    return DeliveryFailed(f"{_host(url)} answered HTTP {status}: {text}", fix=hint, retry_after=retry_after,
+                          status=status, code=code)
 
 
 def _error_text(body: bytes) -> tuple[str, str]:
@@ -123,8 +262,14 @@ def _error_text(body: bytes) -> tuple[str, str]:
 
 
 def _host(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    """``scheme://host:port`` of ``url``, for messages: never its path (a webhook's secret) or password."""
+    if "://" not in url:  # "api.twilio.com/...": what stands where the host would
+        return safe_name(url.partition("/")[0].rpartition("@")[2][:80])
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "a URL that is not one"
+    return safe_name(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -132,7 +277,7 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), not to float()
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

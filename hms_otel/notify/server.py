@@ -31,6 +31,7 @@ from hms_otel.notify.providers import (
     SlackWebhook,
     TeamsWorkflow,
     TwilioSms,
+    url_problem,
 )
 from hms_otel.notify.source import LogStoreCounts, ProbableSource
 from hms_otel.terminal import safe_name, safe_text
@@ -57,6 +58,10 @@ class _Guarded:
         self.inner = JsonWebhook()
 
     def send(self, target: str, message, event) -> None:  # type: ignore[no-untyped-def]
+        problem = url_problem(target)  # journaled before targets were checked at /v1/alerts: given up at once
+        if problem:
+            raise DeliveryFailed(f"the webhook target cannot be posted to: {problem}", final=True,
+                                 fix="change the alert file's webhook: action")
         problem = webhook_problem(target, self.allowed, resolve=True)
         if problem:
             raise DeliveryFailed(f"refused: {problem}", fix="change the alert file's webhook: action")
@@ -106,7 +111,8 @@ class Notifier:
             finder = ProbableSource(LogStoreCounts(config.log_store))
         self._printers: dict[tuple[str, str], LocalPrinter] = {}
         self._webhook = _Guarded(config.webhook_allowed_hosts)
-        self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.given_up_printer, backoff)
+        self.dispatcher = Dispatcher(self.journal, self.provider, finder, say, self.given_up_printer, backoff,
+                                     lane=self.lane)
         self._server: ThreadingHTTPServer | None = None
         self._journal_problem: str | None = None
         self._journal_lock = threading.Lock()
@@ -125,6 +131,25 @@ class Notifier:
         if channel == "webhook":
             return self._webhook
         return live_provider(self.config, channel, target) or self.printer(channel, target)
+
+    def lane(self, channel: str, target: str) -> str:
+        """Where an attempt goes, for the dispatcher's per-lane limit: the provider's host, so two Slack
+        channels (or webhooks) on one hanging host cannot take every delivery worker between them."""
+        url = self.config.destination(channel, target)
+        try:
+            return urlsplit(url).netloc.rpartition("@")[2].lower() if url else f"local:{channel}"
+        except ValueError:
+            return url or channel
+
+    def target_problem(self, channel: str, target: str) -> str | None:
+        """Why alerts for ``channel:target`` are refused at once (400), or ``None``: a webhook URL that could
+        never be posted to, or one the alert compiler refuses (this machine, a private network)."""
+        if channel != "webhook":
+            return None
+        problem = url_problem(target)
+        if problem:
+            return f"webhook target {safe_name(target)[:200]} cannot be posted to: {problem}"
+        return webhook_problem(target, self.config.webhook_allowed_hosts)
 
     # -- receiving -------------------------------------------------------------------------------
     def accept(self, channel: str, target: str, payload: object) -> tuple[int, int]:
@@ -217,6 +242,10 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             target = (query.get("target") or [""])[0]
             if channel not in CHANNELS or not target:
                 self._answer(400, f"channel must be one of {', '.join(CHANNELS)} and target must be set")
+                return
+            problem = notifier.target_problem(channel, target)
+            if problem:
+                self._answer(400, problem)
                 return
             declared = (self.headers.get("Content-Length") or "0").strip()
             if not declared.isascii() or not declared.isdigit():

@@ -166,5 +166,55 @@ def test_twilios_full_sender_queue_is_retried_though_it_is_a_400(tmp_path: Path)
 
 
 def test_which_answers_are_final() -> None:
-    assert [s for s in (400, 401, 403, 404, 405, 410, 413, 422) if not is_permanent(s)] == []
-    assert [s for s in (None, 200, 307, 408, 409, 425, 429, 500, 502, 503, 504) if is_permanent(s)] == []
+    assert [s for s in (301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 410, 413, 422) if not is_permanent(s)] == []
+    assert [s for s in (None, 200, 408, 409, 425, 429, 500, 502, 503, 504) if is_permanent(s)] == []
+
+
+@pytest.mark.parametrize(("target", "said"), [
+    ("data:,hello", "only http:// and https://"),                 # urllib "delivered" the URL to itself
+    ("file:///etc/hostname", "only http:// and https://"),        # ... and read a local file
+    ("gopher://x/", "only http:// and https://"),                 # retried for a day
+    ("http://[::1", "not a URL"),                                 # urlsplit raised: an "internal error"
+    ("http://127.0.0.1:9093/api/v2/silences", "loopback"),        # refused by the alert compiler, not here
+])
+def test_a_webhook_target_that_cannot_be_posted_to_is_refused_with_a_400(tmp_path: Path, target: str,
+                                                                         said: str) -> None:
+    with running(tmp_path, []) as notifier:
+        with pytest.raises(http.HTTPError) as refused:
+            send(notifier, "webhook", target)
+        assert refused.value.status == 400
+        assert said in str(refused.value), str(refused.value)
+        assert list(notifier.journal.directory.glob("*.json")) == []
+
+
+def test_a_journaled_webhook_target_that_is_no_http_url_is_given_up_at_once(tmp_path: Path) -> None:
+    """Journaled before targets were checked at /v1/alerts: counted as delivered, though nothing was sent."""
+    from hms_otel.notify.alert import parse_webhook
+    from hms_otel.notify.journal import Journal
+
+    Journal(tmp_path / "state" / "journal").add("webhook", "data:,hello", parse_webhook(json.loads(webhook()))[0])
+    said: list[str] = []
+    with running(tmp_path, said) as notifier:
+        eventually(lambda: any("gave up" in line for line in said), 10, "the message to be given up")
+        eventually(notifier.dispatcher.idle, 10, "the dispatcher to let it go")
+    [line] = [line for line in said if "gave up" in line]
+    assert "at once" in line and "only http:// and https://" in line, line
+    assert_printed_and_kept(tmp_path, said, "📱 webhook to data:,hello (not sent: delivery given up")
+    [entry] = [json.loads(path.read_text()) for path in (tmp_path / "state" / "journal").glob("*.json")]
+    assert entry["state"] == "expired"
+
+
+def test_a_redirect_is_not_followed_and_gives_up_at_once(tmp_path: Path) -> None:
+    """A 302 turned the POST into a GET without the alert, counted as delivered, and took a webhook past its
+    address check. It is now a final answer naming where it pointed; the message is printed."""
+    said: list[str] = []
+    with StandIn(SLACK_OK) as elsewhere:
+        moved = Answer(302, b"", (("Location", f"{elsewhere.url}/admin/api?token=s3cret"),))
+        with StandIn(moved) as slack, running(tmp_path, said,
+                                              slack_default=f"{slack.url}/services/T0/B0/x") as notifier:
+            send(notifier, "slack", "#payments")
+            line, entries = given_up(notifier, said, slack)
+        assert elsewhere.received == []
+    assert "HTTP 302" in line and f"redirect to {elsewhere.url}," in line and "s3cret" not in line, line
+    assert [entry["state"] for entry in entries] == ["expired"]
+    assert_printed_and_kept(tmp_path, said, "📱 Slack to #payments (not sent: delivery given up")

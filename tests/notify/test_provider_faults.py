@@ -108,11 +108,11 @@ def test_a_provider_whose_answer_never_ends_has_the_message_after_its_status(tmp
     assert [(entry["state"], entry["attempts"]) for entry in entries] == [("delivered", 1)], said
 
 
-def test_a_provider_url_without_a_scheme_is_a_reported_failure(tmp_path: Path) -> None:
+def test_a_provider_url_without_a_scheme_is_given_up_at_once(tmp_path: Path) -> None:
+    """No attempt can ever reach a URL without http(s)://: the message is printed at once, not after a day."""
     said: list[str] = []
-    post_until_given_up(notifier(tmp_path, "api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0)),
-                        said)
-    assert any("failing" in line and "api.twilio.example" in line for line in said), said
+    post_until_given_up(notifier(tmp_path, "api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2)), said)
+    assert any("gave up" in line and "at once" in line and "api.twilio.example" in line for line in said), said
     assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
 
 
@@ -144,6 +144,8 @@ def test_a_bug_in_a_provider_is_said_once_and_gives_up_in_the_end(tmp_path: Path
     post_until_given_up(
         notifier(tmp_path, "https://api.twilio.example", said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0)), said)
     assert len([line for line in said if "internal error" in line and "KeyError" in line]) == 2, said
+    # Given up like any failure: the message printed and kept (it was neither).
+    assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
 
 
 def test_a_full_disk_under_the_outbox_still_shows_the_message(tmp_path: Path) -> None:
@@ -181,3 +183,109 @@ def test_a_hanging_sms_provider_leaves_delivery_workers_for_the_other_channels(t
             release.set()
     states = [json.loads(path.read_text())["state"] for path in (tmp_path / "state" / "journal").glob("*.json")]
     assert states == ["delivered"] * 7, said
+
+
+def dribble_answer(conn: socket.socket, stop: threading.Event) -> None:
+    """A status line, then one header byte at a time, never ending: each read is quick, the answer endless."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    while not stop.wait(0.2):
+        conn.sendall(b"X")
+
+
+def test_a_provider_that_dribbles_its_answer_is_cut_at_the_attempts_deadline(tmp_path: Path) -> None:
+    """A byte every few seconds never tripped the socket timeout: the attempt, and its worker, were held for good,
+    nothing was retried, given up or said."""
+    said: list[str] = []
+    with raw_server(dribble_answer) as url:
+        post_until_given_up(notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2, max_age_s=1.0,
+                                                                  attempt_s=0.5)), said)
+    failing = [line for line in said if "failing" in line]
+    assert len(failing) == 1 and "no complete answer within 0.5 s" in failing[0], said
+    assert "payment_latency_ms 2.9 s" in (tmp_path / "state" / "outbox.txt").read_text()
+
+
+def test_two_slack_channels_on_one_hanging_host_leave_workers_for_sms(tmp_path: Path) -> None:
+    """The lane limit was per channel: two Slack channels on one hanging URL took all four workers, and an SMS to
+    a healthy provider waited. Attempts to one host now hold at most two workers."""
+    said: list[str] = []
+    release = threading.Event()
+    with StandIn(SLACK_OK, hold=release) as slack, StandIn(TWILIO_CREATED) as twilio:
+        try:
+            with running(tmp_path, said, sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=twilio.url),
+                         slack_channels={"#a": f"{slack.url}/services/T/B/a",
+                                         "#b": f"{slack.url}/services/T/B/b"}) as notifier:
+                for channel in ("#a", "#b"):
+                    for number in range(2):
+                        send(notifier, "slack", channel, webhook(fingerprint=f"{channel}{number}"))
+                eventually(lambda: len(slack.received) >= 2, 10, "two Slack attempts hanging on the host")
+                send(notifier, "sms", "+15551234")
+                eventually(twilio.snapshot, 10, "the SMS while the Slack host hangs")
+                assert len(slack.received) == 2, "one host holds two workers, not more"
+                release.set()
+                eventually(notifier.dispatcher.idle, 30, "every message once the host answers")
+        finally:
+            release.set()
+
+
+def test_stopping_does_not_wait_for_a_hanging_provider_and_keeps_its_message(tmp_path: Path) -> None:
+    """stop() waited for attempts in flight: a provider that never answered kept the notifier from exiting on
+    SIGTERM. It now stops within seconds, and the message stays pending for the next start."""
+    import time
+
+    said: list[str] = []
+    release = threading.Event()
+    with StandIn(TWILIO_CREATED, hold=release) as twilio:
+        try:
+            with running(tmp_path, said,
+                         sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=twilio.url)) as notifier:
+                send(notifier, "sms", "+15551234")
+                eventually(lambda: twilio.received, 10, "the SMS attempt hanging on the provider")
+                started = time.monotonic()
+                notifier.close()
+                assert time.monotonic() - started < 10, "stopped within a bounded time"
+                states = [json.loads(path.read_text())["state"] for path in notifier.journal.directory.glob("*.json")]
+                assert states == ["pending"], said
+        finally:
+            release.set()
+    assert not any("failing" in line or "gave up" in line for line in said), said
+
+
+def test_a_retry_after_with_a_digit_float_cannot_read_is_ignored(tmp_path: Path) -> None:
+    """``Retry-After: ²`` passed isdigit() and failed float(): an "internal error", and given up unprinted."""
+    said: list[str] = []
+    with StandIn(TWILIO_CREATED, [Answer(429, b"slow down", (("Retry-After", "\xb2"),))]) as twilio:
+        running_ = notifier(tmp_path, twilio.url, said, Backoff(first_s=0.1, cap_s=0.2))
+        running_.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running_.config.port}", webhook()) == 200
+            eventually(twilio.snapshot, 20, "the SMS after the 429")
+        finally:
+            running_.close()
+    assert not any("internal error" in line for line in said), said
+    assert any("failing" in line and "HTTP 429" in line for line in said), said
+
+
+def test_an_error_answer_with_a_broken_body_is_a_provider_failure(tmp_path: Path) -> None:
+    """A 503 whose chunked body was malformed raised IncompleteRead out of the provider: an "internal error"."""
+    answers = iter([b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbroken",
+                    TWILIO_CREATED_RAW])
+
+    def answer(conn: socket.socket, _stop: threading.Event) -> None:
+        conn.sendall(next(answers, TWILIO_CREATED_RAW))
+
+    said: list[str] = []
+    with raw_server(answer) as url:
+        running_ = notifier(tmp_path, url, said, Backoff(first_s=0.1, cap_s=0.2))
+        running_.serve()
+        try:
+            assert post(f"http://127.0.0.1:{running_.config.port}", webhook()) == 200
+            eventually(running_.dispatcher.idle, 20, "the SMS after the 503")
+        finally:
+            running_.close()
+    assert not any("internal error" in line for line in said), said
+    assert any("failing" in line and "HTTP 503" in line for line in said), said
+    entries = [json.loads(path.read_text()) for path in (tmp_path / "state" / "journal").glob("*.json")]
+    assert [entry["state"] for entry in entries] == ["delivered"], said
+
+
+TWILIO_CREATED_RAW = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
