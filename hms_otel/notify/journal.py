@@ -97,7 +97,26 @@ def entry_from_json(data: object) -> Entry:
     known = {name: value for name, value in data.items() if name in _FIELD_TYPES}
     if known.get("message") is not None and not _is_message(known["message"]):
         known["message"] = None  # composed again from the event at the next attempt
-    return Entry(**known)
+    return _in_range(Entry(**known))
+
+
+#: More attempts than a year of retries at the longest backoff: a count past it is damage, not history.
+_MAX_ATTEMPTS = 1_000_000
+
+
+def _in_range(entry: Entry) -> Entry:
+    """``entry`` with out-of-range numbers repaired, each noted in its history: a negative or huge ``attempts``
+    (a hand edit) once made the backoff raise and the message due again at once, thousands of times a second;
+    a ``created`` in the future would never let it be given up."""
+    now = time.time()
+    if not 0 <= entry.attempts <= _MAX_ATTEMPTS:
+        repaired = min(max(entry.attempts, 0), _MAX_ATTEMPTS)
+        entry.history.append(f"attempts {entry.attempts} read from the journal, out of range: set to {repaired}")
+        entry.attempts = repaired
+    if entry.created > now + 86_400:
+        entry.history.append(f"created {entry.created} read from the journal, in the future: set to now")
+        entry.created = now
+    return entry
 
 
 def _is_message(data: dict[str, Any]) -> bool:

@@ -129,3 +129,42 @@ def test_files_set_aside_earlier_are_counted_at_start(tmp_path: Path) -> None:
 
 def test_every_field_of_an_entry_has_its_json_types() -> None:
     assert set(_FIELD_TYPES) == {field.name for field in fields(Entry)}
+
+
+@pytest.mark.parametrize("attempts", [2000, 10**30])
+def test_an_attempt_count_out_of_range_is_repaired_not_a_hot_loop(tmp_path: Path, attempts: int) -> None:
+    """``attempts: 2000`` made ``2.0 ** attempts`` raise in the backoff: the entry was due again at once, and a
+    failing provider got thousands of requests a second for one message."""
+    from hms_otel.notify.config import SmsSettings
+    from hms_otel.notify.delivery import Backoff
+
+    from .standins import Answer, StandIn
+
+    state = tmp_path / "state"
+    _edit(_journaled(Journal(state / "journal"), "many"), _set("attempts", attempts))
+    with StandIn(Answer(503, b"busy")) as twilio:
+        notifier = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=state,
+                                           sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=twilio.url)),
+                            say=lambda _text: None, backoff=Backoff(first_s=1.0, cap_s=2.0))
+        notifier.serve()
+        try:
+            eventually(lambda: twilio.received, 10, "the first attempt")
+            import time
+            time.sleep(1.5)
+        finally:
+            notifier.close()
+        assert len(twilio.received) <= 5, f"{len(twilio.received)} requests in 1.5 s for one message"
+    [entry] = Journal(state / "journal").entries()
+    assert 0 < entry.attempts <= 1_000_010
+
+
+def test_numbers_out_of_range_are_repaired_when_read_and_noted() -> None:
+    from hms_otel.notify.journal import entry_from_json
+
+    entry = Entry("k", "sms", "+1", json.loads(json.dumps({})), created=0.0)
+    data = {**entry.__dict__, "event": {"status": "firing", "name": "a", "fingerprint": "", "starts_at": "",
+                                       "ends_at": "", "labels": {}, "annotations": {}},
+            "attempts": -5, "created": 1e300}
+    repaired = entry_from_json(data)
+    assert repaired.attempts == 0 and repaired.created < 1e12
+    assert len(repaired.history) == 2, repaired.history
