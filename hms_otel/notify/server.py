@@ -256,8 +256,21 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             if length > _MAX_BODY:
                 self._answer(413, "webhook message too large")
                 return
+            # Read apart from journaling: a client that hangs up or sends less than it declared is its own
+            # fault, not the disk's (it started the "cannot write the journal" episode and got a 503).
             try:
-                payload = json.loads(self.rfile.read(length) or b"null")
+                body = self.rfile.read(length)
+            except TimeoutError:
+                self._answer(400, f"the body ended before its Content-Length ({length} bytes)")
+                return
+            except OSError:  # the client is gone: nobody to answer
+                self.close_connection = True
+                return
+            if len(body) < length:
+                self._answer(400, f"the body has {len(body)} bytes, not its Content-Length {length}")
+                return
+            try:
+                payload = json.loads(body or b"null")
                 added, duplicates = notifier.accept(channel, target, payload)
             except OSError as error:  # disk full, read-only: Alertmanager re-sends on 5xx, duplicates collapse
                 reason = error.strerror or str(error)

@@ -152,3 +152,32 @@ def test_a_client_that_stalls_is_hung_up_on(tmp_path: Path, monkeypatch: pytest.
     finally:
         slow.close()
     assert list((tmp_path / "state" / "journal").glob("*.json")) == []
+
+
+def test_a_client_that_sends_less_than_it_declared_gets_a_400_not_a_journal_alarm(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its read timeout was caught with the journal's OSErrors: "cannot write the journal ... free space" and a 503."""
+    from hms_otel.notify import server
+
+    monkeypatch.setattr(server, "_CLIENT_TIMEOUT_S", 1.0)
+    said: list[str] = []
+    short = Notifier(NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state"), say=said.append)
+    short.serve()
+    try:
+        body = alerts_body({"labels": {"alertname": "a"}})
+        with socket.create_connection(("127.0.0.1", short.config.port), timeout=10) as conn:
+            conn.sendall(b"POST /v1/alerts?channel=sms&target=%2B1555 HTTP/1.1\r\nAuthorization: Bearer "
+                         + TOKEN.encode() + f"\r\nContent-Length: {len(body) + 50}\r\n\r\n".encode() + body)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert status(answer) == 400 and b"Content-Length" in answer, answer
+        with socket.create_connection(("127.0.0.1", short.config.port), timeout=10) as conn:  # gone mid-body
+            conn.sendall(b"POST /v1/alerts?channel=sms&target=%2B1555 HTTP/1.1\r\nAuthorization: Bearer "
+                         + TOKEN.encode() + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        import time
+        time.sleep(0.5)
+    finally:
+        short.close()
+    assert not any("journal" in line for line in said), said
