@@ -190,7 +190,11 @@ class Notifier:
         server = _Server((self.config.host, self.config.port), _handler(self))
         self._server = server
         earlier = len(self.journal.unreadable())  # the ones found from here on are reported one by one
-        self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
+        try:
+            self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
+        except OSError as error:  # a read-only journal: old entries only answer questions, they stop nothing
+            self.say(f"✗ notifier: old finished messages not removed from {safe_name(str(self.journal.directory))}: "
+                     f"{error.strerror or error}")
         resumed = self.dispatcher.start()
         if resumed:
             self.say(f"notifier: resuming {resumed} undelivered message{'s' if resumed != 1 else ''} from the journal")
@@ -327,8 +331,10 @@ def run(config: NotifierConfig, actions: list[tuple[str, str]] | None = None) ->
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         notifier.serve()
-    except OSError as error:
-        print(f"notifier: cannot listen on {config.host}:{config.port}: {error.strerror or error}", file=sys.stderr)
+    except OSError as error:  # a file (the journal) names its path; the socket has none
+        what = (f"cannot use {safe_name(str(error.filename))}" if error.filename is not None
+                else f"cannot listen on {config.host}:{config.port}")
+        print(f"notifier: {what}: {error.strerror or error}", file=sys.stderr)
         sys.exit(1)
     _print(f"notifier: listening on http://{config.host}:{config.port}/v1/alerts "
            f"(journal {safe_name(str(notifier.journal.directory))})")

@@ -168,3 +168,35 @@ def test_numbers_out_of_range_are_repaired_when_read_and_noted() -> None:
     repaired = entry_from_json(data)
     assert repaired.attempts == 0 and repaired.created < 1e12
     assert len(repaired.history) == 2, repaired.history
+
+
+def test_a_journal_whose_old_entries_cannot_be_removed_still_starts(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only journal holding an entry over a week old stopped the start, said as "cannot listen on ...:
+    Operation not permitted" though the port was free."""
+    import errno
+
+    def read_only(self: Journal, older_than_s: float) -> int:
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(self.directory / ("a" * 32 + ".json")))
+
+    monkeypatch.setattr(Journal, "prune", read_only)
+    said, notifier = _run(tmp_path, lambda journal: _journaled(journal, "good"))
+    [line] = [line for line in said if "not removed" in line]
+    assert str(notifier.journal.directory) in line and "Operation not permitted" in line, said
+
+
+def test_a_start_failure_on_a_file_names_the_file_not_the_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    from hms_otel.notify import server
+
+    def fails(self: Notifier) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "state" / "journal"))
+
+    monkeypatch.setattr(server.Notifier, "serve", fails)
+    with pytest.raises(SystemExit) as exited:
+        server.run(NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state"))
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert f"cannot use {tmp_path / 'state' / 'journal'}: Permission denied" in err and "listen" not in err, err
