@@ -106,7 +106,7 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
     call loads the IDNA codec: about 8 ms of CPU while `hms-ops up` waits for
     its servers to start, which need it.
     """
-    if host.count(".") == 3 and host.replace(".", "").isdigit():
+    if host.count(".") == 3 and host.replace(".", "").isascii() and host.replace(".", "").isdigit():
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
@@ -124,7 +124,7 @@ def _plain_http(url: str) -> tuple[str | None, int, str]:
         return None, 0, ""
     authority, _, path = url[len("http://"):].partition("/")
     host, _, port = authority.rpartition(":")
-    if not host or not port.isdigit() or "@" in authority or host.startswith("["):
+    if not host or not (port.isascii() and port.isdigit()) or "@" in authority or host.startswith("["):
         return None, 0, ""
     return host, int(port), "/" + path
 

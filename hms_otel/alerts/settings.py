@@ -93,7 +93,8 @@ class Settings:
             smtp_require_tls=env.get("HMS_SMTP_REQUIRE_TLS", "true").strip().lower() not in ("0", "false", "no"),
             secrets_dir=pick("HMS_SECRETS_DIR", base.secrets_dir),
             scrape_interval_ms=_interval(env, "HMS_SCRAPE_INTERVAL", base.scrape_interval_ms),
-            export_interval_ms=int(export_ms) if export_ms.isdigit() else base.export_interval_ms,
+            export_interval_ms=(int(export_ms) if export_ms.isascii() and export_ms.isdigit()
+                                else base.export_interval_ms),
             group_wait=_duration_text(env, "HMS_ALERT_GROUP_WAIT", base.group_wait),
         )
         return replace(settings, defaulted=frozenset(defaulted))

@@ -115,8 +115,8 @@ def _time(text: str) -> float | None:
         head, dot, rest = text.partition(".")
         if not dot:
             return None
-        digits = "".join(ch for ch in rest if ch.isdigit())[:6]
-        zone = rest[len("".join(ch for ch in rest if ch.isdigit())):]
+        digits = "".join(ch for ch in rest if ch.isascii() and ch.isdigit())[:6]
+        zone = rest[len("".join(ch for ch in rest if ch.isascii() and ch.isdigit())):]
         try:
             return datetime.fromisoformat(f"{head}.{digits}{zone}".replace("Z", "+00:00")).timestamp()
         except ValueError:

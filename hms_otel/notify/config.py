@@ -255,7 +255,8 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
 
     listen = pick("HMS_NOTIFIER_LISTEN", data.get("listen") or f"127.0.0.1:{DEFAULT_PORT}")
     host, _, port_text = listen.rpartition(":")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    # isdigit() alone takes "²", which int() refuses.
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise ConfigError(f"{where}: listen {listen!r} must be HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
     token = (env.get("HMS_NOTIFIER_TOKEN") or "").strip()
     if read_token and not token and env.get("HMS_NOTIFIER_TOKEN_FILE"):

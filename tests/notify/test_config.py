@@ -66,19 +66,15 @@ def test_the_stacks_generated_config_and_a_full_one_still_load(tmp_path: Path) -
     assert config.webhook_allowed_hosts == ("hooks.local",)
 
 
-@pytest.mark.parametrize(("secret", "expected"), [
-    (b"s3cret\xff\n", "token_file {token}: not UTF-8 text (byte 0xff)"),
-    (b"x" * 70_000, "token_file {token}: larger than 65536 bytes"),
-])
-def test_a_secret_file_that_is_no_secret_is_named(tmp_path: Path, secret: bytes, expected: str) -> None:
-    """Not UTF-8 was "internal error: UnicodeDecodeError"; /dev/zero was read without end."""
+def test_a_secret_file_too_large_for_a_secret_is_named(tmp_path: Path) -> None:
+    """/dev/zero was read without end (a file that is not UTF-8: test_a_secret_file_that_is_not_utf8_is_named)."""
     token = tmp_path / "token"
-    token.write_bytes(secret)
+    token.write_bytes(b"x" * 70_000)
     path = tmp_path / "notifier.yml"
     path.write_text(f"token_file: {token}\n")
     with pytest.raises(ConfigError) as refused:
         load(path, environ={})
-    assert str(refused.value).startswith(f"{path}: {expected.format(token=token)}")
+    assert str(refused.value).startswith(f"{path}: token_file {token}: larger than 65536 bytes")
 
 
 def test_the_command_exits_1_with_the_location(tmp_path: Path) -> None:
@@ -110,3 +106,27 @@ def test_url_variables_that_are_urls_load() -> None:
                                  "HMS_TWILIO_BASE_URL": "http://127.0.0.1:8080", "HMS_TEAMS_OPS_URL": " "})
     assert config.slack_channels == {"#payments": "https://hooks.example/x"}
     assert config.sms.base_url == "http://127.0.0.1:8080"
+
+
+def test_a_secret_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """It was an "internal error" (UnicodeDecodeError), exit 70."""
+    secret = tmp_path / "badtoken"
+    secret.write_bytes(b"\xff\xfe\x00bad")
+    path = tmp_path / "notifier.yml"
+    path.write_text(f"token_file: {secret}\nsms: {{auth_token_file: {secret}}}\n")
+    with pytest.raises(ConfigError) as raised:
+        load(path, environ={})
+    assert str(raised.value).startswith(f"{path}: token_file {secret}: not UTF-8 text"), str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        load(None, environ={"HMS_NOTIFIER_TOKEN_FILE": str(secret)})
+    assert str(raised.value).startswith(f"HMS_NOTIFIER_TOKEN_FILE: token_file {secret}: not UTF-8"), str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        load(path, environ={"HMS_NOTIFIER_TOKEN": "t"})  # the token from the environment: sms's file is read
+    assert "auth_token_file" in str(raised.value), str(raised.value)
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:2100\u00b2", "127.0.0.1:\u0661\u0662"])
+def test_a_listen_port_with_digits_int_refuses_is_named(listen: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(None, environ={"HMS_NOTIFIER_TOKEN": "t", "HMS_NOTIFIER_LISTEN": listen})
+    assert "must be HOST:PORT" in str(raised.value)
