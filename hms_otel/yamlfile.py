@@ -190,28 +190,48 @@ def read_bytes(data: bytes | str, path: str, *, what: str = "file") -> Node | No
     return _Builder(path).build(text)
 
 
-def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: str = "file"
-               ) -> tuple[list[Path], list[Problem]]:
-    """Files under ``directory`` whose name ``accept`` takes (links followed, hidden entries skipped),
-    sorted, and a problem for every link that dangles or loops and every folder that cannot be
-    read: nothing is skipped silently."""
-    root = Path(directory)
-    files: list[Path] = []
-    problems: list[Problem] = []
+def walk_folders(directory: str | Path) -> Iterator[tuple[Path, list[os.DirEntry[str]] | OSError | None]]:
+    """Each folder under ``directory`` (links followed, hidden entries skipped) with its entries sorted by
+    name; an ``OSError`` for one that cannot be read, ``None`` for a link back to a folder already walked."""
     seen: set[str] = set()
-    pending = [root]
+    pending = [Path(directory)]
     while pending:
         folder = pending.pop()
         real = os.path.realpath(folder)
         if real in seen:
-            problems.append(Problem(Location(str(folder)), "this link leads back to a folder already read "
-                                                           "(a loop); remove it"))
+            yield folder, None
             continue
         seen.add(real)
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as error:
-            problems.append(Problem(Location(str(folder)), f"cannot read folder: {error.strerror or error}"))
+            yield folder, error
+            continue
+        yield folder, entries
+        pending.extend(Path(entry.path) for entry in entries if not entry.name.startswith(".") and _is_dir(entry))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link that loops (ELOOP): find_files says so
+        return False
+
+
+def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: str = "file"
+               ) -> tuple[list[Path], list[Problem]]:
+    """Files under ``directory`` whose name ``accept`` takes (links followed, hidden entries skipped),
+    sorted, and a problem for every link that dangles or loops and every folder that cannot be
+    read: nothing is skipped silently."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for folder, entries in walk_folders(directory):
+        if entries is None:
+            problems.append(Problem(Location(str(folder)), "this link leads back to a folder already read "
+                                                           "(a loop); remove it"))
+            continue
+        if isinstance(entries, OSError):
+            problems.append(Problem(Location(str(folder)), f"cannot read folder: {entries.strerror or entries}"))
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -224,8 +244,8 @@ def find_files(directory: str | Path, accept: Callable[[str], bool], *, what: st
                 problems.append(Problem(Location(str(path)), f"cannot follow link: {error.strerror or error}"))
                 continue
             if is_dir:
-                pending.append(path)
-            elif accept(entry.name):
+                continue  # walked by walk_folders
+            if accept(entry.name):
                 if is_file:
                     files.append(path)
                 elif entry.is_symlink() and not os.path.exists(path):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hms_otel.alerts.folder import is_alert_file, iter_alert_files
 from hms_otel.errors import HmsError
+from hms_otel.yamlfile import walk_folders
 
 __all__ = ["OutputRefused", "check_outputs", "write_atomically"]
 
@@ -84,29 +85,8 @@ class _Inputs:
 
 
 def _folders(directory: Path) -> set[str]:
-    """The real paths of the folders a compile of ``directory`` reads: hidden ones are skipped and links
-    followed, as :func:`~hms_otel.alerts.folder.iter_alert_files` does (a linked folder may be empty yet)."""
-    found: set[str] = set()
-    pending = [directory]
-    while pending:
-        folder = pending.pop()
-        real = os.path.realpath(folder)
-        if real in found:
-            continue
-        found.add(real)
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        pending.extend(Path(entry.path) for entry in entries if not entry.name.startswith(".") and _is_dir(entry))
-    return found
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
+    """The real paths of the folders a compile of ``directory`` reads (a linked folder may be empty yet)."""
+    return {os.path.realpath(folder) for folder, _entries in walk_folders(directory)}
 
 
 def _identities(path: Path) -> list[tuple[str, ...]]:
