@@ -7,12 +7,18 @@
 Under ``opentelemetry-instrument`` the SDK is already set up; ``start()`` then
 only adds what was asked for (the ``/metrics`` port) and never configures a
 second pipeline.
+
+Started agents share the process's one pipeline: OpenTelemetry sets its global
+providers once per process, and the instrumentations' meters stay bound to
+them, so a shut-down pipeline cannot be replaced. The last agent to stop shuts
+it down; a ``start()`` after that raises instead of exporting nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +29,13 @@ from hms_otel.envcheck import checked
 from hms_otel.prometheus_text import PrometheusTextReader, serve
 
 _log = logging.getLogger("hms_otel")
+
+# Agents started and not stopped: the last one to stop shuts the pipeline down, so stopping one agent does not
+# end the export another still relies on.
+_agents_lock = threading.Lock()
+_started_agents = 0
+# The pipeline an agent set up (not one opentelemetry-instrument set up, which shuts down at exit).
+_agents_pipeline: sdk.Providers | None = None
 
 
 class OPSAgent:
@@ -38,6 +51,11 @@ class OPSAgent:
     :param endpoint: OTLP endpoint unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
     :param shutdown_timeout: seconds ``stop()`` may take at most (default
         ``HMS_OTEL_SHUTDOWN_TIMEOUT``, 2 s).
+
+    ``stop()`` then ``start()`` serves again while another agent of the
+    process is started; after the last agent's ``stop()`` (or the exit's or
+    SIGTERM's shutdown) the pipeline is gone for good and ``start()`` raises
+    ``RuntimeError``.
     """
 
     def __init__(
@@ -81,12 +99,14 @@ class OPSAgent:
                 f"OPSAgent(port={self.port!r}) is not a port number: use 1 to 65535, 0 for any free port, "
                 "or None to serve nothing"
             )
+        _refuse_a_shut_down_pipeline()
         if self.endpoint:
             os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint)
         if self.service_name:
             os.environ.setdefault("OTEL_SERVICE_NAME", self.service_name)
         self._reader = PrometheusTextReader() if self.port is not None else None
         self._providers = sdk.install(self.service_name)
+        _keep_pipeline(self._providers)
         if self._reader is not None:
             self._attach_to_existing_sdk(self._reader)
         if self._reader is not None:
@@ -97,6 +117,7 @@ class OPSAgent:
                     f"OPSAgent cannot serve /metrics on {self.host}:{self.port}: {error.strerror or error}. "
                     "Pass another port (OPSAgent(port=...) or HMS_OPSAGENT_PORT=...) or port=None to serve nothing."
                 ) from None
+        _count_started()
         self._started = True
         return self
 
@@ -111,19 +132,25 @@ class OPSAgent:
         metric.start_declared()  # a new reader has its own state: declared series start at 0 in it too
 
     def flush(self) -> bool:
-        providers = self._providers or sdk.installed()
+        providers = sdk.installed()
         return providers.force_flush(self.shutdown_timeout) if providers else True
 
     def stop(self) -> None:
-        """Flush and stop; bounded by ``shutdown_timeout`` whatever the collector does. ``start()`` may follow."""
+        """Flush and stop serving /metrics; bounded by ``shutdown_timeout`` whatever the collector does.
+
+        The last started agent of the process also shuts the pipeline down (a ``start()`` after that raises);
+        while another is started, export goes on for it and ``start()`` may follow.
+        """
+        if not self._started:  # never started, or stopped already: the count must not go down twice
+            return
         self._started = False
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if self._providers is not None:
-            self._providers.shutdown(self.shutdown_timeout)
-            self._providers = None
+        _count_stopped(self.shutdown_timeout, self._reader)
+        self._reader = None
+        self._providers = None
 
     def __enter__(self) -> OPSAgent:
         return self.start()
@@ -132,3 +159,47 @@ class OPSAgent:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _refuse_a_shut_down_pipeline() -> None:
+    """Raise before anything is set up: a shut-down pipeline drops every measurement and log record."""
+    providers = sdk.installed()
+    if providers is not None and providers.shut_down:
+        raise RuntimeError(
+            "OPSAgent cannot start: this process's telemetry pipeline was shut down (by the last started "
+            "agent's stop(), or at exit or SIGTERM) and OpenTelemetry sets up its providers once per process. "
+            "Keep one agent started for the life of the process (stop it at the end), or start a second agent "
+            "before stopping the first."
+        )
+
+
+def _keep_pipeline(built: sdk.Providers | None) -> None:
+    """Remember the pipeline an agent set up, even when its start() then fails: a later agent's stop() ends it."""
+    global _agents_pipeline
+    if built is not None:
+        with _agents_lock:
+            _agents_pipeline = built
+
+
+def _count_started() -> None:
+    global _started_agents
+    with _agents_lock:
+        _started_agents += 1
+
+
+def _count_stopped(timeout: float | None, reader: PrometheusTextReader | None = None) -> None:
+    """Shut the pipeline down when no started agent is left; otherwise flush, so what was recorded until
+    ``stop()`` is out as ``stop()`` promises, and drop ``reader`` (a restart adds its own)."""
+    global _started_agents
+    with _agents_lock:
+        _started_agents -= 1
+        last = _started_agents == 0
+    if last and _agents_pipeline is not None:
+        _agents_pipeline.shutdown(timeout)
+        return
+    remove = getattr(metrics.get_meter_provider(), "remove_metric_reader", None)
+    if reader is not None and remove is not None:
+        remove(reader)
+    providers = sdk.installed()
+    if providers is not None:
+        providers.force_flush(timeout)

@@ -153,6 +153,11 @@ class Providers:
         # Logs before metrics: log records dropped while shutting down are counted in a metric, exported after.
         return [p for p in (self.logger_provider, self.meter_provider, self.tracer_provider) if p is not None]
 
+    @property
+    def shut_down(self) -> bool:
+        """Whether ``shutdown()`` ran: nothing is exported any more, and the global providers stay these."""
+        return self._shutdown_done.is_set()
+
     def force_flush(self, timeout: float | None = None) -> bool:
         millis = _millis(timeout)
         return _bounded(lambda: all([p.force_flush(millis) for p in self._each()]), timeout)

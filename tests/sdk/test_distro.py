@@ -282,6 +282,7 @@ def serving(url):
     except OSError:
         return False
 port = int(sys.argv[1])
+keeper = OPSAgent(port=None).start()                         # keeps the pipeline up, so a restart can work
 agent = OPSAgent(port=port, service_name="twice")
 assert agent.start() is agent
 url = agent.metrics_url
@@ -292,8 +293,44 @@ assert not serving(url), "a /metrics server outlived stop()"
 agent.start()                                                # stop() then start() serves again
 assert serving(agent.metrics_url)
 agent.stop()
+keeper.stop()
 print("ok")
 """
+
+
+_STOP_ONE_OF_TWO = """
+from hms_otel import OPSAgent, metric
+first = OPSAgent(port=None).start()
+second = OPSAgent(port=None).start()
+metric.increment("agents_before_total")
+first.stop()                                   # second is still started: the pipeline goes on for it
+metric.increment("agents_after_total")
+metric.log("after the first stop")
+first.start()                                  # and a stopped agent may start again
+metric.increment("agents_restarted_total")
+print("flush", second.flush())
+first.stop()
+second.stop()                                  # the last one: the pipeline is shut down for good
+try:
+    first.start()
+except RuntimeError as error:
+    print("refused:", error)
+"""
+
+
+def test_stopping_one_agent_leaves_the_others_pipeline_and_a_restart_after_the_last_is_refused(otlp_receiver):
+    """stop() shut the providers down for every agent of the process, and a start() after it exported nothing
+    ("A shutdown MeterProvider can not provide a Meter", flush() False, logs dropped as after_shutdown)."""
+    env = app_env(otlp_receiver.endpoint, OTEL_METRIC_EXPORT_INTERVAL="60000", HMS_OTEL_SHUTDOWN_TIMEOUT="5")
+    result = subprocess.run([sys.executable, "-c", _STOP_ONE_OF_TWO], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "flush True" in result.stdout, result.stdout + result.stderr
+    assert "refused: OPSAgent cannot start: this process's telemetry pipeline was shut down" in result.stdout
+    assert "shutdown" not in result.stderr.lower(), result.stderr
+    for name in ("agents_before_total", "agents_after_total", "agents_restarted_total"):
+        assert otlp_receiver.latest(name) is not None, name
+    assert [r for _, r in otlp_receiver.log_records() if r.body.string_value == "after the first stop"]
 
 
 @pytest.mark.parametrize("fixed", [False, True])
