@@ -168,7 +168,7 @@ class Dispatcher:
         any other, and the alert printed then as well as it can be."""
         destination = f"{entry.channel}:{entry.target}"
         if entry.state != PENDING:  # delivered or given up, but not saved: said, and not sent again
-            self.say(f"✗ the journal could not record {destination} as {entry.state}: {error!r}")
+            self.say(f"✗ the journal could not record {_shown(entry)} as {entry.state}: {error!r}")
             return
         entry.last_error = f"internal error: {error!r}"
         entry.attempts += 1
@@ -177,11 +177,11 @@ class Dispatcher:
             first = destination not in self._retrying
             self._retrying.add(destination)
         if first:  # retried silently, a bug would hold the page with nobody told
-            self.say(f"✗ internal error sending to {destination}: {error!r}; retrying "
+            self.say(f"✗ internal error sending to {_shown(entry)}: {error!r}; retrying "
                      f"with backoff (journal: {safe_name(str(self.journal.directory))})")
         if time.time() - entry.created > self.backoff.max_age_s:
             entry.state = EXPIRED
-            self.say(f"✗ gave up sending to {destination} after {entry.attempts} attempts "
+            self.say(f"✗ gave up sending to {_shown(entry)} after {entry.attempts} attempts "
                      f"({entry.last_error}); the alert follows")
             self._print(entry)
         with contextlib.suppress(OSError):  # a full disk: the entry stays due in memory all the same
@@ -232,7 +232,7 @@ class Dispatcher:
             self._retrying.discard(destination)
         if failed:
             channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
-            self.say(f"✓ {channel} delivery to {entry.target} works again (after {failed} failed attempts)")
+            self.say(f"✓ {channel} delivery to {safe_name(entry.target)} works again (after {failed} failed attempts)")
 
     def _failed(self, entry: Entry, message: Message, event: AlertEvent, failure: DeliveryFailed) -> None:
         """One failed attempt, whatever failed: retried with backoff, or given up through the fallback."""
@@ -254,7 +254,7 @@ class Dispatcher:
         if first:
             channel = CHANNEL_NAMES.get(entry.channel, entry.channel)
             fix = f" Fix: {failure.fix}." if failure.fix else ""
-            self.say(f"✗ {channel} delivery to {entry.target} failing: {failure.reason}.{fix} "
+            self.say(f"✗ {channel} delivery to {safe_name(entry.target)} failing: {failure.reason}.{fix} "
                      f"Retrying with backoff; nothing is lost (journal: {safe_name(str(self.journal.directory))}).")
         self.journal.save(entry)
 
@@ -269,9 +269,15 @@ class Dispatcher:
             self.journal.save(entry)
         if failure.permanent:
             fix = f" Fix: {failure.fix}." if failure.fix else ""
-            self.say(f"✗ gave up sending to {entry.channel}:{entry.target} at once: {failure.reason}; "
+            self.say(f"✗ gave up sending to {_shown(entry)} at once: {failure.reason}; "
                      f"retrying cannot change that answer.{fix} The message follows.")
         else:
-            self.say(f"✗ gave up sending to {entry.channel}:{entry.target} after {entry.attempts} attempts "
+            self.say(f"✗ gave up sending to {_shown(entry)} after {entry.attempts} attempts "
                      f"({failure.reason}); the message follows")
         self.fallback(entry.channel, entry.target).send(entry.target, message, event)
+
+
+def _shown(entry: Entry) -> str:
+    """``channel:target`` for a console line: the target comes from the request's query string, and a newline
+    or control character in it would start a line of its own (a forged record) or reorder what is read."""
+    return f"{entry.channel}:{safe_name(entry.target)}"

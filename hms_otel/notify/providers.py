@@ -347,8 +347,8 @@ class TwilioSms:
         if failure.status == 404:  # 20404: no such account, or not a Twilio Messages API at that URL
             return f"check HMS_TWILIO_ACCOUNT_SID and HMS_TWILIO_BASE_URL (now {self.base_url})"
         if failure.code in _TWILIO_TO_CODES:
-            return (f"the number {target} in the alert file's sms: action: correct it (E.164: +, country "
-                    "code, number), or see Twilio's reason for refusing it")
+            return (f"the number {safe_name(target)} in the alert file's sms: action: correct it (E.164: +, "
+                    "country code, number), or see Twilio's reason for refusing it")
         if failure.code in _TWILIO_FROM_CODES:
             return f"check {sender} under sms: in the notifier config file): Twilio refuses it as sender"
         return _TWILIO_SETTINGS
@@ -415,7 +415,7 @@ class SlackWebhook:
 
     def __init__(self, url: str, channel: str) -> None:
         self.url = url
-        self.channel = channel
+        self.channel = safe_name(channel)  # any target with a default webhook: shown in console lines
         self.description = f"Slack incoming webhook at {_host(url)}"
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
@@ -448,6 +448,20 @@ class JsonWebhook:
 CHANNEL_NAMES = {"sms": "SMS", "slack": "Slack", "teams": "Teams", "webhook": "webhook"}
 
 
+#: What starts a record of the outbox file: ``--- 2026-11-27 13:47:22 UTC sms:+15551234``, the message's
+#: lines after it.
+OUTBOX_RECORD = "--- "
+
+
+def _shown_lines(text: str) -> list[str]:
+    """The lines of a message as the console and the outbox show them. A message may have lines of its own;
+    each is escaped as a name (no control character, bidi override or other line break from the alert), and
+    one starting like a record ("--- ...") has its first "-" shown as ``\\x2d``: no alert can forge another
+    record in the outbox, or another line on the console."""
+    return ["\\x2d" + line[1:] if line.startswith(OUTBOX_RECORD.strip()) else line
+            for line in map(safe_name, text.split("\n"))]
+
+
 class LocalPrinter:
     """No provider for this channel: show the message as the phone would, and keep it in the outbox."""
 
@@ -463,13 +477,16 @@ class LocalPrinter:
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        header = f"📱 {CHANNEL_NAMES.get(self.channel, self.channel)} to {target} (not sent: {self.why})"
+        # The target comes from the request's query string: one line here, whatever it holds.
+        shown = safe_name(target)
+        lines = _shown_lines(message.text)
+        header = f"📱 {CHANNEL_NAMES.get(self.channel, self.channel)} to {shown} (not sent: {self.why})"
         # Shown first: a full disk under the outbox must not keep the message off the console too (and,
         # raised, it would be retried and shown again and again).
-        self.say("\n".join([header, *message.lines]))
+        self.say("\n".join([header, *lines]))
         try:
             self.outbox.parent.mkdir(parents=True, exist_ok=True)
             with self.outbox.open("a", encoding="utf-8") as outbox:
-                outbox.write(f"--- {stamp} UTC {self.channel}:{target}\n{message.text}\n")
+                outbox.write("\n".join([f"{OUTBOX_RECORD}{stamp} UTC {self.channel}:{shown}", *lines]) + "\n")
         except OSError as error:
             self.say(f"✗ the message above was not kept in {safe_name(str(self.outbox))}: {error.strerror or error}")

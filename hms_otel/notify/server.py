@@ -88,7 +88,7 @@ def channel_report(config: NotifierConfig, actions: list[tuple[str, str]]) -> li
     lines = []
     for channel, target in actions:
         provider = live_provider(config, channel, target)
-        name = f"{channel}:{target}"
+        name = f"{channel}:{safe_name(target)}"
         if provider is not None:
             lines.append(f"{name}: live, {provider.description}")
         else:
@@ -143,7 +143,11 @@ class Notifier:
 
     def target_problem(self, channel: str, target: str) -> str | None:
         """Why alerts for ``channel:target`` are refused at once (400), or ``None``: a webhook URL that could
-        never be posted to, or one the alert compiler refuses (this machine, a private network)."""
+        never be posted to, or one the alert compiler refuses (this machine, a private network).
+
+        Any other target is taken whatever it holds, and escaped wherever it is shown (console, outbox): a 400
+        is not re-sent by Alertmanager and so loses the alert, while a number or channel the provider refuses
+        is given up with its words and the message printed and kept in the outbox."""
         if channel != "webhook":
             return None
         problem = url_problem(target)

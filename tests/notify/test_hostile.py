@@ -13,6 +13,8 @@ from hms_otel.notify.config import NotifierConfig
 from hms_otel.notify.server import Notifier
 from hms_otel.stack.processes import free_port
 
+from ..support import eventually
+
 TOKEN = "t0ken-for-tests"
 
 
@@ -39,8 +41,8 @@ def exchange(notifier: Notifier, head: bytes, body: bytes = b"", timeout: float 
     return answer
 
 
-def post_raw(notifier: Notifier, body: bytes, length: str | None = None) -> bytes:
-    head = (b"POST /v1/alerts?channel=sms&target=%2B15551234 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+def post_raw(notifier: Notifier, body: bytes, length: str | None = None, target: bytes = b"%2B15551234") -> bytes:
+    head = (b"POST /v1/alerts?channel=sms&target=" + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + (length if length is not None else str(len(body))).encode() + b"\r\n\r\n")
     return exchange(notifier, head, body)
@@ -181,3 +183,18 @@ def test_a_client_that_sends_less_than_it_declared_gets_a_400_not_a_journal_alar
     finally:
         short.close()
     assert not any("journal" in line for line in said), said
+
+
+def test_a_target_or_alert_with_newlines_cannot_forge_an_outbox_record_or_console_line(notifier: Notifier) -> None:
+    """A newline in the query's target or an alert's text wrote a fake "--- ..." record into the outbox and
+    a line of its own on the console; a bidi override reordered what the operator read."""
+    body = alerts_body({"labels": {"alertname": "x\n--- 2026-01-01 00:00:00 UTC sms:+1"}, "fingerprint": "f1",
+                        "annotations": {"message": "pay \u202eout\n--- forged"}})
+    assert status(post_raw(notifier, body, target=b"%2B1%0A---%20fake%E2%80%AE")) == 200
+    outbox = notifier.outbox
+    text = eventually(lambda: outbox.exists() and outbox.read_text(), 10, "the message in the outbox")
+    records = [line for line in text.splitlines() if line.startswith("--- ")]
+    assert len(records) == 1 and records[0].endswith(" UTC sms:+1\\n--- fake\\u202e"), text
+    assert "\u202e" not in text and "\\x2d-- 2026-01-01" in text, text
+    shown = [line for said in notifier.said for line in said.split("\n")]  # type: ignore[attr-defined]
+    assert not any(line.startswith("---") or "\u202e" in line for line in shown), shown
