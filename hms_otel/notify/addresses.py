@@ -45,6 +45,27 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None  # e.g. a part too large: no address, so a name the resolver looks up
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` can never be posted to, or ``None``. Only http and https are ever opened: urllib's file:,
+    data: and ftp: would "deliver" a webhook by reading a local file or the URL itself. The one check of a URL:
+    at delivery, for a webhook target at /v1/alerts, and for every URL setting, from the file or the
+    environment (:mod:`hms_otel.notify.config`)."""
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
+        return "it holds a space or a control character"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError as error:
+        return f"it is not a URL ({error})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "only http:// and https:// URLs are posted to"
+    if not parts.hostname:
+        return "it names no host"
+    if "@" in parts.netloc:
+        return "a user name or password in it is never sent"
+    return None
+
+
 def webhook_problem(url: str, allowed_hosts: Iterable[str], *, resolve: bool = False) -> str | None:
     """Why ``url`` may not be called, or ``None``. ``resolve`` also checks what a name resolves to."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")

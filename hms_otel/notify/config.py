@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hms_otel.errors import HmsError, Problem
-from hms_otel.notify.addresses import ALLOW_VARIABLE
+from hms_otel.notify.addresses import ALLOW_VARIABLE, url_problem
 
 DEFAULT_PORT = 9095
 
@@ -46,6 +45,14 @@ _SCHEMA: dict[str, Any] = {
     "webhook": {"allowed_hosts": _HOSTS},
 }
 _REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_:-]*")
+
+
+def _not_a_url(value: str) -> str | None:
+    """Why a URL setting is refused, or ``None``: the delivery's own check (:func:`url_problem`), for the file
+    and the environment alike. Taken, "https://" or a URL with a newline failed every message for a day
+    before anyone saw it. The value is not shown: a webhook URL is a secret."""
+    problem = url_problem(value.strip())  # the value is used stripped
+    return None if problem is None else f"must be a URL starting with https:// or http:// ({problem})"
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -76,9 +83,8 @@ def _read_file(path: Path) -> dict[str, Any]:
             problems.append(Problem(node.location, f"{what}: {reference.group()}... is not expanded here; set the "
                                                    "environment variable the notifier reads (HMS_...) or use a "
                                                    "*_file setting"))
-        elif kind == _URL and not value.startswith(("http://", "https://")):
-            problems.append(Problem(node.location, f"{what} must be a URL starting with https:// or http://, "
-                                                   f"not {value[:60]!r}"))
+        elif kind == _URL and _not_a_url(value):
+            problems.append(Problem(node.location, f"{what} {_not_a_url(value)}"))
         return value
 
     def mapping(node: yamlfile.Node, what: str) -> yamlfile.MapNode | None:
@@ -222,18 +228,12 @@ def _is_url_variable(name: str) -> bool:
 
 
 def _check_url_variables(env: Mapping[str, str]) -> None:
-    """A URL setting from the environment is checked as the file's are: otherwise every message for it
-    would fail, and be retried, for a day before anyone saw it."""
+    """A URL setting from the environment is checked as the file's are (:func:`_not_a_url`)."""
     wrong = []
     for name, value in sorted(env.items()):
-        if _is_url_variable(name) and value.strip():
-            try:
-                parts = urllib.parse.urlsplit(value.strip())
-                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-            except ValueError:  # "http://[::1"
-                usable = False
-            if not usable:
-                wrong.append(f"{name} is not a URL starting with https:// or http://")  # not shown: a secret
+        problem = _not_a_url(value) if _is_url_variable(name) and value.strip() else None
+        if problem:
+            wrong.append(f"{name} {problem}")
     if wrong:
         raise ConfigError("; ".join(wrong))
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from hms_otel.notify.addresses import url_problem
 from hms_otel.notify.alert import AlertEvent
 from hms_otel.notify.message import Message
 from hms_otel.terminal import safe_name
@@ -151,25 +152,6 @@ def attempt(seconds: float = ATTEMPT_S) -> Iterator[Attempt]:
         _current.attempt = None
         timer.cancel()
         current.close()
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` can never be posted to, or ``None``. Only http and https are ever opened: urllib's file:,
-    data: and ftp: would "deliver" a webhook by reading a local file or the URL itself."""
-    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in url):
-        return "it holds a space or a control character"
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
-    except ValueError as error:
-        return f"it is not a URL ({error})"
-    if parts.scheme.lower() not in ("http", "https"):
-        return "only http:// and https:// URLs are posted to"
-    if not parts.hostname:
-        return "it names no host"
-    if "@" in parts.netloc:
-        return "a user name or password in it is never sent"
-    return None
 
 
 def post(url: str, body: bytes, headers: dict[str, str], fix: str) -> None:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from hms_otel.notify.addresses import webhook_problem
+from hms_otel.notify.addresses import url_problem, webhook_problem
 from hms_otel.notify.alert import BadPayload, parse_webhook
 from hms_otel.notify.config import NotifierConfig
 from hms_otel.notify.delivery import Backoff, Dispatcher
@@ -31,7 +31,6 @@ from hms_otel.notify.providers import (
     SlackWebhook,
     TeamsWorkflow,
     TwilioSms,
-    url_problem,
 )
 from hms_otel.notify.source import LogStoreCounts, ProbableSource
 from hms_otel.terminal import safe_name, safe_text
