@@ -153,9 +153,7 @@ def parse_webhook(payload: Any) -> list[AlertEvent]:
         if not isinstance(raw, dict):
             raise BadPayload("every entry of 'alerts' must be an object")
         labels = _text_map(raw.get("labels"), "labels")
-        status = str(raw.get("status") or payload.get("status") or "firing")
-        if status not in ("firing", "resolved"):
-            raise BadPayload(f"alert status {status!r} is neither firing nor resolved")
+        status = _status(raw, payload)
         events.append(AlertEvent(
             status=status,
             name=labels.get("alertname", "alert"),
@@ -166,6 +164,20 @@ def parse_webhook(payload: Any) -> list[AlertEvent]:
             annotations=_text_map(raw.get("annotations"), "annotations"),
         ))
     return events
+
+
+def _status(raw: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    """The alert's ``status``, else the message's, else firing. Only a missing (or null) one falls back:
+    ``false``, ``0`` or ``""`` read as missing made a wrong value a firing alert."""
+    status = raw.get("status")
+    if status is None:
+        status = payload.get("status")
+    if status is None:
+        return "firing"
+    if status not in ("firing", "resolved"):
+        raise BadPayload(f"an alert's 'status' must be \"firing\" or \"resolved\", not "
+                         f"{json.dumps(status, ensure_ascii=False)[:80]}")
+    return str(status)
 
 
 def event_to_json(event: AlertEvent) -> dict[str, Any]:

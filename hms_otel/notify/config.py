@@ -44,6 +44,8 @@ _SCHEMA: dict[str, Any] = {
     "teams": _URLS,
     "webhook": {"allowed_hosts": _HOSTS},
 }
+#: Sections whose names are matched without case, as the alert files' ``teams:`` actions are.
+_CASELESS = ("teams",)
 _REFERENCE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_:-]*")
 
 
@@ -93,6 +95,17 @@ def _read_file(path: Path) -> dict[str, Any]:
         problems.append(Problem(node.location, f"{what} must be a mapping, not {node.describe()}"))
         return None
 
+    def caseless(found: yamlfile.MapNode, what: str) -> None:
+        """Names matched without case (``teams:OPS`` is ``teams:ops``): two that differ only in case were
+        merged silently, the last one winning, so an alert went to the other channel's URL."""
+        first: dict[str, tuple[str, yamlfile.Scalar]] = {}
+        for key, (key_node, _value) in found.fields().items():
+            name, earlier = first.setdefault(key.lower(), (key, key_node))
+            if earlier is not key_node:
+                problems.append(Problem(key_node.location, f"{what}.{key} is the same channel as {what}.{name} "
+                                                           f"at line {earlier.location.line} (names are matched "
+                                                           "without case); keep one"))
+
     def section(node: yamlfile.Node, schema: Any, what: str) -> Any:
         if isinstance(schema, dict):
             found = mapping(node, what)
@@ -108,8 +121,11 @@ def _read_file(path: Path) -> dict[str, Any]:
             return values
         if schema == _URLS:
             found = mapping(node, what)
-            return {} if found is None else {key: text(value, f"{what}.{key}", _URL)
-                                             for key, (_key, value) in found.fields().items()}
+            if found is None:
+                return {}
+            if what in _CASELESS:
+                caseless(found, what)
+            return {key: text(value, f"{what}.{key}", _URL) for key, (_key, value) in found.fields().items()}
         if schema == _HOSTS:
             if not isinstance(node, yamlfile.ListNode):
                 problems.append(Problem(node.location, f"{what} must be a list of host names, "

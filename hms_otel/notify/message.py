@@ -34,6 +34,8 @@ _ELLIPSIS = "…"
 #: A part shorter than this after trimming says nothing; drop it instead.
 _MIN_PART = 16
 _PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
+#: A resolved alert that lasted longer than this (ten years) has a start time that is wrong, not old.
+_LONGEST = 10 * 365 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,7 @@ def headline(event: AlertEvent) -> str:
     subject = event.metric or event.name
     if not event.firing:
         bound = threshold_text(event)
-        started = event.started()
-        lasted = f", after {format_value(time.time() - started, 's')}" if started else ""
+        lasted = _lasted(event)
         condition = f" no longer {bound}" if bound else " is back to normal"
         return f"{PREFIX} RESOLVED – {subject}{condition}{lasted}"
     if event.value is None or not event.metric:
@@ -94,6 +95,16 @@ def headline(event: AlertEvent) -> str:
     bound = threshold_text(event)
     shown = _value_text(event.value, event, event.unit)
     return f"{PREFIX} ALERT – {subject} {shown}" + (f" ({bound})" if bound else "")
+
+
+def _lasted(event: AlertEvent) -> str:
+    """``, after 12 min``; nothing when the start is unknown, in the future ("after -69890698 h")
+    or absurdly long ago: a wrong clock or a wrong ``startsAt`` is not worth a line on the phone."""
+    started = event.started()
+    if started is None:
+        return ""
+    seconds = time.time() - started
+    return f", after {format_value(seconds, 's')}" if 0 <= seconds <= _LONGEST else ""
 
 
 def _value_text(value: float, event: AlertEvent, unit: str) -> str:

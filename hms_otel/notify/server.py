@@ -13,6 +13,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -40,6 +41,16 @@ _MAX_BODY = 4 * 1024 * 1024
 #: A client silent this long is hung up on: without it one that stops sending half way (or
 #: dribbles headers) holds a thread and a socket for good.
 _CLIENT_TIMEOUT_S = 30.0
+#: Python refuses to read a longer integer (sys.get_int_max_str_digits); no alert holds one.
+_MAX_INT_DIGITS = 4300
+_ALLOWED = "GET, POST"
+
+
+def _json_int(text: str) -> int:
+    """json's integer reader with a plain refusal: Python's own says "use sys.set_int_max_str_digits()"."""
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise BadPayload(f"a number of {len(text.lstrip('-'))} digits is too long to be a value")
+    return int(text)
 
 
 def _print(text: str) -> None:
@@ -62,8 +73,8 @@ class _Guarded:
             raise DeliveryFailed(f"the webhook target cannot be posted to: {problem}", final=True,
                                  fix="change the alert file's webhook: action")
         problem = webhook_problem(target, self.allowed, resolve=True)
-        if problem:
-            raise DeliveryFailed(f"refused: {problem}", fix="change the alert file's webhook: action")
+        if problem:  # retrying cannot change it (a lookup that fails is no refusal): given up at once, not for a day
+            raise DeliveryFailed(f"refused: {problem}", final=True, fix="change the alert file's webhook: action")
         self.inner.send(target, message, event)
 
 
@@ -227,8 +238,21 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Bearer realm="hms-notifier"')
+            if status == 405:
+                self.send_header("Allow", _ALLOWED)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has no body; one sent would be read as the next answer
+                self.wfile.write(body)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """A method with no ``do_`` here (PUT, DELETE, HEAD, ...) is a JSON 405 naming what is allowed,
+            not http.server's 501 HTML page; other errors (a malformed request line) stay http.server's."""
+            if code != HTTPStatus.NOT_IMPLEMENTED:
+                super().send_error(code, message, explain)
+                return
+            self.close_connection = True  # its body, if any, is not read
+            self._answer(405, f"method {str(self.command)[:20]!r} is not allowed: POST Alertmanager webhooks "
+                              f"to /v1/alerts; GET /-/healthy or /-/ready")
 
         def do_GET(self) -> None:
             if urlsplit(self.path).path in ("/-/healthy", "/-/ready"):
@@ -254,7 +278,13 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
             if problem:
                 self._answer(400, problem)
                 return
-            declared = (self.headers.get("Content-Length") or "0").strip()
+            if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length") is None:
+                # A chunked body was read as none and answered "not an Alertmanager webhook message".
+                # Alertmanager always sends Content-Length; a client that cannot is told so.
+                self.close_connection = True  # the body is not read: it must not be taken for a request
+                self._answer(411, "send the body with a Content-Length (a chunked body is not read)")
+                return
+            declared = self.headers["Content-Length"].strip()
             if not declared.isascii() or not declared.isdigit():
                 # int() would take "-1" (a read until the client hangs up) or raise from the handler.
                 self._answer(400, f"Content-Length must be the body's size in bytes, not {declared[:40]!r}")
@@ -277,7 +307,7 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
                 self._answer(400, f"the body has {len(body)} bytes, not its Content-Length {length}")
                 return
             try:
-                payload = json.loads(body or b"null")
+                payload = json.loads(body or b"null", parse_int=_json_int)
                 added, duplicates = notifier.accept(channel, target, payload)
             except OSError as error:  # disk full, read-only: Alertmanager re-sends on 5xx, duplicates collapse
                 reason = error.strerror or str(error)

@@ -10,14 +10,19 @@ import math
 
 _SECOND_UNITS = {"ms": 1e-3, "s": 1.0, "us": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0}
 _BYTE_STEPS = (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
+#: From here on a number is shown with an exponent (2.8e+301): written in full, ``1e308`` is 309 digits
+#: that push everything else off the phone, and beyond 2**53 the digits are not the value's anyway.
+_HUGE = 1e15
 
 
 def _number(value: float, digits: int = 2) -> str:
     """``digits`` significant digits, but whole numbers in full (2.9, 0.85, 12, 1250), no trailing zeros,
     no exponent for everyday sizes."""
     if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
+        return "0" if value == 0 else _infinite(value)
     magnitude = abs(value)
+    if magnitude >= _HUGE:
+        return f"{value:.{digits}g}"
     if magnitude >= 1:
         text = f"{value:.{max(0, digits - len(str(int(magnitude))))}f}"
     else:
@@ -27,6 +32,8 @@ def _number(value: float, digits: int = 2) -> str:
 
 def _big(value: float, digits: int = 2) -> str:
     """12, 1.2k, 3.4M: counts stay readable on a phone."""
+    if abs(value) >= _HUGE:
+        return _number(value, digits)  # 1e+308, not 1e+299G
     for suffix, step in (("G", 1e9), ("M", 1e6), ("k", 1e4)):
         if abs(value) >= step:
             scale = 1e3 if suffix == "k" else step
@@ -34,6 +41,10 @@ def _big(value: float, digits: int = 2) -> str:
     if float(value).is_integer():
         return str(int(value))
     return _number(value, digits)
+
+
+def _infinite(value: float) -> str:
+    return "infinite" if value > 0 else "minus infinite"
 
 
 def _duration(seconds: float, digits: int = 2) -> str:
@@ -65,6 +76,8 @@ def format_value(value: float, unit: str, digits: int = 2) -> str:
     """
     if math.isnan(value):
         return "no value"
+    if math.isinf(value):
+        return _infinite(value)  # no unit: "inf h", "infG xes" read as garbage
     rate = unit.endswith("/s")
     base = unit[:-2] if rate else unit
     suffix = "/s" if rate else ""

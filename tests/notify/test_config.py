@@ -43,6 +43,9 @@ from hms_otel.notify.config import ConfigError, load
     (b"- token: x\n", ":1:1: the file must be a mapping, not a list"),
     (b"token: x\n" + b"#" * 1_000_001 + b"\n", ": notifier config is larger than"),
     (b"token: x\nsms: {a: [}\n", ":2:11: invalid YAML"),
+    # teams:OPS is teams:ops; the second one silently replaced the first.
+    (b"token: x\nteams:\n  OPS: https://a.example/wf\n  ops: https://b.example/wf\n",
+     ":4:3: teams.ops is the same channel as teams.OPS at line 3 (names are matched without case); keep one"),
 ])
 def test_a_broken_config_is_located(tmp_path: Path, text: bytes, expected: str) -> None:
     path = tmp_path / "notifier.yml"

@@ -198,3 +198,46 @@ def test_a_target_or_alert_with_newlines_cannot_forge_an_outbox_record_or_consol
     assert "\u202e" not in text and "\\x2d-- 2026-01-01" in text, text
     shown = [line for said in notifier.said for line in said.split("\n")]  # type: ignore[attr-defined]
     assert not any(line.startswith("---") or "\u202e" in line for line in shown), shown
+
+
+def answer_message(answer: bytes) -> str:
+    return str(json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"])
+
+
+def test_a_chunked_body_gets_411_not_a_misleading_400(notifier: Notifier) -> None:
+    body = alerts_body({"labels": {"alertname": "chunked"}})
+    head = (b"POST /v1/alerts?channel=sms&target=%2B15551234 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    answer = exchange(notifier, head, b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    assert status(answer) == 411, answer[:300]
+    assert "Content-Length" in answer_message(answer)
+    assert answer.count(b"HTTP/1.") == 1  # the unread body was not taken for a second request
+    assert list(notifier.journal.directory.glob("*.json")) == []
+
+
+@pytest.mark.parametrize("method", [b"PUT", b"DELETE", b"OPTIONS", b"BREW"])
+def test_other_methods_get_a_json_405_with_allow(notifier: Notifier, method: bytes) -> None:
+    answer = exchange(notifier, method + b" /v1/alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    assert status(answer) == 405, answer[:300]
+    assert b"\r\nAllow: GET, POST\r\n" in answer
+    assert "/v1/alerts" in answer_message(answer)
+
+
+def test_head_gets_405_without_a_body(notifier: Notifier) -> None:
+    answer = exchange(notifier, b"HEAD /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status(answer) == 405 and answer.endswith(b"\r\n\r\n"), answer[:300]
+
+
+@pytest.mark.parametrize(("alert", "expected"), [
+    (b'"status": false', "an alert's 'status' must be \"firing\" or \"resolved\", not false"),
+    (b'"status": 0', "not 0"),
+    (b'"status": ""', 'not ""'),
+    (b'"annotations": {"n": ' + b"9" * 5000 + b"}", "a number of 5000 digits is too long to be a value"),
+])
+def test_a_wrong_value_is_a_400_in_plain_words(notifier: Notifier, alert: bytes, expected: str) -> None:
+    # "status": false read as missing was a firing alert; 5000 digits passed on Python's own advice.
+    answer = post_raw(notifier, b'{"version": "4", "alerts": [{"labels": {"alertname": "x"}, ' + alert + b"}]}")
+    assert status(answer) == 400, answer[:300]
+    message = answer_message(answer)
+    assert expected in message and "set_int_max_str_digits" not in message, message
+    assert list(notifier.journal.directory.glob("*.json")) == []

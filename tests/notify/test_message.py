@@ -100,3 +100,25 @@ def test_console_output_cannot_drive_the_terminal(tmp_path) -> None:
     printer = LocalPrinter(tmp_path / "outbox.txt", lambda text: said.append(safe_text(text)), "sms")
     printer.send("+15551234", compose(event(message="Latency {{value}} ms \x1b[31mred"), None), event())
     assert "\x1b" not in said[0] and "\\x1b[31mred" in said[0]
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (float("inf"), "ms", "infinite"), (float("-inf"), "{x}", "minus infinite"), (float("inf"), "", "infinite"),
+    (1e308, "ms", "2.8e+301 h"), (1e308, "{x}", "1e+308 xes"), (1e308, "By", "1e+296 TB"), (-1e20, "", "-1e+20"),
+])
+def test_infinite_and_huge_values_stay_short(value: float, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1e308", "2.8e+301 h"), ("+Inf", "infinite")])
+def test_an_extreme_value_keeps_the_metric_name_in_the_headline(value: str, shown: str) -> None:
+    message = compose(event(value), None)
+    assert message.headline == f"[HMS-OPS] ALERT – payment_latency_ms {shown} (>2 s)"
+    assert len(message.text) <= SEGMENT
+
+
+@pytest.mark.parametrize("starts_at", ["2999-01-01T00:00:00Z", "1970-01-01T00:00:01Z"])
+def test_a_resolved_alert_with_an_impossible_start_says_no_duration(starts_at: str) -> None:
+    resolved = AlertEvent(status="resolved", name="payment_latency_high", fingerprint="f1", starts_at=starts_at,
+                          ends_at="", annotations=event().annotations)
+    assert compose(resolved, None).headline == "[HMS-OPS] RESOLVED – payment_latency_ms no longer >2 s"

@@ -218,3 +218,20 @@ def test_a_redirect_is_not_followed_and_gives_up_at_once(tmp_path: Path) -> None
     assert "HTTP 302" in line and f"redirect to {elsewhere.url}," in line and "s3cret" not in line, line
     assert [entry["state"] for entry in entries] == ["expired"]
     assert_printed_and_kept(tmp_path, said, "📱 Slack to #payments (not sent: delivery given up")
+
+
+def test_a_webhook_refused_by_the_address_check_at_send_time_is_given_up_at_once(tmp_path: Path) -> None:
+    """A name that resolves to this machine passes /v1/alerts and is refused at send time; that refusal was
+    retried for a day, though nothing but a config change can make it pass."""
+    from hms_otel.notify.alert import parse_webhook
+    from hms_otel.notify.journal import Journal
+
+    target = "http://127.0.0.1:9/hook"  # journaled directly: /v1/alerts refuses a literal loopback address
+    Journal(tmp_path / "state" / "journal").add("webhook", target, parse_webhook(json.loads(webhook()))[0])
+    said: list[str] = []
+    with running(tmp_path, said) as notifier:
+        eventually(lambda: any("gave up" in line for line in said), 10, "the message to be given up")
+        eventually(notifier.dispatcher.idle, 10, "the dispatcher to let it go")
+    [line] = [line for line in said if "gave up" in line]
+    assert "at once" in line and "is loopback" in line, line
+    assert_printed_and_kept(tmp_path, said, f"📱 webhook to {target} (not sent: delivery given up")
