@@ -200,6 +200,14 @@ def _duration(_context: click.Context, _param: click.Parameter, seconds: float) 
     return seconds
 
 
+def _folder(_context: click.Context, _param: click.Parameter, path: Path | None) -> Path | None:
+    # click.Path(file_okay=False) refuses only regular files: a device or a pipe (/dev/null) passed, and was
+    # "watched" for alerts that could never be there. The plain parser (up._value) asks isdir() too.
+    if path is not None and not path.is_dir():
+        raise click.BadParameter(f"{safe_name(str(path))} is not a folder")
+    return path
+
+
 def _interval(_context: click.Context, _param: click.Parameter, text: str) -> str:
     if not is_interval(text):
         raise click.BadParameter(f"{text!r} is not a Prometheus duration above zero (e.g. 5s, 1m, 500ms)")
@@ -249,6 +257,7 @@ def _port_options(func: Callable[..., None]) -> Callable[..., None]:
     "alert_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
+    callback=_folder,
     help="Alert folder to compile and hot-reload [default: ./alerts or ./alert_rules, whichever exists].",
 )
 @click.option("--examples", is_flag=True, help="Load the project's example alerts (what --demo does).")

@@ -62,7 +62,8 @@ def test_defaults_and_a_full_command_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [
     ["--help"], ["-h"], ["--bogus"], ["extra"], ["--", "--detach"], ["--detach=yes"], ["--prometheus-port"],
     ["--prometheus-port", "0"], ["--prometheus-port", "65536"], ["--prometheus-port", "x"], ["--demo-calm", "soon"],
-    ["--alerts", "/no/such/folder"], ["--config", "/no/such/file.yaml"], ["--alerts="], ["--state", "/etc/hostname"],
+    ["--alerts", "/no/such/folder"], ["--alerts", "/dev/null"], ["--config", "/no/such/file.yaml"], ["--alerts="],
+    ["--state", "/etc/hostname"],
     ["--demo-calm", "nan"], ["--demo-calm=-1"], ["--demo-calm", "inf"], ["--demo-calm=-0.5"],
     ["--scrape-interval", "banana"], ["--scrape-interval="], ["--evaluation-interval", "0s"], ["--scrape-interval=5"],
     ["--evaluation-interval", "1.5s"], ["--scrape-interval", "5s "],
