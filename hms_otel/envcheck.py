@@ -85,6 +85,25 @@ _DAY_MILLIS = DAY_SECONDS * 1000
 _MAX_COUNT = 2**31 - 1
 
 
+# Lower bounds. The metric reader's last collect has the export interval as its timeout, and each interval
+# or schedule delay is one collect and export (or a worker wake-up): OTEL_METRIC_EXPORT_INTERVAL=0.001
+# printed "Metric collection timed out" with a traceback and took a quarter of the app's time. A smaller
+# value is clamped to a tenth of a second, which still exports long before any alert could fire.
+_MIN_PERIOD_MILLIS = 100
+
+
+def _at_least(minimum: int, unit: str, check: Check) -> Check:
+    """``check``, and a valid value under ``minimum`` clamped to it (an invalid one keeps its own reason)."""
+
+    def clamped(value: str) -> Invalid | None:
+        invalid = check(value)
+        if invalid is None and float(value) < minimum:
+            return Invalid(f"is less than the minimum, {minimum} {unit}", str(minimum))
+        return invalid
+
+    return clamped
+
+
 def _at_most(number: float, maximum: int, unit: str) -> Invalid | None:
     return Invalid(f"is more than the maximum, {maximum} {unit}", str(maximum)) if number > maximum else None
 
@@ -193,6 +212,8 @@ def _at_most_the_queue(queue: str, sdk_queue: int) -> Callable[[str, Mapping[str
 _MILLIS = _positive_number("milliseconds", _DAY_MILLIS)
 _SECONDS = _positive_number("seconds", DAY_SECONDS)
 _INTEGER_MILLIS = _integer("milliseconds", _DAY_MILLIS)
+_PERIOD_MILLIS = _at_least(_MIN_PERIOD_MILLIS, "milliseconds", _MILLIS)
+_INTEGER_PERIOD_MILLIS = _at_least(_MIN_PERIOD_MILLIS, "milliseconds", _INTEGER_MILLIS)
 _PROTOCOLS = ("grpc", "http/protobuf")
 _HTTP_COMPRESSION = _one_of("gzip", "deflate", "none")
 _GRPC_COMPRESSION = _one_of("gzip")  # the gRPC exporter knows gzip only and raises on anything else
@@ -210,7 +231,7 @@ def _batch_processor(prefix: str, defaults: tuple[str, str, str, str]) -> dict[s
     """Rules of one batch processor's variables (``OTEL_BLRP_*`` for logs, ``OTEL_BSP_*`` for spans)."""
     delay, timeout, queue, batch = defaults
     return {
-        f"{prefix}_SCHEDULE_DELAY": Rule(_INTEGER_MILLIS, delay),
+        f"{prefix}_SCHEDULE_DELAY": Rule(_INTEGER_PERIOD_MILLIS, delay),
         f"{prefix}_EXPORT_TIMEOUT": Rule(_INTEGER_MILLIS, timeout),
         f"{prefix}_MAX_QUEUE_SIZE": Rule(_integer("records"), queue),
         f"{prefix}_MAX_EXPORT_BATCH_SIZE": Rule(
@@ -221,7 +242,7 @@ def _batch_processor(prefix: str, defaults: tuple[str, str, str, str]) -> dict[s
 
 
 RULES: dict[str, Rule] = {
-    "OTEL_METRIC_EXPORT_INTERVAL": Rule(_MILLIS, "60000"),
+    "OTEL_METRIC_EXPORT_INTERVAL": Rule(_PERIOD_MILLIS, "60000"),
     "OTEL_METRIC_EXPORT_TIMEOUT": Rule(_MILLIS, "30000"),
     "OTEL_EXPORTER_OTLP_TIMEOUT": Rule(_SECONDS, "10"),
     "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": Rule(_SECONDS),

@@ -32,6 +32,12 @@ def test_the_distro_defaults_are_all_valid(capsys: pytest.CaptureFixture[str]) -
         ("OTEL_BLRP_SCHEDULE_DELAY", "99999999999999999999", "86400000"),
         ("OTEL_BSP_SCHEDULE_DELAY", "1e3", "5000"),
         ("OTEL_BLRP_MAX_QUEUE_SIZE", "100000000000000000000", "2147483647"),
+        # Under the minimum: clamped. A 0.001 ms interval timed collections out, with a traceback, and
+        # took a quarter of the app's time; 1 ms delays wake the log and span workers a thousand times a second.
+        ("OTEL_METRIC_EXPORT_INTERVAL", "0.001", "100"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "99.9", "100"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "1", "100"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "99", "100"),
     ],
 )
 def test_an_invalid_value_is_replaced_with_one_warning(
@@ -54,6 +60,8 @@ def test_an_invalid_value_is_replaced_with_one_warning(
         ("OTEL_METRICS_EXPORTER", "console,otlp"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.hms.gov:4317"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "100"),  # the minimum itself
+        ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
         ("HMS_OTEL_SHUTDOWN_TIMEOUT", "0"),
         ("HMS_OTEL_SHUTDOWN_TIMEOUT", "86400"),
         ("OTEL_SDK_DISABLED", "true"),
