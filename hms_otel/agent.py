@@ -17,6 +17,7 @@ it down; a ``start()`` after that raises instead of exporting nothing.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import threading
 from types import TracebackType
@@ -50,7 +51,8 @@ class OPSAgent:
         ``OTEL_RESOURCE_ATTRIBUTES`` says otherwise.
     :param endpoint: OTLP endpoint unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
     :param shutdown_timeout: seconds ``stop()`` may take at most (default
-        ``HMS_OTEL_SHUTDOWN_TIMEOUT``, 2 s).
+        ``HMS_OTEL_SHUTDOWN_TIMEOUT``, 2 s); anything but a number raises
+        ``TypeError`` here, as an invalid ``port`` raises in ``start()``.
 
     ``stop()`` then ``start()`` serves again while another agent of the
     process is started; after the last agent's ``stop()`` (or the exit's or
@@ -71,7 +73,7 @@ class OPSAgent:
         self.host = host
         self.service_name = service_name
         self.endpoint = endpoint
-        self.shutdown_timeout = shutdown_timeout
+        self.shutdown_timeout = _checked_timeout(shutdown_timeout)
         self._providers: sdk.Providers | None = None
         self._server: Any = None
         self._reader: PrometheusTextReader | None = None
@@ -159,6 +161,21 @@ class OPSAgent:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _checked_timeout(timeout: object) -> float | None:
+    """``shutdown_timeout`` as seconds, refused here when it is no number: a bad argument is the program's
+    own mistake (like a bad ``port=``), and it failed only in flush() or stop(), with a TypeError from deep
+    inside that named neither. Any real number passes (a negative one or NaN waits not at all, past a day a
+    day, as for HMS_OTEL_SHUTDOWN_TIMEOUT)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(
+            f"OPSAgent(shutdown_timeout={timeout!r}) is not a number of seconds: use a number such as 2, "
+            "or None for HMS_OTEL_SHUTDOWN_TIMEOUT"
+        )
+    return float(timeout)
 
 
 def _refuse_a_shut_down_pipeline() -> None:

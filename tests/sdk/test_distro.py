@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from fractions import Fraction
 
 import pytest
 
@@ -245,6 +246,22 @@ def test_ops_agent_port_out_of_range_is_a_clear_error_before_set_up(monkeypatch,
         OPSAgent(port=port).start()
     assert str(raised.value).startswith(named), raised.value
     assert sdk.installed() is before  # nothing was set up
+
+
+@pytest.mark.parametrize("timeout", ["abc", "2", b"2", True, [2], object()])
+def test_an_ops_agent_shutdown_timeout_that_is_no_number_is_a_clear_error_at_construction(timeout):
+    """`shutdown_timeout="abc"` raised a TypeError from inside sdk._seconds at flush() or stop(), naming nothing."""
+    from hms_otel import OPSAgent
+
+    with pytest.raises(TypeError, match=r"^OPSAgent\(shutdown_timeout=.*\) is not a number of seconds"):
+        OPSAgent(port=None, shutdown_timeout=timeout)
+
+
+@pytest.mark.parametrize(("timeout", "kept"), [(None, None), (0, 0.0), (2, 2.0), (0.5, 0.5), (Fraction(1, 4), 0.25)])
+def test_an_ops_agent_shutdown_timeout_that_is_a_number_is_kept_as_seconds(timeout, kept):
+    from hms_otel import OPSAgent
+
+    assert OPSAgent(port=None, shutdown_timeout=timeout).shutdown_timeout == kept
 
 
 @pytest.mark.parametrize("env", ["abc", "-1", "0x10", "99999", "22011.0"])
