@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -63,6 +64,26 @@ def bounded_bytes(data: bytes, limit: int) -> bytes:
 
 _INT64_LIMIT = 2**63
 
+#: Items kept of a list, tuple or dict attribute value (the first ones; the rest are dropped and counted).
+#: Each kept item is bounded too, so a value holds at most this many times the value length limit.
+MAX_SEQUENCE_ITEMS = 128
+
+
+def _first_items(value: Any) -> Any:
+    """``value`` (a list, tuple or dict) itself, or its first :data:`MAX_SEQUENCE_ITEMS` items with the
+    rest counted as dropped (one warning in all). No marker item: OpenTelemetry wants a sequence of one type."""
+    if len(value) <= MAX_SEQUENCE_ITEMS:
+        return value
+    from hms_otel.selfmetrics import count_dropped  # here, not at import: selfmetrics loads the registry
+
+    count_dropped(
+        "attribute_items", "item_limit", len(value) - MAX_SEQUENCE_ITEMS,
+        f"list, tuple and dict attribute values keep their first {MAX_SEQUENCE_ITEMS} items",
+    )
+    if isinstance(value, dict):
+        return dict(itertools.islice(value.items(), MAX_SEQUENCE_ITEMS))
+    return tuple(value[:MAX_SEQUENCE_ITEMS])
+
 
 def _int_text(value: int) -> str:
     """A huge int as text; past Python's limit on decimal digits, in hex (not limited)."""
@@ -74,26 +95,32 @@ def _int_text(value: int) -> str:
 
 def bounded_value(value: Any, limit: int) -> Any:
     """``value`` as the facades record it: strings and bytes over ``limit`` cut,
-    also inside lists, tuples and dicts, and an int outside int64 as text.
-    Returns ``value`` itself when nothing changes.
+    lists, tuples and dicts cut to :data:`MAX_SEQUENCE_ITEMS` items and their
+    items bounded alike, a bytearray or memoryview as bytes, and an int outside
+    int64 as text. Returns ``value`` itself when nothing changes.
 
     Why: the SDK keeps an attribute value whole in its cumulative state for the
-    life of the series (a 1 MB bytes value per series is 1 MB kept), and the
-    OTLP encoder drops an int past int64 with a traceback, exporting the point
-    without it (a duplicate of the series without the attribute).
+    life of the series (a 1 MB bytes value, or a million-item tuple, per series
+    is kept whole), it turns a bytearray into a tuple of ints (one item per
+    byte), and the OTLP encoder drops an int past int64 with a traceback,
+    exporting the point without it (a duplicate of the series without the attribute).
     """
     if isinstance(value, str):
         return bounded_text(value, limit)
     if isinstance(value, bytes):
         return bounded_bytes(value, limit)
+    if isinstance(value, (bytearray, memoryview)):
+        return bounded_bytes(bytes(value), limit)
     if isinstance(value, int) and not isinstance(value, bool):
         return value if -_INT64_LIMIT <= value < _INT64_LIMIT else bounded_text(_int_text(value), limit)
     if isinstance(value, (list, tuple)):
-        items = tuple(bounded_value(item, limit) for item in value)
-        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+        kept = _first_items(value)
+        items = tuple(bounded_value(item, limit) for item in kept)
+        return value if kept is value and all(new is old for new, old in zip(items, value, strict=True)) else items
     if isinstance(value, dict):
-        cut = {key: bounded_value(item, limit) for key, item in value.items()}
-        return value if all(cut[key] is item for key, item in value.items()) else cut
+        kept = _first_items(value)
+        cut = {key: bounded_value(item, limit) for key, item in kept.items()}
+        return value if kept is value and all(cut[key] is item for key, item in value.items()) else cut
     return value
 
 
@@ -105,7 +132,13 @@ def bounded_values(attributes: dict[str, Any]) -> dict[str, Any]:
     changes, so the usual call costs one length check per string value.
     """
     limit = _value_limit or value_length_limit()
-    for value in attributes.values():
-        if (type(value) is not str or len(value) > limit) and bounded_value(value, limit) is not value:
-            return {key: bounded_value(item, limit) for key, item in attributes.items()}
-    return attributes
+    cut: dict[str, Any] | None = None
+    for key, value in attributes.items():
+        if type(value) is str and len(value) <= limit:
+            continue
+        bounded = bounded_value(value, limit)  # once per value: a cut sequence counts its dropped items
+        if bounded is not value:
+            if cut is None:
+                cut = dict(attributes)
+            cut[key] = bounded
+    return attributes if cut is None else cut

@@ -7,8 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from hms_otel import bounds, metric
+from hms_otel import bounds, metric, selfmetrics
+from hms_otel.attributes import MAX_SEQUENCE_ITEMS
 from hms_otel.registry import REGISTRY
+
+from .test_timer import points
 
 
 @pytest.fixture
@@ -83,3 +86,25 @@ def test_long_bytes_and_sequence_attribute_values_keep_memory_flat(reader, kind:
 
     growth = _growth(call, warm_up=10, total=60)
     assert growth < 5 * 2**20, f"{growth} bytes kept for 50 series with a 1 MB {kind} value each"
+
+
+@pytest.mark.parametrize("kind", ["list", "tuple", "dict"])
+def test_sequence_attribute_values_keep_their_first_items_and_the_rest_is_counted(
+    reader, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """Only each item was bounded: a million-item value was kept whole in every series (8 MB each)."""
+    monkeypatch.setattr(selfmetrics, "_warned", set())
+    items = 30_000
+
+    def call(i: int) -> None:
+        ids = [i, *range(1, items)]
+        value = {"list": ids, "tuple": tuple(ids), "dict": dict(zip(map(str, range(items)), ids, strict=True))}[kind]
+        metric.increment("f_many_items_total", ids=value)
+
+    growth = _growth(call, warm_up=10, total=60)
+    assert growth < 5 * 2**20, f"{growth} bytes kept for 50 series with a {items}-item {kind} each"
+    assert _dropped(reader)[("attribute_items", "item_limit")] == 60 * (items - MAX_SEQUENCE_ITEMS)
+    said = [r.getMessage() for r in caplog.records if "item_limit" in r.getMessage()]
+    assert len(said) == 1 and f"keep their first {MAX_SEQUENCE_ITEMS} items" in said[0]
+    kept = [dict(p.attributes)["ids"] for p in points(reader, "f_many_items_total")]
+    assert len(kept) == 60 and all(len(value) == MAX_SEQUENCE_ITEMS for value in kept)

@@ -432,6 +432,18 @@ def test_long_bytes_and_strings_in_sequences_are_cut_where_recorded(reader):
     assert not [key for key in metric.errors() if key[1].startswith("f_blob")]
 
 
+def test_a_bytearray_or_memoryview_is_recorded_as_bytes_and_cut_alike(reader):
+    """The SDK turned a bytearray into a tuple of ints, one item per byte and not cut, kept in every series."""
+    limit = value_length_limit()
+    metric.increment("f_raw_total", raw=bytearray(b"abc"))
+    metric.increment("f_raw_total", raw=memoryview(b"abc"))
+    metric.increment("f_raw_total", raw=bytearray(b"r" * 1_000_000))
+    assert only_point(reader, "f_raw_total", raw=b"abc").value == 2
+    [cut] = [dict(p.attributes)["raw"] for p in points(reader, "f_raw_total") if dict(p.attributes)["raw"] != b"abc"]
+    assert type(cut) is bytes and len(cut) == limit and b"[cut 1000000 bytes #" in cut
+    assert not [key for key in metric.errors() if key[1].startswith("f_raw")]
+
+
 def test_an_int_attribute_past_int64_is_recorded_as_text(reader):
     """The OTLP encoder dropped it with a traceback: two points without attributes, nothing counted."""
     metric.increment("f_shard_total", 1, shard=2**64)
