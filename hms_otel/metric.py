@@ -161,6 +161,13 @@ _error_counts: Counter[tuple[str, str]] = Counter()
 _errors_lock = facade_lock()
 
 
+def _warn(message: str, *args: object) -> None:
+    """``_log.warning``, never raising: with no handler configured, logging writes to ``sys.stderr`` and,
+    when the app closed it, raises from its error report; the record or count being made must still be."""
+    with contextlib.suppress(Exception):
+        _log.warning(message, *args)
+
+
 # The key of a failure whose metric name cannot be made text (its __str__ raises).
 UNPRINTABLE_NAME = "(unprintable name)"
 
@@ -185,7 +192,7 @@ def _failed(facade: str, name: object, error: BaseException) -> None:
             _error_counts[key] += 1
             first = _error_counts[key] == 1
         if first:
-            _log.warning("hms_otel: metric.%s(%s) failed and was skipped: %s", facade, shown(text), error)
+            _warn("hms_otel: metric.%s(%s) failed and was skipped: %s", facade, shown(text), error)
         _instrument(FACADE_ERRORS).add(1, {"facade": facade, "metric": key[1][:64]})
     except Exception:
         pass
@@ -599,8 +606,8 @@ def _unknown_level(level: object) -> tuple[SeverityNumber, str]:
     name = str(level)
     if name not in _warned_levels and len(_warned_levels) < _WARNED_LEVELS_LIMIT:
         _warned_levels.add(name)
-        _log.warning("hms_otel: metric.log(level=%s) is not a level: recorded as INFO; levels are %s "
-                     "(any case) or a logging number", shown(name), ", ".join(_SEVERITY))
+        _warn("hms_otel: metric.log(level=%s) is not a level: recorded as INFO; levels are %s "
+              "(any case) or a logging number", shown(name), ", ".join(_SEVERITY))
     return SeverityNumber.INFO, "INFO"
 
 

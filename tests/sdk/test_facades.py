@@ -1,3 +1,4 @@
+import io
 import logging
 import os
 import subprocess
@@ -480,3 +481,18 @@ def test_an_unknown_level_is_recorded_as_info_and_said_once(logs, caplog):
     assert len(said) == 1
     assert "metric.log(level='WARNIGN') is not a level: recorded as INFO" in said[0]
     assert "warning" in said[0] and "error" in said[0]
+
+
+def test_an_unknown_level_with_stderr_closed_still_emits_the_record(logs, monkeypatch):
+    """With no handler, logging's last resort wrote the one-time warning on the closed stderr and raised: the
+    first record was lost (counted as a log failure)."""
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)
+    monkeypatch.setattr(metric, "_warned_levels", set())
+    monkeypatch.setattr(logging.getLogger("hms_otel"), "handlers", [])
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's capture handlers: the last resort runs
+    before = metric.errors().get(("log", "log"), 0)
+    metric.log("typo with stderr closed", level="WARNIGN")
+    assert [data.log_record.body for data in logs.get_finished_logs()] == ["typo with stderr closed"]
+    assert metric.errors().get(("log", "log"), 0) == before
