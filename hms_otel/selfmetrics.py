@@ -28,6 +28,10 @@ def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> No
     if amount <= 0:
         return
     try:
+        from hms_otel import metric  # the facades' instruments and providers (metric imports this module)
+
+        # Counted before the warning: with stderr closed and no handler, logging raises from its last resort.
+        metric._instrument(DROPPED).add(amount, {"signal": signal, "reason": reason})
         with _lock:
             first = (signal, reason) not in _warned
             _warned.add((signal, reason))
@@ -40,8 +44,5 @@ def count_dropped(signal: str, reason: str, amount: int, detail: str = "") -> No
                 f": {detail}" if detail else "",
                 DROPPED.name,
             )
-        from hms_otel import metric  # the facades' instruments and providers (metric imports this module)
-
-        metric._instrument(DROPPED).add(amount, {"signal": signal, "reason": reason})
     except Exception:  # counting a loss must never become a second failure
         pass

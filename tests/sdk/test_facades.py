@@ -496,3 +496,21 @@ def test_an_unknown_level_with_stderr_closed_still_emits_the_record(logs, monkey
     metric.log("typo with stderr closed", level="WARNIGN")
     assert [data.log_record.body for data in logs.get_finished_logs()] == ["typo with stderr closed"]
     assert metric.errors().get(("log", "log"), 0) == before
+
+
+def test_a_drop_with_stderr_closed_is_still_counted(reader, monkeypatch):
+    """The one-time warning came first; with no handler it raised from logging's last resort, and the drop
+    it announced went uncounted."""
+    from hms_otel import selfmetrics
+
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)
+    monkeypatch.setattr(selfmetrics, "_warned", set())
+    monkeypatch.setattr(logging.getLogger("hms_otel"), "handlers", [])
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's capture handlers: the last resort runs
+    selfmetrics.count_dropped("test_signal", "stderr_closed", 3)
+    points = [point for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+              for found in sm.metrics if found.name == selfmetrics.DROPPED.name for point in found.data.data_points
+              if point.attributes.get("reason") == "stderr_closed"]
+    assert [point.value for point in points] == [3]
