@@ -36,7 +36,7 @@ from hms_otel.logstore import (
     parse_time,
     stack_url,
 )
-from hms_otel.stack.state import StateFolderError, check_folder, chosen_by, state_dir
+from hms_otel.stack.state import StateFolderError, checked_folder, chosen_by, state_dir
 from hms_otel.terminal import safe_name
 
 _console = Console(highlight=False)
@@ -87,7 +87,7 @@ def logs(ctx: click.Context, state: Path | None, url: str | None) -> None:
     directory = state_dir(state)
     from_variable = ctx.get_parameter_source("state") is ParameterSource.ENVIRONMENT
     try:
-        check_folder(directory.resolve(), "HMS_OPS_STATE" if from_variable else chosen_by(state))
+        checked_folder(directory, "HMS_OPS_STATE" if from_variable else chosen_by(state))
     except StateFolderError as error:
         raise click.ClickException(str(error)) from None
     ctx.obj = {"state": directory, "url": url}

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from hms_otel.envoption import EnvOption
+from hms_otel.errors import os_error_text
 from hms_otel.stack import builds, state
 from hms_otel.stack.localstack import STANDARD_PORTS, Ports, port_option
 from hms_otel.stack.processes import process_start_ticks
@@ -164,10 +165,11 @@ def install(targets: tuple[str, ...]) -> None:
             progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
 
 
-def _check_folder(directory: Path, option: Path | None) -> None:
-    """A state folder that is a file (or under one) is named with the setting that chose it."""
+def _checked_folder(option: Path | None) -> Path:
+    """The state folder, resolved; one that is a file (or under one) or a link that loops is named with the
+    setting that chose it."""
     try:
-        state.check_folder(directory, state.chosen_by(option))
+        return state.checked_folder(state.state_dir(option), state.chosen_by(option))
     except state.StateFolderError as error:
         raise click.ClickException(str(error)) from None
 
@@ -284,10 +286,12 @@ def status(state_option: Path | None) -> None:
     """Each component of the stack: healthy or not, with its URL. Exit 0 only when all are healthy."""
     from hms_otel.stack.lifecycle import status as stack_status
 
-    directory = state.state_dir(state_option).resolve()
-    _check_folder(directory, state_option)
+    directory = _checked_folder(state_option)
     _check_state_file(directory)
-    recorded, rows = stack_status(directory)
+    try:
+        recorded, rows = stack_status(directory)
+    except state.ForeignStateError as error:
+        raise click.ClickException(str(error)) from None
     if recorded is None:
         shown = safe_name(str(directory))
         holder = state.lock_holder(directory)
@@ -310,8 +314,7 @@ def down(state_option: Path | None) -> None:
     """Stop the stack started with this state folder: exactly its processes, by PID, and nothing else."""
     from hms_otel.stack.lifecycle import down as stack_down
 
-    directory = state.state_dir(state_option).resolve()
-    _check_folder(directory, state_option)
+    directory = _checked_folder(state_option)
     try:
         recorded = state.read_checked(directory)
     except state.StateFileError as error:
@@ -335,6 +338,14 @@ def down(state_option: Path | None) -> None:
                                        "is unknown (look for them with `ps`)")
         click.echo(f"no stack is running with state {safe_name(str(directory))}; nothing to stop")
         return
-    stopped = stack_down(directory)
-    names = ", ".join(f"{record.name} (PID {record.pid})" for record in stopped) or "nothing was still running"
+    try:
+        result = stack_down(directory)
+    except state.ForeignStateError as error:
+        raise click.ClickException(str(error)) from None
+    names = (", ".join(f"{record.name} (PID {record.pid})" for record in result.processes)
+             or "nothing was still running")
     click.echo(f"stopped: {names}; data and logs kept in {safe_name(str(directory))}")
+    if result.unremoved is not None:
+        path = safe_name(str(directory / state.STATE_FILE))
+        raise click.ClickException(f"could not remove {path} ({os_error_text(result.unremoved)}); the processes "
+                                   "it names have stopped, so it can be deleted")

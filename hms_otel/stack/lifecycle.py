@@ -343,6 +343,7 @@ def status(directory: Path) -> tuple[StackState | None, list[ComponentStatus]]:
     recorded = state.read(directory)
     if recorded is None:
         return None, []
+    state.check_owner(directory, recorded)  # a copy's file would report another folder's stack as this one
     rows = []
     supervisor = recorded.supervisor
     rows.append(ComponentStatus("hms-ops up", supervisor.alive,
@@ -357,18 +358,37 @@ def status(directory: Path) -> tuple[StackState | None, list[ComponentStatus]]:
     return recorded, rows
 
 
-def down(directory: Path, grace: float = 15.0) -> list[ProcessRecord]:
+class Stopped(NamedTuple):
+    """What :func:`down` stopped, and why the state file is still there if it could not be removed."""
+
+    processes: list[ProcessRecord]
+    unremoved: OSError | None = None
+
+
+def down(directory: Path, grace: float = 15.0) -> Stopped:
     """Stop exactly the processes the recorded stack started; return those that were still running.
 
     The supervisor is asked first (SIGTERM: it stops its components in order);
     whatever is still running afterwards, e.g. after the supervisor was killed
-    with SIGKILL, is stopped by its recorded PID and start time.
+    with SIGKILL, is stopped by its recorded PID and start time. Nothing is
+    signalled when the file is a copy of another folder's (:func:`state.check_owner`)
+    or names PID 1 or this command's own ancestors.
     """
     recorded = state.read(directory)
     if recorded is None:
-        return []
-    running = [record for record in [recorded.supervisor, *recorded.components] if record.alive]
+        return Stopped([])
+    state.check_owner(directory, recorded)
+    records = [recorded.supervisor, *recorded.components]
+    protected = state.protected_records(records)
+    if protected:
+        names = ", ".join(f"{safe_name(record.name)} (PID {record.pid})" for record in protected)
+        raise state.ForeignStateError(f"{directory / state.STATE_FILE} names {names}: PID 1 or this command's own "
+                                      "ancestors, never the stack's; nothing was stopped")
+    running = [record for record in records if record.alive]
     state.stop_processes([recorded.supervisor], grace=grace + 5)
     state.stop_processes(recorded.components, grace=grace)
-    state.remove(directory)
-    return running
+    try:
+        state.remove(directory)
+    except OSError as error:  # a read-only folder: what was stopped must still be said
+        return Stopped(running, error)
+    return Stopped(running)

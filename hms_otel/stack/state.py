@@ -20,11 +20,13 @@ import json
 import os
 import signal
 import time
+import urllib.parse
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from hms_otel.errors import HmsError
 from hms_otel.stack.processes import is_same_process, process_start_ticks
+from hms_otel.terminal import safe_name, shell_word
 
 STATE_FILE = "stack.json"
 LOCK_FILE = "hms-ops.lock"
@@ -64,6 +66,26 @@ def check_folder(directory: Path, setting: str) -> None:
             raise StateFolderError(f"the state folder {directory} (from {setting}) {where}; {fix}")
 
 
+def resolve_folder(directory: Path, setting: str) -> Path:
+    """``directory`` with its links resolved; :class:`StateFolderError` naming it and ``setting`` if it cannot be.
+
+    ``Path.resolve`` raises RuntimeError on a link that loops (``ln -s a a``): it ended as "internal error".
+    """
+    try:
+        return directory.resolve()
+    except (RuntimeError, OSError) as error:
+        why = "is a link that loops" if isinstance(error, RuntimeError) else f"cannot be resolved ({error})"
+        raise StateFolderError(f"the state folder {directory} (from {setting}) {why}; give --state or HMS_OPS_STATE "
+                               "a folder (one that does not exist yet is created)") from None
+
+
+def checked_folder(directory: Path, setting: str) -> Path:
+    """``directory`` resolved, once :func:`resolve_folder` and :func:`check_folder` found it usable."""
+    resolved = resolve_folder(directory, setting)
+    check_folder(resolved, setting)
+    return resolved
+
+
 class ProcessRecord(NamedTuple):  # named tuples, not dataclasses: see "start-up" in hms_otel/stack/up.py
     """One process the stack started (or the supervisor itself)."""
 
@@ -81,38 +103,93 @@ class ProcessRecord(NamedTuple):  # named tuples, not dataclasses: see "start-up
         return is_same_process(self.pid, self.start_ticks)
 
 
+class FolderIdentity(NamedTuple):
+    """The state folder a stack runs in: a copy of it (``cp -r``) has the same stack.json but another inode."""
+
+    path: str
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, directory: Path) -> "FolderIdentity":
+        status = directory.stat()
+        return cls(str(directory), status.st_dev, status.st_ino)
+
+
 class StackState(NamedTuple):
     supervisor: ProcessRecord
     components: list[ProcessRecord]
     #: what the user opens, in display order: label -> URL
     links: dict[str, str] = {}  # shared default: never changed in place
     ready: bool = False
+    #: the folder that wrote it (set by :func:`write`); None in files of versions before it was recorded
+    folder: FolderIdentity | None = None
 
     def to_json(self) -> str:
         data = {**self._asdict(), "supervisor": self.supervisor._asdict(),
-                "components": [record._asdict() for record in self.components]}
+                "components": [record._asdict() for record in self.components],
+                "folder": self.folder._asdict() if self.folder else None}
         return json.dumps(data, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "StackState":
         """The state in ``text``; ValueError, KeyError or TypeError if it is not one (PIDs are checked)."""
         data: dict[str, Any] = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        links = data.get("links") or {}
+        if not _strings(links):
+            raise ValueError(f"the links are {links!r}")
         return cls(
             supervisor=_record(data["supervisor"]),
             components=[_record(item) for item in data["components"]],
-            links=dict(data.get("links") or {}),
+            links=dict(links),
             ready=bool(data.get("ready")),
+            folder=_folder(data.get("folder")),
         )
 
 
+def _strings(value: object) -> bool:
+    return isinstance(value, dict) and all(type(k) is str and type(v) is str for k, v in value.items())
+
+
 def _record(item: dict[str, Any]) -> ProcessRecord:
+    """One record, each field of its type: `status` prints, compares and requests them (it crashed on a name 7)."""
     record = ProcessRecord(**item)
     # A PID that is no positive int would be signalled as something else (-1: every process) or crash.
     if type(record.pid) is not int or record.pid <= 0:
         raise ValueError(f"{record.name!r} has the PID {record.pid!r}")
     if record.start_ticks is not None and type(record.start_ticks) is not int:
         raise ValueError(f"{record.name!r} has the start time {record.start_ticks!r}")
+    for field in ("name", "url", "health_url", "log"):
+        if type(getattr(record, field)) is not str:
+            raise ValueError(f"{record.name!r} has the {field} {getattr(record, field)!r}")
+    if not _strings(record.health_headers):
+        raise ValueError(f"{record.name!r} has the health_headers {record.health_headers!r}")
+    if record.health_url and not is_local_http(record.health_url):
+        # `status` requests it: file:///etc/passwd was "healthy", a remote URL would be asked with the login.
+        raise ValueError(f"{record.name!r} has the health_url {record.health_url!r} (not http to this machine)")
     return record
+
+
+def is_local_http(url: str) -> bool:
+    """True for an http(s) URL on 127.0.0.1 or localhost: where every server of the stack listens."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost") and (
+            parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is no number
+        return False
+
+
+def _folder(item: object) -> FolderIdentity | None:
+    if item is None:
+        return None
+    folder = FolderIdentity(**item) if isinstance(item, dict) else None
+    if folder is None or type(folder.path) is not str or type(folder.device) is not int or \
+            type(folder.inode) is not int:
+        raise ValueError(f"the folder is {item!r}")
+    return folder
 
 
 class StateFileError(HmsError):
@@ -135,15 +212,19 @@ def read_checked(directory: Path) -> StackState | None:
     """The recorded stack, None when there is no state file, :class:`StateFileError` when it is unreadable."""
     path = directory / STATE_FILE
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as error:
         raise StateFileError(f"{path}: cannot read the stack's state file ({error.strerror or error})") from None
     try:
+        text = data.decode()  # UnicodeDecodeError is a ValueError: a damaged file, not an internal error
         return StackState.from_json(text)
     except (ValueError, KeyError, TypeError) as error:
-        why = "empty" if not text.strip() else f"{type(error).__name__}: {error}"
+        if isinstance(error, UnicodeDecodeError):
+            why = "not UTF-8 text"
+        else:
+            why = "empty" if not data.strip() else f"{type(error).__name__}: {error}"
         raise StateFileError(f"{path}: not a stack state file ({why})") from None
 
 
@@ -176,9 +257,34 @@ def lock_holder(directory: Path) -> int | None:
     return None
 
 
+class ForeignStateError(HmsError):
+    """The state file names processes this state folder does not own (a copy of another), or this command's own."""
+
+
+def check_owner(directory: Path, recorded: StackState) -> None:
+    """Raise :class:`ForeignStateError` when ``directory`` is not the folder of the running stack ``recorded`` names.
+
+    ``cp -r .hms-ops evidence; hms-ops down --state evidence`` stopped the live stack: the copy names its
+    PIDs with the right start times. A file without the folder (written before it was recorded) is taken
+    as before: refusing it would leave a stack started by the previous version with no `down`, and its PIDs
+    and start times still name exactly that stack's processes.
+    """
+    folder = recorded.folder
+    if folder is None:
+        return
+    status = directory.stat()
+    if (status.st_dev, status.st_ino) == (folder.device, folder.inode):
+        return
+    # Once that stack has stopped, the copy names only exited processes: nothing to protect, `down` tidies it.
+    if any(record.alive for record in [recorded.supervisor, *recorded.components]):
+        raise ForeignStateError(f"this state folder is a copy of {safe_name(folder.path)}, whose stack is still "
+                                f"running; use --state {shell_word(folder.path)}")
+
+
 def write(directory: Path, state: StackState) -> None:
-    """Replace the state file in one step, so a reader never sees half of it."""
+    """Replace the state file in one step, so a reader never sees half of it; it names ``directory`` as its own."""
     directory.mkdir(parents=True, exist_ok=True)
+    state = state._replace(folder=FolderIdentity.of(directory.resolve()))
     partial = directory / (STATE_FILE + ".partial")
     handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the Alertmanager login
     with os.fdopen(handle, "w") as out:
@@ -212,7 +318,8 @@ def stop_processes(records: list[ProcessRecord], grace: float = 10.0) -> list[Pr
     Components run in their own process group (their PID), so the group is
     signalled: a helper a server forked goes with it.
     """
-    running = [record for record in records if record.alive]
+    protected = _protected_pids()
+    running = [record for record in records if record.alive and record.pid not in protected]
     for record in running:
         _signal(record, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -222,6 +329,33 @@ def stop_processes(records: list[ProcessRecord], grace: float = 10.0) -> list[Pr
         if record.alive:
             _signal(record, signal.SIGKILL)
     return running
+
+
+def _protected_pids() -> set[int]:
+    """PID 1, this process, its process group and session leaders and its ancestors: never the stack's.
+
+    A state file written by hand (or by a hostile tester) could name them with their right start times.
+    """
+    protected = {1, os.getpid(), os.getpgrp(), os.getsid(0)}
+    pid = os.getppid()
+    while pid > 1 and pid not in protected:
+        protected.add(pid)
+        pid = _parent(pid)
+    return protected
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])  # field 4, after the state
+
+
+def protected_records(records: list[ProcessRecord]) -> list[ProcessRecord]:
+    """The running records :func:`stop_processes` refuses to signal (see :func:`_protected_pids`)."""
+    protected = _protected_pids()
+    return [record for record in records if record.pid in protected and record.alive]
 
 
 def _signal(record: ProcessRecord, sig: int) -> None:

@@ -53,7 +53,8 @@ class UpError(HmsError):
 
 
 #: What `up` reports as one line and exit code 1 (anything else is a bug).
-KNOWN_ERRORS = (UpError, BuildError, MissingBinary, ProcessError, ConfigInvalid, state.StateFolderError, OSError)
+KNOWN_ERRORS = (UpError, BuildError, MissingBinary, ProcessError, ConfigInvalid, state.StateFolderError,
+                state.ForeignStateError, OSError)
 
 
 def error_text(error: BaseException) -> str:
@@ -233,8 +234,8 @@ def run(options: UpOptions) -> None:
     """Start the stack; with ``detach``, return once it is ready, else supervise until Ctrl-C or SIGTERM."""
     from hms_otel.stack.lifecycle import choose_alert_folder
 
-    directory = state.state_dir(options.state_option).resolve()
     setting = state.chosen_by(options.state_option)
+    directory = state.resolve_folder(state.state_dir(options.state_option), setting)
     _check_utf8("the state folder (--state or HMS_OPS_STATE)", directory)
     state.check_folder(directory, setting)
     if options.collector_config is not None:
@@ -247,6 +248,8 @@ def run(options: UpOptions) -> None:
     if lock is None:
         raise _already_running(directory)
     leftover = state.read(directory)
+    if leftover is not None:
+        state.check_owner(directory, leftover)  # a copy of a running stack's folder: name that folder
     if leftover is not None and any(record.alive for record in leftover.components):
         running = ", ".join(f"{r.name} (PID {r.pid})" for r in leftover.components if r.alive)
         raise UpError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -339,3 +340,124 @@ def test_a_state_folder_named_with_a_newline_and_a_direction_override_is_shown_e
     assert down.stdout.count("\n") == 1 and shown in down.stdout, down.stdout
     again = hms_ops("down", "--state", str(odd), cwd=folder)
     assert again.stdout == f"no stack is running with state {odd.parent}/{shown}; nothing to stop\n", again.stdout
+
+
+@pytest.fixture
+def stand_in() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process, in its own session as a component is, standing in for a stack's; killed at the end."""
+    child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    yield child
+    child.kill()
+    child.wait()
+
+
+def record_of(name: str, pid: int) -> state.ProcessRecord:
+    return state.ProcessRecord(name, pid, process_start_ticks(pid))
+
+
+def test_down_on_a_copy_of_a_running_stacks_folder_stops_nothing_and_names_the_folder(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes]) -> None:
+    """`cp -r .hms-ops evidence; hms-ops down --state evidence` stopped the live stack and deleted the copy's file."""
+    live, copy = tmp_path / "live", tmp_path / "evidence"
+    state.write(live, state.StackState(record_of("hms-ops up", stand_in.pid), []))
+    shutil.copytree(live, copy)
+    for command in ("down", "status"):
+        done = hms_ops(command, "--state", str(copy), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert f"this state folder is a copy of {live}, whose stack is still running; use --state {live}" \
+            in done.stderr, done.stderr
+    assert stand_in.poll() is None, "down on the copy stopped the live stack"
+    assert (copy / state.STATE_FILE).exists()
+    done = hms_ops("down", "--state", str(live), cwd=tmp_path)
+    assert done.returncode == 0 and f"stopped: hms-ops up (PID {stand_in.pid})" in done.stdout, done.stderr
+    assert stand_in.wait(timeout=10) is not None
+
+
+def test_a_state_file_without_its_folder_from_an_earlier_version_is_still_stopped(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes]) -> None:
+    record = record_of("hms-ops up", stand_in.pid)
+    (tmp_path / state.STATE_FILE).write_text(state.StackState(record, []).to_json().replace('"folder": null', '"x": 1')
+                                             .replace(',\n  "x": 1', ""))
+    assert state.read(tmp_path) is not None and state.read(tmp_path).folder is None  # type: ignore[union-attr]
+    done = hms_ops("down", "--state", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0 and f"(PID {stand_in.pid})" in done.stdout, done.stderr
+    assert stand_in.wait(timeout=10) is not None
+
+
+def test_down_never_signals_an_ancestor_of_its_own(tmp_path: Path) -> None:
+    """A state file naming the shell (or PID 1) with its right start time had it signalled, by group if it led one."""
+    wrapper = subprocess.Popen(  # the parent of `hms-ops down`, which the state file names
+        [sys.executable, "-c", "import subprocess, sys; sys.stdin.readline(); "
+         "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); print(done.returncode, done.stderr)",
+         *HMS_OPS, "down", "--state", str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # Not PID 1 itself: a regression would signal its process group, which holds every process here.
+    state.write(tmp_path, state.StackState(record_of("shell", wrapper.pid), []))
+    out, _ = wrapper.communicate("go\n", timeout=60)
+    assert wrapper.returncode == 0, "down signalled its own parent"
+    assert out.startswith("1 ") and f"names shell (PID {wrapper.pid})" in out and "nothing was stopped" in out, out
+
+
+@pytest.mark.parametrize("change", [
+    ('"name": "hms-ops up"', '"name": 7'), ('"url": ""', '"url": 7'), ('"health_url": ""', '"health_url": 5'),
+    ('"health_url": ""', '"health_url": "file:///etc/passwd"'),
+    ('"health_url": ""', '"health_url": "http://example.com/ready"'),
+    ('"health_headers": {}', '"health_headers": ["a"]'), ('"log": ""', '"log": null'),
+    ('"links": {}', '"links": {"a": 1}'), ('"folder": {', '"folder": {"extra": 1, '),
+])
+def test_a_state_file_with_a_field_of_the_wrong_type_is_named_by_status_and_down(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes], change: tuple[str, str]) -> None:
+    """Each crashed `status` (internal error) once the process was alive; file:///etc/passwd was "healthy"."""
+    state.write(tmp_path, state.StackState(record_of("hms-ops up", stand_in.pid), [record_of("x", stand_in.pid)]))
+    path = tmp_path / state.STATE_FILE
+    assert change[0] in path.read_text()
+    path.write_text(path.read_text().replace(change[0], change[1], 1))
+    for command in ("status", "down"):
+        done = hms_ops(command, "--state", str(tmp_path), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert f"{path}: not a stack state file" in done.stderr, done.stderr
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert stand_in.poll() is None
+
+
+def test_a_state_file_that_is_not_utf8_is_named_by_status_and_down(tmp_path: Path) -> None:
+    (tmp_path / state.STATE_FILE).write_bytes(b'{"supervisor": "\xff"}')
+    for command in ("status", "down"):
+        done = hms_ops(command, "--state", str(tmp_path), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout
+        assert f"{tmp_path / state.STATE_FILE}: not a stack state file (not UTF-8 text)" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["down"], ["logs", "collector"], ["up", "--detach", "--no-logs"]])
+def test_a_state_folder_that_is_a_link_loop_is_named_with_its_setting(tmp_path: Path, command: list[str]) -> None:
+    """Path.resolve() raised RuntimeError ("Symlink loop") before the folder was checked: "internal error"."""
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    ports = Ports.free().as_options() if command[0] == "up" else []
+    for how in ("--state", "HMS_OPS_STATE"):
+        args, env = ((["--state", str(loop)], None) if how == "--state" else ([], {"HMS_OPS_STATE": str(loop)}))
+        done = hms_ops(command[0], *args, *command[1:], *ports, cwd=tmp_path, env=env)
+        assert done.returncode == 1, done.stdout
+        assert f"the state folder {loop} (from {how}) is a link that loops" in done.stderr, done.stderr
+        assert "internal error" not in done.stderr
+
+
+def test_down_on_a_read_only_state_folder_says_what_it_stopped_before_the_error(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """It printed only "stack.json: Read-only file system": nothing said the stack was stopped."""
+    from click.testing import CliRunner
+
+    from hms_otel.stack.cli import down
+
+    state.write(tmp_path, state.StackState(record_of("hms-ops up", stand_in.pid), []))
+
+    def read_only(_directory: Path) -> None:  # root ignores permissions; a read-only mount is what fails
+        raise OSError(30, "Read-only file system", str(tmp_path / state.STATE_FILE))
+
+    monkeypatch.setattr(state, "remove", read_only)
+    done = CliRunner().invoke(down, ["--state", str(tmp_path)])
+    assert done.exit_code == 1, done.output
+    stopped = done.output.index(f"stopped: hms-ops up (PID {stand_in.pid})")
+    assert done.output.index(f"could not remove {tmp_path / state.STATE_FILE} (") > stopped, done.output
+    assert "Read-only file system" in done.output
+    assert stand_in.wait(timeout=10) is not None
