@@ -489,6 +489,10 @@ def parse_decimal(written: str, error: type[Exception] | object) -> float:
         number_ = float(value)
         if number_ == float("inf") or number_ == float("-inf"):
             raise error(f"{written!r} is too large")  # type: ignore[operator]
+        # 1e-400 reads as 0.0: a value means what was written, so an underflow is refused as
+        # an overflow is (a written zero, 0e5 or 0.000, is zero).
+        if number_ == 0 and any(char in "123456789" for char in value.lower().partition("e")[0]):
+            raise error(f"{written!r} is too small (it would be read as 0)")  # type: ignore[operator]
         return number_
     if re.fullmatch(r"[-+]?0[0-9]+(?:\.[0-9]+)?", value, re.ASCII):
         reason = "a leading 0 makes it octal for some readers; drop the leading zeros"

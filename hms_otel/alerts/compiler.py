@@ -11,8 +11,10 @@ import yaml
 
 from hms_otel.alerts import alertmanager, promtool_tests, rules, spec, tools
 from hms_otel.alerts.model import Alert, AlertFile, Slo
+from hms_otel.alerts.promql import format_number
 from hms_otel.alerts.rules import RulesFile, slo_id
 from hms_otel.alerts.settings import Settings
+from hms_otel.alerts.slo import burn_windows, can_fire, max_burn, shortest_period
 from hms_otel.alerts.syntax import format_duration, shown, stray_templates
 from hms_otel.errors import Location, Problem, ProblemsError
 from hms_otel.registry import REGISTRY, Kind, MetricRegistry
@@ -138,6 +140,42 @@ def window_warnings(files: list[AlertFile], settings: Settings) -> list[Problem]
                 f"scrape/export interval; {consequence}. Use at least {format_duration(step * MIN_SAMPLES)} "
                 "or set HMS_SCRAPE_INTERVAL/OTEL_METRIC_EXPORT_INTERVAL to what Prometheus and the SDK use"),
                 "warning"))
+        warnings.extend(_slo_window_warning(slo, step) for slo in source.slos
+                        if min(w.short_ms for w in burn_windows(slo.period.ms)) / step < MIN_SAMPLES)
+    return warnings
+
+
+def _slo_window_warning(slo: Slo, step: int) -> Problem:
+    """An SLO's windows scale with its period: a short period gives windows of seconds, which the
+    rates of its recording rules cannot fill (the generated tests, sampled every second, still pass)."""
+    short = min(w.short_ms for w in burn_windows(slo.period.ms))
+    samples = short / step
+    consequence = ("rate() needs two samples, so its alerts may never fire" if samples < 2
+                   else "its burn rate will be jumpy")
+    needed = format_duration(shortest_period(step * MIN_SAMPLES))
+    return Problem(slo.source, (
+        f"SLO {slo.id!r}: period {slo.period.text} gives a {format_duration(short)} burn-rate window, "
+        f"which holds only {samples:.1f} samples at a {format_duration(step)} scrape/export interval; {consequence}. "
+        f"Use a period of at least {needed} or set HMS_SCRAPE_INTERVAL/OTEL_METRIC_EXPORT_INTERVAL to what "
+        "Prometheus and the SDK use"), "warning")
+
+
+def slo_warnings(files: list[AlertFile]) -> list[Problem]:
+    """An SLO alert that can never fire: at a low objective even a total outage burns the budget
+    slower than the page's (or ticket's) factor. A warning, not an error: the other alert still works."""
+    warnings = []
+    for source in files:
+        for slo in source.slos:
+            for severity in ("page", "ticket"):
+                if can_fire(slo, severity):
+                    continue
+                factor = min(w.factor for w in burn_windows(slo.period.ms) if w.severity == severity)
+                warnings.append(Problem(slo.source, (
+                    f"{slo_id(slo, severity)} can never fire: at objective {slo.objective * 100:g} % the burn rate is "
+                    f"at most {format_number(round(max_burn(slo), 6))} (every event bad), never over "
+                    f"{format_number(factor)}; raise the objective (above "
+                    f"{format_number(round(100 - 100 / factor, 4))} %) or rely on "
+                    f"{slo_id(slo, 'ticket' if severity == 'page' else 'page')}"), "warning"))
     return warnings
 
 
@@ -166,7 +204,8 @@ def compile_files(files: list[AlertFile], settings: Settings | None = None, sour
         files=files,
         rules=rules.rule_groups(files),
         alertmanager=routing.config,
-        warnings=[*window_warnings(files, settings), *message_warnings(files), *routing.warnings],
+        warnings=[*window_warnings(files, settings), *slo_warnings(files), *message_warnings(files),
+                  *routing.warnings],
         source=source,
     )
 

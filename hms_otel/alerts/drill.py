@@ -28,6 +28,7 @@ from hms_otel.alerts.compiler import CompileResult, dump_yaml
 from hms_otel.alerts.model import Action
 from hms_otel.alerts.promtool_tests import alert_tests, firing_value, plan, slo_firing_value
 from hms_otel.alerts.rules import ROUTING_LABEL, notifier_annotations, slo_id, slo_message, slo_notifier_annotations
+from hms_otel.alerts.slo import can_fire
 from hms_otel.alerts.syntax import render_message
 from hms_otel.notify import alert as notify
 from hms_otel.notify.alert import AlertEvent
@@ -66,6 +67,8 @@ class _Case:
     value: float
     test_file: str
     tests: dict[str, object] | None = field(default=None)
+    #: Why this alert can never fire ("" if it can): its test then fails, though the rule stays silent as expected.
+    never: str = ""
 
 
 def _cases(result: CompileResult) -> list[_Case]:
@@ -81,9 +84,12 @@ def _cases(result: CompileResult) -> list[_Case]:
             tests = test_plan.files.get(f"test_{slo.id}_slo.yml")
             for kind, severity, actions in (("page", "critical", slo.actions),
                                             ("ticket", "warning", slo.ticket_actions)):
+                never = "" if can_fire(slo, kind) else (
+                    f"can never fire: the burn rate is at most {slo_firing_value(slo):.6g} at objective "
+                    f"{slo.objective * 100:g} % (see hms-ops alerts check)")
                 cases.append(_Case(slo_id(slo, kind), severity, slo.layer, dict(slo.selector), actions,
                                    slo_notifier_annotations(slo), slo_message(slo), slo_firing_value(slo),
-                                   f"test_{slo.id}_slo.yml", tests))
+                                   f"test_{slo.id}_slo.yml", tests, never))
     return cases
 
 
@@ -205,7 +211,8 @@ def drill(result: CompileResult, *, alert: str | None = None, alertmanager_yaml:
             except RuntimeError as error:
                 routed, route_error = set(), str(error)
             for action in case.actions:
-                row = DrillRow(case.alert_id, action.receiver, test=test_outcomes[case.test_file])
+                test = f"fail: {case.never}" if case.never else test_outcomes[case.test_file]
+                row = DrillRow(case.alert_id, action.receiver, test=test)
                 if action.receiver in routed:
                     row.route = "pass"
                 else:

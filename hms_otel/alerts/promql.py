@@ -47,6 +47,40 @@ def aggregation_problem(kind: Kind, aggregation: str, name: str) -> str | None:
     return None
 
 
+def value_floor(kind: Kind, aggregation: str) -> float | None:
+    """The least value ``aggregation`` of a ``kind`` metric can show, or ``None`` (no bound).
+
+    Counters only go up and their rate/increase corrects resets, so every counter value is >= 0;
+    OpenTelemetry histograms record non-negative values (durations, sizes) into buckets from 0, so
+    their averages, quantiles, rates and counts are >= 0 too. A gauge's count is the number of its
+    samples in the window: at least 1, since a window with none gives no result at all.
+    """
+    if kind in (Kind.COUNTER, Kind.HISTOGRAM):
+        return 0.0
+    if aggregation == "count":
+        return 1.0
+    return None
+
+
+def never_true_problem(kind: Kind, condition: Condition, name: str) -> str | None:
+    """Why ``condition`` can hold for no data of a ``kind`` metric, or ``None``.
+
+    An error, not a warning: such an alert never fires, yet its generated test stays silent as
+    expected and passes, so nothing else would tell.
+    """
+    floor = value_floor(kind, condition.aggregation)
+    if floor is None:
+        return None
+    threshold = condition.threshold
+    never = threshold <= floor if condition.op == "<" else threshold < floor if condition.op in ("<=", "==") else False
+    if not never:
+        return None
+    floor_text = format_number(floor)
+    hint = " (for no data at all use absent_for, e.g. absent_for: 5m)" if floor > 0 else " (for none at all write == 0)"
+    return (f"this alert can never fire: {condition.aggregation} of {name} is never below {floor_text}, "
+            f"so '{condition.op} {format_number(threshold)}' never holds{hint}")
+
+
 def selector(series: str, matchers: tuple[tuple[str, str], ...], extra: str = "") -> str:
     """``series{a="b",...}``; values are JSON-quoted so no text can break out of the string."""
     parts = [f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in matchers]

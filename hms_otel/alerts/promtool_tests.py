@@ -20,7 +20,7 @@ from hms_otel.alerts.rules import (
     slo_message,
     slo_notifier_annotations,
 )
-from hms_otel.alerts.slo import burn_windows
+from hms_otel.alerts.slo import burn_windows, can_fire, max_burn
 from hms_otel.alerts.syntax import format_duration, humanize, render_message
 from hms_otel.errors import Problem
 from hms_otel.notify import alert as notify
@@ -42,6 +42,19 @@ def _interval_ms(window_ms: int) -> int:
         if window_ms % steps == 0:
             return window_ms // steps
     return max(1, window_ms // 10)
+
+
+#: Rule evaluations per case at most: a long ``for`` spreads them out, as each costs promtool a
+#: rule evaluation (``for: 30d`` at the window's 30s took 1.5 min; ``1y`` over the 120 s limit).
+_MAX_EVALUATIONS = 1000
+#: Samples per input series at most (promtool reads a million in about a second).
+_MAX_SAMPLES = 1_000_000
+
+
+def _evaluation_interval(interval_ms: int, span_ms: int) -> int:
+    """A multiple of the sampling interval with at most :data:`_MAX_EVALUATIONS` evaluations in ``span_ms``."""
+    evaluations = -(-span_ms // interval_ms)
+    return interval_ms * max(1, -(-evaluations // _MAX_EVALUATIONS))
 
 
 def _values(op: str, threshold: float) -> tuple[float, float]:
@@ -66,7 +79,7 @@ def firing_value(alert: Alert) -> float:
 
 def slo_firing_value(slo: Slo) -> float:
     """The burn rate of an SLO whose every event is bad."""
-    return 1 / round(1 - slo.objective, 12)
+    return max_burn(slo)
 
 
 def _series(value_at_step0: float, increment: float, steps: int) -> str:
@@ -150,7 +163,16 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     for_ms = alert.for_.ms if alert.for_ else 0
     window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
     interval = _interval_ms(window_ms)
-    fire_steps = -(-(window_ms + for_ms) // interval) + 2
+    present = 5  # samples before a no-data alert's series stops
+    span = window_ms + for_ms + (present * interval if alert.condition is None else 0)
+    evaluation = _evaluation_interval(interval, span)
+    # Firing is due by the first evaluation after the window filled and `for` passed; two more for margin.
+    fire_at = (-(-span // evaluation) + 2) * evaluation
+    fire_steps = fire_at // interval
+    if fire_steps > _MAX_SAMPLES:
+        return None, (f"no promtool test generated: for {alert.for_.text if alert.for_ else '0s'} spans "
+                      f"{fire_steps} samples of the {format_duration(window_ms)} window; the test would take "
+                      "promtool minutes")
     expected: dict[str, Any] = dict(
         alert_id=alert.id, severity=alert.severity, layer=alert.layer, labels=dict(alert.selector),
         message=alert.message, summary=alert.summary, runbook=alert.runbook, source=str(alert.source),
@@ -159,26 +181,23 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     cases: list[dict[str, object]] = []
     if alert.condition is None:
         series = _labels_text(alert.metric.prometheus_series[-1], dict(alert.selector))
-        present = 5
-        fire_steps += present
         cases.append(_case(interval, [{"series": series, "values": f"1+0x{present} _x{fire_steps - present}"}],
-                           fire_steps * interval, [_expected(value=1, **expected)], alert.id))
-        cases.append(_case(interval, [{"series": series, "values": f"1+0x{fire_steps}"}],
-                           fire_steps * interval, [], alert.id))
+                           fire_at, [_expected(value=1, **expected)], alert.id))
+        cases.append(_case(interval, [{"series": series, "values": f"1+0x{fire_steps}"}], fire_at, [], alert.id))
     else:
         violating, safe = _values(alert.condition.op, alert.condition.threshold)
         hot = _inputs(alert, violating, fire_steps, interval)
         if hot is None:
             return None, (f"no promtool test generated: {alert.metric.name} cannot be made to show "
                           f"{alert.condition.aggregation} {_num(violating)} with synthetic data")
-        evaluations = [(fire_steps * interval, [_expected(value=violating, **expected)])]
-        if for_ms >= 4 * interval:
-            evaluations.append((for_ms // 2 // interval * interval, []))  # still pending: for has not passed
+        evaluations = [(fire_at, [_expected(value=violating, **expected)])]
+        if for_ms >= 4 * evaluation:
+            evaluations.append((for_ms // 2 // evaluation * evaluation, []))  # still pending: for has not passed
         cases.append(_case_many(interval, hot, evaluations, alert.id))
         cold = _inputs(alert, safe, fire_steps, interval)
         if cold is not None:
-            cases.append(_case(interval, cold, fire_steps * interval, [], alert.id))
-    return _test_file(interval, cases), None
+            cases.append(_case(interval, cold, fire_at, [], alert.id))
+    return _test_file(evaluation, cases), None
 
 
 def _case(interval_ms: int, inputs: list[dict[str, str]], at_ms: int, alerts: list[dict[str, object]],
@@ -207,8 +226,7 @@ def slo_tests(slo: Slo) -> dict[str, object]:
     interval = max(1000, min(w.short_ms for w in windows) // 5 // 1000 * 1000)
     steps = 10
     labels = dict(slo.selector)
-    budget = round(1 - slo.objective, 12)  # the literal the rule divides by
-    burn = 1 / budget  # every event bad
+    burn = max_burn(slo)  # every event bad
     if slo.latency_below is not None:
         base = slo.metric.prometheus_name
         le = {**labels, "le": _num(slo.latency_below)}
@@ -228,7 +246,7 @@ def slo_tests(slo: Slo) -> dict[str, object]:
     cases = []
     for severity, level in (("page", "critical"), ("ticket", "warning")):
         alert_id = slo_id(slo, severity)
-        fires = any(burn > w.factor for w in windows if w.severity == severity)
+        fires = can_fire(slo, severity)  # when not, check warns and drill fails it; the rule stays silent
         expected = _expected(alert_id, level, slo.layer, {"hms_slo": slo.id}, slo_message(slo), slo.summary,
                              slo.runbook, str(slo.source), burn, slo_notifier_annotations(slo))
         cases.append(_case(interval, inputs(True), steps * interval, [expected] if fires else [], alert_id))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
 from hms_otel.errors import HmsError
+from hms_otel.notify.addresses import url_problem
 from hms_otel.notify.config import ConfigError as NotifierConfigError
 from hms_otel.notify.config import NotifierConfig
 from hms_otel.notify.config import load as load_notifier_config
@@ -84,7 +85,7 @@ class Settings:
         export_ms = env.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
         settings = replace(
             base,
-            notifier_url=pick("HMS_NOTIFIER_URL", base.notifier_url).rstrip("/"),
+            notifier_url=_url(pick("HMS_NOTIFIER_URL", base.notifier_url), "HMS_NOTIFIER_URL").rstrip("/"),
             notifier_token_file=pick("HMS_NOTIFIER_TOKEN_FILE", base.notifier_token_file),
             notifier=notifier,
             webhook_allowed_hosts=notifier.webhook_allowed_hosts,
@@ -98,6 +99,16 @@ class Settings:
             group_wait=_duration_text(env, "HMS_ALERT_GROUP_WAIT", base.group_wait),
         )
         return replace(settings, defaulted=frozenset(defaulted))
+
+
+def _url(value: str, name: str) -> str:
+    """``value`` if Alertmanager can post to it. Checked here, a bad setting is named as such; taken,
+    amtool's complaint about the generated receiver was reported at an alert file's action line.
+    The value is not shown: it may hold a password."""
+    problem = url_problem(value)
+    if problem is not None:
+        raise SettingsError(f"{name} must be a URL starting with https:// or http:// ({problem})")
+    return value
 
 
 def _interval(env: Mapping[str, str], name: str, default_ms: int) -> int:

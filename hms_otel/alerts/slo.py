@@ -57,6 +57,24 @@ def burn_windows(period_ms: int) -> tuple[BurnWindow, ...]:
     return tuple(windows)
 
 
+def shortest_period(window_ms: int) -> int:
+    """The shortest whole-hour period whose shortest burn-rate window (5m at 30d) is ``window_ms`` or more."""
+    share = min(w.short_ms for w in burn_windows(_THIRTY_DAYS_MS)) / _THIRTY_DAYS_MS
+    return -(-round(window_ms / share) // _HOUR_MS) * _HOUR_MS
+
+
+def max_burn(slo: Slo) -> float:
+    """The highest burn rate ``slo`` can show: every event bad (error ratio 1) over the budget."""
+    return 1 / round(1 - slo.objective, 12)  # the literal the rules divide by
+
+
+def can_fire(slo: Slo, severity: str) -> bool:
+    """Whether the ``severity`` ("page"/"ticket") alert of ``slo`` can fire at all. At a low objective
+    the budget is so large that even a total outage burns it slower than the page's factor: at 50 %
+    the burn is at most 2, never over 14.4 or 6."""
+    return any(max_burn(slo) > w.factor for w in burn_windows(slo.period.ms) if w.severity == severity)
+
+
 RECORD = "hms_slo:error_ratio:rate"
 
 

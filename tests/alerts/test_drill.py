@@ -42,6 +42,19 @@ def test_a_broken_route_fails_naming_the_alert_and_the_channel(tmp_path: Path) -
     assert one.exit_code == 1 and "no alert named 'nope'" in one.output
 
 
+def test_a_page_that_can_never_fire_fails_the_drill(tmp_path: Path) -> None:
+    # At 50 % the burn rate is at most 2: the page's rule stays silent, as its generated test expects,
+    # so the test "passed" and the drill showed a page text that can never be sent.
+    (tmp_path / "s50.yml").write_text("slo: s50\nobjective: 50%\nperiod: 30d\nlatency:\n  metric: payment_latency_ms\n"
+                                      "  below: 2000\naction: slack:#ops\n")
+    rows = drill(compile_dir(tmp_path))
+    tests = {row.alert: row.test for row in rows}
+    assert tests["s50_page"].startswith("fail: can never fire: the burn rate is at most 2 at objective 50 %")
+    assert tests["s50_ticket"] == "pass"
+    result = CliRunner().invoke(alerts, ["drill", str(tmp_path), "--alert", "s50_page"])
+    assert result.exit_code == 1 and "FAIL s50_page -> slack:#ops: test fail: can never fire" in result.output
+
+
 def test_check_warns_for_every_channel_without_a_destination(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in os.environ if n.startswith(("HMS_SLACK", "HMS_TWILIO", "HMS_TEAMS"))]:
         monkeypatch.delenv(name)

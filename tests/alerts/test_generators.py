@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from hms_otel.alerts.alertmanager import DEFAULT_RECEIVER, alertmanager_config
-from hms_otel.alerts.compiler import compile_files, message_warnings, window_warnings
+from hms_otel.alerts.compiler import compile_files, message_warnings, slo_warnings, window_warnings
 from hms_otel.alerts.model import AlertFile
 from hms_otel.alerts.promql import alert_expr
-from hms_otel.alerts.settings import Settings
+from hms_otel.alerts.settings import Settings, SettingsError
 from hms_otel.alerts.slo import burn_windows
 from hms_otel.alerts.spec import load_bytes
 
@@ -115,6 +116,31 @@ def test_window_warnings() -> None:
     assert "may never fire" in never[0].message
 
 
+def test_slo_windows_too_short_for_the_scrape_interval_are_warned_about() -> None:
+    head = "slo: s\nobjective: 99.9%\nlatency:\n  metric: payment_latency_ms\n  below: 2000\naction: slack:#ops\n"
+    settings = Settings(scrape_interval_ms=5000, export_interval_ms=5000)
+    hour = window_warnings([_file(head + "period: 1h\n")], settings)  # rate(...[1s]) at a 5 s interval
+    assert len(hour) == 1 and hour[0].severity == "warning" and hour[0].location.line == 1
+    assert "1s burn-rate window" in hour[0].message and "may never fire" in hour[0].message
+    assert "period of at least 2d" in hour[0].message
+    assert "jumpy" in window_warnings([_file(head + "period: 1d\n")], settings)[0].message  # 10 s: 2 samples
+    assert window_warnings([_file(head + "period: 30d\n")], settings) == []
+
+
+@pytest.mark.parametrize(("objective", "never"), [("50%", ["s_page"]), ("80%", ["s_page"]), ("85%", []),
+                                                  ("99.9%", [])])
+def test_an_slo_alert_that_can_never_fire_is_warned_about(objective: str, never: list[str]) -> None:
+    # The burn rate is at most 1/(1-objective): 2 at 50 %, never over the page's 14.4 or 6.
+    text = (f"slo: s\nobjective: {objective}\nlatency:\n  metric: payment_latency_ms\n  below: 2000\n"
+            "action: slack:#ops\n")
+    warnings = slo_warnings([_file(text)])
+    assert [w.message.split(" ")[0] for w in warnings] == never
+    assert all(w.severity == "warning" and w.location.line == 1 for w in warnings)
+    if objective == "50%":
+        assert "burn rate is at most 2 (every event bad), never over 6" in warnings[0].message
+        assert compile_files([_file(text)], Settings()).warnings[0] == warnings[0]
+
+
 def test_message_warnings_name_template_text_that_is_sent_as_written() -> None:
     head = "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n"
     assert message_warnings([_file(head + 'message: "Payment latency {{value}} ms, {{ value }}"\n')]) == []
@@ -136,3 +162,10 @@ def test_settings_from_env() -> None:
     assert settings.notifier is not None and settings.notifier.teams == {"a2a-ops": "http://b/a2a"}
     assert (settings.scrape_interval_ms, settings.export_interval_ms) == (1000, 1000)
     assert "HMS_NOTIFIER_URL" not in settings.defaulted and "HMS_SMTP_SMARTHOST" in settings.defaulted
+
+
+@pytest.mark.parametrize("url", ["http://x y", "notifier:9095", "https://", "ftp://notifier/"])
+def test_a_bad_notifier_url_is_named_as_the_setting_at_fault(url: str) -> None:
+    # Not an amtool error at the first alert file's action line: the environment is at fault.
+    with pytest.raises(SettingsError, match=r"^HMS_NOTIFIER_URL must be a URL"):
+        Settings.from_env({"HMS_NOTIFIER_URL": url})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from hms_otel.alerts import compile_dir, run_tests, validate
 from hms_otel.alerts.cli import alerts
 from hms_otel.alerts.compiler import compile_files
+from hms_otel.alerts.promtool_tests import alert_tests
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.spec import load_bytes
 from hms_otel.alerts.tools import check_alertmanager, check_rules, route
@@ -163,6 +165,30 @@ def test_other_kinds_pass_promtool_and_their_tests(text: str, tmp_path: Path) ->
     assert check_alertmanager(result.alertmanager_yaml).ok
     outcome = run_tests(result)[0]
     assert outcome.ok, outcome.output
+
+
+@pytest.mark.parametrize("text", [
+    "metric: payment_latency_ms\nabsent_for: 10m\nfor: 1y\naction: slack:#ops\n",
+    "metric: job_fail_total\nwhen: increase_over_5m > 1\nfor: 30d\naction: slack:#ops\n",
+    "metric: payment_latency_ms\nwhen: p99_over_10m > 100\nfor: 1y1d\naction: slack:#ops\n",
+])
+def test_a_long_for_is_tested_quickly(text: str, tmp_path: Path) -> None:
+    # The generated test evaluated every window step up to `for`: 1.5 min of CPU for 30d, over
+    # the 120 s limit for 1y. Evaluations are spread out now; the test still checks the firing.
+    result = _compile_text(text, tmp_path)
+    data, reason = alert_tests(result.files[0].alerts[0])
+    assert data is not None, reason
+    started = time.monotonic()
+    outcome = run_tests(result)[0]
+    assert outcome.ok and outcome.tests == 1, outcome.output
+    assert time.monotonic() - started < 20
+
+
+def test_a_for_too_long_for_its_window_is_skipped_saying_why(tmp_path: Path) -> None:
+    result = _compile_text("metric: job_fail_total\nwhen: increase_over_1s > 1\nfor: 1y\naction: slack:#ops\n",
+                           tmp_path)
+    outcome = run_tests(result)[0]
+    assert outcome.tests == 0 and "for 1y spans" in outcome.skipped[0].message
 
 
 def test_k8s_format_is_a_prometheus_rule(tmp_path: Path) -> None:
