@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 # urllib (with http.client, email and ssl) is imported by the functions that need it: readiness
@@ -13,11 +14,32 @@ from typing import Any
 class HTTPError(RuntimeError):
     """A request failed or answered non-2xx; the message has the URL, status and body."""
 
+    #: What the message says before the reason when no status came (the subclasses say it all themselves).
+    no_status = "no answer: "
+
     def __init__(self, url: str, status: int | None, body: str) -> None:
-        what = f"HTTP {status}: " if status else "" if body.startswith(NOT_A_URL) else "no answer: "
+        what = f"HTTP {status}: " if status else "" if body.startswith(NOT_A_URL) else self.no_status
         super().__init__(f"{url}: {what}{body.strip()[:2000]}")
         self.status = status
         self.body = body
+
+
+class AnswerTooBig(HTTPError):
+    """The answer went on past ``max_bytes`` (a server sending without end): not read further."""
+
+    no_status = ""
+
+
+class AnswerTooSlow(HTTPError):
+    """The whole request and answer took longer than the deadline (a server sending a byte now and then)."""
+
+    no_status = ""
+
+
+#: The largest answer :func:`request` reads unless told otherwise; no API hms-ops calls sends more.
+MAX_ANSWER_BYTES = 64 * 2**20
+#: How long a whole request may take, as a multiple of ``timeout`` (which bounds each wait for the network).
+DEADLINE_TIMEOUTS = 3
 
 
 def request(
@@ -28,8 +50,14 @@ def request(
     data: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
+    max_bytes: int = MAX_ANSWER_BYTES,
+    deadline: float | None = None,
 ) -> bytes:
     """Send one request and return the body; raise :class:`HTTPError` unless the status is 2xx.
+
+    ``timeout`` bounds each wait for the network; ``deadline`` (default ``3 * timeout``) the whole request and
+    answer, and ``max_bytes`` the answer's size: a server that keeps sending, or sends a byte a second, raises
+    :class:`AnswerTooBig` or :class:`AnswerTooSlow` instead of filling memory or holding the caller forever.
 
     Credentials in the URL (``http://user:password@host:port/...``, as `hms-ops up`
     prints Alertmanager's) are sent as Basic auth and left out of error messages.
@@ -39,6 +67,7 @@ def request(
     import urllib.parse
     import urllib.request
 
+    limits = _Limits(max_bytes, deadline if deadline is not None else DEADLINE_TIMEOUTS * timeout)
     try:
         parts = urllib.parse.urlsplit(url)
         if parts.username is not None:
@@ -50,10 +79,11 @@ def request(
             url = f"{url}?{urllib.parse.urlencode(params)}"
         req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            body: bytes = response.read()
-            return body
+            return _read(response, url, limits)
     except urllib.error.HTTPError as error:
-        raise HTTPError(url, error.code, error.read().decode(errors="replace")) from None
+        raise HTTPError(url, error.code, _error_body(error, url, limits)) from None
+    except HTTPError:
+        raise
     except (urllib.error.URLError, OSError) as error:
         raise HTTPError(url, None, str(getattr(error, "reason", error))) from None
     except (ValueError, http.client.InvalidURL) as error:
@@ -62,6 +92,55 @@ def request(
         raise HTTPError(url, None, f"{NOT_A_URL}({error})") from None
     except http.client.HTTPException as error:  # something answered, but not HTTP
         raise HTTPError(url, None, f"no HTTP answer ({type(error).__name__}: {error})") from None
+
+
+class _Limits:
+    """A request's answer size limit and deadline (from when it was made)."""
+
+    def __init__(self, max_bytes: int, seconds: float) -> None:
+        self.max_bytes = max_bytes
+        self.seconds = seconds
+        self.give_up = time.monotonic() + seconds
+
+
+def _error_body(error: Any, url: str, limits: _Limits) -> str:
+    """What a non-2xx answer says, as far as it comes (it only goes into a message, cut to 2000 characters)."""
+    import http.client
+
+    if getattr(error, "fp", None) is None:
+        return str(error.reason)
+    limits.max_bytes = min(limits.max_bytes, 65536)
+    try:
+        return _read(error, url, limits, quiet=True).decode(errors="replace")
+    except (OSError, http.client.HTTPException):
+        return str(error.reason)
+
+
+def _read(response: Any, url: str, limits: _Limits, *, quiet: bool = False) -> bytes:
+    """The body, a piece at a time, checking the size and the deadline after each piece (``read()`` would
+    take all a server sends, and its socket timeout only bounds each wait). ``quiet``: the body of an error
+    answer, cut at the limits instead of refused."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        # read1: what has arrived (up to 64 KiB), not a wait for the whole 64 KiB a byte a second.
+        chunk: bytes = response.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limits.max_bytes:
+            if quiet:
+                return b"".join(chunks)[: limits.max_bytes]
+            raise AnswerTooBig(url, None, f"the answer is over {_size(limits.max_bytes)} (not read further)")
+        if time.monotonic() > limits.give_up:
+            if quiet:
+                return b"".join(chunks)
+            raise AnswerTooSlow(url, None, f"the answer took over {limits.seconds:g} s (not read further)")
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:g} MiB" if count >= 2**20 else f"{count} bytes"
 
 
 #: How the reason of :class:`HTTPError` starts when the URL itself cannot be used.

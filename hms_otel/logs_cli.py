@@ -33,11 +33,12 @@ from hms_otel.logstore import (
     LogStore,
     LogStoreUnavailable,
     ago,
+    filter_problem,
     parse_time,
     stack_url,
 )
 from hms_otel.stack.state import StateFolderError, checked_folder, chosen_by, state_dir
-from hms_otel.terminal import safe_name
+from hms_otel.terminal import safe_name, safe_text
 
 _console = Console(highlight=False)
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warn": "yellow", "error": "red", "fatal": "bold red"}
@@ -115,6 +116,16 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _check_filters(text: str | None, service: str | None, layer: str | None, logsql: str | None) -> None:
+    """Usage errors for filters no query can carry: bytes that are not UTF-8 (a shell passes them through as
+    lone surrogates), and a --logsql that is not one filter (it would escape its parentheses)."""
+    for name, value in (("TEXT", text), ("--service", service), ("--layer", layer), ("--logsql", logsql)):
+        if value and any(0xDC80 <= ord(char) <= 0xDCFF for char in value):
+            raise click.UsageError(f"{name} is not valid UTF-8: {safe_name(value[:100])}")
+    if logsql and (problem := filter_problem(logsql)):
+        raise click.UsageError(f"--logsql must be one filter, not one with {problem}")
+
+
 def _level(level: str | None) -> str | None:
     return "warn" if level and level.lower() == "warning" else (level.lower() if level else None)
 
@@ -157,6 +168,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Records matching TEXT (a phrase in the message) and the filters, newest first."""
+    _check_filters(text, service, layer, logsql)
     begin, finish = _time_range(since, start, end)
     records = _store(ctx).search(
         text, service=service, layer=layer, level=_level(level), logsql=logsql, start=begin, end=finish, limit=limit
@@ -198,6 +210,7 @@ def tail(
     ctx: click.Context, text: str | None, service: str | None, layer: str | None, level: str | None, logsql: str | None
 ) -> None:
     """Follow new records as they arrive (a few seconds behind, so late records are not skipped). Ctrl-C stops."""
+    _check_filters(text, service, layer, logsql)
     store = _store(ctx)
     if hint := _masked_text_hint(text):
         click.echo(hint, err=True)
@@ -216,12 +229,12 @@ def _attributes(record: LogRecord) -> str:
     shown = {
         k: v for k, v in record.fields.items() if not k.startswith(_NOISE_PREFIXES) and k not in _NOISE_FIELDS and v
     }
-    return " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return " ".join(f"{safe_name(k)}={safe_name(v)}" for k, v in sorted(shown.items()))
 
 
 def _styled_level(level: str) -> str:
     style = _LEVEL_STYLE.get(level, "")
-    return f"[{style}]{escape(level)}[/]" if style else escape(level)
+    return f"[{style}]{escape(safe_name(level))}[/]" if style else escape(safe_name(level))
 
 
 def _table(records: list[LogRecord]) -> Table:
@@ -231,9 +244,10 @@ def _table(records: list[LogRecord]) -> Table:
     for record in records:
         table.add_row(
             record.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-            escape(record.service + (f" ({record.layer})" if record.layer else "")),
+            # What services log is shown, not obeyed: escape sequences, NUL, BEL and bidi overrides as \x1b etc.
+            escape(safe_name(record.service + (f" ({record.layer})" if record.layer else ""))),
             _styled_level(record.level),
-            escape(record.message),
+            escape(safe_text(record.message)),  # a message of several lines stays several lines in its cell
             escape(_attributes(record)),
         )
     return table
@@ -242,7 +256,9 @@ def _table(records: list[LogRecord]) -> Table:
 def _line(record: LogRecord) -> str:
     stamp = record.time.astimezone(dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
     attributes = _attributes(record)
-    return f"{stamp} {escape(record.service)} {_styled_level(record.level)} {escape(record.message)}" + (
+    # One line per record: newlines are shown as \n too.
+    service, message = safe_name(record.service), safe_name(record.message)
+    return f"{stamp} {escape(service)} {_styled_level(record.level)} {escape(message)}" + (
         f"  [dim]{escape(attributes)}[/]" if attributes else ""
     )
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from hms_otel import http
 from hms_otel.errors import HmsError
+from hms_otel.terminal import safe_name
 
 #: The stream fields (low cardinality) the collector marks for VictoriaLogs.
 SERVICE_FIELD = "service.name"
@@ -51,6 +52,12 @@ LEVELS = ("debug", "info", "warn", "error", "fatal", "unknown")
 _BUILTIN_FIELDS = frozenset({"_time", "_msg", "_stream", "_stream_id", *STREAM_FIELDS})
 
 DEFAULT_URL = "http://127.0.0.1:9428"
+#: The largest answer read from the log store: 100 000 records (the most `search` asks for) of about 2 KiB.
+MAX_ANSWER_BYTES = 256 * 2**20
+#: The longest record line `tail` reads (VictoriaLogs' own limit on a log line is 2 MiB by default).
+MAX_LINE_BYTES = 16 * 2**20
+#: How much of an error text from the log store is shown (it can repeat a 16 KiB query).
+_ERROR_CHARS = 300
 
 
 def stack_url(state: Path = Path(".hms-ops")) -> str:
@@ -87,9 +94,18 @@ class LogRecord:
     fields: dict[str, str]
 
     @classmethod
-    def from_row(cls, row: dict[str, str]) -> LogRecord:
+    def from_row(cls, row: object) -> LogRecord:
+        """The record VictoriaLogs sent as ``row``; ValueError saying what is wrong with anything else (a
+        server that is not VictoriaLogs): a record's fields are all strings, and it has a ``_time``."""
+        row = _string_fields(row)
+        if "_time" not in row:
+            raise ValueError("a record without _time")
+        try:
+            time = parse_time(row["_time"])
+        except ValueError:
+            raise ValueError(f"_time {safe_name(row['_time'][:40])!r} is not a time") from None
         return cls(
-            time=parse_time(row.get("_time", "")),
+            time=time,
             message=row.get("_msg", ""),
             service=row.get(SERVICE_FIELD, ""),
             layer=row.get(LAYER_FIELD, ""),
@@ -106,6 +122,16 @@ class LogRecord:
             "message": self.message,
             "fields": self.fields,
         }
+
+
+def _string_fields(row: object) -> dict[str, str]:
+    """``row`` as VictoriaLogs sends every row (a JSON object of strings); ValueError saying what it is else."""
+    if not isinstance(row, dict):
+        raise ValueError(f"a JSON {type(row).__name__}, not an object")
+    for key, value in row.items():
+        if not isinstance(value, str):
+            raise ValueError(f"field {safe_name(key[:40])!r} is a JSON {type(value).__name__}, not a string")
+    return row
 
 
 # -- query building -------------------------------------------------------------------------------------------
@@ -134,8 +160,42 @@ def build_query(
     if text:
         parts.append(quote(text))
     if logsql:
+        if problem := filter_problem(logsql):
+            raise LogQueryError(f"--logsql must be one filter: {problem}")
         parts.append(f"({logsql})")
     return " ".join(parts) or "*"
+
+
+def filter_problem(logsql: str) -> str | None:
+    """Why ``logsql`` is not one filter expression, or None. It is put in parentheses after the other
+    filters: an unbalanced ``)`` would end that group early and a ``|`` start pipes, so ``--service`` would
+    no longer apply to every record (``x) or (*``) or the answer would not be records."""
+    depth = 0
+    quote_char = ""
+    escaped = False
+    for char in logsql:
+        if quote_char:  # inside "...", '...' (backslash escapes) or `...` (none)
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote_char != "`":
+                escaped = True
+            elif char == quote_char:
+                quote_char = ""
+        elif char in "\"'`":
+            quote_char = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return "an unbalanced ')' (quote it as \")\" to search for it)"
+        elif char == "|" and depth == 0:
+            return "a pipe '|' (give a filter, e.g. 'payment_id:=123'; pipes are for VictoriaLogs' UI)"
+    if quote_char:
+        return f"an unclosed {quote_char} quote"
+    if depth:
+        return "an unbalanced '(' (quote it as \"(\" to search for it)"
+    return None
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -234,7 +294,7 @@ class LogStore:
                 raise LogQueryError(f"limit must be at least 1, not {limit}")
             params["limit"] = limit
         body = self._post("/select/logsql/query", params)
-        return [json.loads(line) for line in body.splitlines() if line.strip()]
+        return [self._row(line, number) for number, line in enumerate(body.splitlines(), 1) if line.strip()]
 
     def search(
         self,
@@ -254,14 +314,14 @@ class LogStore:
         """
         query = build_query(text, service=service, layer=layer, level=level, logsql=logsql)
         rows = self.query(query, start=start, end=end, limit=limit)
-        records = [LogRecord.from_row(row) for row in rows]
+        records = [self._record(row, number) for number, row in enumerate(rows, 1)]
         records.sort(key=lambda record: record.time, reverse=True)
         return records
 
     def count(self, logsql: str = "*", *, start: dt.datetime | None = None, end: dt.datetime | None = None) -> int:
         """How many records match ``logsql`` in ``[start, end)``."""
         rows = self.query(f"{logsql} | stats count() as hits", start=start, end=end)
-        return int(rows[0]["hits"]) if rows else 0
+        return self._hits(rows[0], 1) if rows else 0
 
     def top_messages(
         self,
@@ -281,7 +341,8 @@ class LogStore:
             f"{{{quote(SERVICE_FIELD)}={quote(service)}{layer_filter}, {quote(LEVEL_FIELD)} in ({level_list})}}"
             f" | stats by (_msg) count() as hits | sort by (hits desc, _msg) | limit {int(n)}"
         )
-        return [(row.get("_msg", ""), int(row["hits"])) for row in self.query(query, start=start, end=end)]
+        rows = self.query(query, start=start, end=end)
+        return [(self._field(row, number, "_msg"), self._hits(row, number)) for number, row in enumerate(rows, 1)]
 
     def tail(
         self,
@@ -299,40 +360,95 @@ class LogStore:
         so none arriving a little out of order are skipped.
         """
         query = build_query(text, service=service, layer=layer, level=level, logsql=logsql)
-        data = urllib.parse.urlencode({"query": query, "offset": delay}).encode()
+        data = _form({"query": query, "offset": delay})
         try:
             request = urllib.request.Request(self.url + "/select/logsql/tail", data=data, method="POST")
         except ValueError as error:  # "unknown url type"
             raise self._invalid_url(error) from None
         try:
-            response = urllib.request.urlopen(request, timeout=None)  # waits for new records indefinitely
+            # The usual timeout until the answer's headers: a server that accepts and never answers is an error.
+            response = urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as error:
-            raise _query_error(error.read().decode(errors="replace")) from None
+            raise _query_error(error.read(65536).decode(errors="replace")) from None
         except (urllib.error.URLError, OSError) as error:
             raise self._unavailable(error) from None
         except (ValueError, http_client.InvalidURL) as error:  # the address itself is wrong
             raise self._invalid_url(error) from None
+        except http_client.HTTPException as error:  # something answered, but not HTTP
+            raise self._unavailable(f"no HTTP answer ({type(error).__name__})") from None
         with response:
-            for line in response:
-                if line.strip():
-                    yield LogRecord.from_row(json.loads(line))
+            _wait_indefinitely(response)  # then records come when they come
+            yield from self._tail_records(response)
+
+    def _tail_records(self, response: Any) -> Iterator[LogRecord]:
+        number = 0
+        while True:
+            try:
+                line = response.readline(MAX_LINE_BYTES + 1)
+            except (OSError, http_client.HTTPException) as error:
+                raise self._unavailable(f"the answer broke off: {type(error).__name__}") from None
+            if not line:
+                return
+            number += 1
+            if len(line) > MAX_LINE_BYTES:
+                raise self._not_victorialogs(f"line {number} is over {MAX_LINE_BYTES // 2**20} MiB")
+            if line.strip():
+                yield self._record(self._row(line, number), number)
 
     # -- plumbing --------------------------------------------------------------------------------------------
 
     def _post(self, path: str, params: dict[str, Any]) -> str:
-        data = urllib.parse.urlencode(params).encode()
+        data = _form(params)
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         try:
-            return http.request("POST", self.url + path, data=data, headers=headers, timeout=self.timeout).decode()
+            body = http.request("POST", self.url + path, data=data, headers=headers, timeout=self.timeout,
+                                max_bytes=MAX_ANSWER_BYTES)
+        except (http.AnswerTooBig, http.AnswerTooSlow) as error:
+            raise LogStoreError(f"the log store at {self.url} gave up: {error.body}; narrow the search "
+                                "(--since, --limit, filters)") from None
         except http.HTTPError as error:
             if error.status is None:
                 if error.body.startswith(http.NOT_A_URL):
                     raise self._invalid_url(error.body.removeprefix(http.NOT_A_URL)[1:-1]) from None
                 raise self._unavailable(error.body) from None
             raise _query_error(error.body) from None
+        try:
+            return body.decode()
+        except UnicodeDecodeError as error:
+            raise self._not_victorialogs(f"not UTF-8 at byte {error.start}") from None
+
+    def _row(self, line: str | bytes, number: int) -> dict[str, str]:
+        """Line ``number`` of an answer: a JSON object of strings."""
+        try:
+            return _string_fields(json.loads(line))
+        except UnicodeDecodeError as error:
+            raise self._not_victorialogs(f"line {number}: not UTF-8 at byte {error.start}") from None
+        except ValueError as error:  # JSONDecodeError too
+            what = "not JSON" if isinstance(error, json.JSONDecodeError) else str(error)
+            raise self._not_victorialogs(f"line {number}: {what}") from None
+
+    def _record(self, row: dict[str, str], number: int) -> LogRecord:
+        try:
+            return LogRecord.from_row(row)
+        except ValueError as error:
+            raise self._not_victorialogs(f"line {number}: {error}") from None
+
+    def _field(self, row: dict[str, str], number: int, name: str) -> str:
+        if name not in row:
+            raise self._not_victorialogs(f"line {number}: no {name}")
+        return row[name]
+
+    def _hits(self, row: dict[str, str], number: int) -> int:
+        hits = self._field(row, number, "hits")
+        if not (hits.isascii() and hits.isdigit()):
+            raise self._not_victorialogs(f"line {number}: hits {safe_name(hits[:40])!r} is not a count")
+        return int(hits)
+
+    def _not_victorialogs(self, what: str) -> LogStoreError:
+        return LogStoreError(f"the log store at {self.url} answered something that is not VictoriaLogs JSON ({what})")
 
     def _unavailable(self, reason: object) -> LogStoreUnavailable:
-        why = getattr(reason, "reason", reason)
+        why = safe_name(str(getattr(reason, "reason", reason)))  # it can hold what a server sent
         return LogStoreUnavailable(f"no log store answers at {self.url} ({why}): start the stack with `hms-ops up`")
 
     def _invalid_url(self, reason: object) -> LogStoreError:
@@ -347,4 +463,24 @@ def _query_error(body: str) -> LogQueryError:
     detail = lines[0] if lines else "rejected"
     # "remoteAddr: ...; requestURI: ...; cannot parse query [...]: ..." -> keep the part after the request info.
     detail = re.sub(r"^remoteAddr:.*?; requestURI: [^;]*; ", "", detail)
-    return LogQueryError(f"the log store rejected the query: {detail}")
+    if len(detail) > _ERROR_CHARS:  # it can quote the whole query (the query arg length cannot exceed 16384 bytes)
+        detail = f"{detail[:_ERROR_CHARS]}... ({len(detail)} characters)"
+    return LogQueryError(f"the log store rejected the query: {safe_name(detail)}")
+
+
+def _form(params: dict[str, Any]) -> bytes:
+    """``params`` form-encoded; LogQueryError for text that is not valid UTF-8 (bytes a terminal passed
+    through as lone surrogates), which no request can carry."""
+    try:
+        return urllib.parse.urlencode(params).encode()
+    except UnicodeEncodeError as error:
+        bad = error.object[error.start:error.end] if isinstance(error.object, str) else ""
+        raise LogQueryError(f"the query is not valid UTF-8 ({safe_name(bad)} in it)") from None
+
+
+def _wait_indefinitely(response: Any) -> None:
+    """Let ``response`` wait for its body without a timeout (live tailing is quiet while nothing is logged).
+    urllib keeps the socket only in the response's file object; there is no public way to it."""
+    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(None)

@@ -17,6 +17,7 @@ from hms_otel.stack.processes import free_port, wait_until
 from hms_otel.stack.services import VictoriaLogs
 
 from .conftest import flush, ingest, now_ns
+from .fakestore import body, endless, fake_store
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_search_by_time_range(state: Path) -> None:
         (["--from", "yesterday"], "ISO 8601"),
         (["--from", "5m", "--to", "10m"], "must be before --to"),
         (["--since", "5m", "--from", "10m"], "either --since or --from/--to"),
-        (["--logsql", "foo("], "cannot parse"),
+        (["--logsql", "foo:>"], "cannot parse"),
         (["--limit", "0"], "0 is not in the range"),
         (["--since", "99999999999d"], "too far back"),  # timedelta's OverflowError was an "internal error"
         (["--since", "9999999999999999999999w"], "too far back"),
@@ -199,3 +200,70 @@ def test_a_search_for_text_the_stack_masks_says_why_it_finds_nothing(state: Path
     assert "note:" not in output  # found, and nothing in it is masked
     code, output = _run("--state", str(state), "search", "nothing like it", "--service", "cli-payments")
     assert "no records" in output and "note:" not in output
+
+
+_ODD = {"_time": "2025-01-01T00:00:00.123456789Z", "_msg": "line1\nline2\x1b[2J\x00 [bold]rich[/bold] \u202e evil",
+        "service.name": "svc\x1b]0;title\x07", "hms.layer": "ACH", "level": "[red]x", "k\x1b[31m": "v\x00"}
+
+
+@pytest.mark.parametrize("command", ["search", "tail"])
+def test_what_services_log_is_shown_escaped_not_obeyed(tmp_path: Path, command: str) -> None:
+    """Escape sequences, NUL, BEL and a bidi override in a record reached the terminal raw."""
+    with fake_store(body(json.dumps(_ODD).encode() + b"\n")) as url:
+        code, output = _run("--state", str(tmp_path), "--url", url, command)
+    assert not any(c in output for c in "\x1b\x00\x07\u202e"), repr(output)
+    for shown in (r"svc\x1b]0;title\x07", r"line2\x1b[2J\x00", r"\u202e evil", r"k\x1b[31m=v\x00", "[bold]rich"):
+        assert shown in output.replace("\n", "").replace("│", "").replace(" ", "") or shown in output, output
+    if command == "tail":
+        assert r"line1\nline2" in output and code == 1  # one line per record; then the store closed
+
+
+def test_search_json_stays_exact(tmp_path: Path) -> None:
+    with fake_store(body(json.dumps(_ODD).encode() + b"\n")) as url:
+        code, output = _run("--state", str(tmp_path), "--url", url, "search", "--json")
+    assert code == 0, output
+    [record] = json.loads(output)
+    assert record["message"] == _ODD["_msg"] and record["service"] == _ODD["service.name"]
+    assert record["fields"] == {"k\x1b[31m": "v\x00"}
+
+
+@pytest.mark.parametrize("command", ["search", "tail"])
+@pytest.mark.parametrize("answer", [b"this is not json\n", b"[1,2]\n",
+                                    b'{"_time":"2025-01-01T00:00:00Z","_msg":123,"service.name":null}\n'])
+def test_an_answer_that_is_not_victorialogs_json_is_one_line_exit_1(tmp_path: Path, command: str,
+                                                                     answer: bytes) -> None:
+    """These were "internal error" (exit 70); --json copied null and 123 through as they came."""
+    with fake_store(body(answer)) as url:
+        code, output = _run("--state", str(tmp_path), "--url", url, command, "--json" if command == "search" else "x")
+    assert code == 1, output
+    assert output.startswith(f"error: the log store at {url} answered something that is not VictoriaLogs JSON (")
+    assert len(output.strip().splitlines()) == 1, output
+
+
+def test_an_endless_answer_is_one_line_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hms_otel import logstore
+
+    monkeypatch.setattr(logstore, "MAX_ANSWER_BYTES", 2**20)
+    with fake_store(endless) as url:
+        code, output = _run("--state", str(tmp_path), "--url", url, "search", "x")
+    assert code == 1, output
+    assert output.startswith(f"error: the log store at {url} gave up: ") and "over 1 MiB" in output
+
+
+@pytest.mark.parametrize("command", ["search", "tail"])
+@pytest.mark.parametrize(("args", "says"), [
+    (["--service", "svc-a", "--logsql", "x) or (*"], "--logsql must be one filter, not one with an unbalanced ')'"),
+    (["--logsql", "*) | stats count() as n | filter (n:*"], "an unbalanced ')'"),
+    (["--logsql", "* | stats count()"], "a pipe '|'"),
+    (["a\udcff"], r"TEXT is not valid UTF-8: a\xff"),
+    (["--service", "s\udcff"], r"--service is not valid UTF-8: s\xff"),
+    (["--logsql", "x\udcff"], r"--logsql is not valid UTF-8: x\xff"),
+])
+def test_filters_no_query_can_carry_are_usage_errors(tmp_path: Path, command: str, args: list[str],
+                                                      says: str) -> None:
+    """A --logsql leaving its parentheses dropped --service (or crashed); bytes that are not UTF-8 were
+    an internal error. Refused before any connection."""
+    code, output = _run("--state", str(tmp_path), "--url", f"http://127.0.0.1:{free_port()}", command, *args)
+    assert code == 2, output
+    assert says in output and "internal error" not in output
+    assert len([line for line in output.splitlines() if line.startswith("Error")]) == 1, output

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 
 import pytest
 
 from hms_otel.logstore import (
     LogQueryError,
     LogStore,
+    LogStoreError,
     LogStoreUnavailable,
     build_query,
+    filter_problem,
     parse_duration,
     parse_time,
 )
@@ -18,6 +22,7 @@ from hms_otel.stack.processes import free_port
 from hms_otel.stack.services import VictoriaLogs
 
 from .conftest import flush, ingest, now_ns
+from .fakestore import body, endless, fake_store, silent, trickle
 
 UTC = dt.timezone.utc
 
@@ -119,9 +124,9 @@ def test_top_messages_of_a_service(victorialogs: VictoriaLogs, records: dict) ->
 
 def test_malformed_query_is_one_line_saying_what_is_wrong(victorialogs: VictoriaLogs) -> None:
     with pytest.raises(LogQueryError) as error:
-        LogStore(victorialogs.url).search(logsql="foo(")
+        LogStore(victorialogs.url).search(logsql="foo:>")
     message = str(error.value)
-    assert "\n" not in message and "cannot parse" in message and "foo(" in message
+    assert "\n" not in message and "cannot parse" in message and "foo:>" in message
 
 
 def test_empty_time_range_is_refused(victorialogs: VictoriaLogs) -> None:
@@ -133,3 +138,101 @@ def test_empty_time_range_is_refused(victorialogs: VictoriaLogs) -> None:
 def test_store_not_running_names_hms_ops_up() -> None:
     with pytest.raises(LogStoreUnavailable, match="`hms-ops up`"):
         LogStore(f"http://127.0.0.1:{free_port()}").search("x")
+
+
+# -- a log store that answers wrongly (tests/logs/fakestore.py) ---------------------------------------------------
+
+
+def test_an_endless_answer_is_cut_at_a_size_saying_which(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`logs search` against a store sending without end grew to 7.7 GB; a 1 GiB answer was read whole."""
+    from hms_otel import http, logstore
+
+    monkeypatch.setattr(logstore, "MAX_ANSWER_BYTES", 2**20)
+    with fake_store(endless) as url:
+        with pytest.raises(http.AnswerTooBig, match=r"the answer is over 1 MiB"):
+            http.request("GET", url, max_bytes=2**20)
+        with pytest.raises(LogStoreError, match=rf"^the log store at {url} gave up: .*over 1 MiB") as raised:
+            LogStore(url).search("x")
+    assert "\n" not in str(raised.value)
+
+
+def test_an_answer_a_byte_at_a_time_ends_at_the_deadline() -> None:
+    """Each read waited at most the timeout, the whole answer without end (one byte a second never returned)."""
+    from hms_otel import http
+
+    with fake_store(trickle) as url:
+        started = time.monotonic()
+        with pytest.raises(http.AnswerTooSlow, match=r"the answer took over 1 s"):
+            http.request("GET", url, timeout=5, deadline=1)
+        with pytest.raises(LogStoreError, match=r"gave up: .*took over 0.9 s"):
+            LogStore(url, timeout=0.3).search("x")
+        assert time.monotonic() - started < 30  # liveness only
+
+
+@pytest.mark.parametrize(("answer", "says"), [
+    (b"this is not json\n", "line 1: not JSON"),
+    (b'{"_msg":"\xff\xfe"}\n', "not UTF-8 at byte 9"),
+    (b'{"_msg":"hi"}\n', "line 1: a record without _time"),
+    (b'{"_time":"soon","_msg":"hi"}\n', "line 1: _time 'soon' is not a time"),
+    (b"[1,2]\n", "line 1: a JSON list, not an object"),
+    (b'{"_time":"2025-01-01T00:00:00Z","_msg":123}\n', "line 1: field '_msg' is a JSON int, not a string"),
+    (b'{"_time":"2025-01-01T00:00:00Z","service.name":null}\n', "field 'service.name' is a JSON NoneType"),
+])
+@pytest.mark.parametrize("how", ["search", "tail"])
+def test_an_answer_that_is_not_victorialogs_json_says_so(answer: bytes, says: str, how: str) -> None:
+    """These were JSONDecodeError, UnicodeDecodeError, ValueError, AttributeError, TypeError: internal errors."""
+    with fake_store(body(answer)) as url, pytest.raises(LogStoreError) as raised:
+        list(LogStore(url).search("x") if how == "search" else LogStore(url).tail())
+    message = str(raised.value)
+    assert message.startswith(f"the log store at {url} answered something that is not VictoriaLogs JSON (")
+    assert says in message and "\n" not in message
+
+
+def test_counts_that_are_no_counts_say_so() -> None:
+    with fake_store(body(b'{"_msg":"a","hits":"many"}\n')) as url, pytest.raises(LogStoreError, match="not a count"):
+        LogStore(url).top_messages("svc", start=dt.datetime.now(UTC) - dt.timedelta(minutes=1),
+                                   end=dt.datetime.now(UTC))
+
+
+def test_tail_against_a_store_that_never_answers_times_out() -> None:
+    """`tail` waited for the answer's headers without a timeout (urlopen(timeout=None)): a silent server hung it."""
+    with fake_store(silent) as url, pytest.raises(LogStoreUnavailable, match="timed out"):
+        next(LogStore(url, timeout=0.5).tail())
+
+
+def test_tail_against_something_that_is_not_http_is_unavailable() -> None:
+    with fake_store(lambda conn: conn.sendall(b"\x00\x01garbage not http\r\n\r\n")) as url:
+        with pytest.raises(LogStoreUnavailable, match=r"no HTTP answer \(BadStatusLine\)"):
+            next(LogStore(url).tail())
+
+
+@pytest.mark.parametrize(("logsql", "says"), [
+    ("x) or (*", "unbalanced ')'"),
+    ("*) | stats count() as n | filter (n:*", "unbalanced ')'"),
+    ("* | stats count()", "a pipe '|'"),
+    ("(a or b", "unbalanced '('"),
+    ('"a', 'an unclosed " quote'),
+])
+def test_a_logsql_that_is_not_one_filter_is_refused(logsql: str, says: str) -> None:
+    """`--service svc-a --logsql 'x) or (*'` found the records of every service."""
+    with pytest.raises(LogQueryError, match=re.escape(says)):
+        build_query(service="svc-a", logsql=logsql)
+
+
+def test_a_logsql_filter_may_hold_quoted_parentheses_and_pipes_in_a_subquery() -> None:
+    for logsql in ('"a)" or "(b"', "'x|y'", "user_id:in(_time:5m | fields user_id)", r'"say \")" x', "`a\\` b"):
+        assert filter_problem(logsql) is None, logsql
+    assert build_query(service="s", logsql='"a)"') == '{"service.name"="s"} ("a)")'
+
+
+def test_text_that_is_not_utf8_is_a_query_error() -> None:
+    with pytest.raises(LogQueryError, match=r"not valid UTF-8 \(\\xff in it\)"):
+        LogStore(f"http://127.0.0.1:{free_port()}").search("a\udcff")
+
+
+def test_a_very_long_query_error_is_shortened(victorialogs: VictoriaLogs) -> None:
+    """A 120 000-character TEXT came back whole in VictoriaLogs' "query arg length cannot exceed" error."""
+    with pytest.raises(LogQueryError) as raised:
+        LogStore(victorialogs.url).search("a" * 120_000)
+    message = str(raised.value)
+    assert "cannot exceed" in message and len(message) < 1000 and "\n" not in message
