@@ -483,32 +483,32 @@ def test_an_unknown_level_is_recorded_as_info_and_said_once(logs, caplog):
     assert "warning" in said[0] and "error" in said[0]
 
 
-def test_an_unknown_level_with_stderr_closed_still_emits_the_record(logs, monkeypatch):
-    """With no handler, logging's last resort wrote the one-time warning on the closed stderr and raised: the
-    first record was lost (counted as a log failure)."""
+@pytest.fixture
+def stderr_closed(monkeypatch):
+    """sys.stderr closed and no logging handler: logging's last resort writes the warning there, and raises."""
     closed = io.StringIO()
     closed.close()
     monkeypatch.setattr(sys, "stderr", closed)
-    monkeypatch.setattr(metric, "_warned_levels", set())
     monkeypatch.setattr(logging.getLogger("hms_otel"), "handlers", [])
     monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's capture handlers: the last resort runs
+
+
+def test_an_unknown_level_with_stderr_closed_still_emits_the_record(logs, monkeypatch, stderr_closed):
+    """With no handler, logging's last resort wrote the one-time warning on the closed stderr and raised: the
+    first record was lost (counted as a log failure)."""
+    monkeypatch.setattr(metric, "_warned_levels", set())
     before = metric.errors().get(("log", "log"), 0)
     metric.log("typo with stderr closed", level="WARNIGN")
     assert [data.log_record.body for data in logs.get_finished_logs()] == ["typo with stderr closed"]
     assert metric.errors().get(("log", "log"), 0) == before
 
 
-def test_a_drop_with_stderr_closed_is_still_counted(reader, monkeypatch):
+def test_a_drop_with_stderr_closed_is_still_counted(reader, monkeypatch, stderr_closed):
     """The one-time warning came first; with no handler it raised from logging's last resort, and the drop
     it announced went uncounted."""
     from hms_otel import selfmetrics
 
-    closed = io.StringIO()
-    closed.close()
-    monkeypatch.setattr(sys, "stderr", closed)
     monkeypatch.setattr(selfmetrics, "_warned", set())
-    monkeypatch.setattr(logging.getLogger("hms_otel"), "handlers", [])
-    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's capture handlers: the last resort runs
     selfmetrics.count_dropped("test_signal", "stderr_closed", 3)
     points = [point for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
               for found in sm.metrics if found.name == selfmetrics.DROPPED.name for point in found.data.data_points
