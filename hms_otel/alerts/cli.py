@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from hms_otel.alerts.compiler import AlertsInvalid, CompileResult, compile_dir, run_tests, validate
-from hms_otel.alerts.outputs import check_outputs, write_atomically
+from hms_otel.alerts.outputs import check_outputs
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.syntax import SyntaxProblem, parse_duration
 from hms_otel.alerts.tools import ToolMissing
@@ -19,6 +19,7 @@ from hms_otel.alerts.watcher import watch as watch_loop
 from hms_otel.cli import GuardedGroup
 from hms_otel.envoption import EnvOption
 from hms_otel.errors import Problem
+from hms_otel.outputs import write_atomically
 from hms_otel.yamlfile import read_text_file
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from hms_otel import http
 from hms_otel.alerts.compiler import AlertsInvalid, compile_dir, validate
 from hms_otel.alerts.folder import POLL_S, SETTLE_S, Echo, RebuildReport, follow
-from hms_otel.alerts.outputs import OutputRefused, check_outputs, write_atomically
+from hms_otel.alerts.outputs import check_outputs
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.tools import ToolMissing
 from hms_otel.errors import os_error_reason
+from hms_otel.outputs import OutputRefused, write_atomically
 
 __all__ = ["RebuildReport", "rebuild", "reload", "watch", "write_atomically"]
 #: Reloads one server; returns "ok" or what went wrong. ``hms-ops up`` reloads Prometheus by SIGHUP.
