@@ -9,12 +9,12 @@ received, reads it from the same origin, and nothing computes a source a second 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from hms_otel.notify.journal import Journal
 from hms_otel.notify.message import render_template
+from hms_otel.outputs import write_atomically
 
 FILE_NAME = "alert-sources.json"
 
@@ -53,13 +53,5 @@ def write_sources(directory: Path, journal_dir: Path | None) -> bool:
     ``journal_dir`` ``None`` (a stack without notifier) writes an empty list: the page always finds the file.
     """
     text = json.dumps({"alerts": firing_sources(journal_dir)}, indent=1, sort_keys=True)
-    target = directory / FILE_NAME
-    try:
-        if target.read_text() == text:
-            return False
-    except OSError:
-        pass
-    temporary = directory / f".{FILE_NAME}.tmp"
-    temporary.write_text(text)
-    os.replace(temporary, target)  # a page loading now reads a whole file
-    return True
+    # Never read back whole: a pipe or a device put there would hang or fill memory (write_atomically).
+    return write_atomically(directory / FILE_NAME, text)  # a page loading now reads a whole file

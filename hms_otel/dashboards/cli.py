@@ -10,6 +10,7 @@ import click
 import yaml
 
 from hms_otel.dashboards.build import load
+from hms_otel.dashboards.outputs import check_export_folder
 from hms_otel.dashboards.site import page_spec
 
 _ALERTS = click.option(
@@ -45,6 +46,8 @@ def export(alert_dir: Path, grafana_dir: Path | None, spec_format: str | None) -
     """Export the dashboards: Grafana JSON (--grafana DIR) and/or the local spec (--format json|yaml)."""
     if grafana_dir is None and spec_format is None:
         raise click.UsageError("choose --grafana DIR and/or --format json|yaml")
+    if grafana_dir is not None:
+        check_export_folder(alert_dir, grafana_dir)  # before the work: a wrong folder is the likelier mistake
     dashboard = load(alert_dir)
     if grafana_dir is not None:
         try:
@@ -52,7 +55,7 @@ def export(alert_dir: Path, grafana_dir: Path | None, spec_format: str | None) -
         except ImportError as error:
             raise click.ClickException(f"Grafana export needs grafana-foundation-sdk ({error}); "
                                        "pip install 'hms-otel[ops]'") from None
-        for path in grafana.export(dashboard, grafana_dir):
+        for path in grafana.export(dashboard, grafana_dir, alert_dir):
             click.echo(f"wrote {path}", err=True)
     if spec_format == "json":
         json.dump(page_spec(dashboard), sys.stdout, indent=2)

@@ -26,6 +26,7 @@ from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 
 from hms_otel.dashboards.model import Dashboard, Page, Panel, PanelKind
+from hms_otel.dashboards.outputs import write_export
 
 PROMETHEUS_VARIABLE = "prometheus"
 LOGS_VARIABLE = "logs"
@@ -104,11 +105,7 @@ def to_json(dashboard: Dashboard) -> dict[str, str]:
     }
 
 
-def export(dashboard: Dashboard, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in to_json(dashboard).items():
-        path = directory / name
-        path.write_text(text)
-        written.append(path)
-    return written
+def export(dashboard: Dashboard, directory: Path, alert_dir: Path | None = None) -> list[Path]:
+    """One file per page into ``directory``, all or none, checked first against the alert folder ``alert_dir``
+    the dashboard was read from (:func:`hms_otel.dashboards.outputs.write_export`); every path."""
+    return write_export(alert_dir, directory, to_json(dashboard))

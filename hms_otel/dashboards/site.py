@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,9 +14,11 @@ from typing import Any
 from hms_otel.dashboards.alert_sources import write_sources
 from hms_otel.dashboards.model import Dashboard, Panel
 from hms_otel.dashboards.uplot import FILES, find_uplot
+from hms_otel.outputs import write_all, write_atomically
 from hms_otel.registry import REGISTRY, Kind, MetricRegistry
 
 PAGE_FILES = ("index.html", "app.js", "app.css")
+SPEC_FILE = "dashboards.json"
 #: Where the page is, relative to Prometheus' URL.
 PAGE_PATH = "/user/index.html"
 REFRESH_SECONDS = 10
@@ -70,24 +70,25 @@ def page_spec(dashboard: Dashboard, links: Links = Links(), registry: MetricRegi
     }
 
 
+def _spec_text(dashboard: Dashboard, links: Links) -> str:
+    return json.dumps(page_spec(dashboard, links), indent=1)
+
+
 def write_spec(directory: Path, dashboard: Dashboard, links: Links = Links()) -> None:
     """(Re)write ``dashboards.json`` atomically, so a page loading at that moment reads a whole file."""
-    temporary = directory / ".dashboards.json.tmp"
-    temporary.write_text(json.dumps(page_spec(dashboard, links), indent=1))
-    os.replace(temporary, directory / "dashboards.json")
+    write_atomically(directory / SPEC_FILE, _spec_text(dashboard, links))
 
 
 def write_site(directory: Path, dashboard: Dashboard, links: Links = Links(), journal_dir: Path | None = None) -> None:
-    """Everything the page needs in ``directory``; raises MissingBinary when uPlot is not installed.
+    """Everything the page needs in ``directory``, all files or none (:func:`hms_otel.outputs.write_all`);
+    raises MissingBinary when uPlot is not installed.
 
     ``journal_dir``: the notifier's journal, where the alerts' probable sources come from.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     uplot = find_uplot()
-    for name in FILES.values():
-        shutil.copyfile(uplot / name, directory / name)
     web = resources.files("hms_otel.dashboards") / "web"
-    for name in PAGE_FILES:
-        (directory / name).write_bytes((web / name).read_bytes())
-    write_spec(directory, dashboard, links)
+    contents: dict[Path, str | bytes] = {directory / name: (uplot / name).read_bytes() for name in FILES.values()}
+    contents.update({directory / name: (web / name).read_bytes() for name in PAGE_FILES})
+    contents[directory / SPEC_FILE] = _spec_text(dashboard, links)
+    write_all(contents)
     write_sources(directory, journal_dir)

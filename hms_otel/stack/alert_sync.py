@@ -52,6 +52,8 @@ def _channels(alert_dir: Path) -> None:
 def _dashboard(args: argparse.Namespace, alert_dir: Path | None) -> None:
     from hms_otel.dashboards.publish import DashboardPublisher
     from hms_otel.dashboards.site import Links
+    from hms_otel.errors import os_error_text
+    from hms_otel.outputs import OutputRefused
     from hms_otel.stack.builds import MissingBinary
 
     def say(text: str, is_error: bool) -> None:
@@ -67,6 +69,10 @@ def _dashboard(args: argparse.Namespace, alert_dir: Path | None) -> None:
     except MissingBinary as error:
         if args.first:
             say(f"no dashboard: {error}", True)
+    except OutputRefused as error:  # a pipe or folder where a page file goes: nothing was written
+        say(f"no dashboard: {error}", True)
+    except OSError as error:  # a full disk: the page keeps its last files
+        say(f"no dashboard: {os_error_text(error)}", True)
 
 
 def sync(args: argparse.Namespace) -> int:

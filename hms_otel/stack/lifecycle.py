@@ -264,12 +264,14 @@ class Supervisor:
         if notifier is None:
             return
         from hms_otel.dashboards.alert_sources import write_sources
+        from hms_otel.outputs import OutputRefused
 
         journal, directory, stop = notifier.journal_dir, self.stack.dashboard_dir, self._stop
 
         def run() -> None:
             while not stop.wait(interval):
-                with contextlib.suppress(OSError):  # a full disk: the page keeps the last sources
+                # A full disk, or something not a file in the way: the page keeps the last sources.
+                with contextlib.suppress(OSError, OutputRefused):
                     write_sources(directory, journal)
 
         threading.Thread(target=run, name="hms-dashboard-sources", daemon=True).start()

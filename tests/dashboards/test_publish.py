@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from hms_otel.dashboards.publish import DashboardPublisher
 from hms_otel.dashboards.site import Links
 
@@ -58,3 +60,24 @@ def test_publisher_copies_the_probable_sources_the_notifier_journaled(tmp_path: 
     sources = json.loads((site / "alert-sources.json").read_text())["alerts"]
     assert [(s["labels"]["alertname"], s["source"]) for s in sources] == [
         ("payments_slow", "Database connection pool exhausted")]
+
+
+@pytest.mark.timeout(60)  # before the fix it waited for a reader for ever
+def test_the_stack_says_why_the_page_was_not_written_instead_of_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pipe where a page file goes blocked `hms-ops up`'s alert sync; now it is one line, nothing written."""
+    import argparse
+
+    from hms_otel.dashboards import uplot
+    from hms_otel.stack import alert_sync
+
+    uplot.install_uplot(progress=lambda _text: None)  # from the cache, or npm pack on a fresh machine
+    site = tmp_path / "site"
+    site.mkdir()
+    os.mkfifo(site / "app.js")
+    args = argparse.Namespace(alertmanager_url="", logs_url="", notifier_journal="", dashboard_dir=str(site),
+                              first=True)
+    alert_sync._dashboard(args, None)
+    assert capsys.readouterr().err == f"no dashboard: cannot write {site / 'app.js'}: it is a named pipe (FIFO), " \
+                                      "not a regular file\n"
+    assert [path.name for path in site.iterdir()] == ["app.js"]
