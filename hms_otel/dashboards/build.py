@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hms_otel.alerts.model import AlertFile
 from hms_otel.dashboards import spec
-from hms_otel.dashboards.defaults import OVERVIEW, default_dashboard, metric_panel, page_id
+from hms_otel.dashboards.defaults import OVERVIEW, default_dashboard, metric_panel, page_id, title_key
 from hms_otel.dashboards.model import Dashboard, Page, Panel, PanelKind
 from hms_otel.errors import Location, Problem, ProblemsError
 from hms_otel.registry import REGISTRY, MetricRegistry
@@ -25,10 +25,17 @@ def apply(dashboard: Dashboard, files: Iterable[spec.DashboardFile], alert_files
     pages = list(dashboard.pages)
     problems: list[Problem] = []
     overridden: dict[tuple[str, str], Location] = {}
+    made: dict[str, Location] = {}  # page id -> the file that made the page
     for source in files:
         index = _find_page(pages, source.page)
         if index is None:
-            pages.append(Page(page_id(source.page), source.page, ()))
+            new_id = page_id(source.page)
+            other = next((page for page in pages if page.id == new_id), None)
+            if other is not None:
+                problems.append(Problem(source.location, _same_id(source.page, other, made.get(other.id))))
+                continue
+            pages.append(Page(new_id, source.page, ()))
+            made[new_id] = source.location
             index = len(pages) - 1
         page = pages[index]
         panels = list(page.panels)
@@ -60,8 +67,16 @@ def apply(dashboard: Dashboard, files: Iterable[spec.DashboardFile], alert_files
 
 
 def _find_page(pages: list[Page], name: str) -> int | None:
-    wanted = {name, page_id(name)}
-    return next((i for i, page in enumerate(pages) if page.id in wanted or page.title == name), None)
+    """The page ``name`` means: by title (case and spacing aside, ``ach`` is ``ACH``) or by id (``quick-start``)."""
+    key = title_key(name)
+    return next((i for i, page in enumerate(pages) if page.id == key or title_key(page.title) == key), None)
+
+
+def _same_id(name: str, other: Page, made: Location | None) -> str:
+    # Two pages of one id would be one page (the second title lost) and one Grafana file.
+    where = f"made at {made}" if made is not None else "a default page"
+    return (f"page {name!r} gets the id {other.id!r} of page {other.title!r} ({where}); to change that page, "
+            f"write page: {other.title}; for a page of its own, use a title that differs in letters or digits")
 
 
 def _no_panel(panel_id: str, page: Page) -> str:

@@ -9,7 +9,9 @@ and set gauges are stat tiles.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -29,9 +31,28 @@ PANEL_KINDS: dict[Kind, PanelKind] = {
 }
 
 
-def page_id(layer: str) -> str:
-    """``quick start`` -> ``quick-start``: a page id safe in URLs and file names."""
-    return re.sub(r"[^a-z0-9]+", "-", layer.lower()).strip("-") or "layer"
+#: Grafana takes uids of at most 40 characters: ``hms-`` and the page id.
+MAX_PAGE_ID = 36
+
+
+def page_id(title: str) -> str:
+    """``quick start`` -> ``quick-start``: a page id safe in URLs, file names and Grafana uids.
+
+    A title the ASCII letters and digits do not tell apart (``日本``, ``Café``) or one too long for a
+    uid ends in a short hash of :func:`title_key` instead: ``page-1f2e3d4c``, the same at every run, so
+    ``日本`` and ``中文`` are two pages, not one called ``layer``.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    faithful = not any(char.isalnum() and not char.isascii() for char in title)
+    if slug and faithful and len(slug) <= MAX_PAGE_ID:
+        return slug
+    digest = hashlib.sha256(title_key(title).encode("utf-8")).hexdigest()[:8]
+    return f"{slug[: MAX_PAGE_ID - 9].rstrip('-') or 'page'}-{digest}"
+
+
+def title_key(title: str) -> str:
+    """What two titles of one page share: ``Quick  Start`` and ``quick start`` (case and spacing aside)."""
+    return " ".join(unicodedata.normalize("NFC", title).casefold().split())
 
 
 def queries(metric: MetricDefinition) -> tuple[Query, ...]:

@@ -58,6 +58,7 @@ class PanelOverride:
 @dataclass(frozen=True)
 class DashboardFile:
     path: str
+    #: Where the page's title is written.
     location: Location
     page: str
     panels: tuple[PanelOverride, ...]
@@ -116,7 +117,7 @@ class _Reader(FieldReader):
         panels = self._panels(fields["panels"][1])
         if self.problems:
             return None
-        return DashboardFile(self.path, root.location, page, panels)
+        return DashboardFile(self.path, fields["page"][1].location, page, panels)
 
     def _panels(self, node: Node) -> tuple[PanelOverride, ...]:
         if not isinstance(node, ListNode) or not node.items:

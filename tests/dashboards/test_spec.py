@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,56 @@ def test_check_command_prints_located_problems_without_traceback(tmp_path: Path)
     assert "Traceback" not in result.output
     good = CliRunner().invoke(cli, ["dashboards", "check", "--alerts", str(ALERT_RULES)])
     assert good.exit_code == 0 and "panels: ok" in good.output
+
+
+def _page_file(folder: Path, name: str, title: str, panel: str) -> None:
+    (folder / name).write_text(f'page: "{title}"\npanels:\n  - id: {panel}\n    query: up\n')
+
+
+def test_pages_whose_titles_have_no_ascii_letters_are_distinct_and_keep_their_ids(tmp_path: Path) -> None:
+    """日本 and 中文 both became page `layer`: one page titled 日本 with both panels, 中文 gone."""
+    _page_file(tmp_path, "one.dashboard.yaml", "日本", "p1")
+    _page_file(tmp_path, "two.dashboard.yaml", "中文", "p2")
+    _page_file(tmp_path, "three.dashboard.yaml", "Café", "p3")
+    _page_file(tmp_path, "four.dashboard.yaml", "Cafè", "p4")
+    pages = {page.title: page for page in load(tmp_path).pages}
+    assert [p.id for p in pages["日本"].panels] == ["p1"] and [p.id for p in pages["中文"].panels] == ["p2"]
+    ids = [pages[title].id for title in ("日本", "中文", "Café", "Cafè")]
+    assert len(set(ids)) == 4 and all(re.fullmatch(r"[a-z0-9-]{1,36}", page) for page in ids), ids
+    assert ids == [page_id(title) for title in ("日本", "中文", "Café", "Cafè")]  # the same at every run
+    assert page_id("日本") == "page-" + hashlib.sha256("日本".encode()).hexdigest()[:8]
+    assert page_id("quick start") == "quick-start" and page_id("Citizen UI") == "citizen-ui"  # unchanged
+
+
+def test_a_long_title_gets_an_id_grafana_takes_as_a_uid() -> None:
+    long_a, long_b = "Payments and refunds of the licence office " + "a", "Payments and refunds of the licence office b"
+    assert page_id(long_a) != page_id(long_b)
+    assert all(len(f"hms-{page_id(title)}") <= 40 for title in (long_a, long_b))
+
+
+def test_a_new_page_with_the_id_of_another_is_a_located_problem(tmp_path: Path) -> None:
+    _page_file(tmp_path, "a.dashboard.yaml", "C", "p1")
+    _page_file(tmp_path, "b.dashboard.yaml", "C++", "p2")
+    _page_file(tmp_path, "c.dashboard.yaml", "Citizen-UI!", "p3")
+    with pytest.raises(DashboardProblems) as raised:
+        load(tmp_path)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{tmp_path}/b.dashboard.yaml:1:7: page 'C++' gets the id 'c' of page 'C' (made at "
+        f"{tmp_path}/a.dashboard.yaml:1:7); to change that page, write page: C; for a page of its own, use a "
+        "title that differs in letters or digits",
+        f"{tmp_path}/c.dashboard.yaml:1:7: page 'Citizen-UI!' gets the id 'citizen-ui' of page 'Citizen UI' "
+        "(a default page); to change that page, write page: Citizen UI; for a page of its own, use a title that "
+        "differs in letters or digits"]
+
+
+def test_a_page_is_found_by_its_title_in_any_case_and_spacing_or_by_its_id(tmp_path: Path) -> None:
+    _page_file(tmp_path, "a.dashboard.yaml", "citizen  ui", "p1")
+    _page_file(tmp_path, "b.dashboard.yaml", "quick-start", "p2")
+    _page_file(tmp_path, "c.dashboard.yaml", "日本", "p3")
+    _page_file(tmp_path, "d.dashboard.yaml", page_id("日本"), "p4")
+    _page_file(tmp_path, "e.dashboard.yaml", "Other", "p5")
+    dashboard = load(tmp_path)
+    assert [p.id for p in dashboard.page("citizen-ui").panels][-1] == "p1"
+    assert [p.id for p in dashboard.page("quick-start").panels][-1] == "p2"
+    assert [p.id for p in dashboard.page(page_id("日本")).panels] == ["p3", "p4"]
+    assert [p.id for p in dashboard.page("other").panels][-1] == "p5"
