@@ -185,7 +185,7 @@ class Dispatcher:
                      f"({entry.last_error}); the alert follows")
             self._print(entry)
         with contextlib.suppress(OSError):  # a full disk: the entry stays due in memory all the same
-            self.journal.save(entry)
+            self.journal.save(entry, durable=False)
 
     def _print(self, entry: Entry) -> None:
         """The given-up alert through the fallback: its message, or its name and labels if none can be made."""
@@ -207,7 +207,7 @@ class Dispatcher:
                 except Exception as error:  # the log store being down must not hold the page
                     entry.history.append(f"probable source not looked up: {error}")
             entry.message = asdict(compose(event, source))
-            self.journal.save(entry)
+            self.journal.save(entry, durable=False)
         return Message(**entry.message)
 
     def _deliver(self, entry: Entry) -> None:
@@ -225,7 +225,7 @@ class Dispatcher:
         entry.state = DELIVERED
         entry.attempts += 1
         entry.delivered_at = time.time()
-        self.journal.save(entry)
+        self.journal.save(entry, durable=False)
         destination = f"{entry.channel}:{entry.target}"
         with self._lock:
             failed = self._failing.pop(destination, 0)
@@ -256,7 +256,7 @@ class Dispatcher:
             fix = f" Fix: {failure.fix}." if failure.fix else ""
             self.say(f"✗ {channel} delivery to {safe_name(entry.target)} failing: {failure.reason}.{fix} "
                      f"Retrying with backoff; nothing is lost (journal: {safe_name(str(self.journal.directory))}).")
-        self.journal.save(entry)
+        self.journal.save(entry, durable=False)
 
     def _expire(self, entry: Entry, message: Message, event: AlertEvent, failure: DeliveryFailed) -> None:
         entry.state = EXPIRED
@@ -266,7 +266,7 @@ class Dispatcher:
         # A full disk must not keep the message off the console: unsaved, the entry stays pending on disk
         # and is tried (and shown) again after a restart, which beats losing it.
         with contextlib.suppress(OSError):
-            self.journal.save(entry)
+            self.journal.save(entry, durable=False)
         if failure.permanent:
             fix = f" Fix: {failure.fix}." if failure.fix else ""
             self.say(f"✗ gave up sending to {_shown(entry)} at once: {failure.reason}; "

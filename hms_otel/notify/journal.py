@@ -6,6 +6,21 @@ with everything that was accepted and not yet delivered. The same key arriving
 again (Alertmanager re-sends whole groups) is collapsed into the entry already
 there.
 
+Durability is a write-ahead log (group commit): every version of an entry is
+first appended to ``log-*.jsonl`` and only then written to its file, without an
+fsync. :meth:`Journal.add_all` appends all the alerts of one webhook request and
+makes them durable with one fsync of the log before the request is answered, so
+a request of 5 000 alerts costs one fsync, not 10 000 (it took 18 s, and
+Alertmanager times out and re-sends). What delivery writes after an attempt
+(sent, failed, given up) is made durable within :data:`LAZY_S` by one fsync for
+all of them: a power loss in that window can only make a delivered message be
+sent, or a given-up one be printed, once more (at-least-once). The files
+themselves are fsynced in the background (a checkpoint) before the log that
+covers them is removed. At start, :meth:`Journal.recover` puts back from the
+log any file that a crash or power loss left missing, torn or older (a
+``revision`` tells versions apart); a torn last record in the log is one that
+was never acknowledged, and is skipped.
+
 A file that cannot be read back (edited by hand, damaged, or of a shape this
 version does not know) is moved aside to ``<key>.unreadable`` and reported,
 never left to stop the notifier: its message may be one nobody received.
@@ -17,6 +32,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 import threading
 import time
@@ -49,6 +65,8 @@ class Entry:
     last_error: str = ""
     delivered_at: float | None = None
     history: list[str] = field(default_factory=list)
+    #: One more at every save: the newest of a file and the log's records for it wins at recovery.
+    revision: int = 0
 
     def alert(self) -> AlertEvent:
         return event_from_json(self.event)
@@ -60,7 +78,7 @@ _NUMBER = (int, float)
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "key": (str,), "channel": (str,), "target": (str,), "event": (dict,), "created": _NUMBER,
     "state": (str,), "attempts": (int,), "next_at": _NUMBER, "message": (dict, type(None)),
-    "last_error": (str,), "delivered_at": (*_NUMBER, type(None)), "history": (list,),
+    "last_error": (str,), "delivered_at": (*_NUMBER, type(None)), "history": (list,), "revision": (int,),
 }
 _REQUIRED = tuple(f.name for f in fields(Entry) if f.default is MISSING and f.default_factory is MISSING)
 
@@ -140,8 +158,19 @@ def delivery_key(channel: str, target: str, event: AlertEvent) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+#: The write-ahead log's segments; a name no reader of ``*.json`` entries takes for one.
+_LOG_GLOB = "log-*.jsonl"
+#: A segment this large is checkpointed (its files fsynced) and a new one started: the log a start reads stays
+#: small, and so does what one checkpoint fsyncs.
+_CHECKPOINT_BYTES = 8 * 2**20
+#: How long a record of :meth:`Journal.save` with ``durable=False`` may wait for its fsync.
+LAZY_S = 0.05
+_KEY = re.compile(r"[0-9a-f]{32}")
+
+
 class Journal:
-    """The ``journal/`` folder of the notifier's state directory."""
+    """The ``journal/`` folder of the notifier's state directory. One process writes it (the notifier); any
+    may read it (``hms-ops up`` copies probable sources from it)."""
 
     def __init__(self, directory: Path, dedup_window_s: float = 3000.0,
                  on_unreadable: Callable[[Path, str], None] | None = None) -> None:
@@ -150,38 +179,197 @@ class Journal:
         self.dedup_window_s = dedup_window_s
         #: Called with the new path and the reason when a file is moved aside.
         self.on_unreadable = on_unreadable
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # entries and the log; taken after _sync_lock, never before it
+        self._sync_lock = threading.Lock()  # one fsync of the log at a time: the others wait and share it
+        #: One checkpoint at a time: a second one would remove the segments the first is still making durable.
+        self._checkpoint_lock = threading.Lock()
+        self._log: int | None = None  # the current segment's descriptor, opened at the first write
+        self._log_path: Path | None = None
+        self._log_bytes = 0
+        self._torn = False  # a write to the log failed part way: the next record starts on a line of its own
+        self._appended = self._synced = 0  # records appended to the log, and made durable
+        self._dirty: set[str] = set()  # keys whose files were written since the last checkpoint began
+        self._sealed: list[Path] = []  # segments whose records are all in files a checkpoint still fsyncs
+        self._timer: threading.Timer | None = None
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.json"
 
     def add(self, channel: str, target: str, event: AlertEvent) -> Entry | None:
         """Journal a new delivery; ``None`` when the same one is already journaled (a re-send)."""
-        key = delivery_key(channel, target, event)
-        with self._lock:
-            existing = self._read(self._path(key))
-            if existing is not None:
-                recent = existing.delivered_at is None or time.time() - existing.delivered_at < self.dedup_window_s
-                if existing.state == PENDING or recent:
-                    return None
-            entry = Entry(key, channel, target, event_to_json(event), created=time.time())
-            self.save(entry)
-            return entry
+        return self.add_all(channel, target, [event])[0]
 
-    def save(self, entry: Entry) -> None:
-        data = json.dumps(asdict(entry), ensure_ascii=False).encode()
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
+    def add_all(self, channel: str, target: str, events: list[AlertEvent]) -> list[Entry | None]:
+        """Journal the alerts of one webhook request, durably, with one fsync for all of them: for each, its new
+        entry, or ``None`` when the same one is already journaled (a re-send). On ``OSError`` none is journaled
+        (the request is answered 5xx and re-sent)."""
+        added: list[Entry | None] = []
         try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, self._path(entry.key))
+            with self._lock:
+                for event in events:
+                    key = delivery_key(channel, target, event)
+                    existing = self._read(self._path(key))
+                    if existing is not None:
+                        recent = (existing.delivered_at is None
+                                  or time.time() - existing.delivered_at < self.dedup_window_s)
+                        if existing.state == PENDING or recent:
+                            added.append(None)
+                            continue
+                    entry = Entry(key, channel, target, event_to_json(event), created=time.time(),
+                                  revision=existing.revision if existing is not None else 0)
+                    self._write(entry)
+                    added.append(entry)
+                mark = self._appended
+            self._sync(mark)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            # Never acknowledged: a file left behind would collapse Alertmanager's re-send into an entry this
+            # notifier does not deliver until it restarts. (Its record in the log may still put it back then.)
+            for new in added:
+                if new is not None:
+                    with contextlib.suppress(OSError):
+                        self._path(new.key).unlink(missing_ok=True)
             raise
-        _fsync_dir(self.directory)
+        self._checkpoint_when_due()
+        return added
 
+    def save(self, entry: Entry, *, durable: bool = True) -> None:
+        """Write ``entry``'s new state. ``durable``: on disk when this returns; otherwise within
+        :data:`LAZY_S`, with the other lazy saves of that time (the file is written at once all the same, so
+        readers and a restart after a crash of the process see it; only a power loss can lose it)."""
+        with self._lock:
+            self._write(entry)
+            mark = self._appended
+        if durable:
+            self._sync(mark)
+            self._checkpoint_when_due()
+        else:
+            self._flush_soon()
+
+    def close(self) -> None:
+        """Make every lazy save durable (the notifier is stopping)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        self._sync(self._appended)
+
+    def recover(self) -> int:
+        """After a crash or power loss: put back every entry file that is missing, torn (not JSON) or older
+        than the log's newest record of it; how many were put back. A file that is JSON but not an entry is an
+        edit, not a crash: it is left to :meth:`_read`, which sets it aside. The notifier calls this at start,
+        before reading the journal; the log is removed once a checkpoint has made all its files durable."""
+        restored = 0
+        with self._sync_lock, self._lock:
+            newest: dict[str, tuple[int, bytes]] = {}
+            segments = sorted(path for path in self.directory.glob(_LOG_GLOB) if path != self._log_path)
+            for segment in segments:
+                for line in segment.read_bytes().split(b"\n"):
+                    key, revision = _record(line)
+                    if key is not None and revision >= newest.get(key, (-1, b""))[0]:
+                        newest[key] = (revision, line)
+            for key, (revision, line) in newest.items():
+                path = self._path(key)
+                if _revision_on_disk(path) < revision:
+                    _replace(path, line, durable=True)
+                    restored += 1
+            self._dirty.update(newest)
+            self._sealed.extend(path for path in segments if path not in self._sealed)
+        _fsync_dir(self.directory)
+        if segments:
+            self._flush_soon()  # the checkpoint removes the segments once their files are fsynced
+        return restored
+
+    # -- the log ----------------------------------------------------------------------------------------------
+    def _write(self, entry: Entry) -> None:
+        """Append ``entry``'s next revision to the log, then write its file (no fsync: see the module). Under
+        ``_lock``."""
+        entry.revision += 1
+        data = json.dumps(asdict(entry), ensure_ascii=False).encode()
+        self._append(data)
+        _replace(self._path(entry.key), data, durable=False)
+        self._dirty.add(entry.key)
+
+    def _append(self, data: bytes) -> None:
+        if self._log is None:
+            self._log_path = self.directory / f"log-{time.time_ns():020d}-{os.getpid()}.jsonl"
+            self._log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            self._log_bytes = 0
+            _fsync_dir(self.directory)  # the segment's name too must survive what it holds
+        record = (b"\n" if self._torn else b"") + data + b"\n"
+        self._torn = True
+        view = memoryview(record)
+        while view:
+            view = view[os.write(self._log, view):]
+        self._torn = False
+        self._log_bytes += len(record)
+        self._appended += 1
+
+    def _sync(self, mark: int) -> None:
+        """Make the log durable up to record ``mark``: one fsync covers every record appended before it, so
+        threads saving at once share it (group commit)."""
+        with self._sync_lock:
+            with self._lock:
+                if self._synced >= mark:
+                    return
+                upto, log = self._appended, self._log
+            if log is not None:
+                os.fsync(log)
+            self._synced = max(self._synced, upto)
+
+    def _flush_soon(self) -> None:
+        with self._lock:
+            if self._timer is None:
+                self._timer = threading.Timer(LAZY_S, self._flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        # A failing disk: the records wait for the next save's fsync; a durable save would raise and say so.
+        with contextlib.suppress(OSError):
+            self._sync(self._appended)
+            self._checkpoint_when_due(now=True)
+
+    def _checkpoint_when_due(self, *, now: bool = False) -> None:
+        if self._log_bytes > _CHECKPOINT_BYTES or (self._sealed and now):
+            if now:
+                self._checkpoint()
+            else:
+                self._flush_soon()  # in the background: not on the path of a webhook request
+
+    def _checkpoint(self) -> None:
+        """Start a new segment, fsync the files the old ones cover, then remove those segments."""
+        with self._checkpoint_lock:
+            self._checkpoint_now()
+
+    def _checkpoint_now(self) -> None:
+        with self._sync_lock, self._lock:
+            if self._log is not None:
+                os.fsync(self._log)
+                os.close(self._log)
+                self._synced = self._appended
+                assert self._log_path is not None
+                self._sealed.append(self._log_path)
+                self._log = self._log_path = None
+            sealed, keys, self._dirty = list(self._sealed), self._dirty, set()
+        try:
+            for key in keys:
+                _fsync(self._path(key))
+            _fsync_dir(self.directory)
+            # A file fsynced above may have been replaced since by a newer revision whose record is in the new
+            # segment: that record must be durable before the older one goes.
+            self._sync(self._appended)
+        except OSError:
+            with self._lock:
+                self._dirty |= keys
+            raise
+        for path in sealed:
+            path.unlink(missing_ok=True)
+        with self._lock:
+            self._sealed = [path for path in self._sealed if path not in sealed]
+
+    # -- reading ----------------------------------------------------------------------------------------------
     def pending(self) -> list[Entry]:
         return sorted((e for e in self.entries() if e.state == PENDING), key=lambda e: e.created)
 
@@ -217,7 +405,8 @@ class Journal:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, RecursionError) as error:
-            # A torn file cannot happen with os.replace; anything else unreadable is kept aside, not lost.
+            # What a crash can leave (a missing, torn or older file) :meth:`recover` puts back from the log;
+            # anything else unreadable is kept aside, not lost.
             aside = path.with_suffix(".unreadable")
             try:
                 path.rename(aside)
@@ -228,7 +417,65 @@ class Journal:
             return None
 
 
+def _record(line: bytes) -> tuple[str | None, int]:
+    """The key and revision of one line of the log; ``None`` for a torn or damaged one (never acknowledged:
+    the request that wrote it got no answer, or a 503)."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return None, 0
+    if not isinstance(data, dict):
+        return None, 0
+    key, revision = data.get("key"), data.get("revision")
+    if not isinstance(key, str) or not _KEY.fullmatch(key) or type(revision) is not int:
+        return None, 0  # the key names a file: only ever one of ours
+    return key, revision
+
+
+def _revision_on_disk(path: Path) -> float:
+    """The revision of the entry file at ``path``; -1 when a crash can have left it so (missing, empty, cut,
+    zeros); +inf when it is JSON but not ours to replace (an edit: read, and set aside if wrong, as ever)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return -1
+    except (ValueError, RecursionError):
+        return -1
+    if not isinstance(data, dict) or data.get("key") != path.stem:
+        return math.inf
+    revision = data.get("revision", 0)  # none: written before the log was (an older version)
+    return revision if type(revision) is int else math.inf
+
+
+def _replace(path: Path, data: bytes, *, durable: bool) -> None:
+    """Write ``path`` atomically: a reader sees the old content or the new, never part of it."""
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _fsync(path: Path) -> None:
+    """fsync the file at ``path``, if there is one (a finished entry may have been pruned)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(directory: Path) -> None:
+    """fsync a folder, so the names in it survive a power loss; a file system that cannot is not an error."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

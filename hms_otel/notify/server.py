@@ -8,6 +8,7 @@ without the token is refused (401) and nothing is journaled.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import sys
@@ -169,15 +170,11 @@ class Notifier:
     def accept(self, channel: str, target: str, payload: object) -> tuple[int, int]:
         """Journal the alerts of one webhook message; (journaled, collapsed duplicates)."""
         events = parse_webhook(payload)
-        added = duplicates = 0
-        for event in events:
-            entry = self.journal.add(channel, target, event)
-            if entry is None:
-                duplicates += 1
-                continue
-            added += 1
+        # All of them durable with one fsync before the 200 (one per alert took 18 s for 5 000 alerts).
+        entries = [entry for entry in self.journal.add_all(channel, target, events) if entry is not None]
+        for entry in entries:
             self.dispatcher.submit(entry)
-        return added, duplicates
+        return len(entries), len(events) - len(entries)
 
     def journal_failed(self, reason: str | None) -> None:
         """Say once per episode that webhooks are refused because the journal cannot be written
@@ -203,6 +200,10 @@ class Notifier:
         """Bind, resume what the journal holds, and serve on a thread; returns the server."""
         server = _Server((self.config.host, self.config.port), _handler(self))
         self._server = server
+        restored = self.journal.recover()  # before anything reads an entry file a power loss may have torn
+        if restored:
+            self.say(f"notifier: {restored} journal file{'s' if restored != 1 else ''} put back from the journal's "
+                     "log after a crash")
         earlier = len(self.journal.unreadable())  # the ones found from here on are reported one by one
         try:
             self.journal.prune(older_than_s=7 * 86_400)  # delivered messages are kept a week for questions
@@ -224,6 +225,8 @@ class Notifier:
             self._server.shutdown()
             self._server.server_close()
         self.dispatcher.stop()
+        with contextlib.suppress(OSError):  # a failing disk: what was not made durable is sent again at start
+            self.journal.close()
 
 
 def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:

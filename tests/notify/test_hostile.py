@@ -108,27 +108,28 @@ def test_a_full_disk_answers_503_and_the_resend_loses_nothing(notifier: Notifier
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from hms_otel.notify.journal import Journal
+    from hms_otel.notify import journal
 
     body = alerts_body(*({"labels": {"alertname": f"a{n}"}, "fingerprint": f"f{n}"} for n in range(3)))
-    real_save = Journal.save
+    real_replace = journal._replace
     calls = []
 
-    def full_after_one(self: Journal, entry: object) -> None:
-        calls.append(entry)
+    def full_after_one(path: Path, data: bytes, *, durable: bool) -> None:
+        calls.append(path)
         if len(calls) > 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(self, entry)  # type: ignore[arg-type]
+        real_replace(path, data, durable=durable)
 
-    monkeypatch.setattr(Journal, "save", full_after_one)
+    monkeypatch.setattr(journal, "_replace", full_after_one)
     answer = post_raw(notifier, body)
     assert status(answer) == 503, answer
     assert b"No space left on device" in answer
     said = notifier.said  # type: ignore[attr-defined]
     assert any("journal" in line and "No space left" in line for line in said), said
-    monkeypatch.setattr(Journal, "save", real_save)
+    assert notifier.journal.entries() == []  # none of a refused request is kept: its re-send is not collapsed
+    monkeypatch.setattr(journal, "_replace", real_replace)
     answer = post_raw(notifier, body)  # Alertmanager re-sends the group
-    assert b"journaled 2, collapsed 1" in answer, answer
+    assert b"journaled 3, collapsed 0" in answer, answer
     assert sorted(entry.alert().name for entry in notifier.journal.entries()) == ["a0", "a1", "a2"]
 
 
