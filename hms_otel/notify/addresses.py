@@ -7,7 +7,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
@@ -66,8 +67,10 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def webhook_problem(url: str, allowed_hosts: Iterable[str], *, resolve: bool = False) -> str | None:
-    """Why ``url`` may not be called, or ``None``. ``resolve`` also checks what a name resolves to."""
+def webhook_problem(url: str, allowed_hosts: Iterable[str], *, resolve: bool = False,
+                    lookup: Callable[[str, None], Sequence[tuple[Any, ...]]] = socket.getaddrinfo) -> str | None:
+    """Why ``url`` may not be called, or ``None``. ``resolve`` also checks what a name resolves to, with
+    ``lookup`` (``getaddrinfo``'s signature: the notifier's is bounded by the attempt's deadline)."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
     allowed = {name.strip().lower() for name in allowed_hosts if name.strip()}
     if host in allowed:
@@ -83,9 +86,9 @@ def webhook_problem(url: str, allowed_hosts: Iterable[str], *, resolve: bool = F
     if not resolve:
         return None
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = lookup(host, None)
     except OSError:
-        return None  # unresolvable: the delivery itself will fail and say so
+        return None  # unresolvable (or not in time): the delivery itself will fail and say so
     for info in infos:
         kind = _blocked(ipaddress.ip_address(info[4][0]))
         if kind:

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -100,19 +100,64 @@ class Attempt:
     def remaining(self) -> float:
         return self.ends - time.monotonic()
 
-    def connect(self, address: tuple[str, int], timeout: float | None = None,
-                source_address: tuple[str, int] | None = None) -> socket.socket:
-        """``socket.create_connection`` for :mod:`http.client`, keeping a duplicate of the socket: a TLS
-        wrapper takes over the original's descriptor, and shutting the duplicate down ends both."""
+    def resolve(self, host: str, port: int | None) -> _Addresses:
+        """``socket.getaddrinfo`` within the attempt's deadline. The resolver has no timeout of its own that
+        the notifier sets (glibc retries each name server for its own ``timeout:``/``attempts:``, and a
+        resolver that hangs never answers): a lookup held the attempt, and a delivery worker, past the
+        deadline. It runs on a thread of its own, left to finish alone when the attempt ends first."""
         if self.why is not None:
             raise TimeoutError(self.why)
-        sock = socket.create_connection(address, timeout, source_address)
-        with self._lock:
-            self._sockets.append(sock.dup())
-            cut = self.why is not None
-        if cut:
-            self._shut()
-        return sock
+        with contextlib.suppress(OSError):  # an address needs no resolver: no thread
+            return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        answer: list[_Addresses | OSError] = []
+        done = threading.Event()
+
+        def look_up() -> None:
+            try:
+                answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            except OSError as error:
+                answer.append(error)
+            finally:
+                done.set()
+
+        threading.Thread(target=look_up, name="hms-notify-resolve", daemon=True).start()
+        # Short waits: cut() (the deadline, or the notifier stopping) ends the wait too.
+        while not done.wait(max(0.0, min(0.1, self.remaining()))):
+            if self.why is not None:
+                raise TimeoutError(self.why)
+            if self.remaining() <= 0:
+                raise TimeoutError(f"the name {safe_name(host)} was not resolved within {self.seconds:g} s")
+        if isinstance(answer[0], OSError):
+            raise answer[0]
+        return answer[0]
+
+    def connect(self, address: tuple[str, int], timeout: float | None = None,
+                source_address: tuple[str, int] | None = None) -> socket.socket:
+        """``socket.create_connection`` for :mod:`http.client`, with the name resolved within the deadline
+        (:meth:`resolve`), keeping a duplicate of the socket: a TLS wrapper takes over the original's
+        descriptor, and shutting the duplicate down ends both."""
+        host, port = address
+        error: OSError = OSError(f"{safe_name(host)} resolves to no address")
+        for family, kind, protocol, _name, where in self.resolve(host, port):
+            if self.why is not None:
+                raise TimeoutError(self.why)
+            sock = socket.socket(family, kind, protocol)
+            try:
+                sock.settimeout(max(0.1, min(timeout or _TIMEOUT_S, self.remaining())))
+                if source_address is not None:
+                    sock.bind(source_address)
+                sock.connect(where)
+            except OSError as failed:  # the next address, as create_connection does
+                sock.close()
+                error = failed
+                continue
+            with self._lock:
+                self._sockets.append(sock.dup())
+                cut = self.why is not None
+            if cut:
+                self._shut()
+            return sock
+        raise error
 
     def cut(self, why: str) -> None:
         """End the attempt now (from any thread); its request fails with an ``OSError``."""
@@ -136,6 +181,17 @@ class Attempt:
 
 
 _current = threading.local()
+#: The answer of ``socket.getaddrinfo``: (family, type, protocol, canonical name, address) each.
+_Addresses = Sequence[tuple[Any, ...]]
+
+
+def resolve(host: str, port: int | None = None) -> _Addresses:
+    """``socket.getaddrinfo`` within the deadline of this thread's attempt (:data:`ATTEMPT_S` outside one)."""
+    current: Attempt | None = getattr(_current, "attempt", None)
+    if current is None:
+        with attempt() as current:
+            return current.resolve(host, port)
+    return current.resolve(host, port)
 
 
 @contextlib.contextmanager

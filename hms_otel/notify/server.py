@@ -33,6 +33,7 @@ from hms_otel.notify.providers import (
     SlackWebhook,
     TeamsWorkflow,
     TwilioSms,
+    resolve,
 )
 from hms_otel.notify.source import LogStoreCounts, ProbableSource
 from hms_otel.terminal import safe_name, safe_text
@@ -73,7 +74,7 @@ class _Guarded:
         if problem:
             raise DeliveryFailed(f"the webhook target cannot be posted to: {problem}", final=True,
                                  fix="change the alert file's webhook: action")
-        problem = webhook_problem(target, self.allowed, resolve=True)
+        problem = webhook_problem(target, self.allowed, resolve=True, lookup=resolve)  # within the deadline
         if problem:  # retrying cannot change it (a lookup that fails is no refusal): given up at once, not for a day
             raise DeliveryFailed(f"refused: {problem}", final=True, fix="change the alert file's webhook: action")
         self.inner.send(target, message, event)
