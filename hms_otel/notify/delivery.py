@@ -2,7 +2,26 @@
 (``Retry-After`` wins when a provider sends it), one console report per failure
 episode with the fix, and a local print of anything that could not be sent in
 ``max_age``, or that the provider refused for good (a wrong number, wrong
-credentials, a revoked webhook), so nothing is silently lost."""
+credentials, a revoked webhook), so nothing is silently lost.
+
+Delivery is at least once. A message is recorded delivered only when its
+provider answered 2xx within the attempt's deadline (``Backoff.attempt_s``,
+30 s, name lookup included). It is sent again, whole, when
+
+* an attempt ends without a 2xx although the provider may have taken it: cut
+  at its deadline, cut by a stopping notifier, or its connection lost after
+  the request went out. It is retried like any failed attempt;
+* the notifier is killed, or the machine loses power, after the 2xx but before
+  the delivered record is durable. Records written after an attempt are made
+  durable together within :data:`~hms_otel.notify.journal.LAZY_S` (a kill of
+  the process loses none of them, only a power loss can): the message is
+  pending again at the next start.
+
+A given-up message may likewise be printed a second time. Every attempt of one
+message carries the same :attr:`~hms_otel.notify.journal.Entry.delivery_id`:
+a ``webhook:`` receiver gets it as ``delivery_id`` and ``Idempotency-Key`` to
+drop a repeat; Twilio's Messages API, Slack and Teams take no such key, so a
+repeat there reaches its readers."""
 
 from __future__ import annotations
 
@@ -143,7 +162,7 @@ class Dispatcher:
 
     def _attempt(self, entry: Entry) -> None:
         try:
-            with attempt(self.backoff.attempt_s) as current:
+            with attempt(self.backoff.attempt_s, entry.delivery_id) as current:
                 with self._lock:
                     self._in_flight[entry.key] = current
                 self._deliver(entry)

@@ -71,6 +71,12 @@ class Entry:
     def alert(self) -> AlertEvent:
         return event_from_json(self.event)
 
+    @property
+    def delivery_id(self) -> str:
+        """The same for every attempt at this message, across retries and restarts (both fields are journaled),
+        and another for the same alert journaled again later (a reminder after the dedup window)."""
+        return f"{self.key}-{round(self.created * 1_000_000):x}"
+
 
 _NUMBER = (int, float)
 #: The JSON types each field may hold: a wrong one (a hand edit) would otherwise surface later, as a

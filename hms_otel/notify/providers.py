@@ -89,8 +89,11 @@ class Attempt:
     down. A socket timeout bounds each read, not the attempt: a provider sending a byte every few seconds held
     the attempt, and a delivery worker, for good (nothing retried, given up or said)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, delivery_id: str = "") -> None:
         self.seconds = seconds
+        #: The same for every attempt of one journaled message, across retries and restarts: sent where the
+        #: receiver can use it to drop a repeat (see :class:`JsonWebhook`); "" outside the dispatcher.
+        self.delivery_id = delivery_id
         self.ends = time.monotonic() + seconds
         #: Why the attempt was cut short (``None``: it was not).
         self.why: str | None = None
@@ -195,9 +198,9 @@ def resolve(host: str, port: int | None = None) -> _Addresses:
 
 
 @contextlib.contextmanager
-def attempt(seconds: float = ATTEMPT_S) -> Iterator[Attempt]:
+def attempt(seconds: float = ATTEMPT_S, delivery_id: str = "") -> Iterator[Attempt]:
     """The deadline of the posts made on this thread inside the block (a timer cuts them at ``seconds``)."""
-    current = Attempt(seconds)
+    current = Attempt(seconds, delivery_id)
     timer = threading.Timer(seconds, current.cut, (f"no complete answer within {seconds:g} s",))
     timer.daemon = True
     timer.start()
@@ -469,17 +472,28 @@ class SlackWebhook:
 
 
 class JsonWebhook:
-    """``webhook:URL`` actions: the message and the alert as one JSON object."""
+    """``webhook:URL`` actions: the message and the alert as one JSON object.
+
+    Delivery is at least once (an attempt cut after the receiver took it is sent again), so every attempt of
+    one message carries the same ``delivery_id`` in the body and as the ``Idempotency-Key`` header (the IETF
+    httpapi draft's name; a receiver that does not know it ignores it): a receiver keeps the ids it has seen
+    to drop a repeat. Twilio's Messages API, Slack's incoming webhooks and Teams' Workflows take no such key,
+    so nothing is added to what is sent to them."""
 
     live = True
     description = "JSON webhook"
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
+        current = getattr(_current, "attempt", None)
+        delivery_id = current.delivery_id if current is not None else ""
         body = {"version": "hms-1", "status": event.status, "alert": event.name, "text": message.text,
                 "headline": message.headline, "message": message.body, "probable_source": message.source,
                 "labels": dict(event.labels), "starts_at": event.starts_at, "ends_at": event.ends_at,
-                "fingerprint": event.fingerprint}
-        post(target, json.dumps(body).encode(), {"Content-Type": "application/json"},
+                "fingerprint": event.fingerprint, "delivery_id": delivery_id or None}
+        headers = {"Content-Type": "application/json"}
+        if delivery_id:
+            headers["Idempotency-Key"] = delivery_id
+        post(target, json.dumps(body).encode(), headers,
              fix=f"the webhook {_host(target)} in the alert file does not accept the alert")
 
 
