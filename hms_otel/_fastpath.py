@@ -583,10 +583,13 @@ KINDS = tuple(_SERIES_CLASS)
 
 
 def remember_call(key: tuple[Any, ...], attributes: Mapping[str, Any], series: Series) -> None:
-    """Cache ``key`` -> ``series`` for a call-style facade when every value is
-    a string: ``1``, ``1.0`` and ``True`` compare equal but are distinct
-    attribute sets, and a string equals only a string."""
-    if len(call_cache) < _CALL_CACHE_LIMIT and all(type(value) is str for value in attributes.values()):
+    """Cache ``key`` -> ``series`` for a call-style facade when every key and
+    value is a plain string: ``1``, ``1.0`` and ``True`` compare equal but are
+    distinct attribute sets, a string equals only a string, and a str
+    subclass's own ``__hash__`` and ``__eq__`` would run in later lookups."""
+    if len(call_cache) < _CALL_CACHE_LIMIT and all(
+        type(name) is str and type(value) is str for name, value in attributes.items()
+    ):
         call_cache[key] = series
 
 

@@ -85,6 +85,54 @@ def _first_items(value: Any) -> Any:
     return tuple(value[:MAX_SEQUENCE_ITEMS])
 
 
+def _count_cut(what: str, limit: int) -> None:
+    """One value or key cut to ``limit`` (its marker says so in the data; the count says how often)."""
+    from hms_otel.selfmetrics import count_dropped  # as in _first_items
+
+    count_dropped(
+        "attribute_text", "length_limit", 1,
+        f"a string or bytes attribute {what} keeps its first {limit} characters or bytes, then a marker and hash",
+    )
+
+
+def _cut_text(text: str, limit: int, what: str = "value") -> str:
+    cut = bounded_text(text, limit)
+    if cut is not text:
+        _count_cut(what, limit)
+    return cut
+
+
+def _cut_bytes(data: bytes, limit: int) -> bytes:
+    cut = bounded_bytes(data, limit)
+    if cut is not data:
+        _count_cut("value", limit)
+    return cut
+
+
+# What a class has that gives its objects no text of their own (the SDK drops such a key).
+_NO_TEXT_OF_ITS_OWN: tuple[Any, Any] = (object.__str__, object.__repr__)
+
+
+def bounded_key(key: Any, limit: int) -> Any:
+    """An attribute key (of the attributes, or of a dict value) as a plain ``str`` cut to ``limit``.
+
+    A ``str`` subclass becomes the plain string it holds, so its own ``__hash__``, ``__eq__`` or ``__str__``
+    (raising, or changing between calls) never runs in the SDK's or the facades' dicts. Another key becomes
+    its text, as the SDK would make it (``1`` -> ``"1"``), and is cut alike; a key with no text of its own
+    (an ``object()``) is left for the SDK to drop. Raises what the key's ``__str__`` raises.
+    """
+    if type(key) is not str:
+        if isinstance(key, str):
+            key = str.__str__(key)
+        elif isinstance(key, int):
+            key = _int_text(key)
+        elif (type(key).__str__, type(key).__repr__) == _NO_TEXT_OF_ITS_OWN:
+            return key
+        else:
+            key = str.__str__(str(key))
+    return key if len(key) <= limit else _cut_text(key, limit, "key")
+
+
 def _int_text(value: int) -> str:
     """A huge int as text; past Python's limit on decimal digits, in hex (not limited)."""
     try:
@@ -94,10 +142,12 @@ def _int_text(value: int) -> str:
 
 
 def bounded_value(value: Any, limit: int) -> Any:
-    """``value`` as the facades record it: strings and bytes over ``limit`` cut,
+    """``value`` as the facades record it: strings and bytes over ``limit`` cut
+    (each cut counted in ``hms_otel_dropped_total{signal="attribute_text"}``),
     lists, tuples and dicts cut to :data:`MAX_SEQUENCE_ITEMS` items and their
-    items bounded alike, a bytearray or memoryview as bytes, and an int outside
-    int64 as text. Returns ``value`` itself when nothing changes.
+    items bounded alike, a dict's keys as :func:`bounded_key`, a bytearray or
+    memoryview as bytes, and an int outside int64 as text. Returns ``value``
+    itself when nothing changes.
 
     Why: the SDK keeps an attribute value whole in its cumulative state for the
     life of the series (a 1 MB bytes value, or a million-item tuple, per series
@@ -106,39 +156,46 @@ def bounded_value(value: Any, limit: int) -> Any:
     exporting the point without it (a duplicate of the series without the attribute).
     """
     if isinstance(value, str):
-        return bounded_text(value, limit)
+        return _cut_text(value, limit)
     if isinstance(value, bytes):
-        return bounded_bytes(value, limit)
+        return _cut_bytes(value, limit)
     if isinstance(value, (bytearray, memoryview)):
-        return bounded_bytes(bytes(value), limit)
+        return _cut_bytes(bytes(value), limit)
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if -_INT64_LIMIT <= value < _INT64_LIMIT else bounded_text(_int_text(value), limit)
+        return value if -_INT64_LIMIT <= value < _INT64_LIMIT else _cut_text(_int_text(value), limit)
     if isinstance(value, (list, tuple)):
         kept = _first_items(value)
         items = tuple(bounded_value(item, limit) for item in kept)
         return value if kept is value and all(new is old for new, old in zip(items, value, strict=True)) else items
     if isinstance(value, dict):
         kept = _first_items(value)
-        cut = {key: bounded_value(item, limit) for key, item in kept.items()}
-        return value if kept is value and all(cut[key] is item for key, item in value.items()) else cut
+        pairs = [(key, bounded_key(key, limit), item, bounded_value(item, limit)) for key, item in kept.items()]
+        unchanged = kept is value and all(new_key is key and new is item for key, new_key, item, new in pairs)
+        return value if unchanged else {new_key: new for _, new_key, _, new in pairs}
     return value
 
 
 def bounded_values(attributes: dict[str, Any]) -> dict[str, Any]:
-    """``attributes`` with every value bounded (:func:`bounded_value`; the facades' rule).
+    """``attributes`` with every key and value bounded (:func:`bounded_key`, :func:`bounded_value`):
+    the one rule of every facade, metric or log.
 
     Cutting where the value is recorded, not only at export, keeps a huge value
-    out of the SDK's cumulative state. Returns the same dict when nothing
-    changes, so the usual call costs one length check per string value.
+    out of the SDK's cumulative state (and out of a log batch). Returns the same
+    dict when nothing changes, so the usual call costs a type and length check
+    per key and string value. Raises what a hostile key or value raises (the
+    facades count that call as failed).
     """
     limit = _value_limit or value_length_limit()
     cut: dict[str, Any] | None = None
-    for key, value in attributes.items():
-        if type(value) is str and len(value) <= limit:
+    for index, (key, value) in enumerate(attributes.items()):
+        if type(key) is str and len(key) <= limit and type(value) is str and len(value) <= limit:
+            if cut is not None:
+                cut[key] = value
             continue
+        new_key = bounded_key(key, limit)
         bounded = bounded_value(value, limit)  # once per value: a cut sequence counts its dropped items
-        if bounded is not value:
-            if cut is None:
-                cut = dict(attributes)
-            cut[key] = bounded
+        if cut is None and (new_key is not key or bounded is not value):
+            cut = dict(itertools.islice(attributes.items(), index))  # the ones before, unchanged
+        if cut is not None:
+            cut[new_key] = bounded
     return attributes if cut is None else cut

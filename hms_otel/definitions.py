@@ -40,13 +40,46 @@ class MetricKindConflict(ValueError):
     """One metric name used with two different kinds (or units)."""
 
 
+def _described(value: object) -> str:
+    """``value``'s repr for a message, short, and never raising (a name's own ``__repr__`` may)."""
+    try:
+        text = repr(value)
+    except Exception as error:
+        return f"(its __repr__ raised {type(error).__name__})"
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _plain(name: str) -> str:
+    """The text of a ``str`` subclass ``name``, once what a dict or a message does with it works."""
+    kind = type(name).__name__
+    try:
+        text = str.__str__(name)
+    except TypeError:  # not really a str (its __class__ says so): no text to check
+        raise MetricNameError(f"metric name must be a string, got {kind}: {_described(name)}") from None
+    try:
+        hash(name), bool(name == text), str(name)
+    except Exception as error:
+        raise MetricNameError(
+            f"metric name {_described(text)} is a str subclass ({kind}) whose own __hash__, __eq__ or __str__ raised "
+            f"{type(error).__name__}; give a plain str"
+        ) from None
+    return text
+
+
 def check_name(name: object) -> str:
-    """Return ``name`` if it follows the OTel instrument-name rules, else raise
-    :class:`MetricNameError` saying which rule it broke."""
-    if isinstance(name, str) and _VALID_NAME.fullmatch(name):
+    """Return ``name`` as a plain ``str`` if it follows the OTel instrument-name rules, else raise
+    :class:`MetricNameError` saying which rule it broke.
+
+    A ``str`` subclass (a ``StrEnum`` member) is returned as the plain string it holds, so its own
+    methods never run in the registry, the facades' caches or a message; one whose ``__hash__``,
+    ``__eq__`` or ``__str__`` raises is refused like any other invalid name (no dict could hold it).
+    """
+    if type(name) is not str:
+        if not isinstance(name, str):
+            raise MetricNameError(f"metric name must be a string, got {type(name).__name__}: {_described(name)}")
+        name = _plain(name)
+    if _VALID_NAME.fullmatch(name):
         return name
-    if not isinstance(name, str):
-        raise MetricNameError(f"metric name must be a string, got {type(name).__name__}: {name!r}")
     if not name:
         raise MetricNameError("metric name is empty; OpenTelemetry needs 1 to 255 characters")
     if len(name) > _MAX_NAME_LENGTH:

@@ -174,7 +174,9 @@ UNPRINTABLE_NAME = "(unprintable name)"
 
 def _name_text(name: object) -> str:
     try:
-        return str(name)
+        # A str subclass as the plain text it holds: its own methods (hash, eq, len) would run in the
+        # failure counts below, and a raising one would lose the count.
+        return str.__str__(name if isinstance(name, str) else str(name))
     except Exception:  # counted under a placeholder: a hostile name must not make its failure vanish
         return UNPRINTABLE_NAME
 
@@ -277,7 +279,7 @@ class _Timer:
 
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
-        self._name = name
+        self._name = self._definition.name  # the checked, plain str (never the caller's object)
         self._attributes: dict[str, Any] = dict(attributes)
         self._error_series: dict[type, _fastpath.Series] = {}
         self._record: Callable[[float], None] = self._bind_then_record  # until bound
@@ -324,7 +326,7 @@ class _Timer:
             # the descriptor (wrapped as a plain function it would get `self`).
             return type(func)(self(func.__func__))
         if not callable(func):
-            raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got {func!r}")
+            raise TypeError(f"@metric.timer({self._name!r}) decorates a function, got a {type(func).__name__}")
         if isinstance(func, type):
             # Wrapped in a function, the class would stop being one: isinstance(), subclassing and
             # class attributes would break wherever it is used.
@@ -437,7 +439,7 @@ def timer(name: Any, /, **attributes: Any) -> Any:
     Raises ``ValueError`` for an invalid name or one registered as another kind.
     """
     if callable(name) or isinstance(name, (staticmethod, classmethod)):  # bare @metric.timer: named after the function
-        return _Timer(f"{name.__name__}_ms", attributes)(name)
+        return _Timer(f"{_function_name(name)}_ms", attributes)(name)
     # `with metric.timer(...)` asks for a timer on every use: one timer object
     # per name and attribute set serves them all (each use keeps its own start
     # in `_open_blocks`), so a use costs no name check, cleaning or binding.
@@ -448,15 +450,28 @@ def timer(name: Any, /, **attributes: Any) -> Any:
         return _Timer(name, attributes)
     if found is None:
         found = _Timer(name, attributes)
-        # 1, 1.0 and True are equal keys but distinct attribute sets: cache strings only,
-        # and no value that was cut (bounded memory).
+        # 1, 1.0 and True are equal keys but distinct attribute sets: cache plain strings only (a str
+        # subclass's own __hash__ and __eq__ would run in later lookups; a name is cached as its checked
+        # text), and no value that was cut.
         if (
             len(_timer_by_key) < _TIMER_CACHE_LIMIT
-            and all(type(v) is str for v in attributes.values())
+            and all(type(k) is str and type(v) is str for k, v in attributes.items())
             and found._attributes == attributes
         ):
-            _timer_by_key[key] = found
+            checked_key = (found._name, *attributes.items())
+            _timer_by_key[checked_key] = found
     return found
+
+
+def _function_name(func: Any) -> str:
+    """The name a bare ``@metric.timer`` gives ``func``'s timer; TypeError if it has none to give."""
+    try:
+        return str.__str__(func.__func__.__name__ if isinstance(func, (staticmethod, classmethod)) else func.__name__)
+    except Exception:
+        raise TypeError(
+            f"bare @metric.timer needs a function with a name; {type(func).__name__} has none: "
+            "name the timer, e.g. @metric.timer(\"payment_latency_ms\")"
+        ) from None
 
 
 _timer_by_key: dict[tuple[Any, ...], _Timer] = {}
@@ -471,7 +486,7 @@ def _call(facade: str, name: str, kind: Kind, value: float, attributes: dict[str
         key = (kind, name, *attributes.items())
         try:
             series = _by_call.get(key)
-        except TypeError:  # a list value (a valid attribute) is unhashable: not cached
+        except Exception:  # a list value (a valid attribute) is unhashable, a hostile __hash__ raises: not cached
             series = None
         if series is None:
             _bind_and_record(facade, name, kind, value, attributes, key)
@@ -487,8 +502,11 @@ def _bind_and_record(
 ) -> None:
     try:
         bounded = bounded_values(attributes) if attributes else attributes
-        series = _fastpath.bind(*_bound(_resolve(name, kind)), bounded)
+        definition = _resolve(name, kind)
+        series = _fastpath.bind(*_bound(definition), bounded)
         if bounded is attributes:  # a cut value is not kept in the cache (bounded memory)
+            if type(name) is not str:  # cached under its checked text: its own __hash__ and __eq__ never run there
+                key = (kind, definition.name, *attributes.items())
             _fastpath.remember_call(key, attributes, series)
         series.record(value)
     except Exception as failure:
@@ -514,7 +532,8 @@ def push(name: str, value: float, /, **attributes: Any) -> None:
     """The tutorial's API: record ``value`` as the registry's kind for ``name``
     (a histogram when the name is new)."""
     try:
-        definition = REGISTRY.get(name)  # a list or dict as the name is unhashable: skipped and counted
+        # Checked unless a plain str: a list, a dict or a str subclass whose __hash__ raises is skipped and counted.
+        definition = REGISTRY.get(name if type(name) is str else check_name(name))
     except Exception as failure:
         _failed("push", name, failure)
         return
@@ -547,8 +566,15 @@ def declare(name: str, /, *attribute_sets: Mapping[str, Any]) -> None:
     ``ValueError`` for an invalid name or one that is not a counter or
     up-down counter.
     """
-    definition = REGISTRY.get(check_name(name)) or REGISTRY.resolve(name, Kind.COUNTER)
-    sets = [bounded_values(dict(attributes)) for attributes in attribute_sets] or [{}]
+    name = check_name(name)
+    definition = REGISTRY.get(name) or REGISTRY.resolve(name, Kind.COUNTER)
+    try:
+        sets = [bounded_values(dict(attributes)) for attributes in attribute_sets] or [{}]
+    except Exception as error:  # a key or value whose own methods raise: said here, where it is written
+        raise TypeError(
+            f"metric.declare({name!r}): an attribute set cannot be recorded (a key or value raised "
+            f"{type(error).__name__})"
+        ) from None
     _start_at_zero(definition, sets)  # also checks the kind
     with _declared_lock:
         known = _declared.setdefault(name, [])
@@ -611,7 +637,6 @@ def _unknown_level(level: object) -> tuple[SeverityNumber, str]:
     return SeverityNumber.INFO, "INFO"
 
 
-@deferred_when_nested  # emitting takes the SDK's locks
 def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
     """Emit an OTel log record (exported to the log store by the HMS collector).
 
@@ -620,8 +645,15 @@ def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
     so it is not also an attribute; ``message`` and any other name can
     be. Attributes become fields of the record in the log store (searchable
     with ``hms-ops logs search --logsql 'name:=value'``); keep them low in
-    cardinality where you want to filter on them.
+    cardinality where you want to filter on them. They are bounded as the
+    metric facades bound theirs (long text cut, sequences and dicts to their
+    first items, counted in ``hms_otel_dropped_total``).
     """
+    _emit(message, level, attributes)  # the dict as one argument: its keys are not hashed again on the way
+
+
+@deferred_when_nested  # emitting takes the SDK's locks
+def _emit(message: str, level: str | int, attributes: dict[str, Any]) -> None:
     try:
         if type(level) is int:  # logging.ERROR and friends: the stdlib's numbers, by threshold
             severity, text = _SEVERITY[_STDLIB_LEVELS[min(max(level, 0) // 10, 5)]]
@@ -631,7 +663,8 @@ def log(message: str, /, level: str | int = "info", **attributes: Any) -> None:
             body=str(message),
             severity_number=severity,
             severity_text=text,
-            attributes=attributes or None,
+            # The metric facades' bounds (the SDK cuts only long strings, and keeps a million-item tuple).
+            attributes=bounded_values(attributes) if attributes else None,
             timestamp=time.time_ns(),
         )
     except Exception as failure:

@@ -6,9 +6,11 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from hms_otel import bounds, metric, selfmetrics
-from hms_otel.attributes import MAX_SEQUENCE_ITEMS
+from hms_otel.attributes import MAX_SEQUENCE_ITEMS, value_length_limit
 from hms_otel.registry import REGISTRY
 
 from .test_timer import points
@@ -108,3 +110,54 @@ def test_sequence_attribute_values_keep_their_first_items_and_the_rest_is_counte
     assert len(said) == 1 and f"keep their first {MAX_SEQUENCE_ITEMS} items" in said[0]
     kept = [dict(p.attributes)["ids"] for p in points(reader, "f_many_items_total")]
     assert len(kept) == 60 and all(len(value) == MAX_SEQUENCE_ITEMS for value in kept)
+
+
+def test_long_attribute_keys_are_cut_and_counted_where_recorded(reader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dict value's keys (and the attributes' own) were kept whole: a 1 MB key per series stayed in memory."""
+    monkeypatch.setattr(selfmetrics, "_warned", set())
+    limit = value_length_limit()
+
+    def call(i: int) -> None:
+        key = f"{i:06d}" + "k" * 1_000_000
+        metric.increment("f_long_key_total", ids={key: 1, "short": 2})
+
+    growth = _growth(call, warm_up=10, total=60)
+    assert growth < 5 * 2**20, f"{growth} bytes kept for 50 series with a 1 MB dict key each"
+    metric.increment("f_long_key_total", **{"t" * 1_000_000: "v"})
+    kept = [dict(p.attributes) for p in points(reader, "f_long_key_total")]
+    assert len(kept) == 61
+    keys = [key for attributes in kept for value in attributes.values() if isinstance(value, dict) for key in value]
+    cut = [key for key in keys if key != "short"]
+    assert len(cut) == 60 and all(len(key) == limit and "[cut 1000006 chars #" in key for key in cut)
+    [top] = [key for attributes in kept for key in attributes if key != "ids"]
+    assert len(top) == limit and "[cut 1000000 chars #" in top
+    assert _dropped(reader)[("attribute_text", "length_limit")] == 61
+
+
+def test_log_attributes_are_bounded_as_metric_attributes_are_and_counted(
+    reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """metric.log left its attributes to the SDK (strings only) and the export guard: a 100k-item list,
+    a 1 MB bytes value and a 1 MB dict key went into the batch whole."""
+    monkeypatch.setattr(selfmetrics, "_warned", set())
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    limit = value_length_limit()
+    failed = metric.errors().get(("log", "log"), 0)
+    with metric.use(logger_provider=provider):
+        metric.log(
+            "big", note="n" * 1_000_000, blob=b"b" * 1_000_000, ids=list(range(100_000)), keyed={"k" * 1_000_000: 1}
+        )
+    provider.shutdown()
+    [record] = [data.log_record for data in exporter.get_finished_logs()]
+    attributes = dict(record.attributes)
+    assert len(attributes["note"]) == limit and "[cut 1000000 chars #" in attributes["note"]
+    assert len(attributes["blob"]) == limit and b"[cut 1000000 bytes #" in attributes["blob"]
+    assert attributes["ids"] == tuple(range(MAX_SEQUENCE_ITEMS))
+    [key] = attributes["keyed"]
+    assert len(key) == limit and "[cut 1000000 chars #" in key
+    dropped = _dropped(reader)
+    assert dropped[("attribute_items", "item_limit")] == 100_000 - MAX_SEQUENCE_ITEMS
+    assert dropped[("attribute_text", "length_limit")] == 3
+    assert metric.errors().get(("log", "log"), 0) == failed

@@ -1,3 +1,5 @@
+import enum
+import functools
 import io
 import logging
 import os
@@ -15,7 +17,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from hms_otel import _fastpath, metric
 from hms_otel.attributes import value_length_limit
 from hms_otel.hooks.sources import attribute_value
-from hms_otel.registry import REGISTRY, Kind
+from hms_otel.registry import REGISTRY, Kind, MetricNameError
 
 from .otlp_receiver import attributes_of
 from .test_timer import only_point, points
@@ -103,6 +105,92 @@ def test_push_and_with_timer_skip_and_count_what_they_cannot_record(reader, capl
     assert points(reader, "f_hostile_ms") == []
 
 
+class _EqRaises(str):
+    __hash__ = str.__hash__
+
+    def __eq__(self, other):
+        raise RuntimeError("no eq")
+
+
+class _StrRaises(str):
+    def __str__(self):
+        raise RuntimeError("no str")
+
+
+class _HashRaisesInsideHmsOtel(str):
+    """Hashes for the caller (its dict literal, the ``**`` of the call) and raises wherever hms_otel hashes it."""
+
+    def __hash__(self):
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("hms_otel"):
+            raise RuntimeError("no hash here")
+        return str.__hash__(self)
+
+
+@pytest.mark.parametrize(
+    "bad", [_HashRaises("f_bad_ms"), _EqRaises("f_bad_ms"), _StrRaises("f_bad_ms"), _Unprintable()],
+    ids=["hash", "eq", "str", "not-a-str"],
+)
+def test_a_name_whose_own_methods_raise_is_refused_like_any_invalid_name(reader, monkeypatch, bad):
+    """@metric.timer(name) raised the name's own RuntimeError (a __hash__ that raises) or accepted it (an
+    __eq__ that raises, breaking every later lookup); declare() raised it too."""
+    monkeypatch.setattr(metric, "_error_counts", type(metric._error_counts)())  # the counts of this test only
+    with pytest.raises(MetricNameError, match="metric name"):
+        metric.timer(bad)
+    with pytest.raises(MetricNameError, match="metric name"):
+        metric.timer(bad, channel="web")(lambda: None)
+    with pytest.raises(MetricNameError, match="metric name"):
+        metric.declare(bad)
+    for facade in (metric.increment, metric.gauge, metric.observe, metric.push):
+        facade(bad, 1)  # at call time: skipped and counted, never raised
+    assert sum(metric.errors().values()) == 4
+    assert points(reader, "f_bad_ms") == []
+
+
+def test_a_str_subclass_name_that_behaves_is_recorded_as_its_text(reader):
+    class Names(str, enum.Enum):
+        REFUNDS = "f_named_total"
+
+    for _ in range(2):
+        metric.increment(Names.REFUNDS)
+        metric.increment("f_named_total")
+    assert only_point(reader, "f_named_total").value == 4
+    assert type(REGISTRY["f_named_total"].name) is str
+    with pytest.raises(TypeError, match="needs a function with a name"):
+        metric.timer(functools.partial(print))  # bare, and nothing to name it after (was an AttributeError)
+
+
+def test_attribute_keys_whose_own_methods_raise_never_escape_a_facade(reader, logs):
+    """metric.log raised the RuntimeError of a key that hashes for the caller and raises inside hms_otel;
+    increment, gauge, observe and push skipped the call. Keys are recorded as the text they hold."""
+    key = _HashRaisesInsideHmsOtel("tenant")
+    for _ in range(2):
+        metric.increment("f_keyed_total", **{key: "a"})
+        metric.gauge("f_keyed_gauge", 3, **{key: "a"})
+        metric.observe("f_keyed_observed", 5, **{key: "a"})
+        metric.push("f_keyed_pushed", 5, **{key: "a"})
+        with metric.timer("f_keyed_ms", **{key: "a"}):
+            pass
+        metric.log("keyed", **{key: "a"}, nested={key: 1})
+        metric.increment("f_keyed_total", nested={key: 1})
+    assert only_point(reader, "f_keyed_total", tenant="a").value == 2
+    assert only_point(reader, "f_keyed_total", nested={"tenant": 1}).value == 2
+    assert only_point(reader, "f_keyed_gauge", tenant="a").value == 3
+    assert only_point(reader, "f_keyed_observed", tenant="a").count == 2
+    assert only_point(reader, "f_keyed_pushed", tenant="a").count == 2
+    assert only_point(reader, "f_keyed_ms", tenant="a").count == 2
+    records = [data.log_record for data in logs.get_finished_logs() if data.log_record.body == "keyed"]
+    assert [dict(r.attributes) for r in records] == [{"tenant": "a", "nested": {"tenant": 1}}] * 2
+    assert not [found for found in metric.errors() if found[1].startswith("f_keyed") or found == ("log", "log")]
+    # A key whose text cannot be made: that call is skipped and counted, nothing raised.
+    before = metric.errors().get(("log", "log"), 0)
+    metric.log("unkeyed", nested={_Unprintable(): 1})
+    metric.increment("f_unkeyed_total", nested={_Unprintable(): 1})
+    with metric.timer("f_unkeyed_ms", nested={_Unprintable(): 1}):
+        pass
+    assert metric.errors()[("log", "log")] == before + 1
+    assert metric.errors()[("increment", "f_unkeyed_total")] == metric.errors()[("timer", "f_unkeyed_ms")] == 1
+
+
 def test_a_name_whose_str_raises_is_counted_under_a_placeholder(reader, caplog):
     """Neither counted nor warned about: making the failure's key text raised, and that was swallowed."""
     placeholder = "(unprintable name)"  # metric.UNPRINTABLE_NAME
@@ -114,9 +202,10 @@ def test_a_name_whose_str_raises_is_counted_under_a_placeholder(reader, caplog):
     assert counts[("increment", placeholder)] == 2
     assert counts[("gauge", placeholder)] == 2
     warnings = [r.getMessage() for r in caplog.records if placeholder in r.getMessage()]
+    refused = "metric name must be a string, got _Unprintable: (its __repr__ raised RuntimeError)"
     assert warnings == [
-        "hms_otel: metric.increment('(unprintable name)') failed and was skipped: no str",
-        "hms_otel: metric.gauge('(unprintable name)') failed and was skipped: no str",
+        f"hms_otel: metric.increment('(unprintable name)') failed and was skipped: {refused}",
+        f"hms_otel: metric.gauge('(unprintable name)') failed and was skipped: {refused}",
     ]
     counted = only_point(reader, "hms_otel_facade_errors_total", facade="increment", metric=placeholder)
     assert counted.value == 2
