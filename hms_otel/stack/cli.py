@@ -299,11 +299,14 @@ def status(state_option: Path | None) -> None:
             raise click.ClickException(f"the stack with state {shown} is starting (hms-ops up PID {holder}): "
                                        "it has not recorded its processes yet")
         raise click.ClickException(f"no stack is running with state {shown} (`hms-ops up` starts one)")
-    width = max(len(row.name) for row in rows)
-    for row in rows:
+    # Names, URLs and details come from stack.json, which anyone can write: shown escaped, never run by the
+    # terminal (a name "x\x1b]0;pwn\x07" set the window title).
+    names = [safe_name(row.name) for row in rows]
+    width = max(len(name) for name in names)
+    for name, row in zip(names, rows, strict=True):
         mark = "ok  " if row.healthy else "FAIL"
-        click.echo(f"{mark} {row.name.ljust(width)}  {row.detail}{'  ' + row.url if row.url else ''}")
-    unhealthy = [row.name for row in rows if not row.healthy]
+        click.echo(f"{mark} {name.ljust(width)}  {safe_name(row.detail)}{'  ' + safe_name(row.url) if row.url else ''}")
+    unhealthy = [name for name, row in zip(names, rows, strict=True) if not row.healthy]
     if unhealthy:
         raise click.ClickException(f"not healthy: {', '.join(unhealthy)}")
 
@@ -342,7 +345,7 @@ def down(state_option: Path | None) -> None:
         result = stack_down(directory)
     except state.ForeignStateError as error:
         raise click.ClickException(str(error)) from None
-    names = (", ".join(f"{record.name} (PID {record.pid})" for record in result.processes)
+    names = (", ".join(f"{safe_name(record.name)} (PID {record.pid})" for record in result.processes)
              or "nothing was still running")
     click.echo(f"stopped: {names}; data and logs kept in {safe_name(str(directory))}")
     if result.unremoved is not None:

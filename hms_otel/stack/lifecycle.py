@@ -384,8 +384,8 @@ def down(directory: Path, grace: float = 15.0) -> Stopped:
     protected = state.protected_records(records)
     if protected:
         names = ", ".join(f"{safe_name(record.name)} (PID {record.pid})" for record in protected)
-        raise state.ForeignStateError(f"{directory / state.STATE_FILE} names {names}: PID 1 or this command's own "
-                                      "ancestors, never the stack's; nothing was stopped")
+        raise state.ForeignStateError(f"{safe_name(str(directory / state.STATE_FILE))} names {names}: PID 1 or "
+                                      "this command's own ancestors, never the stack's; nothing was stopped")
     running = [record for record in records if record.alive]
     state.stop_processes([recorded.supervisor], grace=grace + 5)
     state.stop_processes(recorded.components, grace=grace)

@@ -216,7 +216,8 @@ def read_checked(directory: Path) -> StackState | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as error:
-        raise StateFileError(f"{path}: cannot read the stack's state file ({error.strerror or error})") from None
+        raise StateFileError(f"{safe_name(str(path))}: cannot read the stack's state file "
+                             f"({error.strerror or error})") from None
     try:
         text = data.decode()  # UnicodeDecodeError is a ValueError: a damaged file, not an internal error
         return StackState.from_json(text)
@@ -224,8 +225,9 @@ def read_checked(directory: Path) -> StackState | None:
         if isinstance(error, UnicodeDecodeError):
             why = "not UTF-8 text"
         else:
-            why = "empty" if not data.strip() else f"{type(error).__name__}: {error}"
-        raise StateFileError(f"{path}: not a stack state file ({why})") from None
+            # The error may quote the file (an unknown field's name): escaped, as everything read from it.
+            why = "empty" if not data.strip() else safe_name(f"{type(error).__name__}: {error}")
+        raise StateFileError(f"{safe_name(str(path))}: not a stack state file ({why})") from None
 
 
 def lock_holder(directory: Path) -> int | None:
@@ -268,6 +270,13 @@ def check_owner(directory: Path, recorded: StackState) -> None:
     PIDs with the right start times. A file without the folder (written before it was recorded) is taken
     as before: refusing it would leave a stack started by the previous version with no `down`, and its PIDs
     and start times still name exactly that stack's processes.
+
+    A folder moved to another filesystem gets a new device and inode, as a copy does. What tells them apart
+    is the supervisor's lock file, which it keeps open: the kernel names it at its current place (renames
+    followed) or as deleted. Deleted, with nothing left at the recorded path, the stack's folder is gone and
+    this one, holding its record, was moved here (or copied before the original was removed): the only
+    handle left, so it owns the stack. Anything else (the supervisor gone, its fds unreadable) cannot be told
+    from a copy and is refused, with what to do.
     """
     folder = recorded.folder
     if folder is None:
@@ -276,9 +285,61 @@ def check_owner(directory: Path, recorded: StackState) -> None:
     if (status.st_dev, status.st_ino) == (folder.device, folder.inode):
         return
     # Once that stack has stopped, the copy names only exited processes: nothing to protect, `down` tidies it.
-    if any(record.alive for record in [recorded.supervisor, *recorded.components]):
+    running = [record for record in [recorded.supervisor, *recorded.components] if record.alive]
+    if not running:
+        return
+    lock = _open_lock(recorded.supervisor) if recorded.supervisor in running else None
+    at_recorded_path = _identity_at(folder.path)
+    if lock is not None and lock.deleted and lock.device == folder.device and \
+            at_recorded_path != (folder.device, folder.inode):
+        return  # moved here: the folder the stack started in is gone
+    if lock is not None and not lock.deleted:
+        live = os.path.dirname(lock.path)
+        raise ForeignStateError(f"this state folder is a copy of {safe_name(live)}, whose stack is still "
+                                f"running; use --state {shell_word(live)}")
+    if at_recorded_path == (folder.device, folder.inode):
         raise ForeignStateError(f"this state folder is a copy of {safe_name(folder.path)}, whose stack is still "
                                 f"running; use --state {shell_word(folder.path)}")
+    # The recorded folder is gone and the supervisor cannot vouch for this one: a copy, or a move to another
+    # filesystem after the supervisor died. Say what runs and how to stop it by hand.
+    gone = "no longer exists" if at_recorded_path is None else "is another folder now"
+    processes = ", ".join(f"{safe_name(record.name)} (PID {record.pid})" for record in running)
+    raise ForeignStateError(
+        f"this state folder is not the one its stack.json was written in ({safe_name(folder.path)}, which {gone}): "
+        f"a copy, or moved from another filesystem; its stack still runs: {processes}. If it is this folder's, "
+        f"stop it with `kill {' '.join(str(record.pid) for record in running)}` and delete "
+        f"{shell_word(str(directory / STATE_FILE))}; nothing was stopped"
+    )
+
+
+class _OpenLock(NamedTuple):
+    path: str
+    deleted: bool
+    device: int
+
+
+def _open_lock(supervisor: ProcessRecord) -> _OpenLock | None:
+    """The stack lock file ``supervisor`` holds open, where the kernel says it is now; None if none is seen."""
+    suffix, deleted_suffix = f"/{LOCK_FILE}", f"/{LOCK_FILE} (deleted)"
+    with contextlib.suppress(OSError):
+        for fd in os.scandir(f"/proc/{supervisor.pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd.path)
+                if target.endswith(suffix) or target.endswith(deleted_suffix):
+                    deleted = target.endswith(deleted_suffix)
+                    path = target[: -len(" (deleted)")] if deleted else target
+                    opened = os.stat(fd.path)
+                    if supervisor.alive:  # still the recorded process, not one that took its PID meanwhile
+                        return _OpenLock(path, deleted, opened.st_dev)
+    return None
+
+
+def _identity_at(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
 
 
 def write(directory: Path, state: StackState) -> None:

@@ -251,7 +251,7 @@ def run(options: UpOptions) -> None:
     if leftover is not None:
         state.check_owner(directory, leftover)  # a copy of a running stack's folder: name that folder
     if leftover is not None and any(record.alive for record in leftover.components):
-        running = ", ".join(f"{r.name} (PID {r.pid})" for r in leftover.components if r.alive)
+        running = ", ".join(f"{safe_name(r.name)} (PID {r.pid})" for r in leftover.components if r.alive)
         raise UpError(
             f"processes of an earlier stack with state {safe_name(str(directory))} still run: {running}; "
             f"`hms-ops down --state {shell_word(str(directory))}` stops them"

@@ -461,3 +461,87 @@ def test_down_on_a_read_only_state_folder_says_what_it_stopped_before_the_error(
     assert done.output.index(f"could not remove {tmp_path / state.STATE_FILE} (") > stopped, done.output
     assert "Read-only file system" in done.output
     assert stand_in.wait(timeout=10) is not None
+
+
+@pytest.fixture
+def locking_supervisor(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    """A live stand-in for `hms-ops up`: it holds the lock file of tmp_path/live open, as the supervisor does."""
+    live = tmp_path / "live"
+    live.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; lock = open(sys.argv[1], 'a'); "
+         "fcntl.flock(lock, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(300)", str(live / state.LOCK_FILE)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "locked\n"  # EOF if it failed: no hang
+        state.write(live, state.StackState(record_of("hms-ops up", child.pid), []))
+        yield live, child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_state_folder_moved_to_another_filesystem_is_still_stopped_by_down(
+        tmp_path: Path, locking_supervisor: tuple[Path, subprocess.Popen[str]]) -> None:
+    """The move gave the folder a new device and inode, as a copy has: `down` refused it as a copy of the
+    folder it came from, which no longer existed."""
+    live, supervisor = locking_supervisor
+    moved = tmp_path / "elsewhere" / "state"
+    shutil.copytree(live, moved)  # what mv does across filesystems: copy, then remove the original
+    shutil.rmtree(live)
+    done = hms_ops("status", "--state", str(moved), cwd=tmp_path)
+    assert done.returncode == 0 and f"PID {supervisor.pid}" in done.stdout, done.stderr
+    done = hms_ops("down", "--state", str(moved), cwd=tmp_path)
+    assert done.returncode == 0 and f"stopped: hms-ops up (PID {supervisor.pid})" in done.stdout, done.stderr
+    assert supervisor.wait(timeout=10) is not None
+    assert not (moved / state.STATE_FILE).exists()
+
+
+def test_a_copy_is_refused_and_names_where_the_running_folder_is_now(
+        tmp_path: Path, locking_supervisor: tuple[Path, subprocess.Popen[str]]) -> None:
+    """A copy beside a folder renamed afterwards (same filesystem, same inode): the copy is still refused."""
+    live, supervisor = locking_supervisor
+    copy, renamed = tmp_path / "evidence", tmp_path / "renamed"
+    shutil.copytree(live, copy)
+    live.rename(renamed)
+    done = hms_ops("down", "--state", str(copy), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout
+    assert f"this state folder is a copy of {renamed}, whose stack is still running; use --state {renamed}" \
+        in done.stderr, done.stderr
+    assert supervisor.poll() is None and (copy / state.STATE_FILE).exists()
+
+
+def test_a_moved_folder_whose_supervisor_died_is_refused_with_how_to_stop_its_processes(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes]) -> None:
+    """Without the supervisor's lock a move cannot be told from a copy: refused, saying what runs and how to stop it."""
+    live, moved = tmp_path / "live", tmp_path / "moved"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    state.write(live, state.StackState(state.ProcessRecord("hms-ops up", dead.pid, 1),
+                                       [record_of("collector", stand_in.pid)]))
+    shutil.copytree(live, moved)
+    shutil.rmtree(live)
+    done = hms_ops("down", "--state", str(moved), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout
+    assert f"this state folder is not the one its stack.json was written in ({live}, which no longer exists)" \
+        in done.stderr, done.stderr
+    assert f"its stack still runs: collector (PID {stand_in.pid})" in done.stderr
+    assert f"stop it with `kill {stand_in.pid}` and delete {moved / state.STATE_FILE}" in done.stderr
+    assert stand_in.poll() is None
+
+
+def test_names_and_urls_from_the_state_file_are_shown_escaped_by_status_and_down(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes]) -> None:
+    """A component name "x\\x1b]0;pwn\\x07" reached the terminal as is (it set the window title)."""
+    odd = "x\x1b]0;pwn\x07\u202e"
+    record = record_of(odd, stand_in.pid)._replace(url="http://127.0.0.1:1/\x1b[2J", health_url="http://127.0.0.1:1/h\x07")
+    state.write(tmp_path, state.StackState(record_of("hms-ops up", stand_in.pid), [record]))
+    status = hms_ops("status", "--state", str(tmp_path), cwd=tmp_path)
+    down = hms_ops("down", "--state", str(tmp_path), cwd=tmp_path)
+    for done in (status, down):
+        assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stdout + done.stderr, done
+        assert "\u202e" not in done.stdout + done.stderr
+    assert "x\\x1b]0;pwn\\x07\\u202e" in status.stdout and "http://127.0.0.1:1/\\x1b[2J" in status.stdout
+    assert "not answering at http://127.0.0.1:1/h\\x07" in status.stdout
+    assert "not healthy: x\\x1b]0;pwn\\x07\\u202e" in status.stderr
+    assert f"x\\x1b]0;pwn\\x07\\u202e (PID {stand_in.pid})" in down.stdout
