@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from typing import Any
 
@@ -62,12 +63,20 @@ def request(
     Credentials in the URL (``http://user:password@host:port/...``, as `hms-ops up`
     prints Alertmanager's) are sent as Basic auth and left out of error messages.
     """
+    limits = _Limits(max_bytes, deadline if deadline is not None else DEADLINE_TIMEOUTS * timeout)
+    try:
+        return _request(method, url, params, data, headers, timeout, limits)
+    finally:
+        limits.stop()
+
+
+def _request(method: str, url: str, params: dict[str, Any] | None, data: bytes | None,
+             headers: dict[str, str] | None, timeout: float, limits: _Limits) -> bytes:
     import http.client
     import urllib.error
     import urllib.parse
     import urllib.request
 
-    limits = _Limits(max_bytes, deadline if deadline is not None else DEADLINE_TIMEOUTS * timeout)
     try:
         parts = urllib.parse.urlsplit(url)
         if parts.username is not None:
@@ -78,29 +87,134 @@ def request(
         if params:
             url = f"{url}?{urllib.parse.urlencode(params)}"
         req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-        with urllib.request.urlopen(req, timeout=timeout) as response:
+        with limits.opener().open(req, timeout=timeout) as response:
             return _read(response, url, limits)
     except urllib.error.HTTPError as error:
         raise HTTPError(url, error.code, _error_body(error, url, limits)) from None
     except HTTPError:
         raise
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        if limits.expired:  # the timer shut the connection: whatever broke then, the deadline is why
+            raise limits.too_slow(url) from None
+        if isinstance(error, http.client.InvalidURL):
+            raise HTTPError(url, None, f"{NOT_A_URL}({error})") from None
+        if isinstance(error, http.client.HTTPException):  # something answered, but not HTTP
+            raise HTTPError(url, None, f"no HTTP answer ({type(error).__name__}: {error})") from None
         raise HTTPError(url, None, str(getattr(error, "reason", error))) from None
-    except (ValueError, http.client.InvalidURL) as error:
+    except ValueError as error:
         # A URL from an option or a variable ("http://[::1", a port that is no number, no scheme): a
         # message naming it, not an internal error.
         raise HTTPError(url, None, f"{NOT_A_URL}({error})") from None
-    except http.client.HTTPException as error:  # something answered, but not HTTP
-        raise HTTPError(url, None, f"no HTTP answer ({type(error).__name__}: {error})") from None
+
+
+def open_answer(req: Any, timeout: float, deadline: float) -> Any:
+    """``urlopen(req, timeout=timeout)``, with connecting and the answer's headers bounded by ``deadline``
+    seconds in all (a server sending its headers a byte at a time is cut off); the answer is returned open
+    and read without a deadline (a live tail). Raises what ``urlopen`` raises, or :class:`AnswerTooSlow`."""
+    import urllib.error
+
+    limits = _Limits(0, deadline)
+    try:
+        response = limits.opener().open(req, timeout=timeout)
+    except Exception as error:  # broken by the timer (but an error status that came, came in time)
+        if limits.expired and not isinstance(error, urllib.error.HTTPError):
+            raise limits.too_slow(req.full_url) from None
+        raise
+    finally:
+        limits.stop()
+    if limits.expired:  # the timer fired as the headers came: its connection is shut
+        response.close()
+        raise limits.too_slow(req.full_url)
+    return response
 
 
 class _Limits:
-    """A request's answer size limit and deadline (from when it was made)."""
+    """A request's answer size limit and deadline (from when it was made).
+
+    The body is read a piece at a time and the deadline checked after each (:func:`_read`), but urllib
+    waits inside itself too: for the connection and for the answer's headers, each read bounded only by
+    ``timeout`` (headers a byte every 0.2 s never ended). So a timer also keeps the deadline: at it, the
+    request's connection is shut, which ends any wait, and the request fails as :class:`AnswerTooSlow`.
+    """
 
     def __init__(self, max_bytes: int, seconds: float) -> None:
         self.max_bytes = max_bytes
         self.seconds = seconds
         self.give_up = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        # Started with the first connection: a request refused before connecting costs no thread.
+        self._timer: threading.Timer | None = None
+
+    def too_slow(self, url: str) -> AnswerTooSlow:
+        return AnswerTooSlow(url, None, f"the answer took over {self.seconds:g} s (not read further)")
+
+    def opener(self) -> Any:
+        """A urllib opener whose connections this deadline watches."""
+        import urllib.request
+
+        handlers = [type(f"Watched{base.__name__}", (_WatchedConnections, base), {"limits": self})()
+                    for base in (urllib.request.HTTPHandler, urllib.request.HTTPSHandler)]
+        return urllib.request.build_opener(*handlers)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self._timer is None and not self.expired:
+                self._timer = threading.Timer(max(0.0, self.give_up - time.monotonic()), self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._sockets.clear()
+
+
+class _WatchedConnections:
+    """A urllib handler mix-in: every connection it makes is watched by ``limits`` (see :class:`_Limits`)."""
+
+    limits: _Limits
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        limits = self.limits
+
+        def connection(*args: Any, **options: Any) -> Any:
+            made = http_class(*args, **options)
+            connect = made.connect
+
+            def watched_connect() -> None:
+                if limits.expired:
+                    raise TimeoutError("the deadline passed before connecting")
+                # Connecting waits at most the time left, not a whole `timeout` past the deadline.
+                if isinstance(made.timeout, (int, float)):
+                    made.timeout = max(0.001, min(made.timeout, limits.give_up - time.monotonic()))
+                connect()
+                limits.watch(made.sock)
+
+            made.connect = watched_connect
+            return made
+
+        return super().do_open(connection, req, **kwargs)  # type: ignore[misc]
+
+
+def _shut(sock: socket.socket) -> None:
+    """End every wait on ``sock`` (another thread's read returns at once). The plain socket's shutdown, also
+    for TLS: the TLS socket's own would drop its state under the reading thread."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:  # already closed or never connected
+        pass
 
 
 def _error_body(error: Any, url: str, limits: _Limits) -> str:
@@ -126,6 +240,8 @@ def _read(response: Any, url: str, limits: _Limits, *, quiet: bool = False) -> b
         # read1: what has arrived (up to 64 KiB), not a wait for the whole 64 KiB a byte a second.
         chunk: bytes = response.read1(65536)
         if not chunk:
+            if limits.expired and not quiet:  # the timer shut it: an answer read until closed is not whole
+                raise limits.too_slow(url)
             return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
@@ -136,7 +252,7 @@ def _read(response: Any, url: str, limits: _Limits, *, quiet: bool = False) -> b
         if time.monotonic() > limits.give_up:
             if quiet:
                 return b"".join(chunks)
-            raise AnswerTooSlow(url, None, f"the answer took over {limits.seconds:g} s (not read further)")
+            raise limits.too_slow(url)
 
 
 def _size(count: int) -> str:

@@ -366,8 +366,12 @@ class LogStore:
         except ValueError as error:  # "unknown url type"
             raise self._invalid_url(error) from None
         try:
-            # The usual timeout until the answer's headers: a server that accepts and never answers is an error.
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            # The usual timeout until the answer's headers, and the usual deadline for all of them: a server
+            # that accepts and never answers, or sends its headers a byte at a time, is an error.
+            response = http.open_answer(request, self.timeout, http.DEADLINE_TIMEOUTS * self.timeout)
+        except http.AnswerTooSlow:
+            raise self._unavailable(f"its answer's headers took over {http.DEADLINE_TIMEOUTS * self.timeout:g} s"
+                                    ) from None
         except urllib.error.HTTPError as error:
             raise _query_error(error.read(65536).decode(errors="replace")) from None
         except (urllib.error.URLError, OSError) as error:

@@ -35,6 +35,13 @@ def trickle(conn: socket.socket) -> None:
         time.sleep(0.05)
 
 
+def trickled_headers(conn: socket.socket) -> None:
+    """A status line and headers a byte every 0.2 s, without end (each wait is short, the whole never ends)."""
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60000:
+        conn.sendall(bytes([byte]))
+        time.sleep(0.2)
+
+
 def silent(conn: socket.socket) -> None:
     """Reads the request and never answers (until the client goes)."""
     while conn.recv(65536):

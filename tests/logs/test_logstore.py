@@ -22,7 +22,7 @@ from hms_otel.stack.processes import free_port
 from hms_otel.stack.services import VictoriaLogs
 
 from .conftest import flush, ingest, now_ns
-from .fakestore import body, endless, fake_store, silent, trickle
+from .fakestore import body, endless, fake_store, silent, trickle, trickled_headers
 
 UTC = dt.timezone.utc
 
@@ -167,6 +167,20 @@ def test_an_answer_a_byte_at_a_time_ends_at_the_deadline() -> None:
         with pytest.raises(LogStoreError, match=r"gave up: .*took over 0.9 s"):
             LogStore(url, timeout=0.3).search("x")
         assert time.monotonic() - started < 30  # liveness only
+
+
+def test_headers_a_byte_at_a_time_end_at_the_deadline() -> None:
+    """The deadline was checked only between reads of the body: headers a byte every 0.2 s (each read well
+    within the timeout) held http.request, `logs search` and `logs tail` without end."""
+    from hms_otel import http
+
+    with fake_store(trickled_headers) as url:
+        with pytest.raises(http.AnswerTooSlow, match=r"the answer took over 0.6 s"):
+            http.request("GET", url, timeout=5, deadline=0.6)
+        with pytest.raises(LogStoreError, match=r"gave up: .*took over 0.9 s"):
+            LogStore(url, timeout=0.3).search("x")
+        with pytest.raises(LogStoreUnavailable, match=r"its answer's headers took over 0.9 s"):
+            next(LogStore(url, timeout=0.3).tail())
 
 
 @pytest.mark.parametrize(("answer", "says"), [
