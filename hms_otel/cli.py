@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import click
 
 from hms_otel.errors import HmsError, ProblemsError, os_error_text
+from hms_otel.terminal import output_checked
 
 #: Exit codes: 1 for bad input or a failed check, 2 for usage (click), 70 for a bug, 130 for Ctrl-C.
 EXIT_ERROR = 1
@@ -137,10 +138,11 @@ def cli() -> None:
 
 
 def main() -> None:
-    try:
-        cli.main(prog_name="hms-ops")
-    except (Exception, KeyboardInterrupt) as error:  # outside any command (e.g. while loading one)
-        fail(error)
+    with output_checked():  # a closed stdout (`>&-`) is an error, not an exit 0 with nothing shown
+        try:
+            cli.main(prog_name="hms-ops")
+        except (Exception, KeyboardInterrupt) as error:  # outside any command (e.g. while loading one)
+            fail(error)
 
 
 if __name__ == "__main__":

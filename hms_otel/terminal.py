@@ -1,11 +1,14 @@
-"""Text from outside (alert messages, log lines, provider answers) made safe to print on a terminal."""
+"""Text from outside (alert messages, log lines, provider answers) made safe to print on a terminal, and
+a standard output that was closed told apart from one that works."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import re
 import sys
+from collections.abc import Iterator
 
 # ESC/CSI sequences, every other C0/C1 control character except newline and tab, and the Unicode
 # bidirectional overrides and isolates (they reorder what the operator reads).
@@ -61,3 +64,53 @@ def shell_word(text: str) -> str:
     if safe_name(text) == text:
         return shlex.quote(text)
     return "$'" + safe_name(text.replace("\\", "\\\\").replace("'", "\\'")) + "'"
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stands in for a closed standard output: takes what is written (nothing can show it) and remembers it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = False
+        self.reported = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.written = self.written or bool(text)
+        return len(text)
+
+
+def exit_status(code: int) -> int:
+    """``code``, or 1 when standard output was closed and the command had something to print (said on stderr
+    once; the command ran to its end, so what it did is done)."""
+    lost = sys.stdout
+    if not isinstance(lost, _ClosedOutput) or not lost.written or lost.reported:
+        return code
+    lost.reported = True
+    warn("error: standard output is closed, so what hms-ops had to print was lost; "
+         "give it an output (> FILE, or > /dev/null to discard it)")
+    return code or 1
+
+
+@contextlib.contextmanager
+def output_checked() -> Iterator[None]:
+    """Run a command whose standard output may be closed (``hms-ops status >&-``).
+
+    Python then has no ``sys.stdout``, and ``print()`` and ``click.echo()`` drop what they are given without
+    a word: the command exited 0 though nothing it printed was seen. Here what it prints is taken, and the
+    exit status is :func:`exit_status`'s.
+    """
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    try:
+        yield
+    except SystemExit as exiting:
+        code = exiting.code
+        if code is None or isinstance(code, int):
+            code = exit_status(code or 0)
+        raise SystemExit(code) from None
+    code = exit_status(0)
+    if code:
+        raise SystemExit(code)

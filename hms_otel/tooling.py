@@ -28,16 +28,19 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(1)
-    if sys.argv[1:2] == ["up"]:
-        # Plain `hms-ops up` starts without loading click: its start-up time is a product target.
-        # What it allocates until the servers are up stays alive, so the cyclic collector would only
-        # cost time (about 3 ms); hms_otel.stack.up turns it back on once ready or handing over.
-        import gc
+    from hms_otel.terminal import output_checked
 
-        gc.disable()
-        from hms_otel.stack.up import main_plain
+    with output_checked():  # a closed stdout (`>&-`) is an error, not an exit 0 with nothing shown
+        if sys.argv[1:2] == ["up"]:
+            # Plain `hms-ops up` starts without loading click: its start-up time is a product target.
+            # What it allocates until the servers are up stays alive, so the cyclic collector would only
+            # cost time (about 3 ms); hms_otel.stack.up turns it back on once ready or handing over.
+            import gc
 
-        main_plain(sys.argv[2:])  # returns only when click should parse these arguments
-    from hms_otel.cli import main as cli_main
+            gc.disable()
+            from hms_otel.stack.up import main_plain
 
-    cli_main()
+            main_plain(sys.argv[2:])  # returns only when click should parse these arguments
+        from hms_otel.cli import main as cli_main
+
+        cli_main()

@@ -231,3 +231,27 @@ def test_an_output_path_through_a_file_names_the_file_in_the_way(tmp_path: Path,
     errors = [line for line in done.stderr.splitlines() if ": warning: " not in line]
     assert len(errors) == 1 and said in errors[0] and "Traceback" not in done.stderr, done.stderr
     assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+CLOSED_STDOUT = "error: standard output is closed, so what hms-ops had to print was lost; give it an output"
+
+
+@pytest.mark.parametrize("args", [["alerts", "check", "{rules}"], ["--help"], ["dashboards", "export", "--format",
+                                                                              "yaml"], ["up", "--bad-option"]])
+@pytest.mark.parametrize("stderr", ["open", "closed"])
+def test_a_closed_standard_output_is_an_error_not_an_exit_0(tmp_path: Path, args: list[str], stderr: str) -> None:
+    """`hms-ops alerts check DIR >&-` exited 0: Python has no sys.stdout then, and click.echo drops what it
+    is given without a word."""
+    rules = Path(__file__).parents[1] / "alert_rules"
+    closing = ">&- 2>&-" if stderr == "closed" else ">&-"
+    done = subprocess.run(["sh", "-c", f'exec "$@" {closing}', "sh", sys.executable, "-c",
+                           "from hms_otel.tooling import main; main()", *(arg.format(rules=rules) for arg in args)],
+                          cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    said = [line for line in done.stderr.splitlines() if ": warning: " not in line]
+    if args[0] == "up":  # a usage error, already on stderr: its own exit status, and no word of stdout
+        assert done.returncode == 2 and not [line for line in said if CLOSED_STDOUT in line], done.stderr
+        return
+    assert done.returncode == 1, done.stderr
+    assert said == ([] if stderr == "closed" else [said[0]]) and "Traceback" not in done.stderr
+    if stderr == "open":
+        assert said[0].startswith(CLOSED_STDOUT), said

@@ -40,7 +40,7 @@ from hms_otel.stack.builds import BuildError, MissingBinary
 from hms_otel.stack.localstack import STANDARD_PORTS, LocalStack, Ports, port_option
 from hms_otel.stack.processes import ProcessError
 from hms_otel.stack.services import ConfigInvalid, collector_config_path
-from hms_otel.terminal import safe_name, shell_word
+from hms_otel.terminal import exit_status, safe_name, shell_word
 
 #: `hms-ops up` defaults that set how fast a page leaves (benchmarks/bench_alert_latency.py measures them).
 SCRAPE_INTERVAL = "5s"
@@ -200,9 +200,8 @@ def main_plain(args: Sequence[str]) -> None:
     if options.detach:
         # The stack runs on in the supervisor; this process has nothing left to release, and tearing
         # the interpreter down would hold the shell another 30-40 ms on a small machine.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _flush_outputs()
+        os._exit(exit_status(0))  # 1 if stdout was closed: nobody saw the URLs
     sys.exit(0)
 
 
@@ -293,6 +292,25 @@ class SupervisorBug(Exception):
     """The detached supervisor failed on an unexpected error (a bug); its traceback is in the console log."""
 
 
+def _flush_outputs() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None when closed (`2>&-`)
+            stream.flush()
+
+
+def _console_streams() -> None:
+    """In the supervisor, once fds 1 and 2 are the console log: a stream `up` started without (closed with
+    `>&-`, so Python has none, or a stand-in that drops what it gets) writes there too, not nowhere."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        try:
+            usable = stream is not None and stream.fileno() == fd
+        except (OSError, ValueError):  # a stand-in with no file behind it
+            usable = False
+        if not usable:
+            setattr(sys, name, open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False))
+
+
 def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> None:
     """Fork the supervisor into its own session; return when it reports ready (or raise why it did not).
 
@@ -302,8 +320,7 @@ def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> 
     """
     console_log = directory / state.CONSOLE_LOG
     read_end, write_end = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_outputs()
     pid = os.fork()
     if pid == 0:  # the supervisor
         os.close(read_end)
@@ -313,6 +330,7 @@ def _detach_and_report(directory: Path, supervise: Callable[[IO[str]], int]) -> 
         out = os.open(console_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(out, 1)
         os.dup2(out, 2)
+        _console_streams()
         code = 1
         try:
             with os.fdopen(write_end, "w") as report:

@@ -545,3 +545,33 @@ def test_names_and_urls_from_the_state_file_are_shown_escaped_by_status_and_down
     assert "not answering at http://127.0.0.1:1/h\\x07" in status.stdout
     assert "not healthy: x\\x1b]0;pwn\\x07\\u202e" in status.stderr
     assert f"x\\x1b]0;pwn\\x07\\u202e (PID {stand_in.pid})" in down.stdout
+
+
+@pytest.mark.e2e
+def test_up_detach_with_standard_output_closed_starts_and_says_its_output_was_lost(
+        tmp_path: Path, stacks: list[Started]) -> None:
+    """It ended in "internal error: AttributeError: 'NoneType' object has no attribute 'flush'" (exit 70)
+    before starting anything; the supervisor's console now goes to its log as usual."""
+    ports = Ports.free()
+    stacks.append(Started(tmp_path, tmp_path / ".hms-ops", ports, ""))
+    done = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *HMS_OPS, "up", "--detach", "--no-logs",
+                           *ports.as_options()], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, timeout=180)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: standard output is closed, so what hms-ops had to print was lost")
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert hms_ops("status", cwd=tmp_path).returncode == 0
+    assert "state and logs" in (tmp_path / ".hms-ops" / state.CONSOLE_LOG).read_text()
+
+
+def test_status_and_down_with_standard_output_closed_fail_saying_so(
+        tmp_path: Path, stand_in: subprocess.Popen[bytes]) -> None:
+    """`hms-ops status >&-` exited 0 with nothing shown; `down` stopped the stack (it still does) and exited 0."""
+    state.write(tmp_path, state.StackState(record_of("hms-ops up", stand_in.pid), []))
+    for command in ("status", "down"):
+        done = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *HMS_OPS, command, "--state", str(tmp_path)],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith("error: standard output is closed, so what hms-ops had to print was lost")
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert stand_in.wait(timeout=10) is not None  # down did its work: only its report was lost
