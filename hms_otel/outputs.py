@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from hms_otel.errors import HmsError
@@ -132,6 +132,24 @@ def _kind(mode: int) -> str | None:
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
+def refuse_outputs(paths: Iterable[Path], reason_of: Callable[[Path], str | None], same_file_hint: str = "") -> None:
+    """Raise :class:`OutputRefused` naming every path of ``paths`` that must not be written: the reason
+    ``reason_of`` gives, or one path given twice (links and hard links included)."""
+    reasons: list[str] = []
+    taken: dict[tuple[str, ...], Path] = {}
+    for path in paths:
+        reason = reason_of(path)
+        keys = identities(path)
+        other = next((taken[key] for key in keys if key in taken), None)
+        if reason is None and other is not None:
+            reason = f"it is the same file as {_name(other)}{same_file_hint}"
+        taken.update(dict.fromkeys(keys, path))
+        if reason is not None:
+            reasons.append(f"cannot write {_name(path)}: {reason}")
+    if reasons:
+        raise OutputRefused("\n".join(reasons))
+
+
 def write_atomically(path: str | Path, text: str | bytes) -> bool:
     """Replace ``path`` with ``text`` in one step; ``False`` when it already had it (see :func:`write_all`)."""
     return bool(write_all({Path(path): text}))
@@ -148,22 +166,9 @@ def write_all(contents: Mapping[Path, str | bytes]) -> list[Path]:
     space or permission; only a crash between two of them, or a target turned into a folder
     meanwhile, leaves some files new and some old.
     """
-    planned: list[tuple[Path, Path, bytes]] = []
-    reasons: list[str] = []
-    taken: dict[tuple[str, ...], Path] = {}
-    for path, text in contents.items():
-        reason = not_a_file(path)
-        keys = identities(path)
-        other = next((taken[key] for key in keys if key in taken), None)
-        if reason is None and other is not None:
-            reason = f"it is the same file as {_name(other)}"
-        taken.update(dict.fromkeys(keys, path))
-        if reason is not None:
-            reasons.append(f"cannot write {_name(path)}: {reason}")
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        planned.append((path, Path(os.path.realpath(path)), data))
-    if reasons:
-        raise OutputRefused("\n".join(reasons))
+    refuse_outputs(contents, not_a_file)
+    planned = [(path, Path(os.path.realpath(path)), text.encode("utf-8") if isinstance(text, str) else text)
+               for path, text in contents.items()]
     changed = [(path, target, data) for path, target, data in planned if not _holds(target, data)]
     temporaries: list[tuple[Path, Path, Path]] = []
     at: Path | None = None  # the file being written, for the message

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hms_otel.alerts.folder import is_alert_file, iter_alert_files
-from hms_otel.outputs import Inputs, OutputRefused, identities, not_a_file
+from hms_otel.outputs import Inputs, not_a_file, refuse_outputs
 
 __all__ = ["check_outputs"]
 
@@ -26,20 +26,9 @@ def check_outputs(directory: str | Path, outputs: Sequence[str | Path]) -> None:
     written: an alert file, a path the next compile would read as one, a path given twice (links and
     hard links included), a device, pipe, socket or folder."""
     inputs = _inputs(directory)
-    reasons: list[str] = []
-    taken: dict[tuple[str, ...], Path] = {}
-    for output in outputs:
-        path = Path(output)
-        reason = not_a_file(path, _CHECK_HINT) or inputs.clash(path)
-        identity = identities(path)
-        other = next((taken[key] for key in identity if key in taken), None)
-        if reason is None and other is not None:
-            reason = f"it is the same file as {_name(other)}; the rules and the Alertmanager config need a file each"
-        taken.update(dict.fromkeys(identity, path))
-        if reason is not None:
-            reasons.append(f"cannot write {_name(path)}: {reason}")
-    if reasons:
-        raise OutputRefused("\n".join(reasons))
+    refuse_outputs((Path(output) for output in outputs),
+                   lambda path: not_a_file(path, _CHECK_HINT) or inputs.clash(path),
+                   "; the rules and the Alertmanager config need a file each")
 
 
 def _inputs(directory: str | Path) -> Inputs:
