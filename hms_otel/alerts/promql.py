@@ -8,6 +8,7 @@ without unit or ``_total`` suffixes); histograms add ``_bucket``/``_sum``/
 from __future__ import annotations
 
 import json
+import math
 
 from hms_otel.alerts.model import Alert, Condition
 from hms_otel.alerts.syntax import format_duration
@@ -68,10 +69,16 @@ def never_true_problem(kind: Kind, condition: Condition, name: str) -> str | Non
     An error, not a warning: such an alert never fires, yet its generated test stays silent as
     expected and passes, so nothing else would tell.
     """
+    threshold = condition.threshold
+    if (condition.op == "==" and condition.aggregation == "rate" and kind in (Kind.COUNTER, Kind.HISTOGRAM)
+            and threshold >= 0 and rate_increase(threshold, condition.window.ms) is None):
+        seconds = format_number(range_seconds(condition.window.ms))
+        return (f"this alert can never fire: Prometheus computes rate_over_{condition.window.text} as the "
+                f"increase times 1/{seconds} s, and no increase gives exactly {format_number(threshold)}; "
+                "compare with >= or <= instead")
     floor = value_floor(kind, condition.aggregation)
     if floor is None:
         return None
-    threshold = condition.threshold
     never = threshold <= floor if condition.op == "<" else threshold < floor if condition.op in ("<=", "==") else False
     if not never:
         return None
@@ -79,6 +86,39 @@ def never_true_problem(kind: Kind, condition: Condition, name: str) -> str | Non
     hint = " (for no data at all use absent_for, e.g. absent_for: 5m)" if floor > 0 else " (for none at all write == 0)"
     return (f"this alert can never fire: {condition.aggregation} of {name} is never below {floor_text}, "
             f"so '{condition.op} {format_number(threshold)}' never holds{hint}")
+
+
+def range_seconds(window_ms: int) -> float:
+    """The window in seconds as Prometheus has it: Go's ``time.Duration.Seconds()``, to the last bit."""
+    seconds, rest = divmod(window_ms, 1000)
+    return float(seconds) + float(rest * 1_000_000) / 1e9
+
+
+def rate_factor(window_ms: int) -> float:
+    """What Prometheus (2.40 and later) multiplies an increase by for its ``rate()`` over the window
+    (when no extrapolation is needed): ``1 / seconds``, rounded once."""
+    return 1.0 / range_seconds(window_ms)
+
+
+def rate_increase(rate: float, window_ms: int) -> float | None:
+    """The increase over the window whose ``rate()`` Prometheus computes as exactly ``rate``, or ``None``.
+
+    Prometheus (2.40 and later) multiplies the increase by ``1 / seconds`` of the window, and not
+    every number is such a product: no increase over 5m gives exactly 2000 or 0.3. The product grows
+    with the increase, so the numbers next to ``rate / factor`` are the only candidates.
+    """
+    factor = rate_factor(window_ms)
+    guess = rate / factor
+    if not math.isfinite(guess):
+        return None
+    for _ in range(8):
+        if guess * factor > rate:
+            guess = math.nextafter(guess, -math.inf)
+        elif guess * factor < rate:
+            guess = math.nextafter(guess, math.inf)
+        else:
+            return guess
+    return None
 
 
 def selector(series: str, matchers: tuple[tuple[str, str], ...], extra: str = "") -> str:

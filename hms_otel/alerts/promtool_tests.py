@@ -2,17 +2,23 @@
 threshold fires after the right time with the rendered message, and one on the
 safe side stays silent.
 
-Input series have constant slopes sampled at an interval dividing the window,
-so Prometheus' rate extrapolation is exact and the expected value is known
-before promtool runs.
+The expected value is known before promtool runs, to the last bit: the rule
+compares it exactly (``== 0.333333``) and the message prints it. So values are
+chosen within what the measured value can show (a counter's increase is never
+below 0) and the input series make promtool's arithmetic exact: constant
+gauges, counters rising by steps that add up exactly, sampled at an interval
+dividing the window so rate() needs no extrapolation (see :func:`_inputs`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from hms_otel.alerts.model import Alert, AlertFile, Slo
+from hms_otel.alerts.promql import rate_factor, rate_increase, value_floor
 from hms_otel.alerts.rules import (
     alert_labels,
     notifier_annotations,
@@ -37,8 +43,10 @@ class TestPlan:
 
 
 def _interval_ms(window_ms: int) -> int:
-    """A sampling interval that divides the window into at least 10 steps."""
-    for steps in range(10, 1001):
+    """A sampling interval dividing the window into 8 steps (an increase split into 8 steps stays
+    exact in binary floating point), else into at least 10."""
+    choices: list[int] = [8, *range(10, 1001)]
+    for steps in choices:
         if window_ms % steps == 0:
             return window_ms // steps
     return max(1, window_ms // 10)
@@ -49,6 +57,8 @@ def _interval_ms(window_ms: int) -> int:
 _MAX_EVALUATIONS = 1000
 #: Samples per input series at most (promtool reads a million in about a second).
 _MAX_SAMPLES = 1_000_000
+#: Below this, whole numbers and halves, quarters... add up exactly in binary floating point.
+_EXACT_SUMS = 2**53
 
 
 def _evaluation_interval(interval_ms: int, span_ms: int) -> int:
@@ -57,24 +67,82 @@ def _evaluation_interval(interval_ms: int, span_ms: int) -> int:
     return interval_ms * max(1, -(-evaluations // _MAX_EVALUATIONS))
 
 
-def _values(op: str, threshold: float) -> tuple[float, float]:
-    """(violating, safe) values for ``<value> op threshold``."""
-    step = max(abs(threshold), 1.0)
-    above, below = threshold + step, (threshold / 2 if threshold > 0 else threshold - 1)
-    if op in (">", ">="):
-        return above, below
-    if op in ("<", "<="):
-        return below, above
-    if op == "==":
-        return threshold, above
-    return above, threshold  # !=
+def _one_sample_per_window(alert: Alert) -> bool:
+    """A gauge's sum or quantile is exact only over a single sample: a sum of many copies of a number
+    rounds, and so does quantile_over_time's interpolation between two of them."""
+    condition = alert.condition
+    return (condition is not None and alert.metric.kind not in (Kind.COUNTER, Kind.HISTOGRAM)
+            and (condition.aggregation == "sum" or condition.quantile is not None))
+
+
+def _sampling_interval(alert: Alert) -> int:
+    window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
+    # Samples 2 windows apart: a window ending on one holds just that one, whether it includes its
+    # start (Prometheus 2) or not (Prometheus 3).
+    return 2 * window_ms if _one_sample_per_window(alert) else _interval_ms(window_ms)
+
+
+def _power_of_two_above(value: float) -> float | None:
+    """The least power of two greater than ``value`` (0 for a negative value); ``None`` past the largest."""
+    if value < 0:
+        return 0.0
+    if value == 0:
+        return 1.0
+    try:
+        return math.ldexp(1.0, math.frexp(value)[1])  # frexp's mantissa is below 1: 2**exponent > value
+    except OverflowError:
+        return None
+
+
+def _above(threshold: float) -> list[float]:
+    """Values over the threshold, the one the tests always used first, then a power of two."""
+    return [value for value in (threshold + max(abs(threshold), 1.0), _power_of_two_above(threshold))
+            if value is not None and math.isfinite(value) and value > threshold]
+
+
+def _below(threshold: float) -> list[float]:
+    if threshold > 0:
+        candidates: tuple[float | None, ...] = (threshold / 2, 0.0)
+    else:
+        above = _power_of_two_above(-threshold)
+        candidates = (threshold - max(abs(threshold), 1.0), None if above is None else -above)
+    return [value for value in candidates if value is not None and math.isfinite(value) and value < threshold]
+
+
+def _values(op: str, threshold: float, floor: float | None) -> tuple[list[float], list[float]]:
+    """Candidates for (a value that fires, one that does not) for ``<value> op threshold``, plainest first,
+    within what the measured value can show (a counter's rate is never below 0)."""
+
+    def possible(values: list[float]) -> list[float]:
+        return [value for value in values if floor is None or value >= floor]
+
+    above, below, exactly = possible(_above(threshold)), possible(_below(threshold)), possible([threshold])
+    return {
+        ">": (above, below + exactly),
+        ">=": (above + exactly, below),
+        "<": (below, above + exactly),
+        "<=": (below + exactly, above),
+        "==": (exactly, above + below),
+        "!=": (above + below, exactly),
+    }[op]
+
+
+def _candidates(alert: Alert) -> tuple[list[float], list[float]]:
+    assert alert.condition is not None
+    condition = alert.condition
+    return _values(condition.op, condition.threshold, value_floor(alert.metric.kind, condition.aggregation))
 
 
 def firing_value(alert: Alert) -> float:
     """A value that makes ``alert`` fire (1 for a no-data alert): the one the generated tests use."""
     if alert.condition is None:
         return 1.0
-    return _values(alert.condition.op, alert.condition.threshold)[0]
+    firing, _safe = _candidates(alert)
+    layout = _layout(alert)
+    picked = _pick(alert, firing, layout.steps, layout.interval)
+    if picked is not None:
+        return picked[0]
+    return firing[0] if firing else alert.condition.threshold
 
 
 def slo_firing_value(slo: Slo) -> float:
@@ -99,45 +167,113 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _inputs(alert: Alert, value: float, steps: int, interval_ms: int) -> list[dict[str, str]] | None:
-    """Input series making the alert's measured value exactly ``value``; ``None`` if impossible."""
+def _sums_exact(step: float, count: int) -> bool:
+    """Whether promtool's running sum ``0, step, 2*step, ...`` (``count`` steps) is exact."""
+    if not math.isfinite(step * count):
+        return False
+    numerator = Fraction(step).numerator
+    odd = numerator // (numerator & -numerator) if numerator else 0
+    return abs(odd) * count < _EXACT_SUMS
+
+
+def _counter(series: str, increase: float | None, steps: int, window_steps: int, blocks: bool
+             ) -> dict[str, str] | None:
+    """A counter whose increase over every window ending on a sample (after the first) is exactly
+    ``increase``; ``None`` if it cannot be written (or only as blocks, when ``blocks`` is false)."""
+    if increase is None or increase < 0 or not math.isfinite(2 * increase):
+        return None
+    step = increase / window_steps
+    if step * window_steps == increase and _sums_exact(step, steps):
+        return {"series": series, "values": _series(0, step, steps)}
+    if not blocks:
+        return None
+    # Any other number: `increase` for a window's worth of samples, then twice it, and again, so each
+    # window holds one rise by `increase` or one reset (which rate() counts as the value after it,
+    # `increase`): twice a number and the difference of the two are exact. Prometheus 2 ranges hold
+    # window_steps + 1 samples, the samples at both ends; on Prometheus 3 this would not hold.
+    block = f"{_num(increase)}+0x{window_steps - 1} {_num(2 * increase)}+0x{window_steps - 1}"
+    return {"series": series, "values": " ".join([block] * -(-(steps + 1) // (2 * window_steps)))}
+
+
+def _inputs(alert: Alert, value: float, steps: int, interval_ms: int, *, blocks: bool = True
+            ) -> list[dict[str, str]] | None:
+    """Input series on which promtool computes the alert's measured value as exactly ``value`` (so
+    ``== value`` holds and the message shows it to the last digit); ``None`` if there are none."""
     assert alert.condition is not None
     condition = alert.condition
     metric = alert.metric
     labels = dict(alert.selector)
     base = metric.prometheus_name
-    window_steps = condition.window.ms // interval_ms
+    window_ms = condition.window.ms
+    window_steps = window_ms // interval_ms
     agg = condition.aggregation
-    per_second = value * interval_ms / 1000
-    per_window_step = value / window_steps
+    if not math.isfinite(value):
+        return None
+
+    def counter(name: str, increase: float | None) -> dict[str, str] | None:
+        return _counter(_labels_text(name, labels), increase, steps, window_steps, blocks)
+
+    def constant(name: str) -> list[dict[str, str]]:
+        return [{"series": _labels_text(name, labels), "values": _series(value, 0, steps)}]
+
     if metric.kind is Kind.HISTOGRAM:
         if value < 0:
             return None
         if agg == "avg":
-            return [{"series": _labels_text(base + "_sum", labels), "values": _series(0, value * 10, steps)},
-                    {"series": _labels_text(base + "_count", labels), "values": _series(0, 10, steps)}]
+            rates = _average_rates(value, window_ms)
+            count = counter(base + "_count", rate_increase(rates[1], window_ms)) if rates else None
+            total = counter(base + "_sum", rate_increase(rates[0], window_ms)) if rates else None
+            return [total, count] if total and count else None
         if condition.quantile is not None:
-            if value <= 0:
-                return None
-            upper = value / condition.quantile  # the first bucket interpolates from 0 to its bound
-            return [{"series": _labels_text(base + "_bucket", {**labels, "le": _num(upper)}),
-                     "values": _series(0, 10, steps)},
+            # Every observation above the bucket `le=value`: histogram_quantile answers with the
+            # highest finite bound exactly, not with an interpolation that rounds.
+            return [{"series": _labels_text(base + "_bucket", {**labels, "le": _num(value)}),
+                     "values": _series(0, 0, steps)},
                     {"series": _labels_text(base + "_bucket", {**labels, "le": "+Inf"}),
-                     "values": _series(0, 10, steps)}]
+                     "values": _series(0, window_steps, steps)}]
         name = base + ("_sum" if agg == "sum" else "_count")
-        increment = per_second if agg == "rate" else per_window_step
-        return [{"series": _labels_text(name, labels), "values": _series(0, increment, steps)}]
+        series = counter(name, rate_increase(value, window_ms) if agg == "rate" else value)
+        return [series] if series else None
     if metric.kind is Kind.COUNTER:
         if agg == "last":
-            return [{"series": _labels_text(base, labels), "values": _series(value, 0, steps)}] if value >= 0 else None
-        if value < 0:
-            return None
-        increment = per_second if agg == "rate" else per_window_step
-        return [{"series": _labels_text(base, labels), "values": _series(0, increment, steps)}]
+            return constant(base) if value >= 0 else None
+        series = counter(base, rate_increase(value, window_ms) if agg == "rate" else value)
+        return [series] if series else None
     if agg == "count":
         return None  # the sample count is fixed by the interval, not by the values
-    sample = value / (window_steps + 1) if agg == "sum" else value  # 2.42 ranges include both ends
-    return [{"series": _labels_text(base, labels), "values": _series(sample, 0, steps)}]
+    return constant(base)  # one sample per window for sum and quantiles (see _one_sample_per_window)
+
+
+def _average_rates(value: float, window_ms: int) -> tuple[float, float] | None:
+    """Rates of a histogram's sum and count that Prometheus can compute and whose quotient is exactly
+    ``value``; ``None`` if the few tried have none."""
+    factor = rate_factor(window_ms)
+    for count_increase in range(1, 65):
+        count_rate = count_increase * factor
+        if not count_rate:
+            return None
+        total_rate = value * count_rate
+        for _ in range(4):
+            if total_rate / count_rate > value:
+                total_rate = math.nextafter(total_rate, -math.inf)
+            elif total_rate / count_rate < value:
+                total_rate = math.nextafter(total_rate, math.inf)
+            else:
+                break
+        if total_rate / count_rate == value and rate_increase(total_rate, window_ms) is not None:
+            return total_rate, count_rate
+    return None
+
+
+def _pick(alert: Alert, candidates: list[float], steps: int, interval_ms: int
+          ) -> tuple[float, list[dict[str, str]]] | None:
+    """The first candidate with input series: plain rising ones if any candidate has them, else blocks."""
+    for blocks in (False, True):
+        for value in candidates:
+            inputs = _inputs(alert, value, steps, interval_ms, blocks=blocks)
+            if inputs is not None:
+                return value, inputs
+    return None
 
 
 def _expected(alert_id: str, severity: str, layer: str, labels: dict[str, str], message: str,
@@ -158,17 +294,38 @@ def _expected(alert_id: str, severity: str, layer: str, labels: dict[str, str], 
     return {"exp_labels": {**present, **alert_labels(alert_id, severity, layer)}, "exp_annotations": annotations}
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """When samples are taken and rules evaluated for one alert's cases."""
+
+    interval: int
+    evaluation: int
+    #: When the alert must fire: the window filled and `for` passed, two evaluations of margin.
+    fire_at: int
+
+    @property
+    def steps(self) -> int:
+        return self.fire_at // self.interval
+
+
+_PRESENT = 5  # samples before a no-data alert's series stops
+
+
+def _layout(alert: Alert) -> _Layout:
+    for_ms = alert.for_.ms if alert.for_ else 0
+    window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
+    interval = _sampling_interval(alert)
+    span = window_ms + for_ms + (_PRESENT * interval if alert.condition is None else 0)
+    evaluation = _evaluation_interval(interval, span)
+    return _Layout(interval, evaluation, (-(-span // evaluation) + 2) * evaluation)
+
+
 def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     """One promtool test file for ``alert`` or a reason it cannot be generated."""
     for_ms = alert.for_.ms if alert.for_ else 0
     window_ms = alert.condition.window.ms if alert.condition else alert.absent_for.ms  # type: ignore[union-attr]
-    interval = _interval_ms(window_ms)
-    present = 5  # samples before a no-data alert's series stops
-    span = window_ms + for_ms + (present * interval if alert.condition is None else 0)
-    evaluation = _evaluation_interval(interval, span)
-    # Firing is due by the first evaluation after the window filled and `for` passed; two more for margin.
-    fire_at = (-(-span // evaluation) + 2) * evaluation
-    fire_steps = fire_at // interval
+    layout = _layout(alert)
+    interval, evaluation, fire_at, fire_steps = layout.interval, layout.evaluation, layout.fire_at, layout.steps
     if fire_steps > _MAX_SAMPLES:
         return None, (f"no promtool test generated: for {alert.for_.text if alert.for_ else '0s'} spans "
                       f"{fire_steps} samples of the {format_duration(window_ms)} window; the test would take "
@@ -181,22 +338,26 @@ def alert_tests(alert: Alert) -> tuple[dict[str, object] | None, str | None]:
     cases: list[dict[str, object]] = []
     if alert.condition is None:
         series = _labels_text(alert.metric.prometheus_series[-1], dict(alert.selector))
-        cases.append(_case(interval, [{"series": series, "values": f"1+0x{present} _x{fire_steps - present}"}],
+        cases.append(_case(interval, [{"series": series, "values": f"1+0x{_PRESENT} _x{fire_steps - _PRESENT}"}],
                            fire_at, [_expected(value=1, **expected)], alert.id))
         cases.append(_case(interval, [{"series": series, "values": f"1+0x{fire_steps}"}], fire_at, [], alert.id))
     else:
-        violating, safe = _values(alert.condition.op, alert.condition.threshold)
-        hot = _inputs(alert, violating, fire_steps, interval)
+        condition = alert.condition
+        firing, safe = _candidates(alert)
+        hot = _pick(alert, firing, fire_steps, interval)
         if hot is None:
+            shown_value = (f"{condition.aggregation} {_num(firing[0])}" if firing else
+                           f"{condition.aggregation} {condition.op} {_num(condition.threshold)}")
             return None, (f"no promtool test generated: {alert.metric.name} cannot be made to show "
-                          f"{alert.condition.aggregation} {_num(violating)} with synthetic data")
+                          f"{shown_value} with synthetic data")
+        violating, hot_inputs = hot
         evaluations = [(fire_at, [_expected(value=violating, **expected)])]
         if for_ms >= 4 * evaluation:
             evaluations.append((for_ms // 2 // evaluation * evaluation, []))  # still pending: for has not passed
-        cases.append(_case_many(interval, hot, evaluations, alert.id))
-        cold = _inputs(alert, safe, fire_steps, interval)
+        cases.append(_case_many(interval, hot_inputs, evaluations, alert.id))
+        cold = _pick(alert, safe, fire_steps, interval)
         if cold is not None:
-            cases.append(_case(interval, cold, fire_at, [], alert.id))
+            cases.append(_case(interval, cold[1], fire_at, [], alert.id))
     return _test_file(evaluation, cases), None
 
 

@@ -165,3 +165,80 @@ def test_when_parser_returns_a_condition_or_a_located_problem(text: str) -> None
         assert len(problem.message) < 400
     else:
         assert condition.window.ms > 0 and condition.op in OPERATORS
+
+
+# ---- generated promtool tests hold for every comparison, against the real promtool ------------------
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from hms_otel.alerts.compiler import dump_yaml  # noqa: E402
+from hms_otel.alerts.promtool_tests import plan  # noqa: E402
+from hms_otel.alerts.tools import find_tool  # noqa: E402
+
+_needs_promtool = pytest.mark.skipif(not shutil.which("promtool"), reason="promtool not installed (Debian prometheus)")
+#: Every aggregation each kind allows, with the series it reads.
+_KIND_AGGREGATIONS = (("counter", "m_total", ("rate", "increase", "last")),
+                      ("gauge", "m_level", ("avg", "min", "max", "sum", "last", "p50", "p90", "p99")),
+                      ("histogram", "m_ms", ("avg", "rate", "increase", "count", "sum", "p50", "p95", "p99")))
+_CASES = [(kind, metric, aggregation) for kind, metric, aggregations in _KIND_AGGREGATIONS
+          for aggregation in aggregations]
+
+
+def _promtool_failures(alerts: list[tuple[str, str, str, str, str, str]]) -> tuple[list[str], int]:
+    """Generated tests of each (kind, metric, aggregation, op, threshold, window) alert that promtool fails,
+    and how many alerts could fire (the rest can never fire and are errors at check)."""
+    failures = []
+    with tempfile.TemporaryDirectory() as directory:
+        names = []
+        for index, (kind, metric, aggregation, op, threshold, window) in enumerate(alerts):
+            text = (f"name: a\nmetric: {metric}\ntype: {kind}\nwhen: '{aggregation}_over_{window} {op} {threshold}'\n"
+                    "for: 1m\naction: slack:#ops\n")
+            parsed, problems = spec.load_bytes(text, f"a{index}.yml")
+            if parsed is None:
+                assert all("can never fire" in problem.message for problem in problems), (text, problems)
+                continue
+            test_plan = plan(parsed)
+            assert not test_plan.skipped, (text, test_plan.skipped)
+            (Path(directory) / f"rules{index}.yml").write_text(compile_files([parsed], Settings()).rules_yaml)
+            for data in test_plan.files.values():
+                (Path(directory) / f"t{index}.yml").write_text(dump_yaml({**data, "rule_files": [f"rules{index}.yml"]}))
+                names.append(f"t{index}.yml")
+        if names:
+            run = subprocess.run([find_tool("promtool"), "test", "rules", *names], cwd=directory,
+                                 capture_output=True, text=True, timeout=300, check=False)
+            failures = [f"{alerts[int(name[1:-4])]}: {run.stdout.split(name)[1][:500]}" for name in names
+                        if f"Unit Testing:  {name}\n  FAILED" in run.stdout]
+            assert failures or run.returncode == 0, run.stdout + run.stderr
+    return failures, len(names)
+
+
+@_needs_promtool
+@pytest.mark.parametrize("threshold", ["0", "0.333333", "2000", "2.5", "1e-5", "-2.5"])
+def test_generated_tests_pass_for_every_comparison_of_every_aggregation(threshold: str) -> None:
+    """rate_over_5m == 0.333333 failed (the value landed near it, not on it), increase_over_5m <= 0 had no test."""
+    failures, tested = _promtool_failures([(kind, metric, aggregation, op, threshold, "5m")
+                                           for kind, metric, aggregation in _CASES for op in OPERATORS])
+    assert failures == []
+    assert tested >= len(_CASES) * 2
+
+
+_thresholds = st.one_of(
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False).map(repr),
+    st.builds(lambda digits, places: f"{digits / 10**places:.{places}f}", st.integers(0, 10**7), st.integers(0, 7)),
+)
+
+
+@_needs_promtool
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_CASES), st.sampled_from(OPERATORS), _thresholds,
+                          st.sampled_from(["30s", "5m", "1500ms", "7s", "1h"])), min_size=30, max_size=30))
+def test_generated_tests_pass_for_random_thresholds(alerts: list[tuple[tuple[str, str, str], str, str, str]]
+                                                    ) -> None:
+    failures, _tested = _promtool_failures([(*case, op, threshold, window) for case, op, threshold, window in alerts])
+    assert failures == []
