@@ -325,8 +325,9 @@ class _Builder:
                     if event.anchor is not None or event.tag is not None:
                         self._check_properties(event)
                     if event.style == '"' and _ESCAPED_BAD.search(event.value):
-                        self.problem(event.start_mark, "a control character or lone surrogate written as an "
-                                                       "escape (\\x.., \\u....) is not allowed in a value")
+                        self.problem(event.start_mark, _surrogates_message(event.value) or
+                                     "a control character or lone surrogate written as an escape "
+                                     "(\\x.., \\u....) is not allowed in a value")
                     mark = event.start_mark
                     node: Node = Scalar(path, mark.line + 1, mark.column + 1, event.end_mark.line + 1,
                                         event.value, event.style)
@@ -375,7 +376,11 @@ class _Builder:
             lines = text.splitlines()
             if mark is not None and mark.line < len(lines):
                 line = lines[mark.line]
-                if "{{" in line:
+                problem = error.problem or ""
+                escape = _escape_hint(line, mark.column) if "escape" in problem or "hexdecimal" in problem else None
+                if escape:
+                    message = escape
+                elif "{{" in line and _unquoted_braces(text, mark.line):
                     message += _QUOTE_HINT
                     # The unquoted {{ was already reported as a key that is a mapping: say it once.
                     self.problems = [problem for problem in self.problems if _QUOTE_HINT not in problem.message]
@@ -428,6 +433,65 @@ _INVALID_KEY = "\0invalid key"
 #: What only a double-quoted escape can produce: C0 controls but tab/newline/CR, DEL, C1, surrogates.
 _ESCAPED_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _QUOTE_HINT = ' (a value containing {{ must be quoted: message: "Latency {{value}} ms")'
+#: A UTF-16 surrogate written as an escape, as JSON writes characters beyond U+FFFF (json.dumps: emoji).
+_SURROGATE_ESCAPE = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})(?:\\u([dD][c-fC-F][0-9a-fA-F]{2}))?|"
+                               r"\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+#: An escape with too few hex digits.
+_SHORT_ESCAPE = re.compile(r"\\(x|u|U)[0-9a-fA-F]*")
+_ESCAPE_DIGITS = {"x": 2, "u": 4, "U": 8}
+
+
+def _unquoted_braces(text: str, line: int) -> bool:
+    """Whether line ``line`` (from 0) opens a flow mapping right inside another (``{{``): a value
+    beginning with ``{{value}}`` that was not quoted. Read from the tokens, so quoted text never counts."""
+    previous: Any = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if token.start_mark.line > line:
+                break
+            if (type(token) is yaml.FlowMappingStartToken and type(previous) is yaml.FlowMappingStartToken
+                    and token.start_mark.line == line and previous.end_mark.index == token.start_mark.index):
+                return True
+            previous = token
+    except yaml.YAMLError:
+        pass  # the tokens up to the error are what matters
+    return False
+
+
+def _surrogate_message(high: int, low: int | None) -> str:
+    escape = f"\\u{high:04x}" + (f"\\u{low:04x}" if low is not None else "")
+    if low is None:
+        return (f"{escape} is half of a UTF-16 surrogate pair, not a character: write the character itself "
+                "or its code point as \\U followed by 8 hex digits (e.g. \\U0001F6A8)")
+    code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+    return (f"{escape} is a UTF-16 surrogate pair (how JSON writes {chr(code)}), which YAML does not read: "
+            f"write the character itself or \\U{code:08X}")
+
+
+def _surrogates_message(value: str) -> str | None:
+    """The message for the first surrogate in a value read with the surrogates the escapes wrote."""
+    for index, char in enumerate(value):
+        if "\ud800" <= char <= "\udbff":
+            low = value[index + 1] if index + 1 < len(value) else ""
+            return _surrogate_message(ord(char), ord(low) if "\udc00" <= low <= "\udfff" else None)
+        if "\udc00" <= char <= "\udfff":
+            return _surrogate_message(ord(char), None)
+    return None
+
+
+def _escape_hint(line: str, column: int) -> str | None:
+    """What is wrong with the escape the parser stopped at (``column`` is just past its start), if it
+    is a surrogate or is too short."""
+    for match in _SURROGATE_ESCAPE.finditer(line):
+        if match.start() <= column <= match.end():
+            first, low = match.group(1) or match.group(3), match.group(2)
+            return _surrogate_message(int(first, 16), int(low, 16) if low else None)
+    for match in _SHORT_ESCAPE.finditer(line):
+        if match.start() <= column <= match.end() + 1:
+            kind = match.group(1)
+            return (f"the escape {match.group()} needs {_ESCAPE_DIGITS[kind]} hex digits after \\{kind} "
+                    "(e.g. \\U0001F6A8, \\u00e9, \\x41); or write the character itself")
+    return None
 
 
 # ---- what a scalar means ------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ CASES = [
     a("escape_char_raw", ALERT + "message: a\x1b[31mred\n", Error(4, "U+001B is not allowed")),
     a("escaped_escape_char", ALERT + 'message: "a\\x1b[31mred"\n', Error(4, "control character or lone surrogate")),
     a("escaped_nul", ALERT + 'message: "a\\0b"\n', Error(4, "control character or lone surrogate")),
-    a("lone_surrogate", ALERT + 'message: "\\ud800"\n', Error(4, "invalid Unicode character escape")),
+    a("lone_surrogate", ALERT + 'message: "\\ud800"\n', Error(4, "\\ud800 is half of a UTF-16 surrogate pair")),
     a("c1_control_escaped", ALERT + 'message: "a\\x9bb"\n', Error(4, "control character or lone surrogate")),
     a("tab_indent", "metric: job_fail_total\nlabels:\n\tenv: prod\n", Error(3, "a tab")),
     a("unclosed_flow", "labels: [a, b\n" + ALERT, Error(2, "invalid YAML")),
