@@ -205,6 +205,7 @@ def compile_files(files: list[AlertFile], settings: Settings | None = None, sour
         rules=rules.rule_groups(files),
         alertmanager=routing.config,
         warnings=[*window_warnings(files, settings), *slo_warnings(files), *message_warnings(files),
+                  *(note for source in files for note in source.name_notes),
                   *routing.warnings],
         source=source,
     )

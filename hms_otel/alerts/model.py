@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hms_otel.errors import Location
+from hms_otel.errors import Location, Problem
 from hms_otel.registry import MetricDefinition
 
 
@@ -109,3 +109,5 @@ class AlertFile:
     group: str
     alerts: tuple[Alert, ...] = ()
     slos: tuple[Slo, ...] = ()
+    #: Warnings about names made from the file name (``über.yml`` -> ``_ber``), for the compiler to show.
+    name_notes: tuple[Problem, ...] = ()

@@ -95,3 +95,56 @@ def test_cross_file_duplicates(tmp_path: Path) -> None:
 def test_empty_directory(tmp_path: Path) -> None:
     _files, problems = load_dir(tmp_path)
     assert "no alert files" in problems[0].message
+
+
+GOOD = "metric: job_fail_total\nwhen: increase_over_5m > 3\naction: slack:#ops\n"
+
+
+def test_a_name_made_from_a_file_name_is_valid_and_said_when_changed(tmp_path: Path) -> None:
+    """über.yml became _ber and 2fast.yml 2fast (which name: refuses), without a word."""
+    from hms_otel.alerts.compiler import compile_dir
+
+    for name in ("über.yml", "2fast.yml", "payment-latency.yml", "named ü.yml"):
+        (tmp_path / name).write_text(GOOD + ("name: chosen\ngroup: chosen\n" if name == "named ü.yml" else ""),
+                                     encoding="utf-8")
+    result = compile_dir(tmp_path)
+    ids = sorted(alert.id for source in result.files for alert in source.alerts)
+    assert ids == ["_2fast", "_ber", "chosen", "payment_latency"]
+    notes = sorted(str(problem) for problem in result.warnings if "made from the file name" in problem.message)
+    assert len(notes) == 2, notes  # the hyphen is the documented rule, and named ü.yml sets both
+    assert notes[0].startswith(f"{tmp_path}/2fast.yml:1:1: warning: alert name and rule group '_2fast' made "
+                               "from the file name '2fast.yml'") and "set name: and group:" in notes[0]
+
+
+def test_default_names_that_collide_are_located_problems(tmp_path: Path) -> None:
+    (tmp_path / "über.yml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "_ber.yml").write_text(GOOD)
+    _files, problems = load_dir(tmp_path)
+    messages = [str(problem) for problem in problems]
+    assert any("über.yml:1:1: alert name '_ber' is already used at" in message for message in messages), messages
+    assert any("rule group '_ber' is already used" in message for message in messages), messages
+
+
+def test_a_runbook_is_one_line() -> None:
+    for runbook, shown in (('"https://wiki.example.gov/a\\nb"', "'\\n'"), ('"a\\tb"', "'\\t'"),
+                           ('"x\\u2028y"', "'\\u2028'"), ('"x\\u200by"', "'\\u200b'")):
+        for text in (GOOD, "slo: pay\nobjective: 99%\nlatency: {metric: payment_latency_ms, below: 2000}\n"
+                           "action: slack:#ops\n"):
+            parsed, problems = load_bytes(f"{text}runbook: {runbook}\n", "a.yml")
+            assert parsed is None and len(problems) == 1, problems
+            assert str(problems[0]).startswith("a.yml:4:10: runbook must be one line") or str(
+                problems[0]).startswith("a.yml:5:10: runbook must be one line"), problems
+            assert shown in problems[0].message
+    parsed, problems = load_bytes(GOOD + "runbook: 'https://x.gov/{{ .Value }} page'\n", "a.yml")
+    assert problems == [] and parsed is not None
+
+
+def test_an_exact_rate_no_increase_gives_is_an_error() -> None:
+    """Prometheus multiplies the increase by 1/300: no counter shows rate_over_5m exactly 2000 (2000 + 1 ulp)."""
+    parsed, problems = load_bytes("metric: job_fail_total\nwhen: rate_over_5m == 2000\naction: slack:#ops\n", "a.yml")
+    assert parsed is None and "can never fire" in problems[0].message and "1/300 s" in problems[0].message
+    assert str(problems[0]).startswith("a.yml:2:20: ")
+    for reachable in ("rate_over_5m == 0.333333", "rate_over_5m == 2.5", "rate_over_5m != 2000",
+                      "increase_over_5m == 2000", "rate_over_1m == 2000"):
+        parsed, problems = load_bytes(f"metric: job_fail_total\nwhen: {reachable}\naction: slack:#ops\n", "a.yml")
+        assert problems == [], (reachable, problems)

@@ -15,8 +15,9 @@ from pathlib import Path
 from hms_otel.alerts.folder import iter_alert_files
 from hms_otel.alerts.model import Alert, AlertFile, Slo
 from hms_otel.alerts.spec.alert import ALERT_FIELDS, SEVERITIES, read_alert
-from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid
+from hms_otel.alerts.spec.fields import NAME_RULE, FieldReader, Fields, Invalid, written_stem
 from hms_otel.alerts.spec.slo import SLO_FIELDS, read_slo
+from hms_otel.alerts.syntax import shown
 from hms_otel.errors import Location, Problem, ProblemsError, sorted_problems
 from hms_otel.registry import REGISTRY, MetricRegistry
 from hms_otel.yamlfile import MAX_BYTES, ListNode, MapNode, Node, read_bytes, read_file_bytes
@@ -84,7 +85,24 @@ def _read_file(reader: FieldReader, root: Node) -> AlertFile | None:
                                   f"{', '.join(sorted(names))} (split it into files instead)")
     if reader.problems:
         return None
-    return AlertFile(reader.path, next(iter(names)) if names else group, tuple(alerts), tuple(slos))
+    return AlertFile(reader.path, next(iter(names)) if names else group, tuple(alerts), tuple(slos),
+                     _name_note(reader, [fields for _node, fields in items]))
+
+
+def _name_note(reader: FieldReader, fields_list: list[Fields]) -> tuple[Problem, ...]:
+    """A warning when a default name or group had to be made from a file name that is not one."""
+    if reader.stem == written_stem(reader.path):
+        return ()
+    named = [kind for kind, used in (
+        ("alert name", any("slo" not in fields and "name" not in fields for fields in fields_list)),
+        ("rule group", any("group" not in fields for fields in fields_list))) if used]
+    if not named:
+        return ()
+    fields_to_set = " and ".join(f"{'name' if kind == 'alert name' else 'group'}:" for kind in named)
+    return (Problem(Location(reader.path), (
+        f"{' and '.join(named)} {reader.stem!r} made from the file name {shown(Path(reader.path).name)} "
+        f"(names are {NAME_RULE}); set {fields_to_set} to choose {'it' if len(named) == 1 else 'them'}"),
+        "warning"),)
 
 
 def _items(reader: FieldReader, root: Node) -> list[tuple[MapNode, Fields]]:

@@ -52,7 +52,7 @@ def read_alert(reader: FieldReader, node: MapNode, fields: Fields, default_id: s
                               no_selector) if "labels" in fields else no_selector
     message = reader.attempt(lambda: reader.optional_text(fields, "message"), None)
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
-    runbook = reader.attempt(lambda: reader.optional_text(fields, "runbook"), None)
+    runbook = reader.attempt(lambda: reader.optional_link(fields, "runbook"), None)
     group = reader.attempt(lambda: reader.identifier(fields["group"][1], "group", GROUP), "") \
         if "group" in fields else reader.stem
     if len(reader.problems) != before or metric is None:

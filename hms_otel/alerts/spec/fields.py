@@ -34,9 +34,23 @@ class Invalid(Exception):
     """Internal: the current field is wrong and has been reported."""
 
 
+#: What a file name may separate words with; each becomes '_' in the names taken from it.
+_SEPARATORS = re.compile(r"[-. ]")
+NAME_RULE = "ASCII letters, digits and '_', starting with a letter or '_'"
+
+
+def written_stem(path: str) -> str:
+    """The file's name without the extension, its separators ('-', '.', spaces) written as '_'."""
+    return _SEPARATORS.sub("_", Path(path).stem)
+
+
 def stem(path: str) -> str:
-    """The default rule group of a file: its name, as an identifier."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", Path(path).stem) or "alerts"
+    """The default alert name and rule group of a file, valid as a ``name:`` would have to be:
+    :func:`written_stem` (``payment-latency.yml``: ``payment_latency``) with any other character
+    written as '_' and a '_' before a leading digit (``über.yml``: ``_ber``, ``2fast.yml``: ``_2fast``).
+    The spec step warns when it had to change more than the separators."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", written_stem(path))[:120]  # room for _1, _2... in a list
+    return ("_" + name if name[:1].isdigit() else name) or "alerts"
 
 
 class FieldReader:
@@ -110,6 +124,19 @@ class FieldReader:
 
     def optional_text(self, fields: Fields, name: str) -> str | None:
         return self.text(fields[name][1], name) if name in fields else None
+
+    def optional_link(self, fields: Fields, name: str) -> str | None:
+        """One line of text, such as a URL: :meth:`text` without line breaks, tabs or other invisible
+        characters (a link with them is broken in every place that shows it)."""
+        if name not in fields:
+            return None
+        node = fields[name][1]
+        value = self.text(node, name)
+        bad = next((index for index, char in enumerate(value) if not char.isprintable()), None)
+        if bad is not None:
+            raise self.fail(node, f"{name} must be one line (a link such as https://wiki.example.gov/runbook); "
+                                  f"it contains {shown(value[bad])} at character {bad + 1}")
+        return value
 
     def identifier(self, node: Node, what: str, pattern: re.Pattern[str] = IDENTIFIER) -> str:
         value = self.value_of(lambda: yaml_text(node, what))

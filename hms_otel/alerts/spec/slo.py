@@ -46,7 +46,7 @@ def read_slo(reader: FieldReader, node: MapNode, fields: Fields) -> Slo:
     layer = reader.attempt(lambda: _layer(reader, fields, errors or metric), None)
     message = reader.attempt(lambda: reader.optional_text(fields, "message"), None)
     summary = reader.attempt(lambda: reader.optional_text(fields, "summary"), None)
-    runbook = reader.attempt(lambda: reader.optional_text(fields, "runbook"), None)
+    runbook = reader.attempt(lambda: reader.optional_link(fields, "runbook"), None)
     group = reader.attempt(lambda: reader.identifier(fields["group"][1], "group", GROUP), "") \
         if "group" in fields else reader.stem
     if len(reader.problems) != before or metric is None or objective is None:
