@@ -399,7 +399,8 @@ def _supervise(stack: LocalStack, alerts: Any, options: UpOptions, report: IO[st
         if options.demo:
             demo_log = safe_name(str(stack.workdir / "demo" / "demo.log"))
             say(f"demo service running (log: {demo_log}); payments slow down after "
-                f"{options.demo_calm:g} s and the payment alert's text appears here within seconds")
+                f"{options.demo_calm:g} s, and the payment alert's text appears here about half a minute later "
+                "(once the 30 s average passes 2 s)")
         if report is None:
             say("Ctrl-C stops everything.")
         supervisor.supervise()
