@@ -19,7 +19,10 @@ themselves are fsynced in the background (a checkpoint) before the log that
 covers them is removed. At start, :meth:`Journal.recover` puts back from the
 log any file that a crash or power loss left missing, torn or older (a
 ``revision`` tells versions apart); a torn last record in the log is one that
-was never acknowledged, and is skipped.
+was never acknowledged, and is skipped, as is a record that is no entry (damage):
+it must not replace a good file. One notifier writes a journal: a second one
+on the same folder is refused (:class:`JournalInUse`), as it would take the
+first one's live log for a crashed one's and remove it.
 
 A file that cannot be read back (edited by hand, damaged, or of a shape this
 version does not know) is moved aside to ``<key>.unreadable`` and reported,
@@ -29,18 +32,22 @@ never left to stop the notifier: its message may be one nobody received.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
 import re
+import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from hms_otel.errors import HmsError
 from hms_otel.notify.alert import AlertEvent, event_from_json, event_to_json
 from hms_otel.notify.message import Message
 
@@ -172,6 +179,12 @@ _CHECKPOINT_BYTES = 8 * 2**20
 #: How long a record of :meth:`Journal.save` with ``durable=False`` may wait for its fsync.
 LAZY_S = 0.05
 _KEY = re.compile(r"[0-9a-f]{32}")
+#: Held by the notifier writing the journal: one writer at a time (see :meth:`Journal._claim`).
+_WRITER_LOCK = "writer.lock"
+
+
+class JournalInUse(HmsError):
+    """Another notifier writes this journal."""
 
 
 class Journal:
@@ -197,6 +210,7 @@ class Journal:
         self._dirty: set[str] = set()  # keys whose files were written since the last checkpoint began
         self._sealed: list[Path] = []  # segments whose records are all in files a checkpoint still fsyncs
         self._timer: threading.Timer | None = None
+        self._writer_lock: IO[str] | None = None  # held (flock) from :meth:`recover` to :meth:`close`
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.json"
@@ -252,27 +266,54 @@ class Journal:
             self._flush_soon()
 
     def close(self) -> None:
-        """Make every lazy save durable (the notifier is stopping)."""
+        """Make every lazy save durable (the notifier is stopping), and let another writer in."""
         with self._lock:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-        self._sync(self._appended)
+        try:
+            self._sync(self._appended)
+        finally:
+            if self._writer_lock is not None:
+                self._writer_lock.close()
+                self._writer_lock = None
+
+    def _claim(self) -> None:
+        """Become the journal's one writer, or raise :class:`JournalInUse`. A second notifier on the same folder
+        took the first one's live log segment for a crashed one and removed it (so what the first acknowledged
+        after that was no longer durable), and both sent every pending message."""
+        if self._writer_lock is not None:
+            return
+        handle = (self.directory / _WRITER_LOCK).open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(20).strip()
+            handle.close()
+            raise JournalInUse(
+                f"another notifier{f' (pid {holder})' if holder.isdigit() else ''} is already using the journal "
+                f"{self.directory}: stop it, or give this one its own state_dir (HMS_NOTIFIER_STATE)") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._writer_lock = handle  # the kernel lets go when this process ends, even by SIGKILL
 
     def recover(self) -> int:
         """After a crash or power loss: put back every entry file that is missing, torn (not JSON) or older
         than the log's newest record of it; how many were put back. A file that is JSON but not an entry is an
         edit, not a crash: it is left to :meth:`_read`, which sets it aside. The notifier calls this at start,
         before reading the journal; the log is removed once a checkpoint has made all its files durable."""
+        self._claim()
         restored = 0
         with self._sync_lock, self._lock:
             newest: dict[str, tuple[int, bytes]] = {}
             segments = sorted(path for path in self.directory.glob(_LOG_GLOB) if path != self._log_path)
             for segment in segments:
-                for line in segment.read_bytes().split(b"\n"):
+                for line in _lines(segment):
                     key, revision = _record(line)
                     if key is not None and revision >= newest.get(key, (-1, b""))[0]:
-                        newest[key] = (revision, line)
+                        newest[key] = (revision, line.rstrip(b"\n"))
             for key, (revision, line) in newest.items():
                 path = self._path(key)
                 if _revision_on_disk(path) < revision:
@@ -423,9 +464,23 @@ class Journal:
             return None
 
 
+def _lines(segment: Path) -> Iterator[bytes]:
+    """The lines of a log segment, one at a time (a 200 MB log was read whole, twice its size in memory).
+    ``OSError`` naming the segment when it is no regular file: a FIFO there hung the notifier's start, and
+    ``/dev/zero`` filled its memory."""
+    fd = os.open(segment, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, to be refused below
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file, so not a journal log segment: move it out of the "
+                                    "journal folder", str(segment))
+    with os.fdopen(fd, "rb") as stream:
+        yield from stream
+
+
 def _record(line: bytes) -> tuple[str | None, int]:
     """The key and revision of one line of the log; ``None`` for a torn or damaged one (never acknowledged:
-    the request that wrote it got no answer, or a 503)."""
+    the request that wrote it got no answer, or a 503), and for one that is no entry (damage or an edit): put
+    back, it would replace a good file and be set aside, and that message not sent."""
     try:
         data = json.loads(line)
     except (ValueError, RecursionError):
@@ -435,6 +490,10 @@ def _record(line: bytes) -> tuple[str | None, int]:
     key, revision = data.get("key"), data.get("revision")
     if not isinstance(key, str) or not _KEY.fullmatch(key) or type(revision) is not int:
         return None, 0  # the key names a file: only ever one of ours
+    try:
+        entry_from_json(data)
+    except ValueError:
+        return None, 0
     return key, revision
 
 

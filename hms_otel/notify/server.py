@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from hms_otel.errors import HmsError
 from hms_otel.notify.addresses import url_problem, webhook_problem
 from hms_otel.notify.alert import BadPayload, parse_webhook
 from hms_otel.notify.config import NotifierConfig
@@ -201,7 +202,12 @@ class Notifier:
         """Bind, resume what the journal holds, and serve on a thread; returns the server."""
         server = _Server((self.config.host, self.config.port), _handler(self))
         self._server = server
-        restored = self.journal.recover()  # before anything reads an entry file a power loss may have torn
+        try:
+            restored = self.journal.recover()  # before anything reads an entry file a power loss may have torn
+        except BaseException:  # refused (another notifier writes the journal, a damaged log): let the port go
+            server.server_close()
+            self._server = None
+            raise
         if restored:
             self.say(f"notifier: {restored} journal file{'s' if restored != 1 else ''} put back from the journal's "
                      "log after a crash")
@@ -372,6 +378,9 @@ def run(config: NotifierConfig, actions: list[tuple[str, str]] | None = None) ->
         what = (f"cannot use {safe_name(str(error.filename))}" if error.filename is not None
                 else f"cannot listen on {config.host}:{config.port}")
         print(f"notifier: {what}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(1)
+    except HmsError as error:  # another notifier writes this journal
+        print(f"notifier: {safe_text(str(error))}", file=sys.stderr)
         sys.exit(1)
     _print(f"notifier: listening on http://{config.host}:{config.port}/v1/alerts "
            f"(journal {safe_name(str(notifier.journal.directory))})")
