@@ -284,7 +284,14 @@ class Journal:
         after that was no longer durable), and both sent every pending message."""
         if self._writer_lock is not None:
             return
-        handle = (self.directory / _WRITER_LOCK).open("a+")
+        path = self.directory / _WRITER_LOCK
+        try:
+            handle = path.open("a+")
+        except OSError:
+            try:  # a read-only journal: flock needs no write access; with no lock file, nobody can write either
+                handle = path.open("r")
+            except OSError:
+                return  # the notifier starts all the same, and answers 503 until the journal can be written
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -294,9 +301,10 @@ class Journal:
             raise JournalInUse(
                 f"another notifier{f' (pid {holder})' if holder.isdigit() else ''} is already using the journal "
                 f"{self.directory}: stop it, or give this one its own state_dir (HMS_NOTIFIER_STATE)") from None
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        with contextlib.suppress(OSError):  # the pid only names the holder in the refusal
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
         self._writer_lock = handle  # the kernel lets go when this process ends, even by SIGKILL
 
     def recover(self) -> int:

@@ -126,3 +126,21 @@ def test_a_second_notifier_on_the_same_state_folder_exits_with_one_line(
     assert exited.value.code == 1
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "another notifier" in lines[0] and str(state / "journal") in lines[0], lines
+
+
+def test_a_read_only_journal_still_lets_the_notifier_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started on a read-only journal, the notifier answers 503 until it can be written; the writer's lock
+    file, which cannot be made there, must not stop it."""
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    real = Path.open
+
+    def read_only(self: Path, mode: str = "r", *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if self.parent == directory and mode != "r":
+            raise OSError(30, "Read-only file system", str(self))
+        return real(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", read_only)
+    journal = Journal(directory)
+    assert journal.recover() == 0
+    journal.close()
