@@ -204,9 +204,12 @@ class Notifier:
         self._server = server
         try:
             restored = self.journal.recover()  # before anything reads an entry file a power loss may have torn
-        except BaseException:  # refused (another notifier writes the journal, a damaged log): let the port go
+        except BaseException as error:
+            # Refused (another notifier writes the journal, a damaged log, a full disk): let the port go.
             server.server_close()
             self._server = None
+            if isinstance(error, OSError) and error.filename is None:
+                error.filename = str(self.journal.directory)  # a failed write names no file: not the socket's
             raise
         if restored:
             self.say(f"notifier: {restored} journal file{'s' if restored != 1 else ''} put back from the journal's "

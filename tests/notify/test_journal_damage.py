@@ -144,3 +144,25 @@ def test_a_read_only_journal_still_lets_the_notifier_start(tmp_path: Path, monke
     journal = Journal(directory)
     assert journal.recover() == 0
     journal.close()
+
+
+def test_a_full_disk_while_putting_back_names_the_journal_not_the_socket(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """It said "cannot listen on 127.0.0.1:PORT: No space left on device"."""
+    state = tmp_path / "state"
+    journal, good = _one_entry(state / "journal")
+    journal._path(str(good["key"])).unlink()  # a power loss took it: recovery must write it back
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")  # what a failed write() raises: no file name
+
+    monkeypatch.setattr(journal_module, "_replace", full)
+    stopper = threading.Timer(20, os.kill, (os.getpid(), signal.SIGTERM))
+    stopper.start()
+    try:
+        with pytest.raises(SystemExit):
+            run(NotifierConfig(port=free_port(), token=TOKEN, state_dir=state))
+    finally:
+        stopper.cancel()
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == f"notifier: cannot use {state / 'journal'}: No space left on device"
