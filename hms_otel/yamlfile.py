@@ -557,7 +557,8 @@ def parse_decimal(written: str, error: type[Exception] | object) -> float:
         # an overflow is (a written zero, 0e5 or 0.000, is zero).
         if number_ == 0 and any(char in "123456789" for char in value.lower().partition("e")[0]):
             raise error(f"{written!r} is too small (it would be read as 0)")  # type: ignore[operator]
-        return number_
+        # -0 is zero to a reader; kept negative, it would print as "-0" where Prometheus prints 0.
+        return number_ + 0.0
     if re.fullmatch(r"[-+]?0[0-9]+(?:\.[0-9]+)?", value, re.ASCII):
         reason = "a leading 0 makes it octal for some readers; drop the leading zeros"
     elif any(char.isdigit() and not char.isascii() for char in value):

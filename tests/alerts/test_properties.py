@@ -218,9 +218,10 @@ def _promtool_failures(alerts: list[tuple[str, str, str, str, str, str]]) -> tup
 
 
 @_needs_promtool
-@pytest.mark.parametrize("threshold", ["0", "0.333333", "2000", "2.5", "1e-5", "-2.5"])
+@pytest.mark.parametrize("threshold", ["0", "0.333333", "2000", "2.5", "1e-5", "-2.5", "-0.0"])
 def test_generated_tests_pass_for_every_comparison_of_every_aggregation(threshold: str) -> None:
-    """rate_over_5m == 0.333333 failed (the value landed near it, not on it), increase_over_5m <= 0 had no test."""
+    """rate_over_5m == 0.333333 failed (the value landed near it, not on it), increase_over_5m <= 0 had no test,
+    sum_over_7s <= -0.0 expected the message to show "-0" where Prometheus shows 0."""
     failures, tested = _promtool_failures([(kind, metric, aggregation, op, threshold, "5m")
                                            for kind, metric, aggregation in _CASES for op in OPERATORS])
     assert failures == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from hms_otel.alerts.syntax import (
@@ -44,6 +46,8 @@ def test_when() -> None:
     assert (condition.aggregation, condition.window.ms, condition.op, condition.threshold) == ("avg", 30_000, ">", 2000)
     assert parse_when("p99_over_5m>=1.5").quantile == 0.99
     assert parse_when("  increase_over_1h != 1_000 ").threshold == 1000
+    # -0 is zero: kept negative it printed as "-0" in messages where Prometheus prints 0.
+    assert math.copysign(1, parse_when("sum_over_7s <= -0.0").threshold) == 1
 
 
 @pytest.mark.parametrize("text,offset,fragment", [
