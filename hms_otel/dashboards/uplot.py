@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from hms_otel.stack.builds import BuildError, MissingBinary, Progress, cache_dir, cache_folder_errors, which
+from hms_otel.terminal import safe_name
 
 VERSION = "1.6.32"
 #: ``npm view uplot@1.6.32 dist.integrity``: a tarball that does not match is refused.
@@ -74,9 +75,12 @@ def install_uplot(progress: Progress = print, force: bool = False) -> Path:
     target = uplot_dir()
     if not force:
         try:
-            return find_uplot()
+            found = find_uplot()
         except MissingBinary:
             pass
+        else:
+            progress(f"uplot already fetched: {safe_name(str(found))}")
+            return found
     npm = which("npm")
     if npm is None:
         raise BuildError("npm not found: install Node.js and npm (Debian: apt-get install npm), then "

@@ -9,6 +9,12 @@ the project reuses it:
 - ``tools/builder-<ocb version>/builder``
 - ``alertmanager/<version>/alertmanager`` and ``amtool`` (a tag's module never changes)
 
+Each of those folders is one entry: its binaries, the log of its last build (``build.log``) and the
+lock (``build.lock``) that lets one build of it run at a time; a second ``hms-ops install`` waits for
+the first and uses what it built. A build writes into a scratch folder inside the entry and moves each
+finished binary into place in one step, so a binary at its cache path is always a whole one; an entry
+that is not (a folder, a file that is not executable or cut short) is rebuilt, not taken as built.
+
 Prometheus and promtool come from Debian packages. Alertmanager is built from
 its Go module: Debian's 0.25 serves no web UI (a placeholder page) and has no
 Teams receiver; 0.31.1 has both, and its UI ships in the module (0.32+ needs an
@@ -23,6 +29,7 @@ import re
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from hms_otel.stack.packaged import collector_config_dir
 from hms_otel.terminal import safe_name
@@ -65,7 +72,10 @@ class BuildError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("HMS_OPS_CACHE") or Path.home() / ".cache" / "hms-ops").expanduser()
+    """The cache folder, absolute: a relative ``HMS_OPS_CACHE`` is taken from the current folder once, as
+    Go refuses a relative GOBIN and every path printed or recorded must still hold from another folder."""
+    chosen = os.environ.get("HMS_OPS_CACHE") or str(Path.home() / ".cache" / "hms-ops")
+    return Path(os.path.abspath(os.path.expanduser(chosen)))
 
 
 @contextlib.contextmanager
@@ -142,7 +152,7 @@ def find_binary(name: str) -> Path:
     elif name in ("alertmanager", "amtool"):
         path = alertmanager_dir() / name
     else:
-        found = which(name) or which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
+        found = system_binary(name)
         if not found:
             raise MissingBinary(name)
         return Path(found)
@@ -152,16 +162,66 @@ def find_binary(name: str) -> Path:
     return path
 
 
+def system_binary(name: str) -> str | None:
+    """``name`` from the system (Debian's packages): on PATH, or in the system folders a PATH may lack."""
+    return which(name) or which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
+
+
 def _not_runnable(path: Path) -> str | None:
     """Why ``path`` cannot be run as a program, or None. Checked before anything starts: a server that
-    cannot be executed would otherwise fail only after the others were up."""
+    cannot be executed would otherwise fail only after the others were up (a binary cut short crashed
+    with SIGSEGV on start, named as the server's crash rather than as a damaged file)."""
     if path.is_dir():
         return "is a folder, not a program"
     if not path.is_file():
         return "does not exist"
     if not os.access(path, os.X_OK):
         return "is not executable (chmod +x it)"
+    return _cut_short(path)
+
+
+def _cut_short(path: Path) -> str | None:
+    """Why the program file ``path`` is not whole (empty, or an ELF file shorter than its own tables say), or
+    None. Two small reads: the ELF header, then its program header table, which says where each segment
+    the kernel loads ends in the file. A copy or download stopped early ends before the last one."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            end = _elf_end(handle) if size else 0
+    except OSError:
+        return None  # unreadable: starting it reports why
+    if size == 0:
+        return "is empty (an interrupted build or copy)"
+    if end > size:
+        return f"is cut short ({size} bytes of at least {end}: an interrupted build or copy, or a full disk)"
     return None
+
+
+def _elf_end(handle: BinaryIO) -> int:
+    """Where the last of an ELF file's header, tables and segments ends; 0 when it is not ELF (a script):
+    such a file is judged by running it."""
+    import struct
+
+    header = handle.read(64)
+    if not header.startswith(b"\x7fELF") or len(header) < 6:
+        return 0
+    wide, order = header[4] == 2, "<" if header[5] == 1 else ">"
+    if len(header) < (64 if wide else 52):
+        return 64 if wide else 52
+    # e_phoff, e_shoff, then (after e_flags, e_ehsize) e_phentsize, e_phnum, e_shentsize, e_shnum
+    layout = ("QQ", 0x20, 0x36) if wide else ("II", 0x1C, 0x2A)
+    program_at, section_at = struct.unpack_from(order + layout[0], header, layout[1])
+    program_entry, programs, section_entry, sections = struct.unpack_from(order + "HHHH", header, layout[2])
+    end: int = max(program_at + program_entry * programs, section_at + section_entry * sections)
+    # Each program header's p_offset and p_filesz: (8, 32) in ELF64, (4, 16) in ELF32.
+    offset_at, size_at, word = (8, 32, "Q") if wide else (4, 16, "I")
+    if programs and program_entry >= size_at + struct.calcsize(word):
+        handle.seek(program_at)
+        table = handle.read(program_entry * programs)
+        for base in range(0, len(table) - program_entry + 1, program_entry):
+            offset, length = (struct.unpack_from(order + word, table, base + at)[0] for at in (offset_at, size_at))
+            end = max(end, offset + length)
+    return end
 
 
 def which(name: str, path: str | None = None) -> str | None:
@@ -199,7 +259,8 @@ def _run(
     full_env = {**os.environ, **(env or {})}
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-    output_file = log.open("ab") if log is not None else None
+    # The log of this run only: appended, the failure's tail quoted lines of an earlier run as this one's.
+    output_file = log.open("wb") if log is not None else None
     try:
         proc = subprocess.Popen(
             argv, cwd=cwd, env=full_env, start_new_session=own_session,
@@ -253,6 +314,101 @@ def go_binary() -> str:
     return found
 
 
+# -- cache entries -------------------------------------------------------------------
+
+
+def _usable(*binaries: Path) -> bool:
+    """Whether every binary of an entry is there and whole, as `hms-ops up` will check it (find_binary): an
+    entry it would refuse is rebuilt, never reported as built."""
+    return all(_not_runnable(binary) is None for binary in binaries)
+
+
+@contextlib.contextmanager
+def _building(entry: Path, what: str, progress: Progress) -> Iterator[None]:
+    """Hold the build lock of the cache ``entry`` folder while building ``what`` into it.
+
+    Two installs at once (two clones' ``scripts/test``) built the same minutes twice side by side; now the
+    second waits, says for whom, and finds the first one's binaries. The kernel releases the lock of a
+    killed build, so none is ever stale. Scratch folders left by a build killed outright (SIGKILL, power
+    loss) are removed here, where no other build of the entry can be using them.
+    """
+    import fcntl
+    import shutil
+
+    with cache_folder_errors():
+        entry.mkdir(parents=True, exist_ok=True)
+        handle = (entry / "build.lock").open("a+")
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            progress(f"waiting for another hms-ops install{f' (PID {holder})' if holder.isdigit() else ''} "
+                     f"building {what}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        for leftover in entry.glob(f"{_SCRATCH}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        yield
+
+
+#: Prefix of the scratch folders builds write into inside their entry.
+_SCRATCH = "scratch-"
+
+
+@contextlib.contextmanager
+def _scratch(entry: Path) -> Iterator[Path]:
+    """A scratch folder inside ``entry`` (same filesystem, so finished binaries move in one step), removed after."""
+    import shutil
+    import tempfile
+
+    with cache_folder_errors():
+        folder = Path(tempfile.mkdtemp(prefix=_SCRATCH, dir=entry))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _put_in_place(built: Path, target: Path) -> None:
+    """Move the finished binary ``built`` to its cache path ``target`` in one step.
+
+    Flushed to disk first: renamed before its blocks are written, a crash could leave an empty file at the
+    path the next run takes as built. Whatever was at ``target`` goes (a folder, a damaged file): the path
+    is this cache's, and the entry was found unusable before the build.
+    """
+    with built.open("rb") as handle:
+        os.fsync(handle.fileno())
+    built.chmod(0o755)  # the cache may be shared: readable and runnable by all, as `go install` makes it
+    if target.is_dir() and not target.is_symlink():
+        import shutil
+
+        shutil.rmtree(target)
+    os.replace(built, target)
+
+
+def _go_install(step: str, go: str, modules: Sequence[str], entry: Path, names: Sequence[str],
+                flags: Sequence[str] = ()) -> None:
+    """``go install`` ``modules`` into a scratch GOBIN and move the binaries ``names`` into ``entry``.
+
+    Never GOBIN=entry itself: go copies a binary it links from its build cache into GOBIN, so a build stopped
+    during the copy left half a program at the path later runs took as built.
+    """
+    log = entry / "build.log"
+    with _scratch(entry) as gobin:
+        env = {"PATH": _path_with(go), "GOBIN": str(gobin), "CGO_ENABLED": "0"}
+        _run(step, [go, "install", *flags, *modules], env=env, log=log, own_session=True)
+        for name in names:
+            built = gobin / name
+            if not built.is_file():
+                raise BuildError(f"{step} finished but made no {name}; see {safe_name(str(log))}")
+            _put_in_place(built, entry / name)
+
+
 # -- Debian packages -------------------------------------------------------------
 
 
@@ -267,7 +423,7 @@ def install_debian(progress: Progress = print) -> None:
     runs its own processes with their own ports and data directories.
     """
     wanted = ("prometheus", "promtool")
-    missing = [name for name in wanted if not which(name)]
+    missing = [name for name in wanted if not system_binary(name)]
     if not missing:
         progress("Prometheus already installed")
         return
@@ -275,6 +431,11 @@ def install_debian(progress: Progress = print) -> None:
         raise BuildError(
             f"{', '.join(missing)} missing and apt-get not available: install "
             f"{' '.join(DEBIAN_PACKAGES)} with your package manager"
+        )
+    if os.geteuid() != 0 and not which("sudo"):
+        raise BuildError(
+            f"{', '.join(missing)} missing: apt-get needs root and sudo is not installed; run "
+            f"`hms-ops install debian` as root, or `apt-get install {' '.join(DEBIAN_PACKAGES)}` as root"
         )
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -316,13 +477,13 @@ def ocb_path() -> Path:
 
 def install_ocb(progress: Progress = print) -> Path:
     path = ocb_path()
-    if path.is_file():
+    if _usable(path):
         return path
-    with cache_folder_errors():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    progress(f"go install go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}")
     module = f"go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}"
-    _run("installing ocb", [go_binary(), "install", module], env={"GOBIN": str(path.parent)}, own_session=True)
+    with _building(path.parent, f"ocb {OCB_VERSION}", progress):
+        if not _usable(path):
+            progress(f"go install {module}")
+            _go_install("installing ocb", go_binary(), [module], path.parent, [path.name])
     return path
 
 
@@ -332,7 +493,7 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
     if not manifest.is_file():
         raise BuildError(f"collector manifest {manifest} does not exist")
     target = collector_path(manifest)
-    if target.is_file() and not force:
+    if _usable(target) and not force:
         progress(f"collector already built: {safe_name(str(target))}")
         return target
     import yaml  # only a build reads the manifest
@@ -344,30 +505,26 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
     if not isinstance(spec, dict) or not isinstance(spec.get("dist"), dict):
         raise BuildError(f"{manifest}: an ocb manifest needs a `dist:` mapping")
     go = go_binary()
-    builder = install_ocb(progress)
-    import shutil
-    import tempfile
-
-    with cache_folder_errors():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
-    log = target.parent / "build.log"
-    try:
-        # ocb takes the output directory from the manifest; point a copy of it at our scratch dir.
-        spec["dist"]["output_path"] = str(work / "src")
-        spec["dist"]["name"] = "hms-otelcol"
-        generated = work / "builder-config.yaml"
-        generated.write_text(yaml.safe_dump(spec, sort_keys=False))
-        progress(f"building the collector with ocb {OCB_VERSION} "
-                 f"(several minutes on a cold cache; log: {safe_name(str(log))})")
-        _run("ocb build", [str(builder), f"--config={generated}"], env={"PATH": _path_with(go)}, log=log,
-             own_session=True)
-        built = work / "src" / "hms-otelcol"
-        if not built.is_file():
-            raise BuildError(f"ocb finished but {built} is missing; see {safe_name(str(log))}")
-        os.replace(built, target)  # atomic, so a concurrent reader never sees half a binary
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with _building(target.parent, "the collector", progress):
+        if _usable(target) and not force:
+            progress(f"collector already built: {safe_name(str(target))}")
+            return target
+        builder = install_ocb(progress)
+        log = target.parent / "build.log"
+        with _scratch(target.parent) as work:
+            # ocb takes the output directory from the manifest; point a copy of it at our scratch dir.
+            spec["dist"]["output_path"] = str(work / "src")
+            spec["dist"]["name"] = "hms-otelcol"
+            generated = work / "builder-config.yaml"
+            generated.write_text(yaml.safe_dump(spec, sort_keys=False))
+            progress(f"building the collector with ocb {OCB_VERSION} "
+                     f"(several minutes on a cold cache; log: {safe_name(str(log))})")
+            _run("ocb build", [str(builder), f"--config={generated}"], env={"PATH": _path_with(go)}, log=log,
+                 own_session=True)
+            built = work / "src" / "hms-otelcol"
+            if not built.is_file():
+                raise BuildError(f"ocb finished but {built} is missing; see {safe_name(str(log))}")
+            _put_in_place(built, target)
     progress(f"collector built: {safe_name(str(target))} ({target.stat().st_size / 2**20:.0f} MiB)")
     return target
 
@@ -382,36 +539,20 @@ def _path_with(go: str) -> str:
 def build_victorialogs(
     version: str = VICTORIALOGS_VERSION, progress: Progress = print, force: bool = False
 ) -> Path:
-    """``go install`` VictoriaLogs ``version`` into the cache unless it is there; return its path.
-
-    ``GOBIN`` points at a scratch directory next to the target and the binary is
-    renamed into place, so a concurrent reader (another clone, another test run)
-    never sees half a binary.
-    """
+    """``go install`` VictoriaLogs ``version`` into the cache unless it is there; return its path."""
     target = victorialogs_path(version)
-    if target.is_file() and not force:
+    if _usable(target) and not force:
         progress(f"VictoriaLogs already built: {safe_name(str(target))}")
         return target
     go = go_binary()
-    import shutil
-    import tempfile
-
-    with cache_folder_errors():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="gobin-", dir=target.parent))
-    log = target.parent / "build.log"
-    try:
+    with _building(target.parent, f"VictoriaLogs {version}", progress):
+        if _usable(target) and not force:
+            progress(f"VictoriaLogs already built: {safe_name(str(target))}")
+            return target
         module = f"{VICTORIALOGS_MODULE}/app/victoria-logs@{version}"
+        log = target.parent / "build.log"
         progress(f"go install {module} (about 15 s on a warm module cache; log: {safe_name(str(log))})")
-        env = {"PATH": _path_with(go), "GOBIN": str(scratch), "CGO_ENABLED": "0"}
-        _run("go install (VictoriaLogs)", [go, "install", "-ldflags=-s -w", module], env=env, log=log,
-             own_session=True)
-        built = scratch / "victoria-logs"
-        if not built.is_file():
-            raise BuildError(f"go install finished but {built} is missing; see {safe_name(str(log))}")
-        os.replace(built, target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _go_install("go install (VictoriaLogs)", go, [module], target.parent, [target.name], ["-ldflags=-s -w"])
     progress(f"VictoriaLogs built: {safe_name(str(target))} ({target.stat().st_size / 2**20:.0f} MiB)")
     return target
 
@@ -427,35 +568,22 @@ def alertmanager_dir(version: str = ALERTMANAGER_VERSION) -> Path:
 def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress = print, force: bool = False) -> Path:
     """``go install`` Alertmanager and amtool ``version`` into the cache unless there; return the directory.
 
-    Both are built into a scratch GOBIN next to the target and the directory is
-    renamed into place in one step, so a concurrent reader sees both binaries or none.
+    A version's binaries never change, so a reader that finds one replaced under it runs the same program.
     """
     target = alertmanager_dir(version)
-    if all((target / name).is_file() for name in ("alertmanager", "amtool")) and not force:
+    binaries = [target / name for name in ("alertmanager", "amtool")]
+    if _usable(*binaries) and not force:
         progress(f"Alertmanager {version} already built: {safe_name(str(target))}")
         return target
     go = go_binary()
-    import shutil
-    import tempfile
-
-    with cache_folder_errors():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".build-{version}-", dir=target.parent))
-    log = target.parent / f"build-{version}.log"
-    try:
+    with _building(target, f"Alertmanager {version}", progress):
+        if _usable(*binaries) and not force:
+            progress(f"Alertmanager {version} already built: {safe_name(str(target))}")
+            return target
+        log = target / "build.log"
         progress(f"building Alertmanager {version} and amtool with go install "
                  f"(about a minute; log: {safe_name(str(log))})")
-        modules = [f"{ALERTMANAGER_MODULE}/cmd/{name}@{version}" for name in ("alertmanager", "amtool")]
-        _run("go install (Alertmanager)", [go, "install", *modules],
-             env={"GOBIN": str(scratch), "PATH": _path_with(go), "CGO_ENABLED": "0"}, log=log, own_session=True)
-        if force and target.exists():
-            shutil.rmtree(target)
-        try:
-            os.rename(scratch, target)  # atomic; fails if another build finished first, whose binaries we keep
-        except OSError:
-            if not (target / "alertmanager").is_file():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        modules = [f"{ALERTMANAGER_MODULE}/cmd/{binary.name}@{version}" for binary in binaries]
+        _go_install("go install (Alertmanager)", go, modules, target, [binary.name for binary in binaries])
     progress(f"Alertmanager built: {safe_name(str(target))}")
     return target

@@ -138,30 +138,35 @@ _TARGETS = ("debian", "collector", "alertmanager", "victoria-logs", "uplot")
 
 @click.command()
 @click.argument("targets", nargs=-1, type=click.Choice([*_TARGETS, "all"]))
-def install(targets: tuple[str, ...]) -> None:
+@click.option("--force", is_flag=True, help="Build or fetch the chosen targets again even if the cache has them "
+              "(Debian's packages are left to apt-get).")
+def install(targets: tuple[str, ...], force: bool) -> None:
     """Install everything the local stack runs (default: all). Idempotent: done steps are skipped.
 
     \b
-    debian         Prometheus, promtool (apt-get)
-    collector      hms-otelcol built with ocb into ~/.cache/hms-ops
-    alertmanager   Alertmanager and amtool v0.31.1 built from their Go module into ~/.cache/hms-ops
-    victoria-logs  VictoriaLogs (the local log store) built from its Go module into ~/.cache/hms-ops
-    uplot          the dashboard's charting library (npm pack, integrity-checked) into ~/.cache/hms-ops
+    debian         Prometheus, promtool (apt-get; as root, or with sudo)
+    collector      hms-otelcol built with ocb (needs Go)
+    alertmanager   Alertmanager and amtool v0.31.1 built from their Go module
+    victoria-logs  VictoriaLogs (the local log store) built from its Go module
+    uplot          the dashboard's charting library (npm pack, integrity-checked)
+
+    Builds go into ~/.cache/hms-ops (HMS_OPS_CACHE), keyed by version and manifest, and are shared by every
+    checkout; a cached binary that is missing or damaged is built again.
     """
     from hms_otel.dashboards.uplot import install_uplot
 
     chosen = _TARGETS if not targets or "all" in targets else tuple(t for t in _TARGETS if t in targets)
-    steps = {
-        "debian": builds.install_debian,
-        "collector": builds.build_collector,
-        "alertmanager": builds.build_alertmanager,
-        "victoria-logs": builds.build_victorialogs,
-        "uplot": install_uplot,
+    steps: dict[str, Callable[[Callable[[str], None]], object]] = {
+        "debian": lambda progress: builds.install_debian(progress),
+        "collector": lambda progress: builds.build_collector(progress=progress, force=force),
+        "alertmanager": lambda progress: builds.build_alertmanager(progress=progress, force=force),
+        "victoria-logs": lambda progress: builds.build_victorialogs(progress=progress, force=force),
+        "uplot": lambda progress: install_uplot(progress, force=force),
     }
     with _clean_errors(), _sigterm_as_ctrl_c(), _progress("installing") as progress:
         for target in chosen:
             started = time.monotonic()
-            steps[target](progress=progress)  # type: ignore[operator]
+            steps[target](progress)
             progress(f"{target}: ok ({time.monotonic() - started:.0f} s)")
 
 

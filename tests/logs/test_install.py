@@ -34,8 +34,8 @@ def test_install_on_a_clean_cache_builds_victorialogs_and_fetches_no_agpl_module
     info = subprocess.run([builds.go_binary(), "version", "-m", str(path)], capture_output=True, text=True, timeout=30)
     assert f"{builds.VICTORIALOGS_MODULE}\t{builds.VICTORIALOGS_VERSION}" in info.stdout
     assert "grafana/loki" not in info.stdout  # not even as a dependency
-    # Only the binary and its build log are left; no scratch GOBIN.
-    assert sorted(p.name for p in path.parent.iterdir()) == ["build.log", "victoria-logs"]
+    # Only the binary, its build log and lock are left; no scratch GOBIN.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["build.lock", "build.log", "victoria-logs"]
     cached = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "cache").rglob("*.log"))
     assert "grafana/loki" not in cached + "\n".join(steps)
     assert builds.build_victorialogs(progress=steps.append) == path

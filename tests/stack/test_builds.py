@@ -103,4 +103,4 @@ def test_sigterm_stops_a_build_with_the_programs_it_started_and_removes_its_scra
     while (_alive(child) or _alive(grandchild)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child) and not _alive(grandchild), "a program of the stopped build runs on"
-    assert [path.name for path in cache.rglob("gobin-*")] == [], "the build's scratch folder was left behind"
+    assert not list(cache.rglob(f"{builds._SCRATCH}*")), "the build's scratch folder was left behind"
