@@ -16,7 +16,8 @@ top, for ``opentelemetry-instrument`` and :class:`OPSAgent` alike:
   process;
 - fork safety: a child gets its own ``service.instance.id`` (upstream), fresh
   exporters and empty aggregation state, so it neither breaks nor re-sends the
-  parent's data;
+  parent's data; a ``multiprocessing`` child flushes when it ends, although it
+  ends with ``os._exit`` (no ``atexit``);
 - counters the service declared (``metric.declare``) exported at 0 from start-up.
 
 Millisecond histogram buckets need nothing here: instruments carry them as
@@ -338,6 +339,29 @@ def _reset_after_fork() -> None:
         )
     except Exception:  # an SDK upgrade changed internals: keep the app alive
         _log.warning("hms_otel could not reset telemetry after fork", exc_info=True)
+    _flush_when_multiprocessing_child_ends()
+
+
+#: Below multiprocessing's default finalizer priorities (0 and up): run last, after the children are joined.
+_MULTIPROCESSING_EXIT_PRIORITY = -100
+
+
+def _flush_when_multiprocessing_child_ends() -> None:
+    """A ``multiprocessing`` child (fork or forkserver start) ends with ``os._exit``: no ``atexit``, so
+    what it recorded since the last export interval (often all of it) was lost. It runs multiprocessing's
+    exit finalizers first; register the bounded shutdown there. ``Process._bootstrap`` clears the
+    finalizers inherited from the parent before it runs the after-fork callbacks, so the finalizer is
+    registered from one of those (a fork that is not a ``Process`` never runs it: its ``atexit`` does)."""
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _installed is None:  # a process that never loaded multiprocessing makes no Process
+        return
+    mp_util.register_after_fork(_installed, _register_multiprocessing_exit)
+
+
+def _register_multiprocessing_exit(_providers: Providers) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _shutdown_at_exit, exitpriority=_MULTIPROCESSING_EXIT_PRIORITY)
 
 
 def _seconds(timeout: float | None) -> float:

@@ -147,6 +147,27 @@ def test_fork_child_exports_its_own_data_once(otlp_receiver):
     assert len(child_logs) == 1
 
 
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_multiprocessing_child_flushes_when_it_ends(otlp_receiver, start_method):
+    # No export interval passes in the child: its data arrive only through the flush at its end.
+    env = app_env(otlp_receiver.endpoint, OTEL_METRIC_EXPORT_INTERVAL="600000", OTEL_BLRP_SCHEDULE_DELAY="600000")
+    result = run_instrumented("multiprocessing_app.py", env, start_method)
+    assert result.returncode == 0, result.stderr
+    assert "child exited 0" in result.stdout
+
+    def by_instance():
+        seen = {}
+        for resource, metric in otlp_receiver.metrics():
+            if metric.name == "refund_pdf_total":
+                seen[resource["service.instance.id"]] = metric.sum.data_points[0].as_int
+        return seen if len(seen) == 2 else None
+
+    values = eventually(by_instance, 20, "data from parent and child")
+    assert sorted(values.values()) == [3, 5]
+    child_logs = [r for _, r in otlp_receiver.log_records() if r.body.string_value == "from the multiprocessing child"]
+    assert len(child_logs) == 1
+
+
 def test_ops_agent_serves_prometheus_text_with_contract_names():
     port = free_port()
     env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
