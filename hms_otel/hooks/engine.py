@@ -6,6 +6,13 @@ compiled against the target's signature. The wrapper itself does one
 ``perf_counter`` pair and the records. A failure while recording is logged once
 per record and never reaches the caller; the call's result and exception pass
 through untouched.
+
+A call ends when its result is there: an ``async def`` target (or a plain
+callable that returns a coroutine, such as an async function behind a sync
+decorator) when the coroutine is done, not when it is created. A call that is
+cancelled or interrupted (``asyncio.CancelledError``, ``KeyboardInterrupt``)
+failed, as with ``@metric.timer``. Generator functions are refused for what
+would look at their work: calling one only creates the generator.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
+from types import CoroutineType
 from typing import Any
 
 import wrapt
@@ -174,6 +182,7 @@ class _Target:
     function: Callable[..., Any]
     parameters: ParameterMap
     is_async: bool
+    is_generator: bool = False
 
     @classmethod
     def resolve(cls, name: str) -> _Target:
@@ -225,6 +234,7 @@ class _Target:
             function=function,
             parameters=ParameterMap(signature or inspect.Signature(), bound_first, f"target {name}"),
             is_async=inspect.iscoroutinefunction(function),
+            is_generator=inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function),
         )
 
     def patch(self, point: _HookPoint) -> _Patch:
@@ -334,6 +344,15 @@ def _compile(record: Record, target: _Target, instruments: _Instruments) -> _Rec
         raise HookConfigError(f"{where}: is counted when the call starts; use arg.* or const: sources only")
     if record.track is not None and not observed:
         raise HookConfigError(f"{where}: 'track' only applies to kind observe")
+    # Calling a generator function only creates the generator: no time passes, nothing raises, and the
+    # return value is the generator. Such a record would report nothing of the work, silently.
+    looks_at_the_work = record.kind in ("timer", "updown") or record.on == "error" or uses.result or uses.error
+    if target.is_generator and looks_at_the_work:
+        raise HookConfigError(
+            f"{where}: {target.name} is a generator function, and calling it only creates the generator "
+            "(a timer would record 0 ms, errors while iterating would not be seen); hook the function that "
+            "consumes it, or count its calls with kind counter and arg.* sources"
+        )
     recorder = _Recorder(record, definition, attributes, value, when)
     if observed:
         try:
@@ -532,13 +551,18 @@ class _HookPoint:
         start = perf_counter()
         try:
             result = wrapped(*args, **kwargs)
-        except Exception as error:
+        # BaseException: a cancelled or interrupted call failed too (as for @metric.timer); it is re-raised.
+        except BaseException as error:
             elapsed = (perf_counter() - start) * 1000.0
             self.finish(Call(instance, args, kwargs, MISSING, error), elapsed)
             raise
         finally:
             if entered:
                 self.leave(entered)
+        if type(result) is CoroutineType:
+            # An async function behind a plain callable (a sync decorator, an object with `async def
+            # __call__`): the call ends when the coroutine is done, not when it is created.
+            return self.async_wrapper(lambda *_args, **_kwargs: result, instance, args, kwargs)
         if self.on_return:
             self.finish(Call(instance, args, kwargs, result), (perf_counter() - start) * 1000.0)
         return result
@@ -550,7 +574,7 @@ class _HookPoint:
         start = perf_counter()
         try:
             result = await wrapped(*args, **kwargs)
-        except Exception as error:
+        except BaseException as error:
             elapsed = (perf_counter() - start) * 1000.0
             self.finish(Call(instance, args, kwargs, MISSING, error), elapsed)
             raise

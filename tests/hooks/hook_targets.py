@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 
 class PriceError(Exception):
@@ -22,6 +23,38 @@ async def fetch(agency: str, delay: float = 0.0) -> dict[str, str]:
     if agency == "down":
         raise ConnectionError(agency)
     return {"agency": agency, "status": "ok"}
+
+
+def _plain_decorator(function):
+    """A sync decorator of the kind many code bases have: the async function behind it looks plain."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    return call
+
+
+@_plain_decorator
+async def fetch_decorated(agency: str, delay: float = 0.0) -> dict[str, str]:
+    """``fetch`` behind a sync decorator: ``inspect.iscoroutinefunction`` says False."""
+    return await fetch(agency, delay)
+
+
+def interrupt() -> None:
+    """Ctrl-C arriving while it runs."""
+    raise KeyboardInterrupt
+
+
+def rows(count: int):
+    """A generator function: calling it runs none of its body."""
+    yield from range(count)
+
+
+async def stream(count: int):
+    """An async generator function."""
+    for row in range(count):
+        yield row
 
 
 class Desk:

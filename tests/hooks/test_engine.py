@@ -108,6 +108,82 @@ def test_async_function(metrics, name) -> None:
     }
 
 
+def test_async_function_behind_a_sync_decorator_is_timed_until_done(metrics, name) -> None:
+    target = "tests.hooks.hook_targets:fetch_decorated"
+    hook = Hook(target, (Record(name, "timer", {"outcome": "outcome"}), Record(name + "_up", "updown")))
+    installed = install([hook], metrics.meter)
+    try:
+        assert not inspect.iscoroutinefunction(targets.fetch_decorated)
+        pending = targets.fetch_decorated("irs", 0.05)
+        assert metrics.points(name + "_up")[attrs()].value == 0  # not in flight before it runs
+        assert asyncio.run(pending) == {"agency": "irs", "status": "ok"}
+        with pytest.raises(ConnectionError):
+            asyncio.run(targets.fetch_decorated("down", 0.05))
+    finally:
+        installed.remove()
+    points = metrics.points(name)
+    # Timed until the coroutine was done (it sleeps 50 ms), not just created.
+    assert points[attrs(outcome="ok")].min >= 40
+    assert points[attrs(outcome="error")].min >= 40
+    assert metrics.points(name + "_up")[attrs()].value == 0
+
+
+def test_cancelled_call_is_recorded_as_failed(metrics, name) -> None:
+    hook = Hook(
+        "tests.hooks.hook_targets:fetch",
+        (
+            Record(name, "timer", {"outcome": "outcome"}),
+            Record(name + "_failed", "counter", {"error.type": "error.type"}, on="error"),
+            Record(name + "_up", "updown"),
+        ),
+    )
+
+    async def timed_out() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(targets.fetch("irs", 10), 0.05)
+
+    interrupted = Hook(
+        "tests.hooks.hook_targets:interrupt",
+        (Record(name + "_i_failed", "counter", {"error.type": "error.type"}, on="error"),),
+    )
+    installed = install([hook, interrupted], metrics.meter)
+    try:
+        asyncio.run(timed_out())
+        with pytest.raises(KeyboardInterrupt):  # re-raised unchanged, like every exception
+            targets.interrupt()
+    finally:
+        installed.remove()
+    # A2A's case: a transfer given up by asyncio.wait_for is a failed transfer, and no longer in flight.
+    assert metrics.points(name)[attrs(outcome="error")].count == 1
+    assert metrics.points(name + "_failed")[attrs(**{"error.type": "CancelledError"})].value == 1
+    assert metrics.points(name + "_up")[attrs()].value == 0
+    assert metrics.points(name + "_i_failed")[attrs(**{"error.type": "KeyboardInterrupt"})].value == 1
+
+
+@pytest.mark.parametrize("target", ["rows", "stream"])
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("timer", {}),
+        ("updown", {}),
+        ("counter", {"on": "error"}),
+        ("counter", {"attributes": {"o": "outcome"}}),
+        ("histogram", {"value": "len(return)"}),
+    ],
+    ids=["timer", "updown", "on-error", "outcome", "return"],
+)
+def test_generator_function_refuses_records_of_its_work(metrics, name, target, kind, extra) -> None:
+    with pytest.raises(HookConfigError, match=f"hook_targets:{target} is a generator function.*hook the function "
+                                              "that consumes it"):
+        install([Hook(f"tests.hooks.hook_targets:{target}", (Record(name, kind, **extra),))], metrics.meter)
+
+
+def test_generator_function_calls_can_be_counted(metrics, name) -> None:
+    hook = Hook("tests.hooks.hook_targets:rows", (Record(name, "counter", {"n": "arg.count"}),))
+    with_installed(metrics, [hook], lambda: list(targets.rows(3)) + list(targets.rows(3)))
+    assert metrics.points(name)[attrs(n=3)].value == 2
+
+
 def test_methods_static_class_and_inherited_are_restored_exactly(metrics, name) -> None:
     desk = targets.Desk
     before = {key: desk.__dict__[key] for key in ("handle", "normalise", "open")}
