@@ -10,6 +10,7 @@ file and line it sits on.
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ def load_file(path: str | os.PathLike[str]) -> tuple[Hook, ...]:
 def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[Hook, ...] | None:
     """Hooks named by environment variable ``variable``, or ``None`` when unset.
 
-    The value is inline YAML when it starts with ``[`` or ``{`` or spans lines,
+    The value is inline YAML when it starts with ``[``, ``{``, ``hooks:`` or ``- `` or spans lines,
     otherwise one or more file paths separated by ``os.pathsep``. Raises
     :class:`HookFileInvalid` with the problems of every file that has any.
     """
@@ -188,6 +189,11 @@ def from_env(variable: str, environ: Mapping[str, str] | None = None) -> tuple[H
     if problems:
         raise HookFileInvalid(problems)
     return hooks
+
+
+#: How inline YAML starts: a flow list or mapping, the top-level key, or a list item. A one-line
+#: ``hooks: [...]`` was split at its colons (``os.pathsep``) and read as the files ``hooks`` and ``[...``.
+_INLINE = re.compile(r"[\[{]|hooks\s*:(?:\s|$)|-(?:\s|$)")
 
 
 def read_env(variable: str, environ: Mapping[str, str] | None = None
@@ -198,7 +204,7 @@ def read_env(variable: str, environ: Mapping[str, str] | None = None
     value = raw.strip()
     if not value:
         return None, []
-    if value[0] in "[{" or "\n" in value:
+    if _INLINE.match(value) or "\n" in value:
         # Dedent, not strip: stripping would move the first line left of the rest.
         try:
             return load(textwrap.dedent(raw), f"${variable}"), []

@@ -82,6 +82,25 @@ def test_env_inline_and_path(tmp_path) -> None:
     assert from_env("HOOKS", {"HOOKS": inline})[0].record[0].origin == "$HOOKS:1"
 
 
+@pytest.mark.parametrize(
+    "inline",
+    [
+        "hooks: [{target: 'a.b:c', record: [{metric: m, kind: counter}]}]",
+        "  hooks : [{target: 'a.b:c', record: [{metric: m, kind: counter}]}]",
+        "- {target: 'a.b:c', record: [{metric: m, kind: counter}]}",
+    ],
+)
+def test_env_one_line_yaml_is_inline_not_paths(inline) -> None:
+    # Not split at its colons into the "files" `hooks` and ` [{target...`.
+    hooks = from_env("HOOKS", {"HOOKS": inline})
+    assert [(hook.target, hook.record[0].origin) for hook in hooks] == [("a.b:c", "$HOOKS:1")]
+
+
+def test_env_one_line_yaml_problems_point_into_the_variable() -> None:
+    with pytest.raises(HookConfigError, match=r"^\$HOOKS:1:8: hooks: 5 is not of type 'array'$"):
+        from_env("HOOKS", {"HOOKS": "hooks: 5"})
+
+
 def test_env_errors_name_the_variable(tmp_path) -> None:
     with pytest.raises(HookConfigError, match=r"nope.yaml:1:1: cannot read hook file: .*\(named by \$HOOKS\)"):
         from_env("HOOKS", {"HOOKS": str(tmp_path / "nope.yaml")})
