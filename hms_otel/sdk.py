@@ -32,6 +32,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -149,6 +150,9 @@ class Providers:
     logger_provider: LoggerProvider | None
     tracer_provider: TracerProvider | None
     _shutdown_done: threading.Event = field(default_factory=threading.Event)
+    #: Set when the shutdown's work has ended; it is given up at ``_shutdown_deadline`` (monotonic).
+    _shutdown_over: threading.Event = field(default_factory=threading.Event)
+    _shutdown_deadline: float = 0.0
 
     def _each(self) -> list[Any]:
         # Logs before metrics: log records dropped while shutting down are counted in a metric, exported after.
@@ -164,20 +168,28 @@ class Providers:
         return _bounded(lambda: all([p.force_flush(millis) for p in self._each()]), timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush and stop exporting, giving up after ``timeout`` seconds."""
+        """Flush and stop exporting, giving up after ``timeout`` seconds.
+
+        A second call while the first runs waits for it, up to the first one's deadline: SIGTERM arriving
+        during the exit flush (``Pool.terminate()`` signals workers that are already ending) returned at
+        once, and the default disposition then killed the process in the middle of its export."""
         if self._shutdown_done.is_set():
-            return True
+            return self._shutdown_over.wait(max(0.0, self._shutdown_deadline - time.monotonic()))
+        self._shutdown_deadline = time.monotonic() + _seconds(timeout)
         self._shutdown_done.set()
         for handler in _bridge_handlers(self.logger_provider):
             logging.getLogger().removeHandler(handler)
 
         def stop() -> bool:
-            for provider in self._each():
-                if isinstance(provider, MeterProvider):
-                    provider.shutdown(_millis(timeout))
-                    _fastpath.disable()
-                else:
-                    provider.shutdown()
+            try:
+                for provider in self._each():
+                    if isinstance(provider, MeterProvider):
+                        provider.shutdown(_millis(timeout))
+                        _fastpath.disable()
+                    else:
+                        provider.shutdown()
+            finally:
+                self._shutdown_over.set()
             return True
 
         return _bounded(stop, timeout)
@@ -238,7 +250,7 @@ def configure(upstream_configure: Callable[..., None], **kwargs: Any) -> None:
 
 def _adopt() -> None:
     """Add what HMS needs to the providers upstream set globally."""
-    global _installed
+    global _installed, _owner_pid
     meter_provider = metrics.get_meter_provider()
     logger_provider = get_logger_provider()
     tracer_provider = trace.get_tracer_provider()
@@ -254,6 +266,7 @@ def _adopt() -> None:
     _add_log_and_pii_safeguards(providers)
     first = _installed is None
     _installed = providers
+    _owner_pid = os.getpid()
     if providers.meter_provider is not None:
         _enable_fastpath(providers.meter_provider)
     if first:
@@ -313,23 +326,40 @@ def _not_from_exporters(record: logging.LogRecord) -> bool:
     return not record.name.startswith(_NEVER_EXPORTED_LOGGERS)
 
 
+#: The process whose data the providers hold: a forked child holds its parent's until its reset is done.
+_owner_pid: int | None = None
+
+
+def _exportable() -> Providers | None:
+    """The providers to flush, unless this is a forked child not reset yet (a signal arrived during the
+    at-fork hooks, as ``Pool.terminate()`` sends to workers still starting): flushing then sent the
+    parent's points again under the child's new ``service.instance.id``, a duplicate series in
+    Prometheus. Such a child has recorded nothing of its own yet."""
+    return _installed if _owner_pid == os.getpid() else None
+
+
 def _shutdown_at_exit() -> None:
-    if _installed is not None:
-        _installed.shutdown(shutdown_timeout())
+    if (providers := _exportable()) is not None:
+        providers.shutdown(shutdown_timeout())
 
 
 def _flush_on_sigterm(terminating: bool) -> None:
     """SIGTERM: flush (or shut down, when the process dies right after) within the bounded exit time."""
-    if _installed is not None:
+    if (providers := _exportable()) is not None:
         if terminating:
-            _installed.shutdown(shutdown_timeout())
+            providers.shutdown(shutdown_timeout())
         else:
-            _installed.force_flush(shutdown_timeout())
+            providers.force_flush(shutdown_timeout())
 
 
 def _reset_after_fork() -> None:
     """Give a forked child (gunicorn --preload, multiprocessing) empty cumulative
-    state and new exporters; upstream gives it a new ``service.instance.id``."""
+    state and new exporters; upstream gives it a new ``service.instance.id``.
+
+    A signal can arrive meanwhile (``Pool.terminate()`` stops workers still starting), and its
+    handler runs in the middle of this, or of the SDK's own at-fork hooks before it: until the reset is
+    done, nothing is flushed (:func:`_exportable`)."""
+    global _owner_pid
     if _installed is None:
         return
     _fastpath.reset_after_fork()
@@ -339,6 +369,7 @@ def _reset_after_fork() -> None:
         )
     except Exception:  # an SDK upgrade changed internals: keep the app alive
         _log.warning("hms_otel could not reset telemetry after fork", exc_info=True)
+    _owner_pid = os.getpid()  # not reached when a handler's exception (SystemExit) ended the reset
     _flush_when_multiprocessing_child_ends()
 
 

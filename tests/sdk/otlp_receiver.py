@@ -20,6 +20,9 @@ class OtlpReceiver(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service
         self.metric_requests: list[Any] = []
         self.log_requests: list[Any] = []
         self._lock = threading.Lock()
+        #: While set to an unset Event, log exports wait for it (a slow collector); ``held`` says one is waiting.
+        self.hold_logs: threading.Event | None = None
+        self.held = threading.Event()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(self, self._server)
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(self, self._server)
@@ -37,6 +40,10 @@ class OtlpReceiver(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service
         self._server.stop(grace=None)
 
     def Export(self, request: Any, context: Any) -> Any:
+        hold = self.hold_logs
+        if hold is not None and isinstance(request, logs_service_pb2.ExportLogsServiceRequest):
+            self.held.set()
+            hold.wait(30)
         with self._lock:
             if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
                 self.metric_requests.append(request)

@@ -1,8 +1,10 @@
 """`opentelemetry-instrument python app.py` with the HMS distro, in subprocesses."""
 
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from fractions import Fraction
@@ -147,25 +149,70 @@ def test_fork_child_exports_its_own_data_once(otlp_receiver):
     assert len(child_logs) == 1
 
 
-@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
-def test_multiprocessing_child_flushes_when_it_ends(otlp_receiver, start_method):
+@pytest.mark.parametrize("start_method, pool", [("fork", False), ("forkserver", False), ("fork", True)])
+def test_multiprocessing_child_flushes_when_it_ends(otlp_receiver, start_method, pool):
     # No export interval passes in the child: its data arrive only through the flush at its end.
     env = app_env(otlp_receiver.endpoint, OTEL_METRIC_EXPORT_INTERVAL="600000", OTEL_BLRP_SCHEDULE_DELAY="600000")
-    result = run_instrumented("multiprocessing_app.py", env, start_method)
+    result = run_instrumented("multiprocessing_app.py", env, start_method, *(["pool"] if pool else []))
     assert result.returncode == 0, result.stderr
-    assert "child exited 0" in result.stdout
+    assert ("pool done" if pool else "child exited 0") in result.stdout
+    tasks = 2 if pool else 1
 
     def by_instance():
         seen = {}
         for resource, metric in otlp_receiver.metrics():
             if metric.name == "refund_pdf_total":
                 seen[resource["service.instance.id"]] = metric.sum.data_points[0].as_int
-        return seen if len(seen) == 2 else None
+        return seen if sum(seen.values()) >= 5 + 3 * tasks else None
 
-    values = eventually(by_instance, 20, "data from parent and child")
-    assert sorted(values.values()) == [3, 5]
+    values = eventually(by_instance, 20, "data from parent and children")
+    # The parent's 5 and the children's own 3 per task; no child re-sent the parent's 5.
+    assert 5 in values.values() and sum(values.values()) == 5 + 3 * tasks
     child_logs = [r for _, r in otlp_receiver.log_records() if r.body.string_value == "from the multiprocessing child"]
-    assert len(child_logs) == 1
+    assert len(child_logs) == tasks
+
+
+def test_child_stopped_while_reset_after_fork_does_not_send_the_parents_data(otlp_receiver):
+    result = run_instrumented("fork_sigterm_app.py", app_env(otlp_receiver.endpoint))
+    assert result.returncode == 0, result.stderr
+    assert f"child exited {-signal.SIGTERM}" in result.stdout
+
+    def by_instance():
+        seen = {}
+        for resource, metric in otlp_receiver.metrics():
+            if metric.name == "refund_pdf_total":
+                seen[resource["service.instance.id"]] = metric.sum.data_points[0].as_int
+        return seen or None
+
+    eventually(by_instance, 20, "the parent's data")
+    # The parent's exit flush ends the run, so everything the child could have sent is here by now.
+    assert list(by_instance().values()) == [5], "the child sent the parent's points as its own"
+
+
+def test_sigterm_during_the_exit_flush_waits_for_it(otlp_receiver):
+    # Pool.terminate() signals workers that are already ending: the SIGTERM flush found the exit flush
+    # under way, returned at once, and the default disposition killed the process in the middle of it.
+    env = app_env(
+        otlp_receiver.endpoint,
+        OTEL_METRIC_EXPORT_INTERVAL="600000",
+        OTEL_BLRP_SCHEDULE_DELAY="600000",
+        HMS_OTEL_SHUTDOWN_TIMEOUT="20",
+    )
+    otlp_receiver.hold_logs = threading.Event()  # the exit flush sends logs first, then metrics
+    with subprocess.Popen(instrumented_argv("exit_flush_app.py", ["4"]), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as app:
+        try:
+            assert otlp_receiver.held.wait(30), "the exit flush never sent its logs"
+            app.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the handler's turn; without the fix the process is dead by now
+            otlp_receiver.hold_logs.set()
+            out, err = app.communicate(timeout=30)
+        finally:
+            otlp_receiver.hold_logs.set()
+            app.kill()
+    assert "ready" in out, err
+    assert app.returncode == -signal.SIGTERM, err  # still dies the way SIGTERM's default would
+    assert eventually(lambda: sum_value(otlp_receiver, "refund_pdf_total"), 20, "refund_pdf_total") == 4
 
 
 def test_ops_agent_serves_prometheus_text_with_contract_names():
