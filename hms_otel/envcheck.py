@@ -196,6 +196,37 @@ def _exporters(group: str) -> Check:
     return check
 
 
+def _spelled(name: str) -> str:
+    """An instrumentation name as it is often misspelled: the package's name, dashes, capitals."""
+    text = name.lower().replace("-", "_")
+    return "hms_" + text.removeprefix("hms_instrumentation_") if text.startswith("hms_instrumentation_") else text
+
+
+def _disabled_instrumentations(value: str) -> Invalid | None:
+    """Names of ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` that no entry point has: upstream compares them
+    exactly, so ``hms-ach`` or ``hms_instrumentation_ach`` left the layer on without a word. A name one
+    spelling away from an installed one is corrected; an unknown ``hms`` name is dropped. Other unknown
+    names stay, silently: one setting may serve services with other instrumentations installed."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    known = {entry.name for entry in entry_points(group="opentelemetry_instrumentor")}
+    by_spelling = {_spelled(name): name for name in known}
+    fixed, problems = [], []
+    for name in names:
+        if name in known or name == "*":
+            fixed.append(name)
+        elif (meant := by_spelling.get(_spelled(name))) is not None:
+            fixed.append(meant)
+            problems.append(f"{name!r} (the entry point is {meant!r})")
+        elif _spelled(name).startswith("hms"):
+            layers = ", ".join(sorted(n for n in known if n.startswith("hms_"))) or "none installed"
+            problems.append(f"{name!r} (HMS instrumentations: {layers})")
+        else:
+            fixed.append(name)
+    if not problems:
+        return None
+    return Invalid(f"names no installed instrumentation: {'; '.join(problems)}", ",".join(fixed))
+
+
 def _at_most_the_queue(queue: str, sdk_queue: int) -> Callable[[str, Mapping[str, str]], Invalid | None]:
     """A batch size no larger than the queue: the SDK's batch processors refuse that pair with a ValueError
     in the configurator, which left the process with no logs and no HMS safeguards."""
@@ -273,6 +304,7 @@ RULES: dict[str, Rule] = {
     ),
     "OTEL_METRICS_EXEMPLAR_FILTER": _choice(("always_on", "always_off", "trace_based"), "trace_based"),
     "OTEL_SDK_DISABLED": _choice(_BOOLEAN, "false"),
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": Rule(_disabled_instrumentations),
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": _choice(_BOOLEAN, "true"),
     # The SDK's defaults, used when unset.
     **_batch_processor("OTEL_BLRP", ("1000", "30000", "2048", "512")),

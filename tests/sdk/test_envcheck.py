@@ -38,6 +38,11 @@ def test_the_distro_defaults_are_all_valid(capsys: pytest.CaptureFixture[str]) -
         ("OTEL_METRIC_EXPORT_INTERVAL", "99.9", "100"),
         ("OTEL_BLRP_SCHEDULE_DELAY", "1", "100"),
         ("OTEL_BSP_SCHEDULE_DELAY", "99", "100"),
+        # Upstream compares the names exactly: a misspelt layer stayed on without a word.
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "hms-ach", "hms_ach"),
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "HMS_ACH, hms_instrumentation_svc", "hms_ach,hms_svc"),
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "hms_ach,hms_nope,requests", "hms_ach,requests"),
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "hms_nope", None),
     ],
 )
 def test_an_invalid_value_is_replaced_with_one_warning(
@@ -65,6 +70,10 @@ def test_an_invalid_value_is_replaced_with_one_warning(
         ("HMS_OTEL_SHUTDOWN_TIMEOUT", "0"),
         ("HMS_OTEL_SHUTDOWN_TIMEOUT", "86400"),
         ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "hms_ach, hms_svc"),
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "*"),
+        # Not installed here, maybe in another service sharing the setting: left alone, silently.
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "requests,flask"),
     ],
 )
 def test_valid_values_are_left_alone(name: str, value: str) -> None:
