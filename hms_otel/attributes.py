@@ -62,7 +62,7 @@ def bounded_bytes(data: bytes, limit: int) -> bytes:
     return data[: max(0, limit - len(marker))] + marker
 
 
-_INT64_LIMIT = 2**63
+INT64_LIMIT = 2**63
 
 #: Items kept of a list, tuple or dict attribute value (the first ones; the rest are dropped and counted).
 #: Each kept item is bounded too, so a value holds at most this many times the value length limit.
@@ -125,7 +125,7 @@ def bounded_key(key: Any, limit: int) -> Any:
         if isinstance(key, str):
             key = str.__str__(key)
         elif isinstance(key, int):
-            key = _int_text(key)
+            key = int_text(key)
         elif (type(key).__str__, type(key).__repr__) == _NO_TEXT_OF_ITS_OWN:
             return key
         else:
@@ -133,7 +133,7 @@ def bounded_key(key: Any, limit: int) -> Any:
     return key if len(key) <= limit else _cut_text(key, limit, "key")
 
 
-def _int_text(value: int) -> str:
+def int_text(value: int) -> str:
     """A huge int as text; past Python's limit on decimal digits, in hex (not limited)."""
     try:
         return str(value)
@@ -162,7 +162,7 @@ def bounded_value(value: Any, limit: int) -> Any:
     if isinstance(value, (bytearray, memoryview)):
         return _cut_bytes(bytes(value), limit)
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if -_INT64_LIMIT <= value < _INT64_LIMIT else _cut_text(_int_text(value), limit)
+        return value if -INT64_LIMIT <= value < INT64_LIMIT else _cut_text(int_text(value), limit)
     if isinstance(value, (list, tuple)):
         kept = _first_items(value)
         items = tuple(bounded_value(item, limit) for item in kept)

@@ -28,7 +28,7 @@ FACADE_ERRORS = MetricDefinition(
 #: alert_rules/log_records_dropped.yml, so it must be known without the SDK loaded.
 LOG_RECORDS_DROPPED = MetricDefinition(
     "hms_otel_log_records_dropped_total", _C, "{record}",
-    "Log records the app dropped before export (reason: queue_full, buffer_full, shutdown)", ("reason",)
+    "Log records the app dropped before export (reason: queue_full, buffer_full, shutdown, unexportable)", ("reason",)
 )
 
 #: What the hms_otel distro dropped on purpose (``hms_otel.selfmetrics``); alerted on by

@@ -6,6 +6,12 @@ series, would make every later export of the process fail. The wrappers here
 sit between the SDK and its exporter (an exporter in, an exporter out, so they
 compose with any other wrapper such as an on-disk log buffer):
 
+- values the OTLP encoder cannot write are made writable (:func:`exportable`):
+  text with lone surrogates (undecodable bytes from ``os.fsdecode`` or
+  ``surrogateescape``) gets them as ``\\udcff`` escapes, an int past int64 and
+  an object of another type become text, nesting past
+  :data:`MAX_NESTING` is cut. Without this one such log record failed every
+  export of the batch it was in, and of every batch after it;
 - attribute values longer than ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` (the SDK
   bounds span and log attributes, not metric attributes) and log bodies longer
   than ``HMS_OTEL_LOG_BODY_LENGTH_LIMIT`` are cut, with a short hash of the
@@ -34,7 +40,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
 from hms_otel.attributes import DEFAULT_VALUE_LENGTH_LIMIT as DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT
-from hms_otel.attributes import bounded_text
+from hms_otel.attributes import INT64_LIMIT, bounded_text, int_text
 from hms_otel.selfmetrics import count_dropped
 
 DEFAULT_LOG_BODY_LENGTH_LIMIT = 64 * 1024
@@ -75,6 +81,53 @@ class ExportLimits:
 
 # -- bounding values ----------------------------------------------------------------
 
+#: How deep lists and dicts in a log body or attribute may nest; deeper ones are replaced by a marker text
+#: (a list that holds itself would make the encoder recurse until RecursionError).
+MAX_NESTING = 32
+
+
+def _utf8(text: str) -> str:
+    """``text`` if UTF-8 can encode it, else with each lone surrogate written as its escape (``\\udcff``)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _text(value: object) -> str:
+    """``str(value)`` made writable; a value whose ``__str__`` raises is named by its type."""
+    try:
+        return _utf8(str.__str__(str(value)))
+    except Exception:
+        return f"<{type(value).__name__} object>"
+
+
+def exportable(value: Any, depth: int = 0) -> Any:
+    """``value`` as the OTLP encoder can write it (``value`` itself when it can already): text valid as
+    UTF-8, ints within int64, lists and dicts of such nested at most :data:`MAX_NESTING` deep, dict keys as
+    text; anything else is its text. The logging bridge hands any ``logging.info(obj)`` over as it is."""
+    if isinstance(value, str):
+        return _utf8(value)
+    if value is None or isinstance(value, (bool, float, bytes, bytearray)):
+        return value
+    if isinstance(value, int):
+        return value if -INT64_LIMIT <= value < INT64_LIMIT else int_text(value)
+    if isinstance(value, (Sequence, Mapping)) and depth >= MAX_NESTING:
+        return f"[nested deeper than {MAX_NESTING}]"
+    if isinstance(value, Sequence):
+        items = tuple(exportable(item, depth + 1) for item in value)
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    if isinstance(value, Mapping):
+        pairs = [(key, _utf8(key) if type(key) is str else _text(key), item, exportable(item, depth + 1))
+                 for key, item in value.items()]
+        if all(new_key is key and new is item for key, new_key, item, new in pairs):
+            return value
+        return {new_key: new for _, new_key, _, new in pairs}
+    return _text(value)
+
 
 def _value_size(value: Any) -> int:
     if isinstance(value, str):
@@ -95,13 +148,19 @@ def _bounded_attributes(attributes: Mapping[str, Any] | None, limit: int) -> tup
     size = 0
     replaced: dict[str, Any] | None = None
     for key, value in attributes.items():
-        if isinstance(value, str) and len(value) > limit:
-            replaced = replaced if replaced is not None else dict(attributes)
-            value = replaced[key] = bounded_text(value, limit)
-        elif isinstance(value, (list, tuple)) and any(isinstance(v, str) and len(v) > limit for v in value):
-            replaced = replaced if replaced is not None else dict(attributes)
-            value = replaced[key] = tuple(bounded_text(v, limit) if isinstance(v, str) else v for v in value)
-        size += len(key) + _value_size(value) + _ATTRIBUTE_BYTES
+        new_key = _utf8(key) if isinstance(key, str) else key
+        new_value = exportable(value)
+        if isinstance(new_value, str) and len(new_value) > limit:
+            new_value = bounded_text(new_value, limit)
+        elif isinstance(new_value, (list, tuple)) and any(isinstance(v, str) and len(v) > limit for v in new_value):
+            new_value = tuple(bounded_text(v, limit) if isinstance(v, str) else v for v in new_value)
+        if new_key is not key or new_value is not value:
+            if replaced is None:
+                replaced = dict(attributes)
+            if new_key is not key:
+                del replaced[key]
+            replaced[new_key] = new_value
+        size += len(new_key) + _value_size(new_value) + _ATTRIBUTE_BYTES
     return (replaced if replaced is not None else attributes), size
 
 
@@ -276,11 +335,14 @@ class SizeBoundedMetricExporter(MetricExporter):
 def _bounded_log(record: ReadableLogRecord, limits: ExportLimits) -> tuple[ReadableLogRecord, int]:
     log = record.log_record
     body = log.body
-    new_body = body
-    if isinstance(body, str) and len(body) > limits.log_body_length:
-        new_body = bounded_text(body, limits.log_body_length)
-    elif isinstance(body, (bytes, bytearray)) and len(body) > limits.log_body_length:
-        new_body = bytes(body[: limits.log_body_length])
+    try:
+        new_body = exportable(body)
+    except Exception:  # a list or dict of the app's whose iteration raises
+        new_body = _text(body)
+    if isinstance(new_body, str) and len(new_body) > limits.log_body_length:
+        new_body = bounded_text(new_body, limits.log_body_length)
+    elif isinstance(new_body, (bytes, bytearray)) and len(new_body) > limits.log_body_length:
+        new_body = bytes(new_body[: limits.log_body_length])
     attributes, attributes_size = _bounded_attributes(log.attributes, limits.attribute_value_length)
     if new_body is not body or attributes is not log.attributes:
         log = copy.copy(log)

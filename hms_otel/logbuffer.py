@@ -16,6 +16,9 @@ wrappers such as export size limits) and keeps what could not be sent:
 - the buffer holds at most ``max_records`` records (``HMS_OTEL_LOG_BUFFER_SIZE``,
   default 20,000, about 20-40 MB of typical records); past that the OLDEST are
   dropped and counted in ``hms_otel_log_records_dropped_total{reason="buffer_full"}``;
+- a record the exporter cannot write at all (it raises, e.g. on a value its
+  encoder refuses) is dropped alone and counted with ``reason="unexportable"``,
+  so it does not hold up the records behind it;
 - at shutdown it keeps re-sending until the exporter's shutdown deadline, and
   what is still waiting then is counted with ``reason="shutdown"``.
 
@@ -120,18 +123,34 @@ class BufferedLogExporter(LogRecordExporter):
             return self._exporter.export(batch)
         if not self._pending and self._send_lock.acquire(blocking=False):
             try:
-                if self._send(batch):
+                batch = self._send(batch)
+                if not batch:
                     return LogRecordExportResult.SUCCESS
             finally:
                 self._send_lock.release()
         self._hold(batch)
         return LogRecordExportResult.SUCCESS
 
-    def _send(self, batch: Sequence[Any]) -> bool:
+    def _send(self, batch: Sequence[Any]) -> Sequence[Any]:
+        """Export ``batch``; returns the records still to send (empty when all went), in order.
+
+        An exporter that raises (rather than failing) cannot write some record of the batch, and never will:
+        held and re-sent as it is, that batch would fail forever and hold up every record behind it. The
+        records it raises on (other than OSError, a connection failure) are found by halving, dropped alone
+        and counted (``reason="unexportable"``)."""
         try:
-            return self._exporter.export(batch) == LogRecordExportResult.SUCCESS
+            sent = self._exporter.export(batch) == LogRecordExportResult.SUCCESS
+        except OSError:  # an exporter that raises on a connection failure: the collector, not the records
+            return batch
         except Exception:
-            return False
+            if len(batch) == 1:
+                count_dropped("unexportable", 1)
+                return ()
+            middle = len(batch) // 2
+            rest = self._send(batch[:middle])
+            # Once a part is not sent (the collector is down), the later part waits behind it: order is kept.
+            return [*rest, *batch[middle:]] if rest else self._send(batch[middle:])
+        return () if sent else batch
 
     def _hold(self, batch: Sequence[Any]) -> None:
         with self._lock:
@@ -158,12 +177,14 @@ class BufferedLogExporter(LogRecordExporter):
                 chunk = [self._pending[i] for i in range(min(RESEND_BATCH, len(self._pending)))]
             if not chunk:
                 return True
-            if not self._send(chunk):
+            rest = self._send(chunk)
+            if len(rest) == len(chunk):
                 return False
             with self._lock:
                 for _ in range(len(chunk)):
                     self._pending.popleft()
-            return True
+                self._pending.extendleft(reversed(rest))
+            return not rest
 
     def _resend_loop(self) -> None:
         failures = 0

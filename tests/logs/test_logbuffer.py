@@ -28,6 +28,8 @@ class Collector(LogRecordExporter):
 
     def export(self, batch):  # type: ignore[override]
         self.attempts += 1
+        if any(isinstance(record, str) for record in batch):  # what the OTLP encoder cannot write
+            raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
         if not self.up.is_set():
             return LogRecordExportResult.FAILURE
         self.received.extend(batch)
@@ -68,6 +70,48 @@ def test_an_outage_is_bridged_in_order() -> None:
     buffered.export([50])
     assert collector.received == list(range(51))
     assert logbuffer.dropped() == {}
+
+
+def test_records_the_exporter_cannot_write_are_dropped_alone_and_counted() -> None:
+    """One record the encoder raised on failed its batch on every re-send, and held up every record after it
+    until the buffer overflowed (and shutdown timed out): nothing after it ever reached the log store."""
+    collector = Collector()
+    buffered = BufferedLogExporter(collector, max_records=1000)
+    assert buffered.export([0, "bad", 1, 2, "worse", 3]) == LogRecordExportResult.SUCCESS
+    buffered.export([4, 5])
+    assert collector.received == [0, 1, 2, 3, 4, 5] and buffered.pending == 0
+    assert logbuffer.dropped() == {"unexportable": 2}
+
+
+def test_unwritable_records_during_an_outage_leave_the_rest_held_in_order() -> None:
+    collector = Collector()
+    collector.up.clear()
+    buffered = BufferedLogExporter(collector, max_records=1000)
+    buffered.export([0, 1, "bad", 2, 3, 4, "bad", 5])
+    buffered.export([6, 7])
+    assert collector.received == []  # nothing lost while the collector is down
+    collector.up.set()
+    assert wait_until(lambda: buffered.pending == 0, timeout=20, interval=0.05)
+    assert collector.received == list(range(8)) and logbuffer.dropped() == {"unexportable": 2}
+
+
+def test_an_exporter_raising_a_connection_error_keeps_the_records() -> None:
+    collector = Collector()
+    down = [True]
+    original = collector.export
+
+    def export(batch):  # type: ignore[no-untyped-def]
+        if down[0]:
+            raise ConnectionRefusedError("collector down")
+        return original(batch)
+
+    collector.export = export  # type: ignore[method-assign]
+    buffered = BufferedLogExporter(collector, max_records=1000)
+    buffered.export([0, 1, 2])
+    assert buffered.pending == 3 and logbuffer.dropped() == {}
+    down[0] = False
+    assert wait_until(lambda: buffered.pending == 0, timeout=20, interval=0.05)
+    assert collector.received == [0, 1, 2]
 
 
 def test_past_the_bound_the_oldest_are_dropped_and_counted() -> None:

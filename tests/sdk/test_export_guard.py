@@ -179,3 +179,61 @@ def test_the_facades_cut_a_huge_value_where_it_is_recorded(reader) -> None:
     ]
     assert len(points) == 1
     assert len(points[0].attributes["note"]) == 4096 and points[0].attributes["channel"] == "web"
+
+
+class _NoText:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def _self_holding_list() -> list[object]:
+    items: list[object] = [1]
+    items.append(items)
+    return items
+
+
+# Log bodies the logging bridge hands over as they are (logging.warning(obj)) or metric.log builds, that the
+# OTLP encoder cannot write: each made the whole batch raise at encoding.
+UNWRITABLE_BODIES = {
+    "lone surrogate": "file na\udcffme.txt",
+    "high surrogate": "half \ud83d pair",
+    "int past int64": 2**70,
+    "negative int past int64": -(2**63) - 1,
+    "object in a dict": {"k": object()},
+    "dict key whose __str__ raises": {_NoText(): 1},
+    "surrogate in a nested key": {"a": {"k\udcff": ["v\udc80"]}},
+    "list that holds itself": _self_holding_list(),
+    "object in a list": [1, _NoText()],
+}
+
+
+def test_every_log_record_is_encodable_after_the_guard() -> None:
+    memory = InMemoryLogRecordExporter()
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    logger = provider.get_logger("test")
+    for name, body in UNWRITABLE_BODIES.items():
+        logger.emit(body=body, attributes={"case": name, "path\udcff": "p\udcffq", "list": ("a\udcff", "b")})
+    batch = memory.get_finished_logs()
+
+    chunks, dropped = split_logs(batch, ExportLimits())
+    records = [record for chunk in chunks for record in chunk]
+    assert dropped == 0 and len(records) == len(UNWRITABLE_BODIES)
+    for record in records:  # each alone: one that still raises is named
+        encode_logs([record]).SerializeToString()
+    by_case = {r.log_record.attributes["case"]: r.log_record for r in records}
+    assert by_case["lone surrogate"].body == "file na\\udcffme.txt"  # the bad byte shown, the rest kept
+    assert by_case["int past int64"].body == str(2**70)
+    assert by_case["dict key whose __str__ raises"].body == {"<_NoText object>": 1}
+    assert dict(by_case["lone surrogate"].attributes) == {
+        "case": "lone surrogate", "path\\udcff": "p\\udcffq", "list": ("a\\udcff", "b")
+    }
+    assert batch[0].log_record.body == "file na\udcffme.txt"  # the SDK's record is not changed
+
+
+def test_a_metric_attribute_with_a_lone_surrogate_is_exported_with_it() -> None:
+    data = _collect(lambda meter: meter.create_counter("files_total").add(1, {"name": "na\udcffme"}))
+    requests, _ = split_metrics(data, ExportLimits())
+    [point] = [p for request in requests for p in _points(request)]
+    assert dict(point.attributes) == {"name": "na\\udcffme"}
+    encode_metrics(requests[0]).SerializeToString()

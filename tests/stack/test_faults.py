@@ -79,6 +79,17 @@ def test_a_10mb_log_among_100_good_records_lets_the_100_through(log_stack: Local
     assert cut and all(len(body) <= 64 * 1024 for body in cut)
 
 
+def test_log_records_the_encoder_cannot_write_hold_up_nothing(log_stack: LocalStack, run_app) -> None:
+    done = run_app(log_stack, "unwritable_logs", service_name="unwritable-logs")
+    expected = {f"good-{i}" for i in range(20)}
+    eventually(lambda: _bodies(log_stack, r"good-\d+") >= expected, 60, "the 20 good log records")
+    # The undecodable byte is shown as its escape, the rest of the record kept; the huge int as its digits.
+    assert _bodies(log_stack, r"opened [^)]*") == {"opened file-\\udcff.txt"}
+    assert _bodies(log_stack, str(2**70)) == {str(2**70)}
+    # A scope name no request can carry: that record alone is dropped, and counted.
+    assert "'unexportable': 1" in done.stderr
+
+
 # -- class 2: SIGTERM ------------------------------------------------------------------------------------
 
 
