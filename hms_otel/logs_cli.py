@@ -11,13 +11,14 @@ The log store's address comes from the running stack's state folder
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 from click.core import ParameterSource
@@ -284,45 +285,69 @@ def component_log(state: Path, name: str) -> Path:
     raise click.ClickException(f"no log for {name!r} in {state}; components: {known or 'none'}")
 
 
-def _follow(path: Path, poll: float = 0.25) -> Iterator[str]:
-    """Lines appended to ``path`` from now on, surviving truncation and re-creation (a restart)."""
-    handle = path.open(errors="replace")
-    handle.seek(0, os.SEEK_END)
+#: How many bytes before the read position :func:`follow` compares to tell a file rewritten from its start.
+_SEEN_BYTES = 256
+
+
+def follow(handle: BinaryIO, path: Path, wait: Callable[[], object] = lambda: time.sleep(0.25)) -> Iterator[str]:
+    """Lines appended to ``path`` after ``handle``'s position, surviving rotation (the file renamed and a new
+    one made: what was still written to the old one is read first), truncation and re-creation (a restart),
+    including a truncation followed at once by more than was there (``copytruncate``): the bytes before the
+    read position are compared each time the end was reached. ``wait`` runs at the end of the file."""
     inode = os.fstat(handle.fileno()).st_ino
+    seen = b""  # the last bytes read, to tell the file rewritten when it is no shorter than before
     try:
         while True:
             line = handle.readline()
             if line:
-                yield line
+                seen = (seen + line)[-_SEEN_BYTES:]
+                yield line.decode(errors="replace")
                 continue
-            time.sleep(poll)
+            wait()
             try:
                 current = path.stat()
             except FileNotFoundError:
                 continue
-            if current.st_ino != inode or current.st_size < handle.tell():
+            if current.st_ino != inode:
+                for line in handle:  # written to the old file after it was read to its end
+                    yield line.decode(errors="replace")
                 handle.close()
-                handle = path.open(errors="replace")
-                inode = os.fstat(handle.fileno()).st_ino
+                handle = path.open("rb")
+                inode, seen = os.fstat(handle.fileno()).st_ino, b""
+            elif current.st_size < handle.tell() or _rewritten(handle, seen):
+                handle.seek(0)
+                seen = b""
     finally:
         handle.close()
 
 
+def _rewritten(handle: BinaryIO, seen: bytes) -> bool:
+    """Whether the bytes before ``handle``'s position are no longer ``seen`` (the file was cut and written
+    again since)."""
+    position = handle.tell()
+    return bool(seen) and os.pread(handle.fileno(), len(seen), position - len(seen)) != seen
+
+
 def _component_command(name: str) -> click.Command:
     @click.command(name=name, help=f"Show the log of the stack component {name}.")
-    @click.option("--follow", "-f", is_flag=True, help="Keep printing lines as they are written (Ctrl-C stops).")
+    @click.option(
+        "--follow", "-f", "keep_following", is_flag=True, help="Keep printing lines as they are written (Ctrl-C stops)."
+    )
     @click.option("--lines", "-n", type=click.IntRange(0), default=200, show_default=True, help="Last lines to show.")
     @click.pass_context
-    def show(ctx: click.Context, follow: bool, lines: int) -> None:
+    def show(ctx: click.Context, keep_following: bool, lines: int) -> None:
         path = component_log(ctx.obj["state"], name)
-        with path.open(errors="replace") as handle:
+        handle = path.open("rb")  # one handle: a line written between showing the last ones and following is kept
+        with contextlib.closing(handle):
             last = collections.deque(handle, maxlen=lines)
-        click.echo("".join(last), nl=False)
-        if follow:
-            try:
-                for line in _follow(path):
-                    click.echo(line, nl=False)
-            except KeyboardInterrupt:
-                pass
+            # A process's log holds what it was sent (a bad query, an app's log record in the debug exporter):
+            # shown, not obeyed, like the records of `search` and `tail` (newlines and tabs kept).
+            click.echo(safe_text(b"".join(last).decode(errors="replace")), nl=False)
+            if keep_following:
+                try:
+                    for line in follow(handle, path):
+                        click.echo(safe_text(line), nl=False)
+                except KeyboardInterrupt:
+                    pass
 
     return show

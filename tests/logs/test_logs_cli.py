@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from hms_otel.cli import cli
+from hms_otel.logs_cli import follow
 from hms_otel.stack.processes import free_port, wait_until
 from hms_otel.stack.services import VictoriaLogs
 
@@ -138,6 +141,67 @@ def test_component_log_without_state_folder_names_hms_ops_up(tmp_path: Path) -> 
 def test_state_folder_from_environment(state: Path) -> None:
     result = CliRunner().invoke(cli, ["logs", "collector", "-n", "1"], env={"HMS_OPS_STATE": str(state)})
     assert result.output == "collector line 299\n"
+
+
+def test_component_log_shows_control_sequences_escaped(tmp_path: Path) -> None:
+    """A component's log holds what it was sent; printed raw, a title-setting sequence or a screen clear in
+    it acted on the operator's terminal."""
+    (tmp_path / "collector").mkdir()
+    (tmp_path / "collector" / "collector.log").write_bytes(
+        b"query \x1b]0;pwned\x07 refused\n\tindented \x1b[2J\x00 \xe2\x80\xae evil \xff\n"
+    )
+    code, output = _run("--state", str(tmp_path), "collector")
+    assert code == 0, output
+    assert output == "query \\x1b]0;pwned\\x07 refused\n\tindented \\x1b[2J\\x00 \\u202e evil \ufffd\n"
+
+
+def _followed(path: Path, changes: list[Callable[[], object]], count: int) -> list[str]:
+    """The first ``count`` lines ``follow`` gives for ``path`` (opened at its end), making the next of
+    ``changes`` to the file each time it has read to the end."""
+    pending = list(changes)
+
+    def at_the_end() -> None:
+        assert pending, "follow waited for more than the changes give"
+        pending.pop(0)()
+
+    handle = path.open("rb")
+    handle.seek(0, 2)
+    return list(itertools.islice(follow(handle, path, wait=at_the_end), count))
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as out:
+        out.write(text)
+
+
+def test_follow_reads_what_the_rotated_file_got_before_the_new_one(tmp_path: Path) -> None:
+    log = tmp_path / "collector.log"
+    log.write_text("old\n")
+
+    def rotate() -> None:  # a last line lands in the file just before it is renamed and a new one made
+        _append(log, "last line of the old file\n")
+        log.rename(tmp_path / "collector.log.1")
+        log.write_text("first line of the new file\n")
+
+    assert _followed(log, [rotate], 2) == ["last line of the old file\n", "first line of the new file\n"]
+
+
+def test_follow_sees_a_truncation_followed_by_more_than_was_there(tmp_path: Path) -> None:
+    log = tmp_path / "collector.log"
+    log.write_text("")
+
+    def truncate_and_write() -> None:  # copytruncate, then a line longer than what was read before
+        log.write_text("after truncation, a longer line\n")
+
+    changes = [lambda: _append(log, "short\n"), truncate_and_write]
+    assert _followed(log, changes, 2) == ["short\n", "after truncation, a longer line\n"]
+
+
+def test_follow_survives_a_deleted_and_recreated_file(tmp_path: Path) -> None:
+    log = tmp_path / "collector.log"
+    log.write_text("x\n")
+    changes = [log.unlink, lambda: log.write_text("after restart\n")]
+    assert _followed(log, changes, 1) == ["after restart\n"]
 
 
 def _follow(argv: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
