@@ -52,7 +52,7 @@ from opentelemetry.semconv._incubating.attributes.telemetry_attributes import (
 
 from hms_otel import _fastpath, _reentry, _sdk_internals, logbuffer, pii
 from hms_otel.envcheck import DAY_SECONDS, checked, repair_environment
-from hms_otel.export_guard import guard_log_exporter, guard_metric_exporter
+from hms_otel.export_guard import ExportLimits, guard_log_exporter, guard_metric_exporter
 from hms_otel.sigterm import flush_on_sigterm
 
 _log = logging.getLogger("hms_otel")
@@ -294,7 +294,8 @@ def _add_log_and_pii_safeguards(providers: Providers) -> None:
         _sdk_internals.wrap_log_exporters(providers.logger_provider, logbuffer.BufferedLogExporter)
         _sdk_internals.count_log_queue_drops(providers.logger_provider, logbuffer.count_dropped)
         if pii.enabled():  # first, so nothing unmasked is queued or exported
-            _sdk_internals.prepend_log_processor(providers.logger_provider, pii.RedactingLogProcessor())
+            masking = pii.RedactingLogProcessor(ExportLimits.from_env().log_body_length)
+            _sdk_internals.prepend_log_processor(providers.logger_provider, masking)
     if providers.meter_provider is not None and pii.enabled():
         _sdk_internals.wrap_metric_exporters(providers.meter_provider, pii.RedactingMetricExporter)
     # Outermost: bounded values, requests split under the collector's 4 MiB limit, what cannot fit dropped

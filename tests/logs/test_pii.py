@@ -72,6 +72,50 @@ def test_metric_masks_keep_distinct_values_distinct() -> None:
     assert one.startswith("****") and two.startswith("****") and one != two and len(one) == 10
 
 
+def test_a_long_token_next_to_pii_is_masked_in_one_pass() -> None:
+    """Python's engine tried the e-mail pattern at every position of a long run of name characters, to the
+    run's end: with a 40 KB token and an SSN in the message, metric.log held the app for 18 s (1 MB: hours,
+    so without the fix this test ends at the test timeout)."""
+    text = "ssn 123-45-6789 blob " + "y" * 1_000_000 + " mail jane.doe@example.gov"
+    assert pii.redact_text(text) == "ssn **** blob " + "y" * 1_000_000 + " mail ****"
+
+
+def _head_cases() -> dict[str, str]:
+    limit = 1000
+    return {
+        "one SSN straddling where the head ends": "x " * 480 + "123-45-6789 " + "y" * 1_000_000,
+        "masks that shorten the head past the margin": "123-45-6789 " * 2000 + "555-123-4567 " * 10,
+        "e-mail right after the head": "z" * (limit - 30) + " jane.doe@example.gov " + "w " * 10_000,
+        "nothing to mask": "plain text " * 100_000,
+    }
+
+
+@pytest.mark.parametrize("case", _head_cases())
+def test_a_long_body_is_cut_to_its_masked_head(case: str) -> None:
+    """The head is what masking the whole text, then cutting, gives, without masking the whole text."""
+    text, limit = _head_cases()[case], 1000
+    head = pii.redacted_head(text, limit)
+    marker = f"...[cut {len(text)} chars]"
+    assert len(head) <= limit and head.endswith(marker)
+    assert head == pii.redact_text(text)[: limit - len(marker)] + marker
+
+
+def test_the_log_processor_cuts_a_long_body_before_masking_it() -> None:
+    """A 1 MB body was masked whole in the thread that logs (about 25 ms per MB), then cut at export."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    memory = InMemoryLogRecordExporter()
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(pii.RedactingLogProcessor(body_limit=65536))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    provider.get_logger("test").emit(body="ssn 123-45-6789 " + "x" * 1_000_000)
+    provider.get_logger("test").emit(body="short 123-45-6789")
+    long, short = (record.log_record.body for record in memory.get_finished_logs())
+    assert len(long) <= 65536 and long.startswith("ssn **** xxx") and long.endswith("...[cut 1000016 chars]")
+    assert short == "short ****"
+
+
 def test_luhn() -> None:
     assert pii.redact_text("4111 1111 1111 1112") == "4111 1111 1111 1112"  # fails Luhn: an order id
 
