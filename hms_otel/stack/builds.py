@@ -324,7 +324,7 @@ def _usable(*binaries: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _building(entry: Path, what: str, progress: Progress) -> Iterator[None]:
+def build_lock(entry: Path, what: str, progress: Progress) -> Iterator[None]:
     """Hold the build lock of the cache ``entry`` folder while building ``what`` into it.
 
     Two installs at once (two clones' ``scripts/test``) built the same minutes twice side by side; now the
@@ -361,7 +361,7 @@ _SCRATCH = "scratch-"
 
 
 @contextlib.contextmanager
-def _scratch(entry: Path) -> Iterator[Path]:
+def scratch_folder(entry: Path) -> Iterator[Path]:
     """A scratch folder inside ``entry`` (same filesystem, so finished binaries move in one step), removed after."""
     import shutil
     import tempfile
@@ -399,7 +399,7 @@ def _go_install(step: str, go: str, modules: Sequence[str], entry: Path, names: 
     during the copy left half a program at the path later runs took as built.
     """
     log = entry / "build.log"
-    with _scratch(entry) as gobin:
+    with scratch_folder(entry) as gobin:
         env = {"PATH": _path_with(go), "GOBIN": str(gobin), "CGO_ENABLED": "0"}
         _run(step, [go, "install", *flags, *modules], env=env, log=log, own_session=True)
         for name in names:
@@ -480,7 +480,7 @@ def install_ocb(progress: Progress = print) -> Path:
     if _usable(path):
         return path
     module = f"go.opentelemetry.io/collector/cmd/builder@{OCB_VERSION}"
-    with _building(path.parent, f"ocb {OCB_VERSION}", progress):
+    with build_lock(path.parent, f"ocb {OCB_VERSION}", progress):
         if not _usable(path):
             progress(f"go install {module}")
             _go_install("installing ocb", go_binary(), [module], path.parent, [path.name])
@@ -505,13 +505,13 @@ def build_collector(manifest: Path | None = None, progress: Progress = print, fo
     if not isinstance(spec, dict) or not isinstance(spec.get("dist"), dict):
         raise BuildError(f"{manifest}: an ocb manifest needs a `dist:` mapping")
     go = go_binary()
-    with _building(target.parent, "the collector", progress):
+    with build_lock(target.parent, "the collector", progress):
         if _usable(target) and not force:
             progress(f"collector already built: {safe_name(str(target))}")
             return target
         builder = install_ocb(progress)
         log = target.parent / "build.log"
-        with _scratch(target.parent) as work:
+        with scratch_folder(target.parent) as work:
             # ocb takes the output directory from the manifest; point a copy of it at our scratch dir.
             spec["dist"]["output_path"] = str(work / "src")
             spec["dist"]["name"] = "hms-otelcol"
@@ -545,7 +545,7 @@ def build_victorialogs(
         progress(f"VictoriaLogs already built: {safe_name(str(target))}")
         return target
     go = go_binary()
-    with _building(target.parent, f"VictoriaLogs {version}", progress):
+    with build_lock(target.parent, f"VictoriaLogs {version}", progress):
         if _usable(target) and not force:
             progress(f"VictoriaLogs already built: {safe_name(str(target))}")
             return target
@@ -576,7 +576,7 @@ def build_alertmanager(version: str = ALERTMANAGER_VERSION, progress: Progress =
         progress(f"Alertmanager {version} already built: {safe_name(str(target))}")
         return target
     go = go_binary()
-    with _building(target, f"Alertmanager {version}", progress):
+    with build_lock(target, f"Alertmanager {version}", progress):
         if _usable(*binaries) and not force:
             progress(f"Alertmanager {version} already built: {safe_name(str(target))}")
             return target
