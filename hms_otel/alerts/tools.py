@@ -36,18 +36,24 @@ def find_tool(name: str) -> str:
     checks configurations with the rules of the Alertmanager that will run them; a system amtool
     is the fallback.
     """
-    from hms_otel.stack.builds import alertmanager_dir, which
+    from hms_otel.stack.builds import alertmanager_dir, not_runnable, which
 
-    override = os.environ.get(f"HMS_{name.upper()}")
+    variable = f"HMS_{name.upper()}"
+    how = "the Debian package prometheus" if name == "promtool" else "`hms-ops install alertmanager`"
+    override = os.environ.get(variable)
     built = None
     if name == "amtool":
         candidate = alertmanager_dir() / "amtool"
-        built = str(candidate) if candidate.is_file() else None
+        built = str(candidate) if os.path.lexists(candidate) else None
     found = override or built or which(name) or (
         f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
     if not found:
-        how = "the Debian package prometheus" if name == "promtool" else "`hms-ops install alertmanager`"
-        raise ToolMissing(f"{name} not found; install it with {how} or set HMS_{name.upper()}")
+        raise ToolMissing(f"{name} not found; install it with {how} or set {variable}")
+    # Checked before use: a damaged one (an interrupted build) failed every check as if the alerts were wrong.
+    problem = not_runnable(Path(found))
+    if problem:
+        fix = f"fix or unset {variable}" if override else f"install it again with {how}"
+        raise ToolMissing(f"{name} {found}{f' (from {variable})' if override else ''} {problem}: {fix}")
     return found
 
 

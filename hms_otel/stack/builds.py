@@ -141,7 +141,7 @@ def find_binary(name: str) -> Path:
     variable = "HMS_OPS_" + re.sub(r"\W", "_", name).upper()
     override = os.environ.get(variable)
     if override:
-        problem = _not_runnable(Path(override))
+        problem = not_runnable(Path(override))
         if problem:
             raise MissingBinary(name, f"{variable}={override} {problem}", f"fix or unset {variable}")
         return Path(override)
@@ -156,7 +156,7 @@ def find_binary(name: str) -> Path:
         if not found:
             raise MissingBinary(name)
         return Path(found)
-    problem = _not_runnable(path)
+    problem = not_runnable(path)
     if problem:
         raise MissingBinary(name, f"{safe_name(str(path))} {problem}")
     return path
@@ -167,7 +167,7 @@ def system_binary(name: str) -> str | None:
     return which(name) or which(name, path="/usr/bin:/usr/sbin:/usr/local/bin")
 
 
-def _not_runnable(path: Path) -> str | None:
+def not_runnable(path: Path) -> str | None:
     """Why ``path`` cannot be run as a program, or None. Checked before anything starts: a server that
     cannot be executed would otherwise fail only after the others were up (a binary cut short crashed
     with SIGSEGV on start, named as the server's crash rather than as a damaged file)."""
@@ -320,7 +320,7 @@ def go_binary() -> str:
 def _usable(*binaries: Path) -> bool:
     """Whether every binary of an entry is there and whole, as `hms-ops up` will check it (find_binary): an
     entry it would refuse is rebuilt, never reported as built."""
-    return all(_not_runnable(binary) is None for binary in binaries)
+    return all(not_runnable(binary) is None for binary in binaries)
 
 
 @contextlib.contextmanager

@@ -123,6 +123,31 @@ def test_up_names_a_cut_short_binary_and_the_install_that_rebuilds_it(fake_go: P
         builds.find_binary("victoria-logs")
 
 
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_the_alert_checks_name_a_damaged_amtool_with_the_install_that_rebuilds_it(
+        damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hms_otel.alerts.tools import ToolMissing, find_tool
+
+    monkeypatch.setenv("HMS_OPS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HMS_AMTOOL", raising=False)
+    amtool = builds.alertmanager_dir() / "amtool"
+    amtool.parent.mkdir(parents=True)
+    DAMAGE[damage](amtool)
+    with pytest.raises(ToolMissing) as raised:  # it used to be run, and every check failed as if the alerts did
+        find_tool("amtool")
+    assert str(raised.value).startswith(f"amtool {amtool} ")
+    assert str(raised.value).endswith(": install it again with `hms-ops install alertmanager`")
+
+
+def test_an_alert_tool_override_that_cannot_run_names_its_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hms_otel.alerts.tools import ToolMissing, find_tool
+
+    monkeypatch.setenv("HMS_PROMTOOL", str(tmp_path / "no-such-promtool"))
+    with pytest.raises(ToolMissing, match=r"\(from HMS_PROMTOOL\) does not exist: fix or unset HMS_PROMTOOL$"):
+        find_tool("promtool")
+
+
 def test_whole_programs_are_not_taken_for_cut_short_ones() -> None:
     for program in (sys.executable, "/bin/sh", builds.which("prometheus")):
         if program:
