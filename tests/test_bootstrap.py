@@ -25,7 +25,7 @@ case "$1" in
         fi
         [ -n "$clear" ] && rm -rf "$1"
         mkdir -p "$1/bin" && cp "$0" "$1/bin/python";;
-      pip) echo "Successfully installed nothing";;
+      pip) echo "Successfully installed nothing"; echo pip >> "$(dirname "$0")/pip-runs";;
     esac;;
 esac
 """
@@ -63,3 +63,37 @@ def test_a_python_older_than_3_10_is_named(tmp_path: Path) -> None:
     assert run.stderr.strip() == (f"bootstrap: {old} is not Python 3.10 or newer: install it (Debian: apt-get "
                                   "install python3 python3-venv) or set PYTHON to one")
     assert not (root / ".venv").exists()
+
+
+def test_a_second_run_skips_pip_until_a_pyproject_changes(tmp_path: Path) -> None:
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "bootstrap", root / "scripts" / "bootstrap")
+    (root / "pyproject.toml").write_text('[project]\nname = "hms-otel"\n')
+    layer = root / "instrumentations" / "hms-instrumentation-ach"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text('[project]\nname = "hms-instrumentation-ach"\n')
+    fake = tmp_path / "python3"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    pip_runs = root / ".venv" / "bin" / "pip-runs"
+
+    def bootstrap() -> str:
+        run = subprocess.run(["bash", str(root / "scripts" / "bootstrap")], env={**os.environ, "PYTHON": str(fake)},
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stderr == ""
+        return run.stdout
+
+    bootstrap()
+    (root / ".venv" / "bin" / "hms-ops").write_text("#!/bin/sh\n")  # what pip installs
+    (root / ".venv" / "bin" / "hms-ops").chmod(0o755)
+    assert pip_runs.read_text().count("pip") == 2  # the packages, then the test utilities
+    assert "bootstrap: .venv is up to date" in bootstrap()
+    assert pip_runs.read_text().count("pip") == 2
+    (layer / "pyproject.toml").write_text('[project]\nname = "hms-instrumentation-ach"\nversion = "2"\n')
+    assert "bootstrap: .venv is up to date" not in bootstrap()  # a new entry point or dependency: install again
+    assert pip_runs.read_text().count("pip") == 4
+    (root / ".venv" / "bin" / "hms-ops").unlink()  # a venv that lost its packages
+    assert "bootstrap: .venv is up to date" not in bootstrap()
+    assert pip_runs.read_text().count("pip") == 6
