@@ -4,6 +4,10 @@ episode with the fix, and a local print of anything that could not be sent in
 ``max_age``, or that the provider refused for good (a wrong number, wrong
 credentials, a revoked webhook), so nothing is silently lost.
 
+One alert's messages to one destination (fired, resolved, fired again) are sent one at a time, oldest
+first: a resolution never overtakes its alert, whatever a ``Retry-After``, a restart or the lane's second
+worker would do.
+
 Delivery is at least once. A message is recorded delivered only when its
 provider answered 2xx within the attempt's deadline (``Backoff.attempt_s``,
 30 s, name lookup included). It is sent again, whole, when
@@ -141,11 +145,20 @@ class Dispatcher:
             now = time.time()
             with self._lock:
                 busy = Counter(self._lane(self._pending[key]) for key in self._in_flight if key in self._pending)
+                # One alert's messages to one destination go one at a time, oldest first: its resolution
+                # sent while the alert itself waited out a Retry-After (or ran beside it on the lane's
+                # other worker) reached the phone first, leaving ALERT as the last word on an incident
+                # that was over.
+                first: dict[tuple[str, str, str], Entry] = {}
+                for entry in self._pending.values():
+                    thread = entry.thread
+                    if thread not in first or (entry.created, entry.key) < (first[thread].created, first[thread].key):
+                        first[thread] = entry
                 due: list[Entry] = []
                 upcoming: list[float] = []
                 for entry in sorted(self._pending.values(), key=lambda e: e.next_at):
-                    if entry.key in self._in_flight:
-                        continue
+                    if entry.key in self._in_flight or first[entry.thread] is not entry:
+                        continue  # an earlier message of its alert ends first, and wakes this loop
                     if entry.next_at > now:
                         upcoming.append(entry.next_at)
                         break

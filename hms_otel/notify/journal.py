@@ -42,7 +42,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
@@ -77,6 +77,14 @@ class Entry:
 
     def alert(self) -> AlertEvent:
         return event_from_json(self.event)
+
+    @property
+    def thread(self) -> tuple[str, str, str]:
+        """The destination and the alert: its messages (fired, resolved, fired again) are sent one at a time,
+        oldest first (see :class:`~hms_otel.notify.delivery.Dispatcher`)."""
+        fingerprint, labels = self.event.get("fingerprint"), self.event.get("labels")
+        return self.channel, self.target, alert_identity(
+            fingerprint if isinstance(fingerprint, str) else "", labels if isinstance(labels, dict) else {})
 
     @property
     def delivery_id(self) -> str:
@@ -161,12 +169,17 @@ def _json_name(kind: type) -> str:
             type(None): "null"}[kind]
 
 
+def alert_identity(fingerprint: str, labels: Mapping[str, str]) -> str:
+    """What tells one alert from another, across its incidents and its firing and resolved messages."""
+    # Alertmanager's fingerprint is a hash of the labels; another sender may leave it out, and then the
+    # labels themselves tell alerts apart (by name alone, db1's and db2's disk_full would be one message).
+    return fingerprint or json.dumps(sorted(labels.items()), ensure_ascii=False)
+
+
 def delivery_key(channel: str, target: str, event: AlertEvent) -> str:
     import hashlib  # loads OpenSSL: only the notifier, which adds entries, needs it (not `hms-ops up`, a reader)
 
-    # Alertmanager's fingerprint is a hash of the labels; another sender may leave it out, and then the
-    # labels themselves tell alerts apart (by name alone, db1's and db2's disk_full would be one message).
-    identity = event.fingerprint or json.dumps(sorted(event.labels.items()), ensure_ascii=False)
+    identity = alert_identity(event.fingerprint, event.labels)
     raw = "\x00".join((channel, target, identity, event.status, event.starts_at))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
