@@ -34,6 +34,9 @@ _ELLIPSIS = "…"
 #: A part shorter than this after trimming says nothing; drop it instead.
 _MIN_PART = 16
 _PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
+#: Controls, and the bidi embeddings, overrides and isolates: a log line's U+202E showed "DEVLOSER" as
+#: "RESOLVED" on the phone. Marks (U+200E/U+200F) and right-to-left text itself stay.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: A resolved alert that lasted longer than this (ten years) has a start time that is wrong, not old.
 _LONGEST = 10 * 365 * 24 * 3600.0
 
@@ -56,6 +59,13 @@ class Message:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+def plain(text: str) -> str:
+    """``text`` as one line a reader sees as written: controls and bidi overrides dropped, each run of
+    whitespace (newlines too) one space. Every part of a message, and whatever a provider shows beside it,
+    goes through here."""
+    return " ".join(_UNSHOWN.sub(" ", text).split())
 
 
 def threshold_text(event: AlertEvent) -> str:
@@ -116,29 +126,29 @@ def _value_text(value: float, event: AlertEvent, unit: str) -> str:
 
 def compose(event: AlertEvent, source: str | None, limit: int = SEGMENT) -> Message:
     """The message for ``event`` with the probable ``source`` (``None``: none found), within ``limit``."""
-    head = headline(event)
-    body = " ".join(render_template(event.message_template, event).split()) if event.firing else ""
+    head = plain(headline(event))
+    body = plain(render_template(event.message_template, event)) if event.firing else ""
     if event.firing and body == head.split(" – ", 1)[-1]:
         body = ""  # the default message repeats the headline
-    source = " ".join(source.split()) if source and event.firing else None
+    source = plain(source) or None if source and event.firing else None
     message = Message(head, body, source)
     if len(message.text) <= limit:
         return message
     # Least important first: the alert's own message, then the probable source, then the headline.
-    message = Message(head, _shorten(body, len(body) - (len(message.text) - limit)), source)
+    message = Message(head, shorten(body, len(body) - (len(message.text) - limit)), source)
     if len(message.text) <= limit:
         return message
     label = len("Probable source: ")
     if source:
         room = len(source) - (len(message.text) - limit)
-        shortened = _shorten(source, room) if room >= _MIN_PART - label else ""
+        shortened = shorten(source, room) if room >= _MIN_PART - label else ""
         message = Message(head, message.body, shortened or None)
     if len(message.text) <= limit:
         return message
-    return Message(_shorten(head, limit, minimum=1), "", None)
+    return Message(shorten(head, limit, minimum=1), "", None)
 
 
-def _shorten(text: str, room: int, minimum: int = _MIN_PART) -> str:
+def shorten(text: str, room: int, minimum: int = _MIN_PART) -> str:
     """``text`` cut at a word boundary to at most ``room`` characters (with an ellipsis); "" if too short."""
     if len(text) <= room:
         return text

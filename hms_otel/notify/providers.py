@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from hms_otel.notify.addresses import url_problem
 from hms_otel.notify.alert import AlertEvent
-from hms_otel.notify.message import Message
+from hms_otel.notify.message import Message, plain, shorten
 from hms_otel.terminal import safe_name
 
 #: The longest wait for any one step (connect, a read, a write).
@@ -395,8 +395,17 @@ class TwilioSms:
         return _TWILIO_SETTINGS
 
 
+#: The most characters of a label shown as a card's fact: a label may hold 10 000, and Teams Workflows refuse a
+#: message over about 28 KB ("Request Entity too large", a 413 that gave the alert up).
+_TEAMS_FACT = 200
+#: The longest runbook URL made a button; a longer one (no browser takes it whole) is shown as a cut fact.
+_MAX_LINK = 2048
+
+
 def adaptive_card(message: Message, event: AlertEvent) -> dict[str, Any]:
-    """A Teams Workflows ``message`` carrying one Adaptive Card."""
+    """A Teams Workflows ``message`` carrying one Adaptive Card. Its text is the message's (at most
+    :data:`~hms_otel.notify.message.SEGMENT` characters); each label beside it is made plain and cut to
+    :data:`_TEAMS_FACT`, so the card stays a few KB whatever the labels hold."""
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": message.headline, "weight": "Bolder",
                                    "size": "Medium", "wrap": True,
                                    "color": "Attention" if event.firing else "Good"}]
@@ -405,16 +414,19 @@ def adaptive_card(message: Message, event: AlertEvent) -> dict[str, Any]:
     facts = []
     if message.source:
         facts.append({"title": "Probable source", "value": message.source})
+    runbook = event.annotations.get("runbook_url", "")
+    link = runbook if runbook and len(runbook) <= _MAX_LINK and url_problem(runbook) is None else ""
     for title, value in (("Service", event.service), ("Layer", event.labels.get("layer", "")),
-                         ("Severity", event.severity), ("Alert", event.name)):
+                         ("Severity", event.severity), ("Alert", event.name),
+                         ("Runbook", "" if link else runbook)):
+        value = shorten(plain(value), _TEAMS_FACT, minimum=1)
         if value:
             facts.append({"title": title, "value": value})
     body.append({"type": "FactSet", "facts": facts})
     content: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                                "type": "AdaptiveCard", "version": "1.4", "body": body}
-    runbook = event.annotations.get("runbook_url")
-    if runbook:
-        content["actions"] = [{"type": "Action.OpenUrl", "title": "Runbook", "url": runbook}]
+    if link:
+        content["actions"] = [{"type": "Action.OpenUrl", "title": "Runbook", "url": link}]
     return {"type": "message", "attachments": [
         {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}]}
 
@@ -430,7 +442,9 @@ class TeamsWorkflow:
         self.name = name
 
     def send(self, target: str, message: Message, event: AlertEvent) -> None:
-        post(self.url, json.dumps(adaptive_card(message, event)).encode(), {"Content-Type": "application/json"},
+        # UTF-8, not \u escapes: an emoji is 4 bytes of the 28 KB, not 12.
+        card = json.dumps(adaptive_card(message, event), ensure_ascii=False).encode()
+        post(self.url, card, {"Content-Type": "application/json"},
              fix=f"the Workflows URL for teams:{self.name} is wrong or revoked: set "
                  f"HMS_TEAMS_{self.name.upper().replace('-', '_')}_URL")
 

@@ -31,16 +31,24 @@ TWILIO_CREATED = Answer(201, json.dumps({"sid": "SM0123456789abcdef0123456789abc
                         (("Content-Type", "application/json"),))
 TEAMS_ACCEPTED = Answer(202)
 SLACK_OK = Answer(200, b"ok", (("Content-Type", "text/html"),))
+#: Teams Workflows' limit on a posted message ("about 28 KB", learn.microsoft.com/connectors/teams: "Request
+#: Entity too large" past it), and its answer then, in Power Automate's error shape.
+TEAMS_MAX_BODY = 28 * 1024
+TEAMS_TOO_LARGE = Answer(413, json.dumps({"error": {"code": "RequestEntityTooLarge", "message": (
+    "The request content length exceeds the maximum allowed size of 28 KB.")}}).encode(),
+    (("Content-Type", "application/json"),))
 
 
 class StandIn:
     """``StandIn(default, script=[Answer(503), ...])``: answers ``script`` in order, then ``default``;
-    with ``hold``, each answer waits (up to 30 s) until that event is set: a provider that hangs."""
+    with ``hold``, each answer waits (up to 30 s) until that event is set: a provider that hangs; with
+    ``too_large``, a body over its byte count gets that answer, as the provider refuses it."""
 
     def __init__(self, default: Answer, script: list[Answer] | None = None, port: int = 0,
-                 hold: threading.Event | None = None) -> None:
+                 hold: threading.Event | None = None, too_large: tuple[int, Answer] | None = None) -> None:
         self.default = default
         self.hold = hold
+        self.too_large = too_large
         self.script = list(script or [])
         self.received: list[Received] = []
         self.accepted: list[Received] = []
@@ -54,6 +62,8 @@ class StandIn:
                 request = Received(time.monotonic(), "POST", self.path, headers, body)
                 with stand_in._lock:
                     answer = stand_in.script.pop(0) if stand_in.script else stand_in.default
+                    if stand_in.too_large is not None and len(body) > stand_in.too_large[0]:
+                        answer = stand_in.too_large[1]
                     stand_in.received.append(request)
                     if answer.status < 300:
                         stand_in.accepted.append(request)

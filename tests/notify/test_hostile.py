@@ -196,7 +196,8 @@ def test_a_target_or_alert_with_newlines_cannot_forge_an_outbox_record_or_consol
     text = eventually(lambda: outbox.exists() and outbox.read_text(), 10, "the message in the outbox")
     records = [line for line in text.splitlines() if line.startswith("--- ")]
     assert len(records) == 1 and records[0].endswith(" UTC sms:+1\\n--- fake\\u202e"), text
-    assert "\u202e" not in text and "\\x2d-- 2026-01-01" in text, text
+    # The alert's own newlines are spaces (compose() makes every part one line), so its "---" starts none.
+    assert "\u202e" not in text and "x --- 2026-01-01" in text and "pay out --- forged" in text, text
     shown = [line for said in notifier.said for line in said.split("\n")]  # type: ignore[attr-defined]
     assert not any(line.startswith("---") or "\u202e" in line for line in shown), shown
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hms_otel.notify.alert import AlertEvent
-from hms_otel.notify.message import SEGMENT, compose, render_template
+from hms_otel.notify.message import SEGMENT, Message, compose, render_template
 from hms_otel.notify.source import most_frequent, normalise
 from hms_otel.notify.units import format_value
 
@@ -98,8 +98,10 @@ def test_console_output_cannot_drive_the_terminal(tmp_path) -> None:
     assert safe_text("ok\x1b[2J\x1b]0;pwned\x07 \x9b31m\tdone\n") == "ok\\x1b[2J\\x1b]0;pwned\\x07 \\x9b31m\tdone\n"
     said: list[str] = []
     printer = LocalPrinter(tmp_path / "outbox.txt", lambda text: said.append(safe_text(text)), "sms")
-    printer.send("+15551234", compose(event(message="Latency {{value}} ms \x1b[31mred"), None), event())
+    printer.send("+15551234", Message("[HMS-OPS] ALERT", "Latency \x1b[31mred", None), event())
     assert "\x1b" not in said[0] and "\\x1b[31mred" in said[0]
+    # compose() already drops controls, so no provider gets them either.
+    assert compose(event(message="Latency {{value}} ms \x1b[31mred"), None).body == "Latency 2.9 s [31mred"
 
 
 @pytest.mark.parametrize(("value", "unit", "text"), [
