@@ -152,6 +152,17 @@ class SmsSettings:
     def configured(self) -> bool:
         return bool(self.account_sid and self.auth_token and (self.sender or self.messaging_service_sid))
 
+    def half_set(self) -> tuple[list[str], list[str]]:
+        """(the settings given, the ones missing) when SMS is set up only in part; two empty lists when it is
+        set up whole or not at all."""
+        settings = [("HMS_TWILIO_ACCOUNT_SID (sms.account_sid)", self.account_sid),
+                    ("HMS_TWILIO_AUTH_TOKEN (sms.auth_token or sms.auth_token_file)", self.auth_token),
+                    ("HMS_TWILIO_FROM or HMS_TWILIO_MESSAGING_SERVICE_SID (sms.from or sms.messaging_service_sid)",
+                     self.sender or self.messaging_service_sid)]
+        given = [name for name, value in settings if value]
+        missing = [name for name, value in settings if not value]
+        return (given, missing) if given and missing else ([], [])
+
 
 @dataclass(frozen=True)
 class NotifierConfig:
@@ -287,6 +298,12 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
         messaging_service_sid=pick("HMS_TWILIO_MESSAGING_SERVICE_SID", sms_data.get("messaging_service_sid")),
         base_url=pick("HMS_TWILIO_BASE_URL", sms_data.get("base_url") or SmsSettings.base_url),
     )
+    given, missing = sms.half_set()
+    if missing:  # taken, every SMS was only printed on a console nobody reads, with one line at start
+        raise ConfigError(f"{where}: SMS is set up only in part: {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not set, though {' and '.join(given)} "
+                          f"{'is' if len(given) == 1 else 'are'}. Set {'it' if len(missing) == 1 else 'them'}, "
+                          "or unset them all to have SMS printed on the notifier's console")
     slack_data = _section(data, "slack", where)
     channels = {str(k): str(v) for k, v in (slack_data.get("channels") or {}).items()}
     for key, value in env.items():

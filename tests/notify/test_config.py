@@ -147,3 +147,35 @@ def test_a_listen_port_with_digits_int_refuses_is_named(listen: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load(None, environ={"HMS_NOTIFIER_TOKEN": "t", "HMS_NOTIFIER_LISTEN": listen})
     assert "must be HOST:PORT" in str(raised.value)
+
+
+@pytest.mark.parametrize(("environ", "missing"), [
+    ({"HMS_TWILIO_ACCOUNT_SID": "AC1", "HMS_TWILIO_FROM": "+15550100"}, "HMS_TWILIO_AUTH_TOKEN"),
+    ({"HMS_TWILIO_AUTH_TOKEN": "s3cret"}, "HMS_TWILIO_ACCOUNT_SID"),
+    ({"HMS_TWILIO_ACCOUNT_SID": "AC1", "HMS_TWILIO_AUTH_TOKEN": "s3cret"}, "HMS_TWILIO_FROM"),
+])
+def test_sms_set_up_in_part_is_refused_naming_what_is_missing(environ: dict[str, str], missing: str) -> None:
+    """A forgotten HMS_TWILIO_AUTH_TOKEN was taken as "no SMS provider": every page was only printed on the
+    notifier's console, said in one line at its start among the others."""
+    with pytest.raises(ConfigError) as refused:
+        load(None, environ={"HMS_NOTIFIER_TOKEN": "t", **environ})
+    message = str(refused.value)
+    assert message.startswith("environment: SMS is set up only in part: ") and missing in message, message
+    assert "s3cret" not in message
+
+
+def test_sms_set_up_in_part_stops_the_notifier_with_the_variable_named(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HMS_")}
+    env.update(HMS_NOTIFIER_TOKEN="t", HMS_TWILIO_ACCOUNT_SID="AC1", HMS_TWILIO_FROM="+15550100",
+               HMS_NOTIFIER_STATE=str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-m", "hms_otel.cli", "notifier"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "HMS_TWILIO_AUTH_TOKEN (sms.auth_token or sms.auth_token_file) is not set" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sms_set_up_whole_or_not_at_all_loads() -> None:
+    assert not load(None, environ={"HMS_NOTIFIER_TOKEN": "t"}).sms.configured
+    assert load(None, environ={"HMS_NOTIFIER_TOKEN": "t", "HMS_TWILIO_ACCOUNT_SID": "AC1", "HMS_TWILIO_AUTH_TOKEN": "x",
+                               "HMS_TWILIO_MESSAGING_SERVICE_SID": "MG1"}).sms.configured
