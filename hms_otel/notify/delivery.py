@@ -71,6 +71,9 @@ class Backoff:
         return max(delay, min(retry_after, self.retry_after_cap_s)) if retry_after is not None else delay
 
 
+#: How long a stop lets attempts in flight end by themselves before it cuts them: a provider's answer on its
+#: way takes well under a second; SIGTERM's budget (``hms-ops down``: 10 s before SIGKILL) keeps the rest.
+STOP_GRACE_S = 3.0
 #: 2 ** 64 seconds is past any cap; a larger exponent only risks OverflowError.
 _MAX_EXPONENT = 64
 
@@ -116,21 +119,31 @@ class Dispatcher:
             self._pending[entry.key] = entry
         self._wake.set()
 
-    def stop(self, wait_s: float = 5.0) -> None:
-        """Stop within about ``wait_s``: attempts still in flight are cut, and what they did not deliver stays
-        pending in the journal for the next start (workers are daemon threads: none holds the exit)."""
+    def stop(self, wait_s: float = 5.0, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop within about ``grace_s + wait_s``: no new attempt starts; those in flight have ``grace_s`` to
+        end by themselves, then are cut, and what they did not deliver stays pending in the journal for the
+        next start (workers are daemon threads: none holds the exit)."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=wait_s)
+        # Cut at once, an attempt whose provider was answering (Twilio takes a fraction of a second) was
+        # pending at the next start and sent again: the same SMS twice.
+        self._settled(grace_s)
         with self._lock:
             running = [current for current in self._in_flight.values() if current is not None]
         for current in running:
             current.cut("the notifier is stopping")
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
+        self._settled(wait_s)
+
+    def _settled(self, within_s: float) -> bool:
+        """Whether no attempt is in flight, waiting up to ``within_s`` for that."""
+        deadline = time.monotonic() + within_s
+        while True:
             with self._lock:
                 if not self._in_flight:
-                    return
+                    return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.05)
 
     def idle(self) -> bool:

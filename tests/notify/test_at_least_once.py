@@ -62,3 +62,38 @@ def test_the_delivery_id_is_kept_across_a_restart_and_new_for_a_later_journaling
     journal.save(first)
     later = journal.add("webhook", "https://example.com/x", event)  # past the dedup window: a new message
     assert later is not None and later.delivery_id != first.delivery_id
+
+
+def test_a_stop_lets_an_answer_on_its_way_arrive_and_sends_nothing_twice(tmp_path: Path) -> None:
+    """SIGTERM while Twilio was answering (it takes a fraction of a second): the attempt was cut at once,
+    the message stayed pending, and the next start sent the SMS a second time. A stop now gives attempts in
+    flight a few seconds to end by themselves before it cuts them."""
+    from hms_otel.notify.config import SmsSettings
+
+    from .standins import TWILIO_CREATED
+
+    said: list[str] = []
+    release = threading.Event()
+    with StandIn(TWILIO_CREATED, hold=release) as twilio:
+        config = NotifierConfig(port=free_port(), token=TOKEN, state_dir=tmp_path / "state",
+                                sms=SmsSettings("AC1", "secret", sender="+15550100", base_url=twilio.url))
+        try:
+            first = Notifier(config, say=said.append, backoff=Backoff(first_s=0.1, cap_s=0.2))
+            first.serve()
+            try:
+                send(first, "sms", "+15551234")
+                eventually(lambda: twilio.received, 10, "the SMS on its way")
+                threading.Timer(1.0, release.set).start()  # Twilio answers 1 s into the stop
+            finally:
+                first.close()
+        finally:
+            release.set()
+        [entry] = first.journal.entries()
+        assert entry.state == "delivered", said
+        second = Notifier(config, say=said.append, backoff=Backoff(first_s=0.1, cap_s=0.2))
+        second.serve()
+        try:
+            eventually(second.dispatcher.idle, 10, "the restarted notifier to have nothing left")
+        finally:
+            second.close()
+    assert len(twilio.received) == 1, said
