@@ -99,6 +99,9 @@ class Dispatcher:
         self._in_flight: dict[str, Attempt | None] = {}  # key -> its attempt, once it has one
         self._failing: dict[str, int] = {}  # destination -> failed attempts this episode (given-up ones too)
         self._retrying: set[str] = set()  # destinations whose "failing ... retrying" was said this episode
+        #: Lanes whose provider asked to wait (``Retry-After``) -> until when (``time.time()``): nothing more is
+        #: sent there before, or a burst (Alertmanager sends a group in one request) kept hitting a rate limit.
+        self._held: dict[Hashable, float] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -167,11 +170,14 @@ class Dispatcher:
                     thread = entry.thread
                     if thread not in first or (entry.created, entry.key) < (first[thread].created, first[thread].key):
                         first[thread] = entry
+                self._held = {lane: until for lane, until in self._held.items() if until > now}
                 due: list[Entry] = []
-                upcoming: list[float] = []
+                upcoming: list[float] = list(self._held.values())
                 for entry in sorted(self._pending.values(), key=lambda e: e.next_at):
                     if entry.key in self._in_flight or first[entry.thread] is not entry:
                         continue  # an earlier message of its alert ends first, and wakes this loop
+                    if self._lane(entry) in self._held:
+                        continue
                     if entry.next_at > now:
                         upcoming.append(entry.next_at)
                         break
@@ -293,6 +299,11 @@ class Dispatcher:
             self._expire(entry, message, event, failure)
             return
         entry.next_at = time.time() + self._delay(entry.attempts, failure.retry_after)
+        if failure.retry_after is not None:
+            until = time.time() + min(failure.retry_after, self.backoff.retry_after_cap_s)
+            with self._lock:
+                lane = self._lane(entry)
+                self._held[lane] = max(self._held.get(lane, 0.0), until)
         with self._lock:
             first = destination not in self._retrying
             self._retrying.add(destination)
