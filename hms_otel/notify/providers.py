@@ -402,10 +402,19 @@ _TEAMS_FACT = 200
 _MAX_LINK = 2048
 
 
+def _card_text(text: str) -> str:
+    """``text`` for an Adaptive Card, whose text and fact values are Markdown: ``[shown](address)`` from a
+    label or a log line would show one address and open another. With a space after ``]`` it is no link, and
+    both addresses are read as written."""
+    return text.replace("](", "] (")
+
+
 def adaptive_card(message: Message, event: AlertEvent) -> dict[str, Any]:
     """A Teams Workflows ``message`` carrying one Adaptive Card. Its text is the message's (at most
     :data:`~hms_otel.notify.message.SEGMENT` characters); each label beside it is made plain and cut to
     :data:`_TEAMS_FACT`, so the card stays a few KB whatever the labels hold."""
+    message = Message(_card_text(message.headline), _card_text(message.body),
+                      _card_text(message.source) if message.source else None)
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": message.headline, "weight": "Bolder",
                                    "size": "Medium", "wrap": True,
                                    "color": "Attention" if event.firing else "Good"}]
@@ -419,7 +428,7 @@ def adaptive_card(message: Message, event: AlertEvent) -> dict[str, Any]:
     for title, value in (("Service", event.service), ("Layer", event.labels.get("layer", "")),
                          ("Severity", event.severity), ("Alert", event.name),
                          ("Runbook", "" if link else runbook)):
-        value = shorten(plain(value), _TEAMS_FACT, minimum=1)
+        value = shorten(_card_text(plain(value)), _TEAMS_FACT, minimum=1)
         if value:
             facts.append({"title": title, "value": value})
     body.append({"type": "FactSet", "facts": facts})

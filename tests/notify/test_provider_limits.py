@@ -71,3 +71,22 @@ def test_hostile_labels_and_logs_fit_every_provider_and_stay_text(tmp_path: Path
     for part in [*texts, *(fact["value"] for fact in facts)]:
         assert not REORDERING.search(part), part
     assert "actions" not in content or all(len(a["url"]) <= 2048 for a in content["actions"])
+
+
+def test_a_link_in_a_label_or_log_line_cannot_mask_its_address_on_a_teams_card() -> None:
+    """Adaptive Card text and fact values are Markdown: a log line "[https://runbooks...](https://evil...)"
+    showed the trusted address as a link to the other one (Slack's ``<url|text>`` is already escaped)."""
+    from hms_otel.notify.alert import AlertEvent
+    from hms_otel.notify.message import compose
+    from hms_otel.notify.providers import adaptive_card
+
+    masked = "[https://runbooks.example.gov/pay](https://evil.example/login)"
+    event = AlertEvent("firing", "payment_latency_high", "f1", "2026-11-26T19:00:00Z", "",
+                       labels={"alertname": "payment_latency_high", "job": masked},
+                       annotations={"hms_metric": "payment_latency_ms", "hms_value": "2934.5", "hms_unit": "ms",
+                                    "hms_message": f"Pay {masked}"})
+    content = adaptive_card(compose(event, f"login failed {masked}"), event)["attachments"][0]["content"]
+    texts = [block["text"] for block in content["body"] if block["type"] == "TextBlock"]
+    texts += [fact["value"] for block in content["body"] if block["type"] == "FactSet" for fact in block["facts"]]
+    assert any(text.endswith("(https://evil.example/login)") for text in texts), texts  # shown, as text
+    assert not any("](" in text for text in texts), texts
