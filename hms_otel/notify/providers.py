@@ -252,9 +252,24 @@ def _post(current: Attempt, url: str, body: bytes, headers: dict[str, str], fix:
         if current.why is not None:
             raise DeliveryFailed(f"{_host(url)}: {current.why}", fix=_RETRIED_FIX) from None
         raise DeliveryFailed(f"cannot reach {_host(url)}: {error.strerror or error}",
-                             fix=f"check the network and the provider URL ({_host(url)})") from None
+                             fix=_network_fix(url, error)) from None
     finally:
         connection.close()
+
+
+def _network_fix(url: str, error: OSError) -> str:
+    """What to check for a failure below HTTP. A TLS failure is no network trouble: "check the network" sent
+    people looking at cables while this machine did not trust the certificate, or the port spoke no TLS."""
+    import ssl  # loaded with http.client's HTTPS support already; named here for its error types
+
+    host = _host(url)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (f"this machine does not trust the certificate of {host} ({error.verify_message or 'not verified'}): "
+                "use its trusted address, or point SSL_CERT_FILE at the CA bundle that signs it (a proxy that "
+                "re-signs TLS has one)")
+    if isinstance(error, ssl.SSLError):
+        return f"{host} does not speak TLS as expected on that port: check the URL's scheme (https://) and port"
+    return f"check the network and the provider URL ({host})"
 
 
 _RETRIED_FIX = "the provider is failing; delivery is retried"

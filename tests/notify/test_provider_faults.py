@@ -289,3 +289,16 @@ def test_an_error_answer_with_a_broken_body_is_a_provider_failure(tmp_path: Path
 
 
 TWILIO_CREATED_RAW = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def test_a_tls_failure_says_what_to_fix_not_the_network(tmp_path: Path) -> None:
+    """An https:// URL on a port that speaks plain HTTP (or a certificate this machine does not trust) was
+    reported as "check the network", and retried for a day with that advice."""
+    from hms_otel.notify.providers import DeliveryFailed, post
+
+    with StandIn(SLACK_OK) as slack:
+        with pytest.raises(DeliveryFailed) as failed:
+            post(slack.url.replace("http://", "https://") + "/services/T0/B0/X", b"{}", {}, fix="unused")
+    assert "does not speak TLS" in failed.value.fix and "https://" in failed.value.fix, failed.value.fix
+    assert not failed.value.permanent  # a provider's TLS can be mended on its side: retried, said once
+    assert slack.received == []
