@@ -449,6 +449,14 @@ class Journal:
                 found.append(entry)
         return found
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """channel -> state -> how many messages the journal holds (a week of finished ones: see prune)."""
+        found: dict[str, dict[str, int]] = {}
+        for entry in self.entries():
+            states = found.setdefault(entry.channel, {PENDING: 0, DELIVERED: 0, EXPIRED: 0})
+            states[entry.state] = states.get(entry.state, 0) + 1
+        return found
+
     def prune(self, older_than_s: float) -> int:
         """Delete finished entries older than ``older_than_s``; how many went."""
         removed = 0

@@ -24,7 +24,7 @@ from hms_otel.notify.addresses import url_problem, webhook_problem
 from hms_otel.notify.alert import BadPayload, parse_webhook
 from hms_otel.notify.config import NotifierConfig
 from hms_otel.notify.delivery import Backoff, Dispatcher
-from hms_otel.notify.journal import Journal
+from hms_otel.notify.journal import EXPIRED, PENDING, Journal
 from hms_otel.notify.providers import (
     CHANNEL_NAMES,
     DeliveryFailed,
@@ -193,6 +193,16 @@ class Notifier:
         self.say(f"✗ notifier: a journal file cannot be read ({reason}); it is kept as {aside}. "
                  "If it held an undelivered message, that message is not sent: read it there.")
 
+    def message_counts(self) -> tuple[str, dict[str, dict[str, int]]]:
+        """A sentence and, per channel, how many messages are pending, delivered and given up: the journal's
+        (finished ones are kept a week). No destination is named: phone numbers and webhook URLs stay here."""
+        counts = self.journal.counts()
+        given_up = sum(states.get(EXPIRED, 0) for states in counts.values())
+        pending = sum(states.get(PENDING, 0) for states in counts.values())
+        text = (f"{pending} pending, {given_up} given up in the last 7 days"
+                + (f" (printed and kept in {safe_name(str(self.outbox))})" if given_up else ""))
+        return text, counts
+
     def authorised(self, header: str | None) -> bool:
         scheme, _, credentials = (header or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(),
@@ -220,6 +230,13 @@ class Notifier:
         except OSError as error:  # a read-only journal: old entries only answer questions, they stop nothing
             self.say(f"✗ notifier: old finished messages not removed from {safe_name(str(self.journal.directory))}: "
                      f"{error.strerror or error}")
+        try:
+            given_up = sum(states.get(EXPIRED, 0) for states in self.journal.counts().values())
+        except OSError:
+            given_up = 0
+        if given_up:  # said once at start, not only in the scrollback of the day it happened
+            self.say(f"✗ notifier: {given_up} message{'s' if given_up != 1 else ''} given up in the last 7 days: "
+                     f"printed then and kept in {safe_name(str(self.outbox))} (GET /-/messages counts them)")
         resumed = self.dispatcher.start()
         if resumed:
             self.say(f"notifier: resuming {resumed} undelivered message{'s' if resumed != 1 else ''} from the journal")
@@ -244,8 +261,9 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
         server_version = "hms-notifier"
         timeout = _CLIENT_TIMEOUT_S
 
-        def _answer(self, status: int, text: str) -> None:
-            body = (json.dumps({"status": "ok" if status < 300 else "error", "message": text}) + "\n").encode()
+        def _answer(self, status: int, text: str, **extra: object) -> None:
+            answer = {"status": "ok" if status < 300 else "error", "message": text, **extra}
+            body = (json.dumps(answer) + "\n").encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -268,8 +286,12 @@ def _handler(notifier: Notifier) -> type[BaseHTTPRequestHandler]:
                               f"to /v1/alerts; GET /-/healthy or /-/ready")
 
         def do_GET(self) -> None:
-            if urlsplit(self.path).path in ("/-/healthy", "/-/ready"):
+            path = urlsplit(self.path).path
+            if path in ("/-/healthy", "/-/ready"):
                 self._answer(200, "ok")
+            elif path == "/-/messages":
+                text, counts = notifier.message_counts()
+                self._answer(200, text, messages=counts)
             else:
                 self._answer(404, "not found")
 

@@ -235,3 +235,23 @@ def test_a_webhook_refused_by_the_address_check_at_send_time_is_given_up_at_once
     [line] = [line for line in said if "gave up" in line]
     assert "at once" in line and "is loopback" in line, line
     assert_printed_and_kept(tmp_path, said, f"📱 webhook to {target} (not sent: delivery given up")
+
+
+def test_given_up_messages_are_counted_and_said_again_at_the_next_start(tmp_path: Path) -> None:
+    """A refused SMS was said once on the console and printed to the outbox, and counted nowhere: a week later
+    nothing told how many pages had not gone out."""
+    said: list[str] = []
+    with StandIn(TWILIO_CREATED, [TWILIO_21211]) as twilio:
+        sms = SmsSettings("AC1", "secret", sender="+15550100", base_url=twilio.url)
+        with running(tmp_path, said, sms=sms) as notifier:
+            send(notifier, "sms", "+15551234")
+            send(notifier, "sms", "+15551234", webhook(fingerprint="other"))
+            eventually(lambda: len(twilio.snapshot()) == 1, 20, "the second SMS to be delivered")
+            eventually(notifier.dispatcher.idle, 10, "the dispatcher to finish")
+            answer = json.loads(http.request("GET", f"http://127.0.0.1:{notifier.config.port}/-/messages"))
+        assert answer["messages"] == {"sms": {"pending": 0, "delivered": 1, "expired": 1}}, answer
+        assert answer["message"].startswith("0 pending, 1 given up in the last 7 days (printed and kept in ")
+        assert "+15551234" not in json.dumps(answer)  # no destination is shown
+        with running(tmp_path, said, sms=sms):
+            pass
+    assert any(line.startswith("✗ notifier: 1 message given up in the last 7 days") for line in said), said
