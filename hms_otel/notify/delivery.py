@@ -241,7 +241,7 @@ class Dispatcher:
     def _print(self, entry: Entry) -> None:
         """The given-up alert through the fallback: its message, or its name and labels if none can be made."""
         try:
-            message = Message(**entry.message) if entry.message else compose(entry.alert(), None)
+            message = Message(**entry.message) if entry.message else compose(entry.alert(), None, more=entry.more)
             event = entry.alert()
         except Exception:
             event = AlertEvent(status=str(entry.event.get("status", "firing")), name=str(entry.event.get("name")),
@@ -257,7 +257,7 @@ class Dispatcher:
                     source = self.find_source(event)
                 except Exception as error:  # the log store being down must not hold the page
                     entry.history.append(f"probable source not looked up: {error}")
-            entry.message = asdict(compose(event, source))
+            entry.message = asdict(compose(event, source, more=entry.more))
             self.journal.save(entry, durable=False)
         return Message(**entry.message)
 

@@ -74,6 +74,9 @@ class Entry:
     history: list[str] = field(default_factory=list)
     #: One more at every save: the newest of a file and the log's records for it wins at recovery.
     revision: int = 0
+    #: How many other alerts that arrived with this one its message stands for ("+999 more"): a group of a
+    #: thousand was a thousand texts to one phone.
+    more: int = 0
 
     def alert(self) -> AlertEvent:
         return event_from_json(self.event)
@@ -100,6 +103,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "key": (str,), "channel": (str,), "target": (str,), "event": (dict,), "created": _NUMBER,
     "state": (str,), "attempts": (int,), "next_at": _NUMBER, "message": (dict, type(None)),
     "last_error": (str,), "delivered_at": (*_NUMBER, type(None)), "history": (list,), "revision": (int,),
+    "more": (int,),
 }
 _REQUIRED = tuple(f.name for f in fields(Entry) if f.default is MISSING and f.default_factory is MISSING)
 
@@ -152,6 +156,9 @@ def _in_range(entry: Entry) -> Entry:
         repaired = min(max(entry.attempts, 0), _MAX_ATTEMPTS)
         entry.history.append(f"attempts {entry.attempts} read from the journal, out of range: set to {repaired}")
         entry.attempts = repaired
+    if entry.more < 0:
+        entry.history.append(f"more {entry.more} read from the journal, out of range: set to 0")
+        entry.more = 0
     if entry.created > now + 86_400:
         entry.history.append(f"created {entry.created} read from the journal, in the future: set to now")
         entry.created = now
@@ -174,6 +181,20 @@ def alert_identity(fingerprint: str, labels: Mapping[str, str]) -> str:
     # Alertmanager's fingerprint is a hash of the labels; another sender may leave it out, and then the
     # labels themselves tell alerts apart (by name alone, db1's and db2's disk_full would be one message).
     return fingerprint or json.dumps(sorted(labels.items()), ensure_ascii=False)
+
+
+def _group(added: list[Entry | None], over: int) -> None:
+    """More than ``over`` new entries of one status become one message: the first entry's, counting the
+    others, which are marked sent within it."""
+    for status in ("firing", "resolved"):
+        same = [entry for entry in added if entry is not None and entry.event.get("status") == status]
+        if len(same) <= over:
+            continue
+        head, rest = same[0], same[1:]
+        head.more = len(rest)
+        for entry in rest:
+            entry.state, entry.delivered_at = DELIVERED, entry.created
+            entry.history.append(f"sent within the message of {head.key} ({len(same)} alerts arrived together)")
 
 
 def delivery_key(channel: str, target: str, event: AlertEvent) -> str:
@@ -232,13 +253,19 @@ class Journal:
         """Journal a new delivery; ``None`` when the same one is already journaled (a re-send)."""
         return self.add_all(channel, target, [event])[0]
 
-    def add_all(self, channel: str, target: str, events: list[AlertEvent]) -> list[Entry | None]:
+    def add_all(self, channel: str, target: str, events: list[AlertEvent],
+                group_over: int = 0) -> list[Entry | None]:
         """Journal the alerts of one webhook request, durably, with one fsync for all of them: for each, its new
         entry, or ``None`` when the same one is already journaled (a re-send). On ``OSError`` none is journaled
-        (the request is answered 5xx and re-sent)."""
+        (the request is answered 5xx and re-sent).
+
+        ``group_over``: when more new alerts of one status than this arrive together, they make one message,
+        the first one's, which says how many more (:attr:`Entry.more`); the others are journaled as sent
+        within it, so a re-send still collapses them. 0: one message per alert."""
         added: list[Entry | None] = []
         try:
             with self._lock:
+                seen: set[str] = set()
                 for event in events:
                     key = delivery_key(channel, target, event)
                     existing = self._read(self._path(key))
@@ -248,10 +275,17 @@ class Journal:
                         if existing.state == PENDING or recent:
                             added.append(None)
                             continue
-                    entry = Entry(key, channel, target, event_to_json(event), created=time.time(),
-                                  revision=existing.revision if existing is not None else 0)
-                    self._write(entry)
-                    added.append(entry)
+                    if key in seen:  # the same alert twice in one request
+                        added.append(None)
+                        continue
+                    seen.add(key)
+                    added.append(Entry(key, channel, target, event_to_json(event), created=time.time(),
+                                       revision=existing.revision if existing is not None else 0))
+                if group_over:
+                    _group(added, group_over)
+                for entry in added:
+                    if entry is not None:
+                        self._write(entry)
                 mark = self._appended
             self._sync(mark)
         except BaseException:

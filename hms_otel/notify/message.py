@@ -124,9 +124,10 @@ def _value_text(value: float, event: AlertEvent, unit: str) -> str:
     return format_beside(value, event.threshold, unit)
 
 
-def compose(event: AlertEvent, source: str | None, limit: int = SEGMENT) -> Message:
-    """The message for ``event`` with the probable ``source`` (``None``: none found), within ``limit``."""
-    head = plain(headline(event))
+def compose(event: AlertEvent, source: str | None, limit: int = SEGMENT, more: int = 0) -> Message:
+    """The message for ``event`` with the probable ``source`` (``None``: none found), within ``limit``;
+    ``more``: how many other alerts that arrived with it the message stands for (", +999 more")."""
+    head = plain(headline(event)) + (f", +{more} more" if more > 0 else "")
     body = plain(render_template(event.message_template, event)) if event.firing else ""
     if event.firing and body == head.split(" – ", 1)[-1]:
         body = ""  # the default message repeats the headline

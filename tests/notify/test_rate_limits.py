@@ -15,9 +15,9 @@ from .test_permanent_failures import running, send
 SLACK_RATE_LIMITED = Answer(429, b"rate_limited", (("Retry-After", "2"), ("Content-Type", "text/plain")))
 
 
-def group(size: int) -> bytes:
+def alert(index: int) -> bytes:
     alerts = [{"status": "firing", "fingerprint": f"f{index}", "startsAt": "2026-11-26T19:00:00Z",
-               "labels": {"alertname": "disk_full", "instance": f"db{index}"}} for index in range(size)]
+               "labels": {"alertname": f"alert_{index}"}}]
     return json.dumps({"version": "4", "status": "firing", "alerts": alerts}).encode()
 
 
@@ -25,7 +25,8 @@ def test_a_429_holds_the_rest_of_the_burst_until_retry_after(tmp_path: Path) -> 
     said: list[str] = []
     with StandIn(SLACK_OK, [SLACK_RATE_LIMITED]) as slack:
         with running(tmp_path, said, slack_default=f"{slack.url}/services/T0/B0/X") as notifier:
-            send(notifier, "slack", "#oncall", group(10))
+            for index in range(10):  # ten alert rules firing at once: ten groups, ten requests
+                send(notifier, "slack", "#oncall", alert(index))
             eventually(lambda: len(slack.snapshot()) == 10, 30, "all ten messages")
             eventually(notifier.dispatcher.idle, 10, "the dispatcher to finish")
     limited = slack.received[0]
