@@ -291,7 +291,8 @@ def _answered(url: str, response: http.client.HTTPResponse, fix: str) -> Deliver
     text, code = _error_text(raw)
     retry_after = _retry_after(response.getheader("Retry-After"))
     hint = fix if is_permanent(status) else _RETRIED_FIX
-    return DeliveryFailed(f"{_host(url)} answered HTTP {status}: {text}", fix=hint, retry_after=retry_after,
+    said = f": {text}" if text else ", with no reason given"  # a bare 429 read "answered HTTP 429: . Fix: ..."
+    return DeliveryFailed(f"{_host(url)} answered HTTP {status}{said}", fix=hint, retry_after=retry_after,
                           status=status, code=code)
 
 

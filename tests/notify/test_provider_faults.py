@@ -302,3 +302,13 @@ def test_a_tls_failure_says_what_to_fix_not_the_network(tmp_path: Path) -> None:
     assert "does not speak TLS" in failed.value.fix and "https://" in failed.value.fix, failed.value.fix
     assert not failed.value.permanent  # a provider's TLS can be mended on its side: retried, said once
     assert slack.received == []
+
+
+def test_an_error_answer_without_a_body_reads_as_a_sentence(tmp_path: Path) -> None:
+    from hms_otel.notify.providers import DeliveryFailed, post
+
+    with StandIn(SLACK_OK, [Answer(429, b"", (("Retry-After", "7"),))]) as slack:
+        with pytest.raises(DeliveryFailed) as failed:
+            post(f"{slack.url}/services/T0/B0/X", b"{}", {}, fix="unused")
+    assert failed.value.reason.endswith("answered HTTP 429, with no reason given"), failed.value.reason
+    assert failed.value.retry_after == 7.0
