@@ -33,7 +33,8 @@ Echo = Callable[[str, bool], None]
 
 #: Seconds between looks at the folder.
 POLL_S = 0.25
-#: Seconds before writing the outputs again after a write failed.
+#: Seconds before writing the outputs again after a write failed, or asking a server that did not answer
+#: to reload again.
 RETRY_WRITE_S = 5.0
 #: Seconds the files must stay unchanged before they are read (a writer may still be busy before that).
 SETTLE_S = 0.6
@@ -66,6 +67,9 @@ class RebuildReport:
     stale: bool = False
     #: An output could not be written (e.g. a full disk); the follower tries again a little later.
     unwritten: bool = False
+    #: A server did not answer when asked to reload (stopped, busy): it may still run the previous rules,
+    #: so the follower builds and reloads again a little later, not only at the next change.
+    reload_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,9 @@ def follow(
         report = build(force, unchanged_since(directory, current))
         if report.stale:
             continue  # changed while compiling: settle and compile again
-        if report.unwritten:
+        if report.unwritten or report.reload_later:
+            # The outputs may already be written: only a forced reload gets them to the servers.
+            force = force or report.reload_later
             stop.wait(RETRY_WRITE_S)
             continue
         built = current

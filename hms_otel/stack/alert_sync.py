@@ -14,7 +14,8 @@ Exit status: 0 when a file the servers read changed and both reloaded, 3 when
 nothing changed, 1 when the alert files have errors (the previous rules stay),
 4 when the files changed while compiling (nothing written: build again), 5 when
 an output could not be written (e.g. a full disk: try again later), 6 when a
-server did not take the new files (it says why).
+server did not take the new files (it says why), 7 when a server did not answer
+while asked to reload (stopped or busy: ask again later).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 #: Exit statuses, read by the supervisor (hms_otel.stack.lifecycle).
-CHANGED, FAILED, UNCHANGED, STALE, UNWRITTEN, NOT_RELOADED = 0, 1, 3, 4, 5, 6
+CHANGED, FAILED, UNCHANGED, STALE, UNWRITTEN, NOT_RELOADED, RELOAD_LATER = 0, 1, 3, 4, 5, 6, 7
 
 
 def _echo(text: str, is_error: bool) -> None:
@@ -122,18 +123,21 @@ def sync(args: argparse.Namespace) -> int:
         if args.first and args.notifier_url:
             _channels(alert_dir)
     if (outcome == CHANGED or (args.force and outcome == UNCHANGED)) and args.state:
-        outcome = CHANGED if _reload(Path(args.state), announce=alert_dir is not None) else NOT_RELOADED
+        outcome = _reload(Path(args.state), announce=alert_dir is not None)
     if args.dashboard_dir:
         _dashboard(args, alert_dir)
     return outcome
 
 
-def _reload(state_dir: Path, announce: bool) -> bool:
-    """Alertmanager first (its new routes must exist before Prometheus sends new alerts), then Prometheus."""
+def _reload(state_dir: Path, announce: bool) -> int:
+    """Alertmanager first (its new routes must exist before Prometheus sends new alerts), then Prometheus.
+
+    ``CHANGED`` when both took the files, ``RELOAD_LATER`` when one did not answer, else ``NOT_RELOADED``.
+    """
     import signal
 
     from hms_otel.stack import state
-    from hms_otel.stack.services import ConfigInvalid, reload_alertmanager, reload_prometheus
+    from hms_otel.stack.services import ConfigInvalid, ReloadUnanswered, reload_alertmanager, reload_prometheus
 
     recorded = state.read(state_dir)
     components = {record.name: record for record in recorded.components} if recorded else {}
@@ -155,12 +159,15 @@ def _reload(state_dir: Path, announce: bool) -> bool:
     for name, reload in (("Alertmanager", alertmanager), ("Prometheus", prometheus)):
         try:
             reload()
+        except ReloadUnanswered as error:
+            _echo(f"reload of {name} failed: {error}; asking again shortly", True)
+            return RELOAD_LATER
         except ConfigInvalid as error:
             _echo(f"reload of {name} failed: {error}", True)
-            return False
+            return NOT_RELOADED
     if announce:
         _echo("loaded (Alertmanager and Prometheus reloaded)", False)
-    return True
+    return CHANGED
 
 
 def main(argv: list[str]) -> int:

@@ -233,6 +233,8 @@ class Supervisor:
             return RebuildReport(False, stale=True)
         if code == alert_sync.UNWRITTEN:
             return RebuildReport(False, unwritten=True)
+        if code == alert_sync.RELOAD_LATER:
+            return RebuildReport(False, reload_later=True)
         return RebuildReport(code in (alert_sync.CHANGED, alert_sync.UNCHANGED))
 
     def _follow_notifier(self) -> None:

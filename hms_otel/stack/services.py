@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from hms_otel import http
 from hms_otel.collector_flags import FEATURE_GATES
+from hms_otel.errors import os_error_reason
 from hms_otel.stack.builds import find_binary
 from hms_otel.stack.packaged import collector_config_dir
 from hms_otel.stack.processes import HOST, ManagedProcess, free_port, wait_until
@@ -35,6 +36,11 @@ def config_text(config: Mapping[str, Any]) -> str:
 
 class ConfigInvalid(RuntimeError):
     """A configuration was rejected by the program that reads it; the message has its output."""
+
+
+class ReloadUnanswered(ConfigInvalid):
+    """A server did not answer while asked to reload (stopped, busy, gone meanwhile): it may not have read
+    its files, and asking again later may work, where a rejected configuration stays rejected."""
 
 
 #: Default alerts on the collector's own metrics (telemetry being lost), always loaded by the local Prometheus.
@@ -254,12 +260,16 @@ def reload_prometheus(url: str, log_path: Path, send_hup: Callable[[], None], ti
 
     The verdict is a newer success timestamp in its metrics, or a new "Error
     reloading config" in its log at ``log_path``; raise :class:`ConfigInvalid`
-    if it kept the old config. Also run by the alert build's child process
+    if it kept the old config, :class:`ReloadUnanswered` if it could not be asked
+    or gave no verdict. Also run by the alert build's child process
     (:mod:`hms_otel.stack.alert_sync`), which knows Prometheus from the state file.
     """
 
     def last_success() -> float:
-        text = http.request("GET", url + "/metrics", timeout=10).decode()
+        try:
+            text = http.request("GET", url + "/metrics", timeout=10).decode()
+        except http.HTTPError as error:  # stopped (SIGSTOP), or gone: the reload is not known to have happened
+            raise ReloadUnanswered(f"Prometheus does not answer ({error}); its rules were not reloaded") from None
         match = _RELOAD_SUCCESS.search(text)
         return float(match.group(1)) if match else 0.0
 
@@ -275,9 +285,13 @@ def reload_prometheus(url: str, log_path: Path, send_hup: Callable[[], None], ti
     # The success timestamp has whole seconds: signal in a later second than the last success.
     while int(time.time()) <= before:
         time.sleep(0.05)
-    send_hup()
+    try:
+        send_hup()
+    except OSError as error:  # exited since it was found running
+        raise ReloadUnanswered(f"Prometheus could not be signalled ({os_error_reason(error)}); its rules were "
+                               "not reloaded") from None
     if not wait_until(lambda: last_success() > before or len(reload_errors()) > errors_before, timeout, interval=0.1):
-        raise ConfigInvalid(f"Prometheus did not finish reloading within {timeout:.0f} s; log {log_path}")
+        raise ReloadUnanswered(f"Prometheus did not finish reloading within {timeout:.0f} s; log {log_path}")
     errors = reload_errors()
     if len(errors) > errors_before and last_success() <= before:
         detail = errors[-1].partition(" err=")[2] or errors[-1]
@@ -285,10 +299,13 @@ def reload_prometheus(url: str, log_path: Path, send_hup: Callable[[], None], ti
 
 
 def reload_alertmanager(url: str, headers: Mapping[str, str]) -> None:
-    """POST /-/reload; raise :class:`ConfigInvalid` if Alertmanager rejects its config file."""
+    """POST /-/reload; raise :class:`ConfigInvalid` if Alertmanager rejects its config file,
+    :class:`ReloadUnanswered` if it does not answer."""
     try:
         http.request("POST", url + "/-/reload", timeout=30, headers=dict(headers))
     except http.HTTPError as error:
+        if error.status is None:
+            raise ReloadUnanswered(f"Alertmanager does not answer ({error}); its routes were not reloaded") from None
         raise ConfigInvalid(f"Alertmanager rejected the reload: {error}") from None
 
 

@@ -216,3 +216,30 @@ def test_a_failed_write_is_reported_and_retried(tmp_path: Path, monkeypatch: pyt
     with _Watch(source, output) as watch:
         eventually(lambda: "> 3" in watch.rules(), 30, "the output, written on the second try")
     assert any("No space left on device" in message for message in watch.messages)
+
+
+def test_a_reload_nobody_answered_is_asked_again_without_a_new_edit(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "rules"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    forced: list[bool] = []
+    stop = threading.Event()
+
+    def build(force: bool, _still_current: object) -> folder_module.RebuildReport:
+        forced.append(force)
+        if len(forced) == 2:  # the servers answer this time: once is enough
+            stop.set()
+            return folder_module.RebuildReport(True)
+        # Written, but Prometheus was stopped: it still runs the previous rules.
+        return folder_module.RebuildReport(False, reload_later=True)
+
+    follow = threading.Thread(target=folder_module.follow, args=(source, build), daemon=True, kwargs={
+        "stop": stop, "echo": lambda _text, _error: None, "poll_s": 0.05, "settle_s": 0.1,
+        "built": folder_module.Snapshot.take(source)})
+    monkeypatch.setattr(folder_module, "RETRY_WRITE_S", 0.1)
+    (source / "fails.yml").write_text(_ALERT.format(threshold=7))  # the one edit
+    follow.start()
+    follow.join(30)
+    stop.set()
+    assert forced == [False, True], "the second build must force the reload the first could not do"

@@ -39,3 +39,20 @@ def test_without_a_state_folder_nothing_is_reloaded(tmp_path: Path, extra: list[
     done = sync(tmp_path, "--first", *extra)
     assert done.returncode == alert_sync.CHANGED, done.stderr
     assert "reload" not in done.stdout + done.stderr
+
+
+def test_a_server_that_does_not_answer_is_asked_again_later(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    me = state.ProcessRecord("hms-ops up", os.getpid(), process_start_ticks(os.getpid()))
+    silent = state.ProcessRecord("alertmanager", os.getpid(), process_start_ticks(os.getpid()),
+                                 url=f"http://127.0.0.1:{closed}")
+    state.write(tmp_path / "state", state.StackState(me, [silent]))
+    done = sync(tmp_path, "--first", "--state", str(tmp_path / "state"))
+    assert done.returncode == alert_sync.RELOAD_LATER, done.stderr
+    assert "alerts: reload of Alertmanager failed: Alertmanager does not answer" in done.stderr
+    assert "asking again shortly" in done.stderr and "rejected" not in done.stderr
+    assert "alerts: loaded" not in done.stdout

@@ -301,6 +301,40 @@ def test_an_alerts_folder_created_while_running_is_picked_up(tmp_path: Path, sta
     assert "libssl" not in maps and "libcrypto" not in maps
 
 
+def prometheus_rules(port: int) -> dict[str, str]:
+    """Alert name -> query of every alerting rule Prometheus at ``port`` runs."""
+    import json
+
+    answer = json.loads(http.request("GET", f"http://127.0.0.1:{port}/api/v1/rules", timeout=5))
+    return {rule["name"]: rule["query"] for group in answer["data"]["groups"] for rule in group["rules"]
+            if rule["type"] == "alerting"}
+
+
+@pytest.mark.e2e
+def test_an_edit_saved_while_prometheus_does_not_answer_is_loaded_once_it_answers(
+        tmp_path: Path, stacks: list[Started]) -> None:
+    folder = tmp_path / "app"
+    (folder / "alerts").mkdir(parents=True)
+    alert = folder / "alerts" / "payment_latency.yaml"
+    alert.write_text("metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    started = up_detached(stacks, folder)
+    console = started.state_dir / state.CONSOLE_LOG
+    assert wait_until(lambda: "alerts: loaded" in console.read_text(), timeout=60, interval=0.2), console.read_text()
+    prometheus = next(c for c in started.recorded().components if c.name == "prometheus")
+    os.kill(prometheus.pid, signal.SIGSTOP)  # busy or hung: alive, but no answer
+    try:
+        alert.write_text("metric: payment_latency_ms\nwhen: avg_over_30s > 3000\naction: sms:+15551234\n")
+        assert wait_until(lambda: "reload of Prometheus failed" in console.read_text(), timeout=60, interval=0.2), (
+            console.read_text())
+    finally:
+        os.kill(prometheus.pid, signal.SIGCONT)
+    # Nothing is saved again: the build asks again by itself, and the edit reaches Prometheus.
+    assert wait_until(lambda: prometheus_rules(started.ports.prometheus)["payment_latency"].endswith("> 3000"),
+                      timeout=60, interval=0.2), console.read_text()
+    text = console.read_text()
+    assert "Prometheus does not answer" in text and "Traceback" not in text, text
+
+
 @pytest.mark.e2e
 def test_a_state_folder_named_with_pattern_and_shell_characters_runs_the_whole_stack(
         tmp_path: Path, stacks: list[Started]) -> None:
