@@ -58,18 +58,19 @@ def rebuild(
     An output that is an alert file, the other output or no regular file is refused, and nothing written.
     """
     outputs = [path for path in (alertmanager_path, rules_path) if path is not None]
+    kept = _kept(rules_path)
     try:
         # Checked at every build: a link added to the folder may lead to an output since the last one.
         check_outputs(directory, outputs)
     except OutputRefused as refused:
-        echo(f"{refused}\nnothing written; the previous rules stay active", True)
+        echo(f"{refused}\nnothing written; {kept}", True)
         return RebuildReport(False)
     try:
         result = compile_dir(directory, settings)
     except AlertsInvalid as invalid:
         for problem in invalid.problems:
             echo(str(problem), True)
-        echo("alert files have errors; the previous rules stay active", True)
+        echo(f"alert files have errors; {kept}", True)
         return RebuildReport(False, invalid.problems)
     try:
         problems = validate(result, settings)
@@ -79,7 +80,7 @@ def rebuild(
     if problems:
         for problem in problems:
             echo(str(problem), True)
-        echo("alert files have errors; the previous rules stay active", True)
+        echo(f"alert files have errors; {kept}", True)
         return RebuildReport(False, problems, result.warnings)
     if still_current is not None and not still_current():
         return RebuildReport(False, [], result.warnings, stale=True)
@@ -97,11 +98,11 @@ def rebuild(
         try:
             changed = write_atomically(path, text)
         except OutputRefused as refused:  # became a device or pipe since the check: not worth retrying
-            echo(f"{refused}; the previous rules stay active", True)
+            echo(f"{refused}; {kept}", True)
             report.ok = False
             return report
         except OSError as error:  # e.g. a full disk: say so, keep what the servers have, try again later
-            echo(f"cannot write {path}: {os_error_reason(error)}; the previous rules stay active", True)
+            echo(f"cannot write {path}: {os_error_reason(error)}; {kept}", True)
             report.ok = False
             report.unwritten = True
             return report
@@ -118,6 +119,13 @@ def rebuild(
                 report.ok = False
                 echo(f"reload of {name} failed: {outcome}", True)
     return report
+
+
+def _kept(rules_path: str | Path) -> str:
+    """What stays loaded when a build writes nothing: at a first build with broken files, no rules at all."""
+    if Path(rules_path).is_file():
+        return "the previous rules stay active"
+    return "no alert rules are loaded until this is fixed"
 
 
 def _by_url(url: str | None) -> Reload | None:

@@ -93,40 +93,45 @@ def sync(args: argparse.Namespace) -> int:
     files = load_dir(alert_dir)[0] if alert_dir is not None else []  # problems are reported by rebuild
     metrics = [alert.metric for source in files for alert in source.alerts]
     metrics += [slo.metric for source in files for slo in source.slos]
-    outcome = UNCHANGED
-    try:
-        if write_recording_rules(rules.parent / FILE_NAME, metrics) or args.first:
-            outcome = CHANGED
-    except OSError as error:
-        _echo(f"cannot write {rules.parent / FILE_NAME}: {os_error_reason(error)}", True)
-        return UNWRITTEN
+    changed = bool(args.first)
+    report = None
+    alerts_ok = True
     if alert_dir is not None and snapshot is not None:
         try:
             settings = replace(Settings.from_env(), notifier_url=args.notifier_url,
                                notifier_token_file=args.notifier_token_file)
         except SettingsError as error:
             _echo(str(error), True)
-            return FAILED
-        report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False, echo=_echo,
-                         still_current=unchanged_since(alert_dir, snapshot))
-        if report.stale:
-            return STALE
-        if report.unwritten:
+            alerts_ok = False
+        else:
+            report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False,
+                             echo=_echo, still_current=unchanged_since(alert_dir, snapshot))
+            if report.stale:
+                return STALE
+            if report.unwritten:
+                return UNWRITTEN
+            alerts_ok = report.ok
+            changed = changed or bool(report.written)
+    # The recorded series follow the alert rules that are loaded: a broken file must not drop the series of
+    # its metric. The registry's series load with the first build even when the alert files are broken.
+    if alerts_ok or args.first:
+        try:
+            changed = write_recording_rules(rules.parent / FILE_NAME, metrics) or changed
+        except OSError as error:
+            _echo(f"cannot write {rules.parent / FILE_NAME}: {os_error_reason(error)}", True)
             return UNWRITTEN
-        if not report.ok:
-            outcome = FAILED
-        elif report.written:
-            outcome = CHANGED
+    if report is not None and report.ok and changed:
         count = sum(len(source.alerts) + 2 * len(source.slos) for source in files)
-        if report.ok and outcome == CHANGED:
-            _echo(f"{count} alert{'s' if count != 1 else ''} from {alert_dir} compiled", False)
-        if args.first and args.notifier_url:
-            _channels(alert_dir)
-    if (outcome == CHANGED or (args.force and outcome == UNCHANGED)) and args.state:
-        outcome = _reload(Path(args.state), announce=alert_dir is not None)
+        _echo(f"{count} alert{'s' if count != 1 else ''} from {alert_dir} compiled", False)
+    if alert_dir is not None and args.first and args.notifier_url:
+        _channels(alert_dir)
+    outcome = CHANGED if changed else UNCHANGED
+    if (changed or (args.force and alerts_ok)) and args.state:
+        # "loaded" is said only of alert rules that compiled.
+        outcome = _reload(Path(args.state), announce=alert_dir is not None and alerts_ok)
     if args.dashboard_dir:
         _dashboard(args, alert_dir)
-    return outcome
+    return outcome if alerts_ok else FAILED
 
 
 def _reload(state_dir: Path, announce: bool) -> int:

@@ -56,3 +56,18 @@ def test_a_server_that_does_not_answer_is_asked_again_later(tmp_path: Path) -> N
     assert "alerts: reload of Alertmanager failed: Alertmanager does not answer" in done.stderr
     assert "asking again shortly" in done.stderr and "rejected" not in done.stderr
     assert "alerts: loaded" not in done.stdout
+
+
+def test_a_broken_file_keeps_the_recorded_series_of_its_metric(tmp_path: Path) -> None:
+    checkout = tmp_path / "alerts" / "checkout.yaml"
+    checkout.parent.mkdir()
+    checkout.write_text("metric: checkout_ms\ntype: histogram\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    assert sync(tmp_path).returncode == alert_sync.CHANGED
+    recorded = tmp_path / "rules" / "hms-recorded.yml"
+    good = recorded.read_text()
+    assert "record: checkout_ms" in good
+    checkout.write_text("metric: checkout_ms\n")  # half saved: the series the loaded rules use must stay
+    done = sync(tmp_path)
+    assert done.returncode == alert_sync.FAILED, done.stderr
+    assert "checkout.yaml:1:1: missing field 'when'" in done.stderr
+    assert recorded.read_text() == good

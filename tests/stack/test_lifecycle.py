@@ -335,6 +335,37 @@ def test_an_edit_saved_while_prometheus_does_not_answer_is_loaded_once_it_answer
     assert "Prometheus does not answer" in text and "Traceback" not in text, text
 
 
+def prometheus_rule_names(port: int) -> set[str]:
+    """Every rule (alerting or recording) Prometheus at ``port`` runs."""
+    import json
+
+    answer = json.loads(http.request("GET", f"http://127.0.0.1:{port}/api/v1/rules", timeout=5))
+    return {rule["name"] for group in answer["data"]["groups"] for rule in group["rules"]}
+
+
+@pytest.mark.e2e
+def test_a_broken_alert_file_at_start_still_loads_the_recorded_series_and_claims_no_rules(
+        tmp_path: Path, stacks: list[Started]) -> None:
+    folder = tmp_path / "app"
+    (folder / "alerts").mkdir(parents=True)
+    broken = folder / "alerts" / "payment_latency.yaml"
+    broken.write_text("metric: payment_latency_ms\nwhen: avg_over_30q > 2000\naction: sms:+15551234\n")
+    started = up_detached(stacks, folder)
+    console = started.state_dir / state.CONSOLE_LOG
+    assert wait_until(lambda: "alert files have errors" in console.read_text(), timeout=60, interval=0.2), (
+        console.read_text())
+    # The graph link `up` printed shows the recorded series, whatever the alert files hold.
+    assert wait_until(lambda: "payment_latency_ms" in prometheus_rule_names(started.ports.prometheus),
+                      timeout=30, interval=0.2), console.read_text()
+    text = console.read_text()
+    assert "payment_latency.yaml:2:16: bad duration '30q'" in text
+    assert "no alert rules are loaded until this is fixed" in text, text
+    assert "alerts: loaded" not in text and "previous rules" not in text, text
+    broken.write_text("metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    assert wait_until(lambda: "alerts: loaded" in console.read_text(), timeout=60, interval=0.2), console.read_text()
+    assert "payment_latency" in prometheus_rule_names(started.ports.prometheus)
+
+
 @pytest.mark.e2e
 def test_a_state_folder_named_with_pattern_and_shell_characters_runs_the_whole_stack(
         tmp_path: Path, stacks: list[Started]) -> None:
