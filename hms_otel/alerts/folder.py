@@ -155,8 +155,9 @@ def follow(
             stop.wait(RETRY_WRITE_S)
             continue
         built = current
-        if report.ok:
-            force = False
+        # After a failed build the servers may not run the outputs on disk: the next build reloads them
+        # even if it writes nothing new (a file put back as it was).
+        force = not report.ok
         if on_rebuild is not None:
             on_rebuild(report)
 

@@ -19,7 +19,7 @@ from hms_otel.alerts.tools import ToolMissing
 from hms_otel.errors import os_error_reason
 from hms_otel.outputs import OutputRefused, write_atomically
 
-__all__ = ["RebuildReport", "rebuild", "reload", "watch", "write_atomically"]
+__all__ = ["RebuildReport", "rebuild", "reload", "watch", "what_stays", "write_atomically"]
 #: Reloads one server; returns "ok" or what went wrong. ``hms-ops up`` reloads Prometheus by SIGHUP.
 Reload = Callable[[], str]
 _RELOAD_TIMEOUT_S = 10
@@ -58,7 +58,7 @@ def rebuild(
     An output that is an alert file, the other output or no regular file is refused, and nothing written.
     """
     outputs = [path for path in (alertmanager_path, rules_path) if path is not None]
-    kept = _kept(rules_path)
+    kept = what_stays(rules_path)
     try:
         # Checked at every build: a link added to the folder may lead to an output since the last one.
         check_outputs(directory, outputs)
@@ -121,7 +121,7 @@ def rebuild(
     return report
 
 
-def _kept(rules_path: str | Path) -> str:
+def what_stays(rules_path: str | Path) -> str:
     """What stays loaded when a build writes nothing: at a first build with broken files, no rules at all."""
     if Path(rules_path).is_file():
         return "the previous rules stay active"

@@ -29,9 +29,15 @@ from pathlib import Path
 CHANGED, FAILED, UNCHANGED, STALE, UNWRITTEN, NOT_RELOADED, RELOAD_LATER = 0, 1, 3, 4, 5, 6, 7
 
 
+#: The errors this build said (not its warnings), for what ``hms-ops status`` shows.
+_errors: list[str] = []
+
+
 def _echo(text: str, is_error: bool) -> None:
     from hms_otel.terminal import safe_text
 
+    if is_error and ": warning: " not in text:
+        _errors.append(text)
     print("alerts: " + safe_text(text), file=sys.stderr if is_error else sys.stdout, flush=True)
 
 
@@ -82,7 +88,7 @@ def sync(args: argparse.Namespace) -> int:
     from hms_otel.alerts.compiler import load_dir
     from hms_otel.alerts.folder import Snapshot, unchanged_since
     from hms_otel.alerts.settings import Settings, SettingsError
-    from hms_otel.alerts.watcher import rebuild
+    from hms_otel.alerts.watcher import rebuild, what_stays
     from hms_otel.errors import os_error_reason
     from hms_otel.stack.recorded import FILE_NAME, write_recording_rules
 
@@ -129,9 +135,39 @@ def sync(args: argparse.Namespace) -> int:
     if (changed or (args.force and alerts_ok)) and args.state:
         # "loaded" is said only of alert rules that compiled.
         outcome = _reload(Path(args.state), announce=alert_dir is not None and alerts_ok)
+    if args.state:
+        count = sum(len(source.alerts) + 2 * len(source.slos) for source in files)
+        _record(Path(args.state), outcome if alerts_ok else FAILED, what_stays(rules),
+                f"{count} alert{'s' if count != 1 else ''} from {alert_dir}" if alert_dir else
+                f"no alert folder ({args.alerts or 'none given'})")
     if args.dashboard_dir:
         _dashboard(args, alert_dir)
     return outcome if alerts_ok else FAILED
+
+
+def _record(state_dir: Path, outcome: int, stays: str, loaded: str) -> None:
+    """What ``hms-ops status`` shows for the alerts: loaded (and since when), or the first error and what stays."""
+    import time
+
+    from hms_otel.errors import os_error_reason
+    from hms_otel.stack import state
+
+    previous = state.read_alerts(state_dir)
+    if outcome == CHANGED:
+        status = state.AlertsStatus(True, f"{loaded} loaded at {time.strftime('%H:%M:%S')}")
+    elif outcome == UNCHANGED:  # the servers already run these files (a failed build forces the next reload)
+        status = previous if previous is not None and previous.ok else state.AlertsStatus(True, f"{loaded} loaded")
+    elif outcome == FAILED:
+        problems = [text for text in _errors if not text.startswith("alert files have errors")] or _errors
+        more = f" (and {len(problems) - 1} more on the console)" if len(problems) > 1 else ""
+        first = problems[0].splitlines()[0] if problems else "the build failed"
+        status = state.AlertsStatus(False, f"{first}{more}; {stays}")
+    else:
+        status = state.AlertsStatus(False, _errors[-1] if _errors else "the servers did not reload")
+    try:
+        state.write_alerts(state_dir, status)
+    except OSError as error:  # a full disk: the console has said what happened
+        _echo(f"cannot record the outcome for `hms-ops status`: {os_error_reason(error)}", True)
 
 
 def _reload(state_dir: Path, announce: bool) -> int:

@@ -341,7 +341,8 @@ class ComponentStatus(NamedTuple):
 
 
 def status(directory: Path) -> tuple[StackState | None, list[ComponentStatus]]:
-    """Each recorded component (and the supervisor): healthy when its process runs and its health URL answers."""
+    """Each recorded component (and the supervisor): healthy when its process runs and its health URL answers;
+    then the alert rules: healthy when the last build loaded them."""
     from hms_otel.http import ok
 
     recorded = state.read(directory)
@@ -359,6 +360,9 @@ def status(directory: Path) -> tuple[StackState | None, list[ComponentStatus]]:
             rows.append(ComponentStatus(record.name, False, f"not answering at {record.health_url}", record.url))
         else:
             rows.append(ComponentStatus(record.name, True, "healthy", record.url))
+    alerts = state.read_alerts(directory)
+    if alerts is not None:  # healthy servers may still run rules older than the alert folder
+        rows.append(ComponentStatus("alerts", alerts.ok, alerts.detail, ""))
     return recorded, rows
 
 

@@ -6,6 +6,7 @@ Layout::
       stack.json                 PIDs and start times of the supervisor and every component, URLs
       hms-ops.lock               held (flock) by the supervisor while it runs
       hms-ops.log                the supervisor's console when detached (alert texts, reloads)
+      alerts.json                what the last alert build did: loaded, or why not (shown by `hms-ops status`)
       <component>/<component>.log, its config and data
 
 A process is named by its PID *and* its start time (:func:`~hms_otel.stack.processes.process_start_ticks`),
@@ -31,6 +32,7 @@ from hms_otel.terminal import safe_name, shell_word
 STATE_FILE = "stack.json"
 LOCK_FILE = "hms-ops.lock"
 CONSOLE_LOG = "hms-ops.log"
+ALERTS_FILE = "alerts.json"
 DEFAULT_STATE_DIR = ".hms-ops"
 
 
@@ -355,6 +357,34 @@ def write(directory: Path, state: StackState) -> None:
 
 def remove(directory: Path) -> None:
     (directory / STATE_FILE).unlink(missing_ok=True)
+    (directory / ALERTS_FILE).unlink(missing_ok=True)  # a next stack's status must not show this one's
+
+
+class AlertsStatus(NamedTuple):
+    """Whether the servers run what the alert folder says (``ok``), and in words: what is loaded, or why not."""
+
+    ok: bool
+    detail: str
+
+
+def write_alerts(directory: Path, status: AlertsStatus) -> None:
+    """Written by the alert build's child process after each build that got as far as the servers or failed."""
+    from hms_otel.outputs import write_atomically
+
+    write_atomically(directory / ALERTS_FILE, json.dumps(status._asdict()) + "\n")
+
+
+def read_alerts(directory: Path) -> AlertsStatus | None:
+    """The last alert build's outcome; None before the first build. A damaged file is said, not trusted."""
+    try:
+        data = json.loads((directory / ALERTS_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        return AlertsStatus(False, f"{ALERTS_FILE} cannot be read ({error}); see the console for the last build")
+    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool) or not isinstance(data.get("detail"), str):
+        return AlertsStatus(False, f"{ALERTS_FILE} is damaged; see the console for the last build")
+    return AlertsStatus(data["ok"], data["detail"])
 
 
 def try_lock(directory: Path) -> IO[str] | None:

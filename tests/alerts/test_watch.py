@@ -243,3 +243,28 @@ def test_a_reload_nobody_answered_is_asked_again_without_a_new_edit(tmp_path: Pa
     follow.join(30)
     stop.set()
     assert forced == [False, True], "the second build must force the reload the first could not do"
+
+
+def test_after_a_failed_build_the_next_one_reloads_even_if_it_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "rules"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    forced: list[bool] = []
+    stop = threading.Event()
+
+    def build(force: bool, _still_current: object) -> folder_module.RebuildReport:
+        forced.append(force)
+        if len(forced) == 1:  # a server rejected the reload (or was down): it may not run what is on disk
+            (source / "fails.yml").write_text(_ALERT.format(threshold=3) + "# put back as it was\n")
+            return folder_module.RebuildReport(False)
+        stop.set()
+        return folder_module.RebuildReport(True)
+
+    follow = threading.Thread(target=folder_module.follow, args=(source, build), daemon=True, kwargs={
+        "stop": stop, "echo": lambda _text, _error: None, "poll_s": 0.05, "settle_s": 0.1,
+        "built": folder_module.Snapshot.take(source)})
+    (source / "fails.yml").write_text(_ALERT.format(threshold=7))
+    follow.start()
+    follow.join(30)
+    stop.set()
+    assert forced == [False, True]

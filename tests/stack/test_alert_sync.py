@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from hms_otel.stack import alert_sync, state
+from hms_otel.stack import LocalStack, alert_sync, state
+from hms_otel.stack.lifecycle import status
 from hms_otel.stack.processes import process_start_ticks
 
 
-def sync(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def sync(tmp_path: Path, *extra: str, rules: Path | None = None, alertmanager_yml: Path | None = None
+         ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "alerts").mkdir(exist_ok=True)
     (tmp_path / "alerts" / "payment_latency.yaml").write_text(
         "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
     (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "token").write_text("t0k3n")
     argv = [sys.executable, "-m", "hms_otel.stack.alert_sync", "--alerts", str(tmp_path / "alerts"),
-            "--rules", str(tmp_path / "rules" / "hms-alerts.yml"),
-            "--alertmanager-yml", str(tmp_path / "alertmanager.yml"),
+            "--rules", str(rules or tmp_path / "rules" / "hms-alerts.yml"),
+            "--alertmanager-yml", str(alertmanager_yml or tmp_path / "alertmanager.yml"),
             "--notifier-url", "http://127.0.0.1:9", "--notifier-token-file", str(tmp_path / "token"), *extra]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
@@ -56,6 +58,10 @@ def test_a_server_that_does_not_answer_is_asked_again_later(tmp_path: Path) -> N
     assert "alerts: reload of Alertmanager failed: Alertmanager does not answer" in done.stderr
     assert "asking again shortly" in done.stderr and "rejected" not in done.stderr
     assert "alerts: loaded" not in done.stdout
+    # `hms-ops status` says the rules are not loaded, and why.
+    recorded = state.read_alerts(tmp_path / "state")
+    assert recorded is not None and not recorded.ok
+    assert recorded.detail.startswith("reload of Alertmanager failed: Alertmanager does not answer")
 
 
 def test_a_broken_file_keeps_the_recorded_series_of_its_metric(tmp_path: Path) -> None:
@@ -71,3 +77,29 @@ def test_a_broken_file_keeps_the_recorded_series_of_its_metric(tmp_path: Path) -
     assert done.returncode == alert_sync.FAILED, done.stderr
     assert "checkout.yaml:1:1: missing field 'when'" in done.stderr
     assert recorded.read_text() == good
+
+
+@pytest.mark.e2e
+def test_status_shows_what_the_last_build_loaded(tmp_path: Path, isolated_stack: LocalStack) -> None:
+    me = state.ProcessRecord("hms-ops up", os.getpid(), process_start_ticks(os.getpid()))
+    servers = [state.ProcessRecord(service.name, service.process.pid, service.process.start_ticks, service.url,
+                                   service.health_url, str(service.log_path), dict(service.process.ready_headers or {}))
+               for service in (isolated_stack.alertmanager, isolated_stack.prometheus) if service.process]
+    state.write(tmp_path / "state", state.StackState(me, servers))
+    outputs = {"rules": isolated_stack.rules_dir / "hms-alerts.yml",
+               "alertmanager_yml": isolated_stack.alertmanager_config_path}
+    done = sync(tmp_path, "--state", str(tmp_path / "state"), **outputs)
+    assert done.returncode == alert_sync.CHANGED, done.stderr
+    loaded = state.read_alerts(tmp_path / "state")
+    assert loaded is not None and loaded.ok
+    assert loaded.detail.startswith(f"1 alert from {tmp_path / 'alerts'} loaded at"), loaded.detail
+    (tmp_path / "alerts" / "dup.yaml").write_text("metric: job_fail_total\nwhen: increase_over_5m > 3\n"
+                                                  "action: sms:+15551234\nname: payment_latency\n")
+    assert sync(tmp_path, "--state", str(tmp_path / "state"), **outputs).returncode == alert_sync.FAILED
+    _recorded, rows = status(tmp_path / "state")
+    assert rows[-1].name == "alerts" and not rows[-1].healthy
+    assert "alert name 'payment_latency' is already used at " in rows[-1].detail, rows[-1].detail
+    assert "dup.yaml:1:1" in rows[-1].detail, rows[-1].detail
+    assert rows[-1].detail.endswith("the previous rules stay active"), rows[-1].detail
+    state.remove(tmp_path / "state")
+    assert state.read_alerts(tmp_path / "state") is None  # a next stack does not show this one's

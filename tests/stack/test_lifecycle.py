@@ -361,9 +361,18 @@ def test_a_broken_alert_file_at_start_still_loads_the_recorded_series_and_claims
     assert "payment_latency.yaml:2:16: bad duration '30q'" in text
     assert "no alert rules are loaded until this is fixed" in text, text
     assert "alerts: loaded" not in text and "previous rules" not in text, text
+    # Healthy servers, but not running what the folder says: status fails and says why.
+    status = hms_ops("status", cwd=folder)
+    assert status.returncode == 1, status.stdout
+    assert ("FAIL alerts" in status.stdout and "payment_latency.yaml:2:16: bad duration '30q'" in status.stdout
+            and "no alert rules are loaded until this is fixed" in status.stdout), status.stdout
+    assert "ok   prometheus" in status.stdout and "not healthy: alerts" in status.stderr
     broken.write_text("metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
     assert wait_until(lambda: "alerts: loaded" in console.read_text(), timeout=60, interval=0.2), console.read_text()
     assert "payment_latency" in prometheus_rule_names(started.ports.prometheus)
+    status = hms_ops("status", cwd=folder)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"ok   alerts        1 alert from {folder / 'alerts'} loaded at " in status.stdout, status.stdout
 
 
 @pytest.mark.e2e
