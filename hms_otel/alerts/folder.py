@@ -170,13 +170,24 @@ def unchanged_since(directory: str | Path, snapshot: Snapshot) -> Callable[[], b
 def _settled(directory: str | Path, stop: threading.Event, poll_s: float, settle_s: float) -> Snapshot | None:
     """A snapshot that stayed the same for ``settle_s`` (``None`` when stopped meanwhile)."""
     current = Snapshot.take(directory)
+    seen = time.monotonic()  # when `current` was first seen
     while True:
-        # Files written less than settle_s ago may still be growing, even if two looks agree.
-        age_s = (time.time_ns() - current.newest_ns) / 1e9 if current.newest_ns else settle_s
-        wait_s = max(settle_s - age_s, poll_s)
-        if stop.wait(wait_s):
+        # Files written less than settle_s ago may still be growing, even if two looks agree. A change time
+        # in the future (a file server's clock ahead, `rsync -t`, `tar x`) tells nothing: it would hold every
+        # build back until that time, so then only the time this look has seen the folder unchanged counts.
+        quiet_s = max(_age_s(current), time.monotonic() - seen)
+        if stop.wait(min(max(settle_s - quiet_s, poll_s), settle_s)):
             return None
         again = Snapshot.take(directory)
-        if again == current and (not again.newest_ns or (time.time_ns() - again.newest_ns) / 1e9 >= settle_s):
+        if again != current:
+            current, seen = again, time.monotonic()
+            continue
+        if max(_age_s(again), time.monotonic() - seen) >= settle_s:
             return again
-        current = again
+
+
+def _age_s(snapshot: Snapshot) -> float:
+    """Seconds since the newest file of ``snapshot`` changed; 0 when that is in the future, inf without files."""
+    if not snapshot.newest_ns:
+        return float("inf")
+    return max((time.time_ns() - snapshot.newest_ns) / 1e9, 0.0)

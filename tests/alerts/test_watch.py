@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,18 @@ def test_after_a_failed_build_the_next_one_reloads_even_if_it_writes_nothing(tmp
     follow.join(30)
     stop.set()
     assert forced == [False, True]
+
+
+def test_a_file_dated_in_the_future_does_not_hold_back_the_builds(tmp_path: Path) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    with _Watch(source, output) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "first output")
+        # Saved on a file server whose clock is an hour ahead (or by `rsync -t`, `tar x`).
+        (source / "fails.yml").write_text(_ALERT.format(threshold=5))
+        ahead = time.time() + 3600
+        os.utime(source / "fails.yml", (ahead, ahead))
+        eventually(lambda: "> 5" in watch.rules(), 30, "the file dated an hour ahead")
+        (source / "other.yml").write_text(_ALERT.replace("job_fail_total", "a2a_failed_total").format(threshold=9))
+        eventually(lambda: "a2a_failed_total[5m]) > 9" in watch.rules(), 30, "a later save beside it")
