@@ -74,8 +74,13 @@ def dump_yaml(data: object) -> str:
                      default_flow_style=False)
 
 
-def load_dir(directory: str | Path, registry: MetricRegistry = REGISTRY) -> tuple[list[AlertFile], list[Problem]]:
-    """Parse every alert file under ``directory``; problems of all files at once."""
+def load_dir(directory: str | Path, registry: MetricRegistry = REGISTRY, *, empty_ok: bool = False
+             ) -> tuple[list[AlertFile], list[Problem]]:
+    """Parse every alert file under ``directory``; problems of all files at once.
+
+    A folder without alert files is a problem (a wrong folder given to a command) unless ``empty_ok``:
+    a watched folder whose last file was removed means no alerts.
+    """
     root = Path(directory)
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
@@ -87,7 +92,7 @@ def load_dir(directory: str | Path, registry: MetricRegistry = REGISTRY) -> tupl
         problems.extend(found)
         if parsed is not None:
             files.append(parsed)
-    if not files and not problems:
+    if not files and not problems and not empty_ok:
         problems.append(Problem(Location(str(directory)), "no alert files (*.yml, *.yaml) found"))
     problems.extend(_cross_file_problems(files))
     return files, problems
@@ -211,10 +216,11 @@ def compile_files(files: list[AlertFile], settings: Settings | None = None, sour
     )
 
 
-def compile_dir(directory: str | Path, settings: Settings | None = None, registry: MetricRegistry = REGISTRY
-                ) -> CompileResult:
-    """Compile a directory of alert files; raises :class:`AlertsInvalid` listing every problem."""
-    files, problems = load_dir(directory, registry)
+def compile_dir(directory: str | Path, settings: Settings | None = None, registry: MetricRegistry = REGISTRY,
+                *, empty_ok: bool = False) -> CompileResult:
+    """Compile a directory of alert files; raises :class:`AlertsInvalid` listing every problem
+    (see :func:`load_dir` for ``empty_ok``)."""
+    files, problems = load_dir(directory, registry, empty_ok=empty_ok)
     if problems:
         raise AlertsInvalid(problems)
     settings = settings or Settings.from_env()

@@ -47,6 +47,7 @@ def rebuild(
     still_current: Callable[[], bool] | None = None,
     reload_prometheus: Reload | None = None,
     reload_alertmanager: Reload | None = None,
+    empty_ok: bool = False,
 ) -> RebuildReport:
     """One compile -> validate -> write -> reload cycle.
 
@@ -56,6 +57,8 @@ def rebuild(
     changed meanwhile) drops this compile's outputs.
     A server is reloaded by ``reload_*`` when given, else by ``POST <url>/-/reload``.
     An output that is an alert file, the other output or no regular file is refused, and nothing written.
+    ``empty_ok``: a folder without alert files compiles to no rules (else it is an error, as a wrong
+    folder given to ``hms-ops alerts watch`` would empty the outputs it names).
     """
     outputs = [path for path in (alertmanager_path, rules_path) if path is not None]
     kept = what_stays(rules_path)
@@ -66,7 +69,7 @@ def rebuild(
         echo(f"{refused}\nnothing written; {kept}", True)
         return RebuildReport(False)
     try:
-        result = compile_dir(directory, settings)
+        result = compile_dir(directory, settings, empty_ok=empty_ok)
     except AlertsInvalid as invalid:
         for problem in invalid.problems:
             echo(str(problem), True)

@@ -110,8 +110,9 @@ def sync(args: argparse.Namespace) -> int:
             _echo(str(error), True)
             alerts_ok = False
         else:
+            # The stack's own outputs: removing the last alert file removes its rules (they could page for ever).
             report = rebuild(alert_dir, rules, Path(args.alertmanager_yml), settings=settings, force=False,
-                             echo=_echo, still_current=unchanged_since(alert_dir, snapshot))
+                             echo=_echo, still_current=unchanged_since(alert_dir, snapshot), empty_ok=True)
             if report.stale:
                 return STALE
             if report.unwritten:

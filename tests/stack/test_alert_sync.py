@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hms_otel import http
 from hms_otel.stack import LocalStack, alert_sync, state
 from hms_otel.stack.lifecycle import status
 from hms_otel.stack.processes import process_start_ticks
@@ -14,9 +15,10 @@ from hms_otel.stack.processes import process_start_ticks
 
 def sync(tmp_path: Path, *extra: str, rules: Path | None = None, alertmanager_yml: Path | None = None
          ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "alerts").mkdir(exist_ok=True)
-    (tmp_path / "alerts" / "payment_latency.yaml").write_text(
-        "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    if not (tmp_path / "alerts").exists():  # later calls build what the test left in the folder
+        (tmp_path / "alerts").mkdir()
+        (tmp_path / "alerts" / "payment_latency.yaml").write_text(
+            "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
     (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "token").write_text("t0k3n")
     argv = [sys.executable, "-m", "hms_otel.stack.alert_sync", "--alerts", str(tmp_path / "alerts"),
@@ -79,15 +81,38 @@ def test_a_broken_file_keeps_the_recorded_series_of_its_metric(tmp_path: Path) -
     assert recorded.read_text() == good
 
 
-@pytest.mark.e2e
-def test_status_shows_what_the_last_build_loaded(tmp_path: Path, isolated_stack: LocalStack) -> None:
+def record_servers(tmp_path: Path, stack: LocalStack) -> dict[str, Path]:
+    """A state folder naming the stack's Alertmanager and Prometheus (as `up` records them), and the
+    outputs they read, as arguments of :func:`sync`."""
     me = state.ProcessRecord("hms-ops up", os.getpid(), process_start_ticks(os.getpid()))
     servers = [state.ProcessRecord(service.name, service.process.pid, service.process.start_ticks, service.url,
                                    service.health_url, str(service.log_path), dict(service.process.ready_headers or {}))
-               for service in (isolated_stack.alertmanager, isolated_stack.prometheus) if service.process]
+               for service in (stack.alertmanager, stack.prometheus) if service.process]
     state.write(tmp_path / "state", state.StackState(me, servers))
-    outputs = {"rules": isolated_stack.rules_dir / "hms-alerts.yml",
-               "alertmanager_yml": isolated_stack.alertmanager_config_path}
+    return {"rules": stack.rules_dir / "hms-alerts.yml", "alertmanager_yml": stack.alertmanager_config_path}
+
+
+def rule_names(stack: LocalStack) -> set[str]:
+    answer = http.get_json(stack.prometheus_url + "/api/v1/rules")
+    return {rule["name"] for group in answer["data"]["groups"] for rule in group["rules"]}
+
+
+@pytest.mark.e2e
+def test_removing_the_last_alert_file_unloads_its_rules(tmp_path: Path, isolated_stack: LocalStack) -> None:
+    outputs = record_servers(tmp_path, isolated_stack)
+    assert sync(tmp_path, "--state", str(tmp_path / "state"), **outputs).returncode == alert_sync.CHANGED
+    assert "payment_latency" in rule_names(isolated_stack)
+    (tmp_path / "alerts" / "payment_latency.yaml").unlink()  # the alert is not wanted any more
+    done = sync(tmp_path, "--state", str(tmp_path / "state"), **outputs)
+    assert done.returncode == alert_sync.CHANGED, done.stderr
+    assert f"alerts: 0 alerts from {tmp_path / 'alerts'} compiled" in done.stdout
+    assert "payment_latency" not in rule_names(isolated_stack)
+    assert "payment_latency_ms" in rule_names(isolated_stack)  # the recorded series stays
+
+
+@pytest.mark.e2e
+def test_status_shows_what_the_last_build_loaded(tmp_path: Path, isolated_stack: LocalStack) -> None:
+    outputs = record_servers(tmp_path, isolated_stack)
     done = sync(tmp_path, "--state", str(tmp_path / "state"), **outputs)
     assert done.returncode == alert_sync.CHANGED, done.stderr
     loaded = state.read_alerts(tmp_path / "state")
