@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ POLL_S = 0.25
 RETRY_WRITE_S = 5.0
 #: Seconds the files must stay unchanged before they are read (a writer may still be busy before that).
 SETTLE_S = 0.6
+#: Seconds a folder may keep changing before the follower says which files hold every build back.
+BUSY_S = 10.0
 
 
 def is_alert_file(name: str) -> bool:
@@ -132,7 +135,7 @@ def follow(
     said_missing = False
     force = built is None
     while not stop.is_set():
-        current = _settled(directory, stop, poll_s, settle_s)
+        current = _settled(directory, stop, poll_s, settle_s, echo)
         if current is None:
             return
         if current == built:
@@ -167,10 +170,17 @@ def unchanged_since(directory: str | Path, snapshot: Snapshot) -> Callable[[], b
     return lambda: Snapshot.take(directory) == snapshot
 
 
-def _settled(directory: str | Path, stop: threading.Event, poll_s: float, settle_s: float) -> Snapshot | None:
-    """A snapshot that stayed the same for ``settle_s`` (``None`` when stopped meanwhile)."""
+def _settled(directory: str | Path, stop: threading.Event, poll_s: float, settle_s: float, echo: Echo
+             ) -> Snapshot | None:
+    """A snapshot that stayed the same for ``settle_s`` (``None`` when stopped meanwhile).
+
+    A file that is rewritten again and again (a script, a sync tool) holds back every edit beside it:
+    after :data:`BUSY_S` that is said once, naming it, instead of nothing happening.
+    """
     current = Snapshot.take(directory)
-    seen = time.monotonic()  # when `current` was first seen
+    seen = began = time.monotonic()  # when `current` was first seen; when the folder was first seen changing
+    changes: Counter[str] = Counter()
+    said = False
     while True:
         # Files written less than settle_s ago may still be growing, even if two looks agree. A change time
         # in the future (a file server's clock ahead, `rsync -t`, `tar x`) tells nothing: it would hold every
@@ -180,10 +190,23 @@ def _settled(directory: str | Path, stop: threading.Event, poll_s: float, settle
             return None
         again = Snapshot.take(directory)
         if again != current:
+            changes.update({entry[0] for entry in set(current.files or ()) ^ set(again.files or ())})
             current, seen = again, time.monotonic()
+            if not said and changes and seen - began >= BUSY_S:
+                echo(_busy_text(directory, changes, seen - began, settle_s), True)
+                said = True
             continue
         if max(_age_s(again), time.monotonic() - seen) >= settle_s:
             return again
+
+
+def _busy_text(directory: str | Path, changes: Counter[str], busy_s: float, settle_s: float) -> str:
+    # The files changed more than once are the ones holding the builds back, not the user's one edit.
+    ranked = [path for path, count in changes.most_common() if count > 1] or [path for path, _ in changes.most_common()]
+    names = [os.path.relpath(path, directory) for path in ranked[:3]]
+    more = f" and {len(ranked) - 3} more" if len(ranked) > 3 else ""
+    return (f"waiting for {', '.join(names)}{more} in {directory} to stop changing (changed again and again for "
+            f"{busy_s:.0f} s): edits load once the folder has been still for {settle_s:g} s")
 
 
 def _age_s(snapshot: Snapshot) -> float:

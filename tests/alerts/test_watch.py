@@ -284,3 +284,33 @@ def test_a_file_dated_in_the_future_does_not_hold_back_the_builds(tmp_path: Path
         eventually(lambda: "> 5" in watch.rules(), 30, "the file dated an hour ahead")
         (source / "other.yml").write_text(_ALERT.replace("job_fail_total", "a2a_failed_total").format(threshold=9))
         eventually(lambda: "a2a_failed_total[5m]) > 9" in watch.rules(), 30, "a later save beside it")
+
+
+def test_a_file_rewritten_again_and_again_is_named_and_the_edits_beside_it_load_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, output = tmp_path / "rules", tmp_path / "out" / "rules.yml"
+    source.mkdir()
+    (source / "fails.yml").write_text(_ALERT.format(threshold=3))
+    monkeypatch.setattr(folder_module, "BUSY_S", 1.0)
+    churning = threading.Event()
+
+    def churn() -> None:  # a script regenerating its file faster than the folder can settle
+        count = 0
+        while not churning.wait(0.1):
+            count += 1
+            (source / "generated.yml").write_text(
+                _ALERT.replace("job_fail_total", "a2a_failed_total").format(threshold=count))
+
+    with _Watch(source, output) as watch:
+        eventually(lambda: "> 3" in watch.rules(), 30, "first output")
+        writer = threading.Thread(target=churn, daemon=True)
+        writer.start()
+        try:
+            (source / "fails.yml").write_text(_ALERT.format(threshold=8))
+            said = eventually(lambda: next((m for m in watch.messages if "to stop changing" in m), None), 30,
+                              "the notice naming the file that keeps changing")
+        finally:
+            churning.set()
+            writer.join(10)
+        assert "generated.yml" in said and "fails.yml" not in said, said
+        eventually(lambda: "increase(job_fail_total[5m]) > 8" in watch.rules(), 30, "the edit, once it is still")
