@@ -192,7 +192,7 @@ class Supervisor:
         first = self._build(force=True, first=True)
         follow(folder, lambda force, _still_current: self._build(force), stop=self._stop,
                echo=lambda text, _is_error: self.say(f"alerts: {text}"),
-               built=None if first.stale or first.unwritten else read)
+               built=None if first.stale or first.unwritten or first.reload_later else read)
 
     def _build(self, force: bool, first: bool = False) -> "RebuildReport":
         """One rebuild in a child process: compiler, promtool, amtool, the servers' reloads, dashboard.

@@ -335,6 +335,26 @@ def test_an_edit_saved_while_prometheus_does_not_answer_is_loaded_once_it_answer
     assert "Prometheus does not answer" in text and "Traceback" not in text, text
 
 
+@pytest.mark.e2e
+def test_rules_of_a_first_build_prometheus_did_not_answer_are_loaded_once_it_answers(
+        tmp_path: Path, stacks: list[Started]) -> None:
+    folder = tmp_path / "app"
+    (folder / "alerts").mkdir(parents=True)
+    (folder / "alerts" / "payment_latency.yaml").write_text(
+        "metric: payment_latency_ms\nwhen: avg_over_30s > 2000\naction: sms:+15551234\n")
+    started = up_detached(stacks, folder)  # returns once the servers are ready, before the first build
+    prometheus = next(c for c in started.recorded().components if c.name == "prometheus")
+    os.kill(prometheus.pid, signal.SIGSTOP)
+    console = started.state_dir / state.CONSOLE_LOG
+    try:
+        assert wait_until(lambda: "reload of Prometheus failed" in console.read_text(), timeout=60, interval=0.2), (
+            console.read_text())
+    finally:
+        os.kill(prometheus.pid, signal.SIGCONT)
+    assert wait_until(lambda: "payment_latency" in prometheus_rules(started.ports.prometheus), timeout=60,
+                      interval=0.2), console.read_text()
+
+
 def prometheus_rule_names(port: int) -> set[str]:
     """Every rule (alerting or recording) Prometheus at ``port`` runs."""
     import json
