@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client.parser import text_string_to_metric_families
 
-from hms_otel import metric
+from hms_otel import metric, prometheus_text
 from hms_otel.prometheus_text import CONTENT_TYPE, PrometheusTextReader, serve
+
+from ..support import eventually
+from .conftest import app_env
 
 
 def test_text_parses_with_hms_names_labels_and_escaping() -> None:
@@ -40,3 +54,165 @@ def test_text_parses_with_hms_names_labels_and_escaping() -> None:
     assert sample.value == 2
     assert families["p_text_gauge"].samples[0].value == 0.5
     assert "_milliseconds" not in text and "_total_total" not in text
+
+
+# -- the /metrics server against hostile and unlucky clients -------------------------------------------
+
+
+@pytest.fixture
+def endpoint() -> Iterator[tuple[PrometheusTextReader, ThreadingHTTPServer]]:
+    """A reader with one counter, served on a free port; stopped at the end."""
+    reader = PrometheusTextReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    with metric.use(meter_provider=provider):
+        metric.increment("p_served_total", 3)
+    server = serve(reader, 0)
+    try:
+        yield reader, server
+    finally:
+        server.shutdown()
+        server.server_close()
+        provider.shutdown()
+
+
+def _scrape(server: ThreadingHTTPServer, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/metrics", method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _request_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if "process_request_thread" in thread.name]
+
+
+def test_head_answers_the_headers_of_a_scrape(endpoint) -> None:
+    """HEAD (a load balancer's or an uptime checker's probe) was answered 501 Unsupported method."""
+    _, server = endpoint
+    status, headers, body = _scrape(server, "HEAD")
+    assert status == 200 and body == b""
+    assert headers["Content-Type"] == CONTENT_TYPE and int(headers["Content-Length"]) > 0
+
+
+def test_a_client_gone_mid_answer_prints_no_traceback_on_the_apps_stderr(endpoint, capfd) -> None:
+    """A scraper that times out and closes (Prometheus at its scrape_timeout) printed socketserver's
+    'Exception occurred during processing of request' and a ConnectionResetError traceback on the app's
+    stderr, once per scrape."""
+    reader, server = endpoint
+    reader.render = lambda: "p_big 1\n" * 500_000  # type: ignore[method-assign]  # 4 MB: more than socket buffers
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as client:
+            client.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            client.recv(100)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    eventually(lambda: not _request_threads(), 30, "the request threads to end")
+    assert _scrape(server)[0] == 200
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err, err
+
+
+def test_a_render_that_fails_answers_500_and_logs_one_line(endpoint, capfd, caplog) -> None:
+    reader, server = endpoint
+
+    def broken(timeout_millis: float = 10_000) -> None:
+        raise ValueError("no text today")
+
+    reader.collect = broken  # type: ignore[method-assign]
+    status, _, _ = _scrape(server)
+    eventually(lambda: not _request_threads(), 30, "the request thread to end")
+    assert status == 500  # it closed the connection without an answer
+    assert "ValueError: no text today" in caplog.text
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_slow_clients_neither_hold_a_thread_each_nor_lock_scrapes_out(endpoint) -> None:
+    """Each connection held a thread of the app for as long as its client liked (no timeout at all): 200
+    connections sending a byte now and then were 200 threads, and stayed after stop()."""
+    _, server = endpoint
+    slow = [socket.create_connection(("127.0.0.1", server.server_port), timeout=10) for _ in range(100)]
+    try:
+        for client in slow:
+            client.sendall(b"G")
+        status, _, body = _scrape(server)
+        assert status == 200 and b"p_served_total 3.0" in body
+        threads = len(_request_threads())
+        assert threads < 100, threads
+        assert threads <= prometheus_text.MAX_CONNECTIONS
+    finally:
+        for client in slow:
+            client.close()
+
+
+def test_a_request_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(endpoint) -> None:
+    """The socket timeout bounds each wait only: a byte every 0.25 s kept a connection (and its thread)
+    forever. It is cut off after REQUEST_SECONDS (10 s)."""
+    _, server = endpoint
+    with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as client:
+        sent, request = 0, b"GET /metrics HTTP/1.0\r\nX-Slow: " + b"y" * 100
+        try:
+            for byte in request:
+                client.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(0.25)
+        except OSError:  # cut off: the server closed the connection
+            pass
+        assert sent < len(request), "the server was still reading the request after 30 s"
+
+
+def test_concurrent_scrapes_share_one_collection(endpoint) -> None:
+    """Each of 200 concurrent scrapes collected in turn: with 10 000 series, 56 s for the last one (past
+    Prometheus' 10 s timeout) and the app's facade calls 4x slower meanwhile."""
+    reader, server = endpoint
+    collections = []
+    collect = reader.collect
+
+    def slow_collect(timeout_millis: float = 10_000) -> None:
+        collections.append(1)
+        time.sleep(0.3)
+        collect(timeout_millis)
+
+    reader.collect = slow_collect  # type: ignore[method-assign]
+    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(lambda _: _scrape(server), range(30)))
+    assert all(status == 200 and b"p_served_total 3.0" in body for status, _, body in answers)
+    assert len(collections) < 10, len(collections)
+
+
+_FORKED = """
+import os, select, signal, socket
+from hms_otel import OPSAgent
+agent = OPSAgent(port=0, service_name="forked", shutdown_timeout=1).start()
+port = agent._server.server_port
+stopped, release = os.pipe(), os.pipe()
+child = os.fork()
+if child == 0:
+    agent.stop()                                   # a worker's own clean-up: it hung here for good
+    os.write(stopped[1], b"s")
+    os.read(release[0], 1)                         # and lives on, as a worker does
+    os._exit(0)
+try:
+    print("child stopped" if select.select([stopped[0]], [], [], 20)[0] else "child hung in stop()")
+    agent.stop()
+    with socket.socket() as again:                 # the parent stopped: the child's copy held the port bound
+        try:
+            again.bind(("127.0.0.1", port))
+            print("port free")
+        except OSError as error:
+            print("port held:", error.strerror)
+finally:
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+"""
+
+
+def test_a_forked_child_stops_its_agent_and_does_not_hold_the_parents_port() -> None:
+    """A forked worker's agent.stop() waited for ever for a server loop that runs in the parent only; and
+    the listening socket the child inherited kept the port bound (connections queued, never answered)
+    after the parent stopped."""
+    env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+    env.pop("HMS_OPSAGENT_PORT", None)
+    result = subprocess.run([sys.executable, "-c", _FORKED], env=env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["child stopped", "port free"], result.stdout + result.stderr
