@@ -108,9 +108,14 @@ def prometheus_name(name: str) -> str:
 
 
 def prometheus_label(attribute: str) -> str:
-    """The Prometheus label the HMS collector makes of an OTel attribute
-    (``error.type`` -> ``error_type``); label names cannot hold ``:`` either."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", attribute)
+    """The Prometheus label the HMS collector makes of an OTel attribute (``error.type`` -> ``error_type``):
+    characters a label cannot hold become ``_``, runs of ``_`` one, and a name starting with a digit or
+    ``_`` is prefixed with ``key`` (``1st`` -> ``key_1st``, ``__x`` -> ``key_x``). A digit first is no
+    label name at all: Prometheus refused the whole scrape over one such attribute."""
+    label = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", attribute))
+    if label[:1].isdigit():
+        return f"key_{label}"
+    return f"key{label}" if label.startswith("_") else label
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,14 @@ dependency beyond the OpenTelemetry SDK.
 
 from __future__ import annotations
 
+import base64
+import decimal
 import io
+import json
 import logging
 import math
 import os
+import re
 import socket
 import sys
 import threading
@@ -44,6 +48,7 @@ from opentelemetry.sdk.metrics.export import (
     Histogram as HistogramData,
 )
 from opentelemetry.sdk.metrics.export import Metric as MetricData
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from hms_otel._fastpath_readers import FacadeMergingReader
 from hms_otel._sdk_internals import SdkGauge as Gauge
@@ -119,15 +124,7 @@ class PrometheusTextReader(FacadeMergingReader, _LatestReader):
         with self._render_lock:
             self.collect()
             data = self._latest
-            if data is None:
-                return ""
-            return "".join(
-                line
-                for resource_metrics in data.resource_metrics
-                for scope_metrics in resource_metrics.scope_metrics
-                for item in scope_metrics.metrics
-                for line in _family(item)
-            )
+            return "" if data is None else exposition(data)
 
 
 #: Seconds a client has to send its request line and headers (Prometheus sends them in one packet). A
@@ -335,35 +332,131 @@ def serve(reader: PrometheusTextReader, port: int, host: str = "127.0.0.1") -> T
     return server
 
 
-def _family(item: MetricData) -> Iterator[str]:
-    name, data = prometheus_name(item.name), item.data
+def exposition(data: MetricsData) -> str:
+    """``data`` as Prometheus text, one ``# TYPE`` block per series name.
+
+    The same name can come from several scopes (the app's ``metric.increment("ach_flagged_total")`` and
+    the ACH layer's own counter) or from OTel names that differ only in what Prometheus cannot hold
+    (``a.b_total``, ``a_b_total``): written as two blocks, promtool refused the whole text ("second TYPE
+    line") and Prometheus kept one of two equal series. Such a name's series carry ``otel_scope_name``
+    and ``otel_scope_version``, as the collector's series always do, which keeps the scopes apart; a
+    name already taken by another kind (a counter and a gauge) is not written and is counted in
+    ``hms_otel_dropped_total{signal="metrics",reason="name_conflict"}``.
+    """
+    families: dict[str, list[tuple[InstrumentationScope, MetricData]]] = {}
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for item in scope_metrics.metrics:
+                families.setdefault(prometheus_name(item.name), []).append((scope_metrics.scope, item))
+    lines: list[str] = []
+    for name, members in families.items():
+        kind = _kind(name, members[0][1])
+        if kind is None:
+            continue  # exponential histograms have no classic text form
+        kept = [(scope, item) for scope, item in members if _kind(name, item) == kind]
+        if len(kept) < len(members):
+            _count_conflict(name, kind, [item for _, item in members if _kind(name, item) != kind])
+        scoped = len({(scope.name, scope.version) for scope, _ in kept}) > 1
+        lines.append(f"# HELP {name} {_escape_help(kept[0][1].description or '')}\n")
+        lines.append(f"# TYPE {name} {kind}\n")
+        for scope, item in kept:
+            extra = {"otel_scope_name": scope.name, "otel_scope_version": scope.version or ""} if scoped else {}
+            lines.extend(_samples(name, item, extra))
+    return "".join(lines)
+
+
+def _kind(name: str, item: MetricData) -> str | None:
+    data = item.data
     if isinstance(data, Sum) and data.is_monotonic:
         # HMS counter names carry `_total` already; one without it is left untyped.
-        kind = "counter" if name.endswith("_total") else "untyped"
-    elif isinstance(data, (Sum, GaugeData)):
-        kind = "gauge"
-    elif isinstance(data, HistogramData):
-        kind = "histogram"
-    else:
-        return  # exponential histograms have no classic text form
-    yield f"# HELP {name} {_escape_help(item.description or '')}\n"
-    yield f"# TYPE {name} {kind}\n"
+        return "counter" if name.endswith("_total") else "untyped"
+    if isinstance(data, (Sum, GaugeData)):
+        return "gauge"
+    if isinstance(data, HistogramData):
+        return "histogram"
+    return None
+
+
+def _count_conflict(name: str, kind: str, dropped: list[MetricData]) -> None:
+    from hms_otel.selfmetrics import count_dropped  # here: selfmetrics loads the facades
+
+    points = sum(len(item.data.data_points) for item in dropped)
+    others = ", ".join(sorted({repr(item.name) for item in dropped}))
+    count_dropped("metrics", "name_conflict", points,
+                  f"/metrics serves {name!r} as a {kind}; {others} of another kind has that Prometheus name too: "
+                  "rename one of them")
+
+
+def _samples(name: str, item: MetricData, extra: Mapping[str, str]) -> Iterator[str]:
+    data = item.data
     if isinstance(data, HistogramData):
         for point in data.data_points:
-            labels = _labels(point.attributes)
+            labels = {**_labels(point.attributes), **extra}
             cumulative = 0
             for bound, count in zip([*point.explicit_bounds, math.inf], point.bucket_counts, strict=True):
                 cumulative += count
                 yield _sample(f"{name}_bucket", {**labels, "le": _number(bound)}, cumulative)
             yield _sample(f"{name}_count", labels, point.count)
             yield _sample(f"{name}_sum", labels, point.sum)
-    else:
+    elif isinstance(data, (Sum, GaugeData)):
         for number_point in data.data_points:
-            yield _sample(name, _labels(number_point.attributes), number_point.value)
+            yield _sample(name, {**_labels(number_point.attributes), **extra}, number_point.value)
 
 
 def _labels(attributes: Mapping[str, Any] | None) -> dict[str, str]:
-    return {prometheus_label(key): str(value) for key, value in sorted((attributes or {}).items())}
+    """The labels the HMS collector makes of ``attributes``: names as :func:`prometheus_label`, values as
+    its text of each OTel type, and attributes that become one label name joined with ``;`` in the
+    order of their keys (``a.b`` and ``a_b`` were two labels named ``a_b``, one silently lost)."""
+    labels: dict[str, str] = {}
+    for key, value in sorted((attributes or {}).items()):
+        name, text = prometheus_label(key), label_value(value)
+        labels[name] = f"{labels[name]};{text}" if name in labels else text
+    return labels
+
+
+def label_value(value: Any) -> str:
+    """An attribute value as the collector writes it in a label: ``true``, ``1`` for ``1.0``, a list as
+    compact JSON, bytes as base64 (Python's ``str()`` wrote ``True``, ``1.0`` and ``('a', 'b')``, so a
+    query that matched the collector's series found nothing on ``/metrics``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float, bytes)):
+        return _json_scalar(value)
+    return json.dumps(_json_ready(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _json_scalar(value: bool | int | float | bytes) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return _shortest(value)
+
+
+def _shortest(value: float) -> str:
+    """A float as Go (and JavaScript) write it: the shortest digits, without exponent from 1e-6 to 1e21."""
+    if math.isnan(value) or math.isinf(value):
+        return _number(value)
+    if value == 0:
+        return "0"
+    text = repr(value)
+    if 1e-6 <= abs(value) < 1e21:
+        return format(decimal.Decimal(text), "f").removesuffix(".0")
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", text)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value if isinstance(value, (str, bool, int, float)) or value is None else str(value)
 
 
 def _sample(name: str, labels: Mapping[str, str], value: float) -> str:

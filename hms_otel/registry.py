@@ -41,6 +41,8 @@ class MetricRegistry:
 
     def __init__(self, definitions: Iterable[MetricDefinition] = ()) -> None:
         self._definitions: dict[str, MetricDefinition] = {}
+        # Prometheus series name -> the metric that has it (the HMS collector and /metrics write both).
+        self._series: dict[str, str] = {}
         self._lock = facade_lock()
         for definition in definitions:
             self.add(definition)
@@ -50,8 +52,12 @@ class MetricRegistry:
         or unit under the same name is a :class:`MetricKindConflict`."""
         check_name(definition.name)
         with self._lock:
-            existing = self._definitions.setdefault(definition.name, definition)
-            if existing is definition:
+            existing = self._definitions.get(definition.name)
+            if existing is None:
+                series = {definition.prometheus_name, *definition.prometheus_series}
+                _check_series_free(definition, series, self._series)
+                self._definitions[definition.name] = definition
+                self._series.update(dict.fromkeys(series, definition.name))
                 return definition
         _check_compatible(existing, definition.kind, definition.unit)
         return existing
@@ -107,6 +113,19 @@ class MetricRegistry:
 
     def by_layer(self, layer: str) -> list[MetricDefinition]:
         return [d for d in self if d.layer == layer]
+
+
+def _check_series_free(definition: MetricDefinition, series: set[str], taken: dict[str, str]) -> None:
+    """Refuse a name whose Prometheus series another metric already has (``a.b_total`` and ``a_b_total``,
+    or a counter ``x_count`` beside a histogram ``x``): Prometheus would get two series under one name
+    and labels, and keep one of them."""
+    for name in sorted(series):
+        owner = taken.get(name)
+        if owner is not None and owner != definition.name:
+            raise MetricKindConflict(
+                f"metric {definition.name!r} would be {name!r} in Prometheus, which metric {owner!r} already "
+                "is. Pick another name."
+            )
 
 
 def _check_compatible(existing: MetricDefinition, kind: Kind, unit: str | None) -> None:

@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 
 import pytest
@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hms_otel import metric, prometheus_text
 from hms_otel.prometheus_text import CONTENT_TYPE, PrometheusTextReader, serve
+from hms_otel.stack.builds import find_binary
 
 from ..support import eventually
 from .conftest import app_env
@@ -216,3 +217,64 @@ def test_a_forked_child_stops_its_agent_and_does_not_hold_the_parents_port() -> 
     result = subprocess.run([sys.executable, "-c", _FORKED], env=env, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["child stopped", "port free"], result.stdout + result.stderr
+
+
+# -- what the text holds: valid for promtool, and the labels the HMS collector makes ------------------------
+
+#: Attributes that Prometheus label names cannot hold as they are, and values that are no strings; the
+#: labels are what the HMS collector (v0.161) wrote into Prometheus for them, checked with the real stack.
+HOSTILE_ATTRIBUTES = {
+    "1abc": "d", "_x": "u", "__y": "uu", "a.b": "dot", "a_b": "under", "a..b": "dd", "café": "c",
+    "flag": True, "num": 1.0, "big": 1e21, "seq": ("a", "b"), "ints": [1, 2], "q": 'say "hi"\n',
+}
+COLLECTOR_LABELS = {
+    "key_1abc": "d", "key_x": "u", "key_y": "uu", "a_b": "dd;dot;under", "caf_": "c", "flag": "true", "num": "1",
+    "big": "1e+21", "seq": '["a","b"]', "ints": "[1,2]", "q": 'say "hi"\n',
+}
+
+
+def _promtool_problems(text: str) -> list[str]:
+    """What `promtool check metrics` says of ``text``, but its lint of metrics without a description (exit
+    3): the facades' own metrics have none, and Prometheus needs none."""
+    checked = subprocess.run([str(find_binary("promtool")), "check", "metrics"], input=text, capture_output=True,
+                             text=True, timeout=60)
+    problems = [line for line in checked.stderr.splitlines() if not line.endswith(" no help text")]
+    if checked.returncode not in (0, 3) and not problems:
+        problems.append(f"exit {checked.returncode}")
+    return problems
+
+
+def _render(record: Callable[[], None], *scopes: str) -> str:
+    reader = PrometheusTextReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    try:
+        with metric.use(meter_provider=provider):
+            record()
+        for scope in scopes:
+            provider.get_meter(scope, "1.2").create_counter("p_shared_total").add(5)
+        return reader.render()
+    finally:
+        provider.shutdown()
+
+
+def test_attribute_names_and_values_become_the_labels_the_collector_makes() -> None:
+    """An attribute starting with a digit wrote `{1abc="d"}`: no label name, so Prometheus refused the
+    whole scrape (promtool: "invalid label name"); `a.b` and `a_b` were two labels `a_b`, one lost;
+    True, 1.0 and ('a', 'b') were written `True`, `1.0`, `('a', 'b')` where the collector writes `true`,
+    `1`, `["a","b"]`, so a query that matched the collector's series found nothing here."""
+    text = _render(lambda: metric.increment("p_hostile_total", 1, **HOSTILE_ATTRIBUTES))
+    assert not _promtool_problems(text), text
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == "p_hostile"]
+    (sample,) = family.samples
+    assert sample.labels == COLLECTOR_LABELS
+
+
+def test_one_name_from_two_scopes_is_one_family_with_the_scopes_apart() -> None:
+    """The app's counter and a layer's counter of the same name were two `# TYPE` blocks (promtool:
+    "second TYPE line") with the same series twice (Prometheus kept one of them)."""
+    text = _render(lambda: metric.increment("p_shared_total", 2), "hms_instrumentation_ach")
+    assert not _promtool_problems(text), text
+    assert text.count("# TYPE p_shared_total counter") == 1
+    samples = {s.labels["otel_scope_name"]: s.value for f in text_string_to_metric_families(text)
+               for s in f.samples if s.name == "p_shared_total"}
+    assert samples == {"hms_otel": 2, "hms_instrumentation_ach": 5}

@@ -1,5 +1,6 @@
 import ast
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,23 @@ def test_import_hms_otel_knows_every_metric_the_sdk_setup_defines() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.parametrize(
+    ("first", "first_kind", "second", "second_kind", "series"),
+    [
+        ("r.dot_total", Kind.COUNTER, "r_dot_total", Kind.COUNTER, "r_dot_total"),
+        ("r_wait_ms", Kind.HISTOGRAM, "r_wait_ms_count", Kind.COUNTER, "r_wait_ms_count"),
+        ("r_lag_count", Kind.GAUGE, "r_lag", Kind.HISTOGRAM, "r_lag_count"),
+    ],
+)
+def test_two_names_with_one_prometheus_series_are_a_conflict(first, first_kind, second, second_kind, series):
+    """Both were taken: Prometheus got the same series name twice (from the collector and from /metrics)
+    and kept one of the two series."""
+    registry = MetricRegistry()
+    registry.define(first, first_kind)
+    with pytest.raises(MetricKindConflict, match=rf"^metric '{second}' would be '{series}' in Prometheus, which "
+                                                  rf"metric '{re.escape(first)}' already is\. Pick another name\.$"):
+        registry.define(second, second_kind)
+    assert second not in registry
+    registry.define(first, first_kind)  # the same definition again is still fine
