@@ -16,6 +16,7 @@ it down; a ``start()`` after that raises instead of exporting nothing.
 
 from __future__ import annotations
 
+import errno
 import logging
 import numbers
 import os
@@ -83,7 +84,8 @@ class OPSAgent:
     def metrics_url(self) -> str | None:
         if self._server is None:
             return None
-        return f"http://{self.host}:{self._server.server_port}/metrics"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"http://{host}:{self._server.server_port}/metrics"
 
     def start(self) -> OPSAgent:
         """Set up telemetry and serve /metrics; on a started agent, nothing (its server stays the one to stop)."""
@@ -115,10 +117,11 @@ class OPSAgent:
             try:
                 self._server = serve(self._reader, self.port or 0, self.host)
             except OSError as error:
-                raise OSError(
-                    f"OPSAgent cannot serve /metrics on {self.host}:{self.port}: {error.strerror or error}. "
-                    "Pass another port (OPSAgent(port=...) or HMS_OPSAGENT_PORT=...) or port=None to serve nothing."
-                ) from None
+                # Left attached, the reader kept a copy of every series and slowed every measurement, once
+                # more for each failed start (a loop trying port after port).
+                _detach(self._reader)
+                self._reader = None
+                raise OSError(_cannot_serve(self.host, self.port, error)) from None
         _count_started()
         self._started = True
         return self
@@ -161,6 +164,25 @@ class OPSAgent:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _cannot_serve(host: str, port: int | None, error: OSError) -> str:
+    reason = error.strerror or str(error)
+    if error.errno in (errno.EADDRINUSE, errno.EACCES):
+        fix = "Pass another port (OPSAgent(port=...) or HMS_OPSAGENT_PORT=...) or port=None to serve nothing."
+    else:  # no such name, or an address of another machine
+        fix = (f"host={host!r} must be a name or address of this machine ('127.0.0.1', '::1', '0.0.0.0' for "
+               "all); or pass port=None to serve nothing.")
+    return f"OPSAgent cannot serve /metrics on {host}:{port}: {reason}. {fix}"
+
+
+def _detach(reader: PrometheusTextReader) -> None:
+    remove = getattr(metrics.get_meter_provider(), "remove_metric_reader", None)
+    if remove is not None:
+        try:
+            remove(reader)
+        except Exception:  # not attached (another SDK set-up): nothing to take back
+            _log.debug("hms_otel: the /metrics reader could not be detached", exc_info=True)
 
 
 def _checked_timeout(timeout: object) -> float | None:

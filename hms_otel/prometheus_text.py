@@ -325,7 +325,12 @@ def _whole_head(head: bytes) -> bool:
 def serve(reader: PrometheusTextReader, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Serve ``/metrics`` on ``host:port`` from a daemon thread; returns the server."""
     handler = type("Handler", (_Handler,), {"reader": reader})
-    server = _MetricsServer((host, port), handler)
+    # The address's own family: an IPv6 host ('::1', '::') failed with "Address family for hostname not
+    # supported" on the IPv4 socket socketserver makes.
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    server_class: type[_MetricsServer] = _MetricsServer if family == socket.AF_INET else type(
+        "_MetricsServer6", (_MetricsServer,), {"address_family": family})
+    server = server_class((host, port), handler)
     _close_in_forked_children()
     _servers.add(server)
     threading.Thread(target=server.serve_forever, name="hms-otel-metrics", daemon=True).start()

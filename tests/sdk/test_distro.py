@@ -429,3 +429,48 @@ def test_a_second_start_of_a_started_agent_does_nothing(fixed):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+_FAILED_STARTS = """
+import socket, urllib.request
+from opentelemetry import metrics
+from hms_otel import OPSAgent, _sdk_internals
+keeper = OPSAgent(port=None).start()
+provider = metrics.get_meter_provider()
+before = len(_sdk_internals.metric_readers(provider))
+with socket.socket() as taken:
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    for _ in range(3):                               # an app trying its port again, or port after port
+        try:
+            OPSAgent(port=taken.getsockname()[1]).start()
+        except OSError:
+            pass
+print("readers added", len(_sdk_internals.metric_readers(provider)) - before)
+for host in ("10.255.255.1", "nonexistent.invalid"):
+    try:
+        OPSAgent(port=0, host=host).start()
+    except OSError as error:
+        print(error)
+six = OPSAgent(port=0, host="::1").start()
+print(six.metrics_url.startswith("http://[::1]:"), urllib.request.urlopen(six.metrics_url, timeout=10).status)
+six.stop()
+keeper.stop()
+"""
+
+
+def test_a_start_that_cannot_serve_leaves_nothing_behind_and_names_what_to_fix():
+    """Each failed start() left its /metrics reader on the meter provider: a copy of every series kept and
+    every measurement slower, once more per attempt. An IPv6 host failed ("Address family for hostname not
+    supported"), and a host of another machine was told to "pass another port"."""
+    env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+    env.pop("HMS_OPSAGENT_PORT", None)
+    result = subprocess.run([sys.executable, "-c", _FAILED_STARTS], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "readers added 0", result.stdout
+    for line, host in zip(lines[1:3], ("10.255.255.1", "nonexistent.invalid"), strict=True):
+        assert line.startswith(f"OPSAgent cannot serve /metrics on {host}:0: "), line
+        assert f"host={host!r} must be a name or address of this machine" in line, line
+    assert lines[3] == "True 200", result.stdout + result.stderr
