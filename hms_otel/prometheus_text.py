@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import decimal
+import functools
 import io
 import json
 import logging
@@ -414,9 +415,13 @@ def _labels(attributes: Mapping[str, Any] | None) -> dict[str, str]:
     order of their keys (``a.b`` and ``a_b`` were two labels named ``a_b``, one silently lost)."""
     labels: dict[str, str] = {}
     for key, value in sorted((attributes or {}).items()):
-        name, text = prometheus_label(key), label_value(value)
+        name, text = _label_name(key), label_value(value)
         labels[name] = f"{labels[name]};{text}" if name in labels else text
     return labels
+
+
+#: Attribute keys are few and repeat in every point: each is translated once, not once per series.
+_label_name = functools.lru_cache(maxsize=4096)(prometheus_label)
 
 
 def label_value(value: Any) -> str:
@@ -480,6 +485,8 @@ def _number(value: float) -> str:
 
 
 def _escape_label(text: str) -> str:
+    if "\\" not in text and "\n" not in text and '"' not in text:
+        return text
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
