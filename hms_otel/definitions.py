@@ -118,6 +118,21 @@ def prometheus_label(attribute: str) -> str:
     return f"key{label}" if label.startswith("_") else label
 
 
+class ReservedAttribute(ValueError):
+    """An attribute whose label Prometheus gives the series itself."""
+
+
+def check_histogram_attributes(name: str, attributes: object) -> None:
+    """Raise :class:`ReservedAttribute` when a histogram's ``attributes`` hold ``le``: the label of each
+    bucket's bound. Prometheus refused the collector's whole remote write with it ("label name "le" is
+    not unique"), other metrics of the batch with it, and /metrics wrote two ``le`` for each bucket."""
+    if "le" in attributes:  # type: ignore[operator]  # a Mapping or a sequence of names
+        raise ReservedAttribute(
+            f"attribute 'le' of histogram {name!r} is the label Prometheus gives each bucket's bound; "
+            "rename the attribute"
+        )
+
+
 @dataclass(frozen=True)
 class MetricDefinition:
     name: str

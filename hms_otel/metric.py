@@ -45,6 +45,7 @@ from hms_otel._reentry import deferred_when_nested, facade_lock
 from hms_otel.attributes import bounded_values, error_type
 from hms_otel.bounds import FAILURE_KEYS, METRIC_NAMES, OTHER, NameLimitReached
 from hms_otel.contract import FACADE_ERRORS
+from hms_otel.definitions import check_histogram_attributes
 from hms_otel.errors import shown
 from hms_otel.registry import REGISTRY, Kind, MetricDefinition, check_name
 
@@ -280,6 +281,7 @@ class _Timer:
     def __init__(self, name: str, attributes: Mapping[str, Any]) -> None:
         self._definition = _resolve(name, Kind.HISTOGRAM, "ms")
         self._name = self._definition.name  # the checked, plain str (never the caller's object)
+        check_histogram_attributes(self._name, attributes)
         self._attributes: dict[str, Any] = dict(attributes)
         self._error_series: dict[type, _fastpath.Series] = {}
         self._record: Callable[[float], None] = self._bind_then_record  # until bound
@@ -503,6 +505,8 @@ def _bind_and_record(
     try:
         bounded = bounded_values(attributes) if attributes else attributes
         definition = _resolve(name, kind)
+        if definition.kind is Kind.HISTOGRAM:
+            check_histogram_attributes(definition.name, bounded)
         series = _fastpath.bind(*_bound(definition), bounded)
         if bounded is attributes:  # a cut value is not kept in the cache (bounded memory)
             if type(name) is not str:  # cached under its checked text: its own __hash__ and __eq__ never run there

@@ -69,6 +69,25 @@ def test_call_time_mistakes_never_raise_and_are_counted_once_logged(reader, capl
     assert errors_counted.value >= 3
 
 
+def test_a_histogram_attribute_named_le_is_refused_naming_it(reader, caplog):
+    """`le` is the label of each bucket's bound: Prometheus refused the collector's whole remote write with
+    it (the other metrics of the batch too), and /metrics wrote two `le` per bucket."""
+    with pytest.raises(ValueError, match=r"^attribute 'le' of histogram 'f_le_ms' is the label Prometheus gives "
+                                         r"each bucket's bound; rename the attribute$"):
+        metric.timer("f_le_ms", le="fast")
+    with caplog.at_level(logging.WARNING, logger="hms_otel"):
+        for _ in range(2):
+            metric.observe("f_le_observed_ms", 5, le="fast")
+    metric.observe("f_le_observed_ms", 5, level="fast")  # the same histogram, the attribute renamed
+    assert metric.errors()[("observe", "f_le_observed_ms")] == 2
+    assert [r.getMessage() for r in caplog.records if "f_le_observed_ms" in r.getMessage()] == [
+        "hms_otel: metric.observe('f_le_observed_ms') failed and was skipped: attribute 'le' of histogram "
+        "'f_le_observed_ms' is the label Prometheus gives each bucket's bound; rename the attribute"
+    ]
+    (point,) = points(reader, "f_le_observed_ms")
+    assert dict(point.attributes) == {"level": "fast"}
+
+
 class _HashRaises(str):
     def __hash__(self):
         raise RuntimeError("no hash")

@@ -51,3 +51,19 @@ def test_metrics_endpoint_labels_are_the_collectors(stack: LocalStack, start_app
     finally:
         stop.touch()
         app.wait(timeout=30)
+
+
+def test_a_histogram_attribute_named_le_does_not_lose_the_batch(stack: LocalStack, start_app, tmp_path) -> None:
+    """Prometheus refused the collector's whole remote write over it ("label name "le" is not unique"): the
+    counter recorded beside it never reached Prometheus. Now that observation is skipped and counted."""
+    stop = tmp_path / "stop"
+    app = start_app(stack, "agent_le", stop, service_name="agent-le", OTEL_METRIC_EXPORT_INTERVAL="500")
+    try:
+        assert app.stdout is not None and app.stdout.readline().strip() == "ready"
+        assert stack.wait_for('sum(le_beside_total{job="agent-le"})', lambda v: v == 3, timeout=60) == 3
+        assert stack.query_value('sum(le_plain_ms_count{job="agent-le"})') == 1
+        errors = 'sum(hms_otel_facade_errors_total{job="agent-le",metric="le_attribute_ms"})'
+        assert stack.wait_for(errors, lambda v: v == 1, timeout=60) == 1
+    finally:
+        stop.touch()
+        app.wait(timeout=30)
