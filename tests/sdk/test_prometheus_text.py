@@ -278,3 +278,30 @@ def test_one_name_from_two_scopes_is_one_family_with_the_scopes_apart() -> None:
     samples = {s.labels["otel_scope_name"]: s.value for f in text_string_to_metric_families(text)
                for s in f.samples if s.name == "p_shared_total"}
     assert samples == {"hms_otel": 2, "hms_instrumentation_ach": 5}
+
+
+def test_clients_that_do_not_take_their_answer_give_their_place_up(monkeypatch) -> None:
+    """Clients that sent a request and then read nothing (or a byte a second) held every place for 30 s
+    each: a scrape meanwhile was refused."""
+    monkeypatch.setattr(prometheus_text, "MAX_CONNECTIONS", 4)
+    monkeypatch.setattr(prometheus_text, "STALLED_ANSWER_SECONDS", 0.5, raising=False)
+    reader = PrometheusTextReader()
+    body = "p_big 1\n" * 1_000_000  # 8 MB: more than the socket buffers of a client that reads nothing
+    reader.render = lambda: body  # type: ignore[method-assign]
+    server = serve(reader, 0)
+    stalled = []
+    try:
+        for _ in range(4):
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", server.server_port))
+            client.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            stalled.append(client)
+        time.sleep(1)  # the stalled answers are older than STALLED_ANSWER_SECONDS
+        status, _, answer = _scrape(server)
+        assert status == 200 and len(answer) == len(body)
+    finally:
+        for client in stalled:
+            client.close()
+        server.shutdown()
+        server.server_close()
