@@ -241,8 +241,14 @@ class _MetricsServer(ThreadingHTTPServer):
 
     def close_in_child(self) -> None:
         """In a forked child: let go of the parent's listening socket (the child does not serve it, and
-        its copy kept the port bound after the parent stopped, connections waiting unanswered)."""
+        its copy kept the port bound after the parent stopped, connections waiting unanswered). The
+        parent's connections are forgotten, not shut: a shutdown here would end them in the parent too."""
         self.socket.close()
+        with self._reading_lock:
+            inherited = [*self._reading, *self._writing]
+            self._reading, self._writing = {}, {}
+        for connection in inherited:
+            connection.close()
 
 
 def _shut(connection: socket.socket) -> None:

@@ -305,3 +305,34 @@ def test_clients_that_do_not_take_their_answer_give_their_place_up(monkeypatch) 
             client.close()
         server.shutdown()
         server.server_close()
+
+
+_FORKED_MID_REQUEST = """
+import os, socket, time
+from hms_otel import OPSAgent
+agent = OPSAgent(port=0, service_name="forked", shutdown_timeout=1).start()
+client = socket.create_connection(("127.0.0.1", agent._server.server_port), timeout=10)
+client.sendall(b"GET /metr")                    # a scrape under way in the parent as the child is forked
+time.sleep(0.1)
+child = os.fork()
+if child == 0:
+    agent.stop()
+    os._exit(0)
+os.waitpid(child, 0)
+client.sendall(b"ics HTTP/1.0\\r\\n\\r\\n")
+answer = b""
+while chunk := client.recv(65536):
+    answer += chunk
+print(answer.split(b"\\r\\n", 1)[0].decode())
+agent.stop()
+"""
+
+
+def test_a_forked_childs_stop_leaves_the_parents_scrapes_alone() -> None:
+    """The child's stop() shut the connections the parent was serving (shared with the child at fork)."""
+    env = app_env("http://127.0.0.1:1", HMS_OTEL_SHUTDOWN_TIMEOUT="1")
+    env.pop("HMS_OPSAGENT_PORT", None)
+    result = subprocess.run([sys.executable, "-c", _FORKED_MID_REQUEST], env=env, capture_output=True, text=True,
+                            timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "HTTP/1.0 200 OK", result.stdout + result.stderr
