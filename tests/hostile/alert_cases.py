@@ -159,6 +159,10 @@ CASES = [
     a("label_key_trailing_dot", ALERT + "labels:\n  'http.': x\n", Error(5, "is not a valid Prometheus label name")),
     a("label_key_reserved", ALERT + "labels:\n  __name__: x\n", Error(5, "reserved")),
     a("label_key_dotted_reserved", ALERT + "labels:\n  _._x: x\n", Error(5, "reserved")),
+    a("label_key_dotted_underscores", ALERT + "labels:\n  http._route: x\n",
+      Error(5, "would be 'http_route' in Prometheus")),
+    a("label_key_dotted_leading_underscore", ALERT + "labels:\n  _http.route: x\n",
+      Error(5, "write key_http_route")),
     a("label_key_otel_attribute", ALERT + "labels:\n  http.route: /pay\n",
       Means("an OTel attribute name becomes the collector's label (dots to _)", _alert(
           lambda x, _r: x.selector == (("http_route", "/pay"),)))),

@@ -61,6 +61,11 @@ def label_name(reader: FieldReader, name: str, key: Scalar) -> str:
         label = name
     elif _ATTRIBUTE_NAME.fullmatch(name):
         label = prometheus_label(name)
+        if label != name.replace(".", "_"):  # never rewritten beyond the dots, silently
+            raise reader.fail(key, f"label {shown(name)} would be {label!r} in Prometheus, not "
+                                   f"{name.replace('.', '_')!r}: the collector merges runs of '_' and puts 'key' "
+                                   "before a name starting with '_' (names starting with '__' are reserved); "
+                                   f"write {label}")
     else:
         raise reader.fail(key, f"label {shown(name)} is not a valid Prometheus label name (letters, digits "
                                "and '_', or an OpenTelemetry attribute name with '.', which becomes '_')")
