@@ -9,12 +9,19 @@ window.addEventListener("error", (e) => status.errors.push(String(e.message)));
 window.addEventListener("unhandledrejection", (e) => status.errors.push(String(e.reason)));
 
 const RANGES = [["15m", 900], ["1h", 3600], ["6h", 21600], ["24h", 86400], ["7d", 604800]];
-const STATE_WORDS = {green: "OK", amber: "warning", red: "critical", grey: "no data"};
+const STATE_WORDS = {green: "OK", amber: "warning", red: "critical", grey: "no data", unknown: "unknown"};
+//: The tile of firing or pending alerts that name no layer the page knows (a team's own rules).
+const NO_LAYER = "no layer";
 let spec = null;
 let rangeSeconds = 3600;
 let timer = null;
 let charts = [];
 let lastOk = null;
+// Each refresh is numbered: an answer to an older one (the range or page changed while it was in
+// flight) is dropped, counted in status.discarded, so it never replaces what the newer one shows.
+let generation = 0;
+let running = 0;
+status.discarded = 0;
 
 const $ = (sel) => document.querySelector(sel);
 function el(tag, attrs, ...children) {
@@ -74,6 +81,12 @@ function alertLayers(alert, targets) {
   return layers;
 }
 
+// Prometheus writes +Inf, -Inf and NaN, which Number() reads as NaN: a p99 above the highest
+// bucket (+Inf) is the worst latency, not a missing one.
+function sample(text) {
+  return text === "+Inf" ? Infinity : text === "-Inf" ? -Infinity : Number(text);
+}
+
 async function layerStates() {
   const series = Object.values(spec.layer_series).flat();
   const [targets, present, alerts] = await Promise.all([
@@ -90,23 +103,36 @@ async function layerStates() {
       targetLabels.some((t) => t.hms_layer === layer);
     states[layer] = {colour: hasData ? "green" : "grey", alerts: []};
   }
+  const add = (state, alert) => {
+    state.alerts.push(alert);
+    const critical = alert.state === "firing" && alert.labels.severity === "critical";
+    if (critical) state.colour = "red";
+    else if (state.colour !== "red") state.colour = "amber"; // pending, or a warning/info firing
+  };
   for (const alert of alerts.alerts) {
-    for (const layer of alertLayers(alert, targetLabels)) {
-      const state = states[layer];
-      if (!state) continue;
-      state.alerts.push(alert);
-      const critical = alert.state === "firing" && alert.labels.severity === "critical";
-      if (critical) state.colour = "red";
-      else if (state.colour !== "red") state.colour = "amber"; // pending, or a warning/info firing
-    }
+    const known = [...alertLayers(alert, targetLabels)].filter((layer) => states[layer]);
+    // An alert of no known layer (a rule on a metric outside the registry, a service without
+    // HMS_LAYER) gets a tile of its own: a critical one firing must turn something red.
+    if (!known.length) known.push(NO_LAYER);
+    for (const layer of known) add(states[layer] || (states[layer] = {colour: "grey", alerts: []}), alert);
   }
-  for (const layer of spec.layers) status.layers[layer] = states[layer].colour;
+  status.layers = Object.fromEntries(Object.entries(states).map(([layer, state]) => [layer, state.colour]));
   return {states, alerts: alerts.alerts, targets: targetLabels};
+}
+
+// When Prometheus answers the state queries with an error (503 while it starts, a query timeout),
+// every layer is unknown: the page says why instead of keeping the last colours or "loading…".
+function unknownStates(error) {
+  const states = {};
+  for (const layer of spec.layers) states[layer] = {colour: "unknown", alerts: []};
+  status.layers = Object.fromEntries(spec.layers.map((layer) => [layer, "unknown"]));
+  return {states, alerts: [], targets: [], error: String(error.message || error)};
 }
 
 // -- panels ----------------------------------------------------------------------------------------------
 function fmt(value, unit) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  if (!Number.isFinite(value)) return (value > 0 ? "+Inf" : "-Inf") + (unit && unit !== "1" ? " " + unit.replace(/[{}]/g, "") : "");
   if (value === 0) return "0" + (unit && unit !== "1" ? " " + unit.replace(/[{}]/g, "") : "");
   const abs = Math.abs(value);
   const text = abs >= 1e6 ? (value / 1e6).toFixed(1) + "M" : abs >= 1e4 ? (value / 1e3).toFixed(1) + "k"
@@ -115,10 +141,14 @@ function fmt(value, unit) {
   return text + shown;
 }
 
-function seriesName(query, metric, many) {
-  if (!many) return query.legend;
-  const labels = Object.entries(metric).filter(([k]) => k !== "__name__").map(([k, v]) => `${k}="${v}"`);
-  return `${query.legend} {${labels.join(",")}}`;
+// Only the labels whose values differ between a query's series name them: 500 series of one job
+// each repeating job="..." made legends longer than the page.
+function seriesNames(query, metrics) {
+  if (metrics.length < 2) return metrics.map(() => query.legend);
+  const keys = [...new Set(metrics.flatMap((m) => Object.keys(m)))].filter((k) => k !== "__name__" &&
+    new Set(metrics.map((m) => m[k])).size > 1);
+  return metrics.map((m) => `${query.legend} {${keys.filter((k) => k in m).map((k) =>
+    `${k}=${JSON.stringify(m[k])}`).join(", ")}}`);
 }
 
 async function panelData(panel, start, end, step) {
@@ -127,20 +157,33 @@ async function panelData(panel, start, end, step) {
   const index = new Map(xs.map((t, i) => [t, i]));
   const names = [];
   const ys = [];
+  const raw = [];
   const results = await Promise.all(panel.queries.map(async (q) =>
     (await api("../api/v1/query_range", {query: promql(q.expr, step), start, end, step})).result));
   results.forEach((result, qi) => {
+    names.push(...seriesNames(panel.queries[qi], result.map((series) => series.metric)));
     for (const series of result) {
       const values = new Array(xs.length).fill(null);
       for (const [t, v] of series.values) {
         const i = index.get(Math.round(t));
-        if (i !== undefined) values[i] = Number(v);
+        if (i !== undefined) values[i] = sample(v);
       }
-      names.push(seriesName(panel.queries[qi], series.metric, result.length > 1));
-      ys.push(values);
+      raw.push(values);
+      // uPlot draws finite numbers only; the legend and the note below the chart tell the rest.
+      ys.push(values.map((v) => (Number.isFinite(v) ? v : null)));
     }
   });
-  return {xs, names, ys};
+  return {xs, names, ys, raw};
+}
+
+function infinities(data) {
+  const notes = [];
+  data.raw.forEach((values, i) => {
+    const count = values.filter((v) => v === Infinity || v === -Infinity).length;
+    if (count) notes.push(`${data.names[i]}: +Inf/-Inf at ${count} of ${values.length} points (above the ` +
+      "highest histogram bucket, or a division by zero), not drawn");
+  });
+  return notes;
 }
 
 function latest(values) {
@@ -174,7 +217,7 @@ function drawChart(box, panel, data) {
       // draw: mark it with a dot, or the newest, most telling value is invisible.
       points: bars ? undefined : {size: 7, filter: (u, si, show) => (show ? null : isolated(u.data[si]))},
       // Hover shows the value under the mouse; otherwise the legend shows the latest one, not "–".
-      value: (u, v, si, idx) => fmt(idx === null ? latest(u.data[si]) : v, panel.unit),
+      value: (u, v, si, idx) => fmt(idx === null ? latest(data.raw[i]) : data.raw[i][idx], panel.unit),
     });
     columns.push(data.ys[i]);
   });
@@ -198,10 +241,11 @@ function drawChart(box, panel, data) {
 
 function renderStat(box, panel, value, alertStates) {
   const firing = alertStates.filter((a) => a.state === "firing");
-  let colour = value === null ? "grey" : "green";
+  let colour = value === null || Number.isNaN(value) ? "grey" : "green";
   if (alertStates.length) colour = "amber";
   if (firing.some((a) => a.labels.severity === "critical")) colour = "red";
-  box.append(el("div", {class: `stat ${colour}`}, value === null ? "no data" : fmt(value, panel.unit)));
+  const text = value === null ? "no data" : Number.isNaN(value) ? "NaN (no value)" : fmt(value, panel.unit);
+  box.append(el("div", {class: `stat ${colour}`, title: STATE_WORDS[colour]}, text));
 }
 
 function panelBox(panel) {
@@ -219,7 +263,7 @@ async function fetchPanel(panel, range) {
   try {
     if (panel.kind === "stat") {
       const result = await query({query: promql(panel.queries[0].expr, range.step)});
-      return {value: result.length ? Number(result[0].value[1]) : null};
+      return {value: result.length ? sample(result[0].value[1]) : null};
     }
     return {data: await panelData(panel, range.start, range.end, range.step)};
   } catch (error) {
@@ -241,7 +285,11 @@ function drawPanel(section, panel, fetched, alerts) {
   } else {
     body.replaceChildren();
     info.hasData = fetched.data.ys.some((ys) => ys.some((v) => v !== null));
-    if (info.hasData) drawChart(body, panel, fetched.data);
+    if (info.hasData || fetched.data.raw.some((ys) => ys.some((v) => v !== null && !Number.isNaN(v)))) {
+      info.hasData = true;
+      drawChart(body, panel, fetched.data);
+      for (const note of infinities(fetched.data)) body.append(el("div", {class: "note"}, note));
+    }
     else body.append(el("div", {class: "nodata"}, `no data for ${panel.metrics.join(", ") || "this query"} ` +
       "in this time range"));
   }
@@ -256,22 +304,37 @@ function currentPage() {
 
 function nav(page) {
   const links = spec.pages.map((p) => el("a", {href: `#/${p.id}`, class: p.id === page.id ? "current" : "",
-    "data-layer": p.layer || ""}, p.title));
+    "data-layer": p.layer || "", ...(p.id === page.id ? {"aria-current": "page"} : {})}, p.title));
   $("#pages").replaceChildren(...links);
+}
+
+// The state in words as well as colour ("critical · 1 firing"): amber and red tiles both said
+// "1 firing", so only the colour told a warning from a critical alert.
+function stateText(state) {
+  const firing = state.alerts.filter((a) => a.state === "firing").length;
+  const pending = state.alerts.length - firing;
+  const counts = [firing && `${firing} firing`, pending && `${pending} pending`].filter(Boolean).join(", ");
+  return STATE_WORDS[state.colour] + (counts ? ` · ${counts}` : "");
 }
 
 function tiles(states) {
   const row = el("div", {class: "tiles"});
-  for (const layer of spec.layers) {
+  for (const layer of [...spec.layers, ...(states[NO_LAYER] ? [NO_LAYER] : [])]) {
     const state = states[layer];
     const page = spec.pages.find((p) => p.layer === layer);
-    const firing = state.alerts.filter((a) => a.state === "firing").length;
-    const pending = state.alerts.length - firing;
-    const detail = [firing && `${firing} firing`, pending && `${pending} pending`].filter(Boolean).join(", ");
     row.append(el("a", {class: `tile ${state.colour}`, href: `#/${page ? page.id : ""}`, "data-layer": layer},
-      el("strong", {}, layer), el("span", {}, detail || STATE_WORDS[state.colour])));
+      el("strong", {}, layer), el("span", {}, stateText(state))));
   }
   return row;
+}
+
+function safeLink(url) {
+  // An annotation is text anyone's rule can set: only web links become links (not javascript:).
+  try {
+    return ["http:", "https:"].includes(new URL(url, location.href).protocol);
+  } catch (error) {
+    return false;
+  }
 }
 
 // The probable source of each alert as the notifier found it and sent it (alert-sources.json, copied
@@ -308,13 +371,36 @@ function alertList(alerts) {
       el("small", {}, ` since ${new Date(alert.activeAt).toLocaleTimeString()}` +
         (alert.labels.job ? ` · service ${alert.labels.job}` : "")));
     if (source) item.append(el("div", {class: "source"}, `probable source: ${source}`));
-    if (alert.annotations.runbook_url) item.append(" ", el("a", {href: alert.annotations.runbook_url}, "runbook"));
+    const runbook = alert.annotations.runbook_url;
+    if (runbook) item.append(" ", safeLink(runbook) ? el("a", {href: runbook}, "runbook") : `runbook: ${runbook}`);
     list.append(item);
   }
   return list;
 }
 
 async function refresh() {
+  const mine = ++generation;
+  running++;
+  try {
+    await refreshAs(mine);
+  } finally {
+    running--;
+  }
+}
+
+// The timer's refresh waits for the one in flight (a Prometheus slower than the refresh period
+// would otherwise have every answer dropped for the next one); a change of range or page does not.
+function tick() {
+  if (running === 0) refresh().catch(report);
+}
+
+function superseded(mine) {
+  if (mine === generation) return false;
+  status.discarded++;
+  return true;
+}
+
+async function refreshAs(mine) {
   const page = currentPage();
   const started = performance.now();
   const end = Math.floor(Date.now() / 1000);
@@ -323,12 +409,23 @@ async function refresh() {
   // step boundary before it.
   const range = {start: end - rangeSeconds, end, step};
   try {
-    const [{states, alerts, targets}, fetched] = await Promise.all([
-      layerStates(), Promise.all(page.panels.map((panel) => fetchPanel(panel, range)))]);
+    const [{states, alerts, targets, error}, fetched] = await Promise.all([
+      layerStates().catch((failed) => {
+        if (failed instanceof Unreachable) throw failed;
+        return {failed};
+      }),
+      Promise.all(page.panels.map((panel) => fetchPanel(panel, range)))])
+      .then(([layered, panels]) => [layered.failed ? unknownStates(layered.failed) : layered, panels]);
+    if (superseded(mine)) return;
     if (status.firstDrawMs === null) performance.mark("hms:data");
     status.reachable = true;
+    status.stateError = error || null;
     lastOk = new Date();
-    $("#offline").hidden = true;
+    $("#offline").hidden = !error;
+    if (error) {
+      $("#offline").textContent = `Prometheus at ${location.origin} answered with an error, so the layers' state ` +
+        `is unknown: ${error}. This page retries every ${spec.refresh_seconds} s.`;
+    }
     document.body.classList.remove("stale");
     for (const c of charts) c.destroy();
     charts = [];
@@ -338,22 +435,25 @@ async function refresh() {
     const services = [...new Set(targets.filter((t) => t.hms_layer === page.layer).map((t) => t.job))];
     const head = page.layer
       ? el("div", {class: `layer-head ${states[page.layer].colour}`, "data-layer": page.layer},
-        `${page.layer}: ${STATE_WORDS[states[page.layer].colour]}`,
+        `${page.layer}: ${stateText(states[page.layer])}`,
         el("small", {}, services.length ? ` · services running in ${page.layer}: ${services.join(", ")}` : ""))
       : tiles(states);
-    main.replaceChildren(head, el("h2", {}, "Alerts"), alertList(shown), el("div", {class: "grid"}, ...sections));
+    const list = error ? el("p", {class: "quiet"}, "Alerts unknown (see the message above).") : alertList(shown);
+    main.replaceChildren(head, el("h2", {}, "Alerts"), list, el("div", {class: "grid"}, ...sections));
     const drawn = {};
     page.panels.forEach((panel, i) => { drawn[panel.id] = drawPanel(sections[i], panel, fetched[i], alerts); });
     status.panels = drawn; // whole, so a reader never sees a refresh half done
     if (status.firstDrawMs === null) status.firstDrawMs = performance.mark("hms:drawn").startTime;
     status.lastRefreshMs = performance.now() - started;
     status.page = page.id;
-    status.range = rangeSeconds;
+    status.range = range.end - range.start;
     status.ready = true;
     $("#updated").textContent = `updated ${lastOk.toLocaleTimeString()}`;
   } catch (error) {
     if (!(error instanceof Unreachable)) throw error;
+    if (superseded(mine)) return;
     status.reachable = false;
+    for (const layer of Object.keys(status.layers)) status.layers[layer] = "unknown";
     status.ready = true;
     const since = lastOk ? ` Charts show the data received at ${lastOk.toLocaleTimeString()}.` : "";
     $("#offline").textContent = `Cannot reach Prometheus at ${location.origin}: the local stack is stopped ` +
@@ -372,7 +472,7 @@ async function refresh() {
 function schedule() {
   clearInterval(timer);
   const seconds = Number($("#refresh").value);
-  if (seconds > 0) timer = setInterval(() => refresh().catch(report), seconds * 1000);
+  if (seconds > 0) timer = setInterval(tick, seconds * 1000);
 }
 
 function report(error) {
