@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 import yaml
 
-from hms_otel.dashboards.build import load
+from hms_otel.alerts.tools import ToolMissing
+from hms_otel.dashboards.build import DashboardProblems, load
+from hms_otel.dashboards.model import Dashboard
 from hms_otel.dashboards.outputs import check_export_folder
 from hms_otel.dashboards.site import page_spec
 
@@ -22,6 +24,24 @@ _ALERTS = click.option(
     help="Alert files (thresholds) and *.dashboard.yaml files (team panels).",
 )
 
+_NO_TOOLS = click.option("--no-tools", is_flag=True, help="Skip checking the panel queries with promtool.")
+
+
+def _checked(alert_dir: Path, no_tools: bool) -> Dashboard:
+    """The dashboard of ``alert_dir`` with every panel query parsed by promtool (unless ``no_tools``)."""
+    dashboard = load(alert_dir)  # DashboardProblems: printed located, exit 1, by hms-ops' one error wrapper
+    if no_tools:
+        return dashboard
+    from hms_otel.dashboards.promql_check import query_problems
+
+    try:
+        problems = query_problems(dashboard)
+    except ToolMissing as error:
+        raise click.ClickException(f"{error}; or pass --no-tools to skip checking the panel queries") from None
+    if problems:
+        raise DashboardProblems(problems)
+    return dashboard
+
 
 @click.group()
 def dashboards() -> None:
@@ -30,9 +50,10 @@ def dashboards() -> None:
 
 @dashboards.command()
 @_ALERTS
-def check(alert_dir: Path) -> None:
-    """Check the dashboard files; each problem is printed as file:line:col: message."""
-    dashboard = load(alert_dir)  # DashboardProblems: printed located, exit 1, by hms-ops' one error wrapper
+@_NO_TOOLS
+def check(alert_dir: Path, no_tools: bool) -> None:
+    """Check the dashboard files and their queries (promtool); each problem is printed as file:line:col: message."""
+    dashboard = _checked(alert_dir, no_tools)
     click.echo(f"{len(dashboard.pages)} pages, {len(dashboard.panels)} panels: ok")
 
 
@@ -42,13 +63,14 @@ def check(alert_dir: Path) -> None:
               help="Write one Grafana dashboard JSON per page into this directory.")
 @click.option("--format", "spec_format", type=click.Choice(["json", "yaml"]),
               help="Print the local dashboard spec (what the stack's page reads) in this format.")
-def export(alert_dir: Path, grafana_dir: Path | None, spec_format: str | None) -> None:
+@_NO_TOOLS
+def export(alert_dir: Path, grafana_dir: Path | None, spec_format: str | None, no_tools: bool) -> None:
     """Export the dashboards: Grafana JSON (--grafana DIR) and/or the local spec (--format json|yaml)."""
     if grafana_dir is None and spec_format is None:
         raise click.UsageError("choose --grafana DIR and/or --format json|yaml")
     if grafana_dir is not None:
         check_export_folder(alert_dir, grafana_dir)  # before the work: a wrong folder is the likelier mistake
-    dashboard = load(alert_dir)
+    dashboard = _checked(alert_dir, no_tools)
     if grafana_dir is not None:
         try:
             from hms_otel.dashboards import grafana

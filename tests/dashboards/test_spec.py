@@ -228,3 +228,27 @@ def test_a_page_is_found_by_its_title_in_any_case_and_spacing_or_by_its_id(tmp_p
     assert [p.id for p in dashboard.page("quick-start").panels][-1] == "p2"
     assert [p.id for p in dashboard.page(page_id("日本")).panels] == ["p3", "p4"]
     assert [p.id for p in dashboard.page("other").panels][-1] == "p5"
+
+
+def test_check_has_prometheus_parse_every_panel_query_at_its_file_and_line(tmp_path: Path) -> None:
+    # Only brackets were counted: `sum(foo) by` passed the check and failed in the running page's panel.
+    (tmp_path / "desk.dashboard.yaml").write_text(
+        "page: Front desk\npanels:\n  - id: grouped\n    query: sum(foo) by\n"
+        "  - id: fine\n    query: sum(rate(foo_total[$__rate_interval]))\n"
+        "  - id: dangling\n    query:\n      - expr: 'foo{a=\"b\"} +'\n        legend: x\n")
+    result = CliRunner().invoke(cli, ["dashboards", "check", "--alerts", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert (f"{tmp_path}/desk.dashboard.yaml:3:5: panel 'grouped' query 'sum(foo) by': Prometheus cannot run it: "
+            "could not parse expression") in result.output
+    assert f"{tmp_path}/desk.dashboard.yaml:7:5: panel 'dangling'" in result.output
+    assert "'fine'" not in result.output and "Traceback" not in result.output
+    exported = CliRunner().invoke(cli, ["dashboards", "export", "--alerts", str(tmp_path), "--format", "json"])
+    assert exported.exit_code == 1 and "panel 'grouped'" in exported.output  # no Grafana file of a broken query
+    skipped = CliRunner().invoke(cli, ["dashboards", "check", "--no-tools", "--alerts", str(tmp_path)])
+    assert skipped.exit_code == 0, skipped.output
+
+
+def test_every_default_panel_query_parses() -> None:
+    from hms_otel.dashboards.promql_check import query_problems
+
+    assert query_problems(load(ALERT_RULES)) == []
