@@ -86,7 +86,7 @@ def thresholds(metric: MetricDefinition, alert_files: Iterable[AlertFile]) -> tu
                 continue
             if metric.kind is Kind.COUNTER:
                 continue
-            found.append(Threshold(alert.condition.threshold, alert.id, alert.severity))
+            found.append(Threshold(alert.condition.threshold, alert.id, alert.severity, alert.condition.op))
     return tuple(sorted(set(found), key=lambda t: (t.value, t.alert)))
 
 

@@ -11,7 +11,10 @@ unchanged (Grafana fills in ``$__rate_interval`` itself).
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
+from collections.abc import Callable
 from pathlib import Path
 
 from grafana_foundation_sdk.builders import common as common_builders
@@ -44,10 +47,34 @@ def _unit(unit: str) -> str:
     return f"suffix: {unit.replace('{', '').replace('}', '')}" if unit else "none"
 
 
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
+#: Most severe first: where several alerts would fire, the region takes the first colour.
+_SEVERITY_ORDER = ("critical", "warning", "info")
+
+
+def _region_colour(panel: Panel, value: float) -> str:
+    """The colour of a value: that of the most severe alert firing at it, green when none would."""
+    firing = [t for t in panel.thresholds if _COMPARE.get(t.op, _COMPARE[">"])(value, t.value)]
+    if not firing:
+        return "green"
+    worst = min(firing, key=lambda t: _SEVERITY_ORDER.index(t.severity) if t.severity in _SEVERITY_ORDER else 0)
+    return _SEVERITY_COLOURS.get(worst.severity, "red")
+
+
 def _thresholds(panel: Panel) -> dashboard_builders.ThresholdsConfig:
-    steps = [dashboard_models.Threshold(value=None, color="green")]
-    steps += [dashboard_models.Threshold(value=t.value, color=_SEVERITY_COLOURS.get(t.severity, "red"))
-              for t in panel.thresholds]
+    """Grafana's steps colour every value from a step up; each region between two alert thresholds takes
+    the colour of the alerts that fire inside it, so ``< 2`` (a printer's health) is red below 2, not above."""
+    values = sorted({t.value for t in panel.thresholds})
+    # A point inside each region: Grafana's regions start at their step; "==" fires on the line only.
+    inside = [values[0] - 1] if values else [0.0]
+    inside += [(low + high) / 2 for low, high in itertools.pairwise(values)]
+    inside += [values[-1] + 1] if values else []
+    steps = [dashboard_models.Threshold(value=None, color=_region_colour(panel, inside[0]))]
+    for start, point in zip(values, inside[1:], strict=True):
+        colour = _region_colour(panel, point)
+        if colour != steps[-1].color:
+            steps.append(dashboard_models.Threshold(value=start, color=colour))
     return dashboard_builders.ThresholdsConfig().mode(dashboard_models.ThresholdsMode.ABSOLUTE).steps(steps)
 
 

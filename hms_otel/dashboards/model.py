@@ -36,6 +36,8 @@ class Threshold:
     value: float
     alert: str
     severity: str
+    #: The alert's comparison (``>``, ``<``, ``>=``, ``<=``, ``==``, ``!=``): which side of the line is bad.
+    op: str = ">"
 
 
 @dataclass(frozen=True)

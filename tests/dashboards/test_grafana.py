@@ -78,3 +78,19 @@ def test_export_command_writes_grafana_json_and_the_local_spec(tmp_path: Path) -
     assert yaml_result.exit_code == 0 and "layer_series:" in yaml_result.stdout
     missing = runner.invoke(cli, ["dashboards", "export"])
     assert missing.exit_code == 2 and "--grafana DIR" in missing.output
+
+
+def test_a_below_threshold_colours_the_values_below_it_in_grafana(tmp_path: Path) -> None:
+    # Grafana colours from each step up: `< 2` exported as a step at 2 coloured a healthy printer (2 and
+    # more) orange and a broken one (0) green.
+    rules = {"printer_low.yml": "last_over_10s < 2\\nseverity: warning",
+             "printer_dead.yml": "last_over_10s < 1\\nseverity: critical",
+             "printer_odd.yml": "last_over_10s > 5\\nseverity: warning"}
+    for name, when in rules.items():
+        (tmp_path / name).write_text(f'metric: license_printer_health\nwhen: {when}\naction: slack:#svc\n'
+                                     'message: "printer {{value}}"\n'.replace("\\n", "\n"))
+    exported = json.loads(grafana.to_json(load(tmp_path))["hms-overview.json"])
+    printer = next(p for p in exported["panels"] if p["title"] == "License printer health")
+    steps = printer["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps == [{"color": "red", "value": None}, {"color": "orange", "value": 1},
+                     {"color": "green", "value": 2}, {"color": "orange", "value": 5}], steps
