@@ -125,18 +125,21 @@ def test_tiles_say_the_state_in_words_and_an_alert_of_no_layer_gets_a_tile(
         _alert("ach_down", "critical", layer="ACH"),
         _alert("svc_slow", "warning", layer="SVC"),
         _alert("a2a_slow", "critical", state="pending", layer="A2A"),
-        _alert("my_own_rule", "critical", job="not-a-service-of-any-layer"),  # a team's rule outside the registry
+        _alert("my_own_rule", "critical", job="not-a-service-of-any-layer"),  # a service without HMS_LAYER
+        _alert("custom_metric_high", "warning", layer="Payments"),  # `layer: Payments` on a metric outside the registry
     )
     status = _open(browser, prometheus, "tiles")
     layers = status["layers"]
-    assert (layers["ACH"], layers["SVC"], layers["A2A"], layers["no layer"]) == ("red", "amber", "amber", "red")
+    assert (layers["ACH"], layers["SVC"], layers["A2A"]) == ("red", "amber", "amber")
+    assert (layers["no layer"], layers["Payments"]) == ("red", "amber")
     assert layers["ACT"] == "grey"
     tiles = dict(browser.evaluate("[...document.querySelectorAll('.tile')].map(t => "
                                   "[t.dataset.layer, t.querySelector('span').innerText])"))
     assert tiles["ACH"] == "critical · 1 firing", tiles
     assert tiles["SVC"] == "warning · 1 firing", tiles
-    assert tiles["A2A"] == "warning · 1 pending", tiles
+    assert tiles["A2A"] == "1 pending", tiles  # a critical alert pending is no warning firing
     assert tiles["no layer"] == "critical · 1 firing", tiles
+    assert tiles["Payments"] == "warning · 1 firing", tiles
     assert tiles["ACT"] == "no data", tiles
     current = browser.evaluate("[...document.querySelectorAll('#pages a[aria-current=page]')].map(a => a.innerText)")
     assert current == ["Overview"], current

@@ -110,10 +110,12 @@ async function layerStates() {
     else if (state.colour !== "red") state.colour = "amber"; // pending, or a warning/info firing
   };
   for (const alert of alerts.alerts) {
-    const known = [...alertLayers(alert, targetLabels)].filter((layer) => states[layer]);
-    // An alert of no known layer (a rule on a metric outside the registry, a service without
-    // HMS_LAYER) gets a tile of its own: a critical one firing must turn something red.
-    if (!known.length) known.push(NO_LAYER);
+    const named = [...alertLayers(alert, targetLabels)];
+    const known = named.filter((layer) => spec.layers.includes(layer));
+    // An alert of a layer the registry does not know (a rule on a metric outside it, `layer: custom`)
+    // or of none (a service without HMS_LAYER) gets a tile of its own: a critical one firing must
+    // turn something red.
+    if (!known.length) known.push(named[0] || NO_LAYER);
     for (const layer of known) add(states[layer] || (states[layer] = {colour: "grey", alerts: []}), alert);
   }
   status.layers = Object.fromEntries(Object.entries(states).map(([layer, state]) => [layer, state.colour]));
@@ -314,12 +316,13 @@ function stateText(state) {
   const firing = state.alerts.filter((a) => a.state === "firing").length;
   const pending = state.alerts.length - firing;
   const counts = [firing && `${firing} firing`, pending && `${pending} pending`].filter(Boolean).join(", ");
+  if (!firing && pending) return counts; // amber only because an alert is pending: not a warning firing
   return STATE_WORDS[state.colour] + (counts ? ` · ${counts}` : "");
 }
 
 function tiles(states) {
   const row = el("div", {class: "tiles"});
-  for (const layer of [...spec.layers, ...(states[NO_LAYER] ? [NO_LAYER] : [])]) {
+  for (const layer of Object.keys(states)) { // the registry's layers first, then those only alerts name
     const state = states[layer];
     const page = spec.pages.find((p) => p.layer === layer);
     row.append(el("a", {class: `tile ${state.colour}`, href: `#/${page ? page.id : ""}`, "data-layer": layer},
