@@ -176,3 +176,25 @@ def test_hostile_label_values_and_hundreds_of_series_keep_the_page_whole(
     # Only the labels that differ name a series: job="one" is the same for all 500.
     assert labels[0].startswith('average {instance="host-0", v=' + json.dumps(long_value, ensure_ascii=False)), labels
     assert "job=" not in labels[0], labels
+
+
+def _key(browser: Browser, key: str, code: int) -> None:
+    browser.call("Input.dispatchKeyEvent", type="keyDown", key=key, code=key, windowsVirtualKeyCode=code,
+                 **({"text": "\r"} if key == "Enter" else {}))
+    browser.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=key, windowsVirtualKeyCode=code)
+
+
+def test_the_tabs_work_from_the_keyboard_and_keep_the_focus(prometheus: FakePrometheus, browser: Browser) -> None:
+    _open(browser, prometheus, "keyboard")
+    for _ in range(3):  # Overview, ACH, SVC
+        _key(browser, "Tab", 9)
+    assert browser.evaluate("document.activeElement.innerText") == "SVC"
+    _key(browser, "Enter", 13)
+    browser.wait_for("hmsDashboard.page === 'svc'", timeout=30)
+    current = browser.evaluate("[...document.querySelectorAll('#pages a[aria-current=page]')].map(a => a.innerText)")
+    assert current == ["SVC"], current
+    # The focus stays on the tab just chosen: the next Tab goes on to the next tab, not back to the first.
+    assert browser.evaluate("document.activeElement.innerText") == "SVC"
+    _key(browser, "Tab", 9)
+    assert browser.evaluate("document.activeElement.innerText") == "A2A"
+    browser.screenshot(OUTPUT / "keyboard.png")

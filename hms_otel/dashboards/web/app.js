@@ -305,9 +305,17 @@ function currentPage() {
 }
 
 function nav(page) {
-  const links = spec.pages.map((p) => el("a", {href: `#/${p.id}`, class: p.id === page.id ? "current" : "",
-    "data-layer": p.layer || "", ...(p.id === page.id ? {"aria-current": "page"} : {})}, p.title));
-  $("#pages").replaceChildren(...links);
+  // Built once and marked in place: links made anew on every change of page took the keyboard focus
+  // with them, so Tab after Enter on a tab started over from the first one.
+  if (!$("#pages").children.length) {
+    $("#pages").replaceChildren(...spec.pages.map((p) => el("a", {href: `#/${p.id}`, "data-page": p.id,
+      "data-layer": p.layer || ""}, p.title)));
+  }
+  for (const link of $("#pages").children) {
+    const current = link.dataset.page === page.id;
+    link.className = current ? "current" : "";
+    if (current) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
 }
 
 // The state in words as well as colour ("critical · 1 firing"): amber and red tiles both said
