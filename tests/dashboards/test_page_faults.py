@@ -127,12 +127,14 @@ def test_tiles_say_the_state_in_words_and_an_alert_of_no_layer_gets_a_tile(
         _alert("a2a_slow", "critical", state="pending", layer="A2A"),
         _alert("my_own_rule", "critical", job="not-a-service-of-any-layer"),  # a service without HMS_LAYER
         _alert("custom_metric_high", "warning", layer="Payments"),  # `layer: Payments` on a metric outside the registry
+        _alert("esq_pager", "Critical", layer="ESQ"),  # a team's own rule, capitalised
+        _alert("act_burn", "page", layer="ACT"),  # paging, as SLO burn-rate rules say it
     )
     status = _open(browser, prometheus, "tiles")
     layers = status["layers"]
     assert (layers["ACH"], layers["SVC"], layers["A2A"]) == ("red", "amber", "amber")
     assert (layers["no layer"], layers["Payments"]) == ("red", "amber")
-    assert layers["ACT"] == "grey"
+    assert (layers["ESQ"], layers["ACT"], layers["Governance"]) == ("red", "red", "grey")
     tiles = dict(browser.evaluate("[...document.querySelectorAll('.tile')].map(t => "
                                   "[t.dataset.layer, t.querySelector('span').innerText])"))
     assert tiles["ACH"] == "critical · 1 firing", tiles
@@ -140,7 +142,7 @@ def test_tiles_say_the_state_in_words_and_an_alert_of_no_layer_gets_a_tile(
     assert tiles["A2A"] == "1 pending", tiles  # a critical alert pending is no warning firing
     assert tiles["no layer"] == "critical · 1 firing", tiles
     assert tiles["Payments"] == "warning · 1 firing", tiles
-    assert tiles["ACT"] == "no data", tiles
+    assert tiles["Governance"] == "no data", tiles
     current = browser.evaluate("[...document.querySelectorAll('#pages a[aria-current=page]')].map(a => a.innerText)")
     assert current == ["Overview"], current
 

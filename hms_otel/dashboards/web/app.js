@@ -87,6 +87,12 @@ function sample(text) {
   return text === "+Inf" ? Infinity : text === "-Inf" ? -Infinity : Number(text);
 }
 
+// A rule of the team's own may say "Critical" or "page" (what the SLO burn alerts page with):
+// red as well, or a layer with a paging alert firing stayed amber.
+function critical(alert) {
+  return ["critical", "page"].includes(String(alert.labels.severity || "").toLowerCase());
+}
+
 async function layerStates() {
   const series = Object.values(spec.layer_series).flat();
   const [targets, present, alerts] = await Promise.all([
@@ -105,8 +111,7 @@ async function layerStates() {
   }
   const add = (state, alert) => {
     state.alerts.push(alert);
-    const critical = alert.state === "firing" && alert.labels.severity === "critical";
-    if (critical) state.colour = "red";
+    if (alert.state === "firing" && critical(alert)) state.colour = "red";
     else if (state.colour !== "red") state.colour = "amber"; // pending, or a warning/info firing
   };
   for (const alert of alerts.alerts) {
@@ -245,7 +250,7 @@ function renderStat(box, panel, value, alertStates) {
   const firing = alertStates.filter((a) => a.state === "firing");
   let colour = value === null || Number.isNaN(value) ? "grey" : "green";
   if (alertStates.length) colour = "amber";
-  if (firing.some((a) => a.labels.severity === "critical")) colour = "red";
+  if (firing.some(critical)) colour = "red";
   const text = value === null ? "no data" : Number.isNaN(value) ? "NaN (no value)" : fmt(value, panel.unit);
   box.append(el("div", {class: `stat ${colour}`, title: STATE_WORDS[colour]}, text));
 }
@@ -370,11 +375,11 @@ function notified(alert) {
 function alertList(alerts) {
   if (!alerts.length) return el("p", {class: "quiet"}, "No alert is pending or firing.");
   const list = el("ul", {class: "alerts"});
-  const order = (a) => (a.state === "firing" ? 0 : 1) + (a.labels.severity === "critical" ? 0 : 2);
+  const order = (a) => (a.state === "firing" ? 0 : 1) + (critical(a) ? 0 : 2);
   for (const alert of [...alerts].sort((a, b) => order(a) - order(b))) {
     const sent = notified(alert); // the notifier's wording and probable source, once it has sent it
     const source = sent && sent.source;
-    const colour = alert.state === "firing" && alert.labels.severity === "critical" ? "red" : "amber";
+    const colour = alert.state === "firing" && critical(alert) ? "red" : "amber";
     const item = el("li", {class: colour},
       el("strong", {}, `${alert.labels.alertname} `),
       el("span", {class: "badge"}, `${alert.state} · ${alert.labels.severity || "no severity"}`), " ",
