@@ -200,3 +200,18 @@ def test_the_tabs_work_from_the_keyboard_and_keep_the_focus(prometheus: FakeProm
     _key(browser, "Tab", 9)
     assert browser.evaluate("document.activeElement.innerText") == "A2A"
     browser.screenshot(OUTPUT / "keyboard.png")
+
+
+def test_a_layer_of_500_services_keeps_its_head_to_a_line(prometheus: FakePrometheus, browser: Browser) -> None:
+    def answer(path: str, params: dict[str, str]) -> Answer:
+        if path == "/api/v1/query" and "target_info" in params["query"]:
+            return success(vector(*[({"job": f"ach-service-{k:03}", "instance": "h", "hms_layer": "ACH"}, "1")
+                                    for k in range(500)]))
+        return quiet(path, params)
+
+    prometheus.answer = answer
+    status = _open(browser, prometheus, "layer-500-services", page="ach")
+    assert status["layers"]["ACH"] == "green"
+    head = browser.evaluate("document.querySelector('.layer-head').innerText")
+    assert head.endswith("ach-service-007 and 492 more"), head[-200:]
+    assert browser.evaluate("document.querySelector('.layer-head').getBoundingClientRect().height") < 100

@@ -452,7 +452,9 @@ async function refreshAs(mine) {
     const head = page.layer
       ? el("div", {class: `layer-head ${states[page.layer].colour}`, "data-layer": page.layer},
         `${page.layer}: ${stateText(states[page.layer])}`,
-        el("small", {}, services.length ? ` · services running in ${page.layer}: ${services.join(", ")}` : ""))
+        el("small", {title: services.join(", ")}, services.length ? ` · services running in ${page.layer}: ` +
+          // A layer of hundreds of services: the head stays one line; the whole list is its tooltip.
+          services.slice(0, 8).join(", ") + (services.length > 8 ? ` and ${services.length - 8} more` : "") : ""))
       : tiles(states);
     const list = error ? el("p", {class: "quiet"}, "Alerts unknown (see the message above).") : alertList(shown);
     main.replaceChildren(head, el("h2", {}, "Alerts"), list, el("div", {class: "grid"}, ...sections));
