@@ -215,3 +215,17 @@ def test_a_layer_of_500_services_keeps_its_head_to_a_line(prometheus: FakePromet
     head = browser.evaluate("document.querySelector('.layer-head').innerText")
     assert head.endswith("ach-service-007 and 492 more"), head[-200:]
     assert browser.evaluate("document.querySelector('.layer-head').getBoundingClientRect().height") < 100
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut short"])
+def test_a_page_without_its_spec_says_so(prometheus: FakePrometheus, browser: Browser, damage: str) -> None:
+    spec = prometheus.site / "dashboards.json"
+    if damage == "missing":
+        spec.unlink()
+    else:
+        spec.write_text(spec.read_text()[:100])
+    browser.goto(prometheus.page_url)
+    browser.wait_for("window.hmsDashboard && hmsDashboard.ready", timeout=30)  # was "loading…" for ever
+    banner = browser.evaluate("document.querySelector('#offline').innerText")
+    assert "Cannot read the dashboard's dashboards.json" in banner and "hms-ops up" in banner, banner
+    assert "loading" not in browser.evaluate("document.querySelector('main').innerText")

@@ -498,9 +498,27 @@ function report(error) {
   console.error(error);
 }
 
+// Without its spec the page has nothing to draw: it says so (and how to mend it), not "loading…" for ever.
+async function loadSpec() {
+  let answer;
+  try {
+    answer = await fetch("dashboards.json", {cache: "no-store"});
+    if (answer.ok) return await answer.json();
+  } catch (error) {
+    answer = {status: String(error.message || error)};
+  }
+  status.ready = true;
+  status.reachable = null;
+  $("#offline").textContent = `Cannot read the dashboard's dashboards.json at ${location.origin} ` +
+    `(${answer.status}): \`hms-ops up\` writes it beside this page; restart it, then reload this page.`;
+  $("#offline").hidden = false;
+  $("#main").replaceChildren();
+  throw new Error(`dashboards.json: ${answer.status}`);
+}
+
 async function main() {
   // Started by index.html before the scripts; fetched here if that failed.
-  spec = await window.hmsSpec || await (await fetch("dashboards.json", {cache: "no-store"})).json();
+  spec = await window.hmsSpec || await loadSpec();
   performance.mark("hms:spec");
   const picker = $("#range");
   for (const [label, seconds] of RANGES) picker.append(el("option", {value: seconds}, label));
