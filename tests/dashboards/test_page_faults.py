@@ -6,6 +6,7 @@ alerts of no known layer. Screenshots go to test-output/dashboards/faults/.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,6 +146,9 @@ def test_tiles_say_the_state_in_words_and_an_alert_of_no_layer_gets_a_tile(
     assert tiles["Governance"] == "no data", tiles
     current = browser.evaluate("[...document.querySelectorAll('#pages a[aria-current=page]')].map(a => a.innerText)")
     assert current == ["Overview"], current
+    # Active since 1 January: said with its date and how long ago, not as a time of today.
+    started = browser.evaluate("document.querySelector('.alerts li small').innerText")
+    assert re.search(r"since \S*2026\S* .* \(\d+ d \d+ h ago\)", started), started
 
 
 def test_hostile_label_values_and_hundreds_of_series_keep_the_page_whole(

@@ -372,6 +372,18 @@ function notified(alert) {
   return found.length ? found[found.length - 1] : null; // the newest firing of this alert
 }
 
+// "since 10:14:03 AM" for an alert active for three days read as this morning: a start before
+// today has its date, and every start how long ago it was.
+function since(activeAt) {
+  const start = new Date(activeAt);
+  if (Number.isNaN(start.getTime())) return "an unknown time";
+  const today = start.toDateString() === new Date().toDateString();
+  const minutes = Math.max(0, Math.floor((Date.now() - start.getTime()) / 60000));
+  const ago = minutes < 60 ? `${minutes} min` : minutes < 2880 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min`
+    : `${Math.floor(minutes / 1440)} d ${Math.floor((minutes % 1440) / 60)} h`;
+  return `${today ? "" : start.toLocaleDateString() + " "}${start.toLocaleTimeString()} (${ago} ago)`;
+}
+
 function alertList(alerts) {
   if (!alerts.length) return el("p", {class: "quiet"}, "No alert is pending or firing.");
   const list = el("ul", {class: "alerts"});
@@ -384,7 +396,7 @@ function alertList(alerts) {
       el("strong", {}, `${alert.labels.alertname} `),
       el("span", {class: "badge"}, `${alert.state} · ${alert.labels.severity || "no severity"}`), " ",
       (sent && sent.message) || alert.annotations.message || alert.annotations.summary || "",
-      el("small", {}, ` since ${new Date(alert.activeAt).toLocaleTimeString()}` +
+      el("small", {title: alert.activeAt}, ` since ${since(alert.activeAt)}` +
         (alert.labels.job ? ` · service ${alert.labels.job}` : "")));
     if (source) item.append(el("div", {class: "source"}, `probable source: ${source}`));
     const runbook = alert.annotations.runbook_url;
