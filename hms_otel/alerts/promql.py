@@ -129,30 +129,61 @@ def selector(series: str, matchers: tuple[tuple[str, str], ...], extra: str = ""
     return f"{series}{{{','.join(parts)}}}" if parts else series
 
 
+#: What tells a counter born inside the window from one Prometheus merely has no history of: the job
+#: was sending telemetry (the collector's ``target_info``) a window ago.
+_SENDING = "target_info"
+
+
+def _counting_births(measured: str, born: str, probe: str, window: str) -> str:
+    """``measured`` (over counters), with ``born`` instead for the series that appeared within the window.
+
+    An OpenTelemetry counter reaches Prometheus only at its first export, already at the count since the
+    process started; increase() and rate() see nothing before that first sample. A rare event (a flagged
+    payout, a worker's failed jobs before it crashes) counted once in a new series was never alerted on.
+    A series with no sample a window ago (``probe offset``) started from 0 within it, so its highest
+    value is the whole increase (max_over_time, unlike last_over_time, drops the name ``or`` must not
+    see). Only for a job that was sending telemetry a window ago: after a Prometheus outage or on a
+    fresh Prometheus every series looks new, and a lifetime total is no increase.
+    """
+    sending = f"group by (job) ({_SENDING} offset {window})"
+    return f"({born} unless {probe} offset {window} and on (job) {sending}) or {measured}"
+
+
 def value_expr(metric: MetricDefinition, condition: Condition, matchers: tuple[tuple[str, str], ...]) -> str:
     """The measured value (left side of the comparison)."""
     base = metric.prometheus_name
-    window = f"[{format_duration(condition.window.ms)}]"
+    span = format_duration(condition.window.ms)
+    window = f"[{span}]"
+    seconds = format_number(range_seconds(condition.window.ms))
     agg = condition.aggregation
     if metric.kind is Kind.HISTOGRAM:
-        count = selector(f"{base}_count", matchers) + window
-        total = selector(f"{base}_sum", matchers) + window
+        count = selector(f"{base}_count", matchers)
+        total = selector(f"{base}_sum", matchers)
+
+        def births(measured: str, born: str) -> str:
+            return _counting_births(measured, born, count, span)
+
         if agg == "avg":
-            return f"rate({total}) / rate({count})"
+            return births(f"rate({total}{window}) / rate({count}{window})",
+                          f"max_over_time({total}{window}) / max_over_time({count}{window})")
         if condition.quantile is not None:
             bucket = selector(f"{base}_bucket", matchers) + window
-            return f"histogram_quantile({condition.quantile:g}, rate({bucket}))"
+            return births(f"histogram_quantile({condition.quantile:g}, rate({bucket}))",
+                          f"histogram_quantile({condition.quantile:g}, max_over_time({bucket}))")
         if agg == "rate":
-            return f"rate({count})"
+            return births(f"rate({count}{window})", f"max_over_time({count}{window}) / {seconds}")
         if agg in ("count", "increase"):
-            return f"increase({count})"
+            return births(f"increase({count}{window})", f"max_over_time({count}{window})")
         if agg == "sum":
-            return f"increase({total})"
+            return births(f"increase({total}{window})", f"max_over_time({total}{window})")
         raise ValueError(aggregation_problem(metric.kind, agg, metric.name))
-    series = selector(base, matchers) + window
+    plain = selector(base, matchers)
+    series = plain + window
     if metric.kind is Kind.COUNTER:
-        if agg in ("rate", "increase"):
-            return f"{agg}({series})"
+        if agg == "rate":
+            return _counting_births(f"rate({series})", f"max_over_time({series}) / {seconds}", plain, span)
+        if agg == "increase":
+            return _counting_births(f"increase({series})", f"max_over_time({series})", plain, span)
         if agg == "last":
             return f"last_over_time({series})"
         raise ValueError(aggregation_problem(metric.kind, agg, metric.name))
@@ -170,7 +201,10 @@ def alert_expr(alert: Alert) -> str:
         series = alert.metric.prometheus_series[-1]  # _count for histograms: present whenever data is
         return f"absent_over_time({selector(series, alert.selector)}[{format_duration(alert.absent_for.ms)}])"
     condition = alert.condition
-    return f"{value_expr(alert.metric, condition, alert.selector)} {condition.op} {format_number(condition.threshold)}"
+    value = value_expr(alert.metric, condition, alert.selector)
+    if " or " in value:  # a comparison binds tighter than `or`: it must take the whole value
+        value = f"({value})"
+    return f"{value} {condition.op} {format_number(condition.threshold)}"
 
 
 def format_number(value: float) -> str:

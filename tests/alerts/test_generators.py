@@ -25,15 +25,29 @@ def _expr(text: str) -> str:
     return alert_expr(_file(text).alerts[0])
 
 
+def _births(measured: str, born: str, probe: str, window: str) -> str:
+    return (f"({born} unless {probe} offset {window} and on (job) group by (job) (target_info offset {window}))"
+            f" or {measured}")
+
+
 def test_expressions_follow_the_metric_kind() -> None:
     head = "action: slack:#ops\n"
-    assert _expr(head + "metric: payment_latency_ms\nwhen: avg_over_30s > 2000") == \
-        "rate(payment_latency_ms_sum[30s]) / rate(payment_latency_ms_count[30s]) > 2000"
-    assert _expr(head + "metric: a2a_transfer_ms\nwhen: p95_over_5m > 5000") == \
-        "histogram_quantile(0.95, rate(a2a_transfer_ms_bucket[5m])) > 5000"
-    assert _expr(head + "metric: ach_flagged_total\nwhen: increase_over_1h > 5") == \
-        "increase(ach_flagged_total[1h]) > 5"
-    assert _expr(head + "metric: vet_denied_total\nwhen: rate_over_5m > 0.5") == "rate(vet_denied_total[5m]) > 0.5"
+    assert _expr(head + "metric: payment_latency_ms\nwhen: avg_over_30s > 2000") == "(" + _births(
+        "rate(payment_latency_ms_sum[30s]) / rate(payment_latency_ms_count[30s])",
+        "max_over_time(payment_latency_ms_sum[30s]) / max_over_time(payment_latency_ms_count[30s])",
+        "payment_latency_ms_count", "30s") + ") > 2000"
+    assert _expr(head + "metric: a2a_transfer_ms\nwhen: p95_over_5m > 5000") == "(" + _births(
+        "histogram_quantile(0.95, rate(a2a_transfer_ms_bucket[5m]))",
+        "histogram_quantile(0.95, max_over_time(a2a_transfer_ms_bucket[5m]))", "a2a_transfer_ms_count", "5m") + \
+        ") > 5000"
+    assert _expr(head + "metric: ach_flagged_total\nwhen: increase_over_1h > 5") == "(" + _births(
+        "increase(ach_flagged_total[1h])", "max_over_time(ach_flagged_total[1h])", "ach_flagged_total", "1h") + \
+        ") > 5"
+    assert _expr(head + "metric: vet_denied_total\nwhen: rate_over_5m > 0.5") == "(" + _births(
+        "rate(vet_denied_total[5m])", "max_over_time(vet_denied_total[5m]) / 300", "vet_denied_total", "5m") + \
+        ") > 0.5"
+    assert _expr(head + "metric: refund_pdf_total\nwhen: last_over_5m > 9") == \
+        "last_over_time(refund_pdf_total[5m]) > 9"
     assert _expr(head + "metric: activities_pending\nwhen: avg_over_5m > 100") == \
         "avg_over_time(activities_pending[5m]) > 100"
     assert _expr(head + "metric: job_queue_depth\nwhen: p50_over_5m > 10") == \
@@ -46,13 +60,15 @@ def test_expressions_follow_the_metric_kind() -> None:
 def test_selector_labels_are_quoted_and_service_means_job() -> None:
     text = ('action: slack:#ops\nmetric: job_fail_total\nwhen: increase_over_5m > 3\n'
             'labels: {service: payments, error.type: "x\\"} or vector(1) #"}\n')
-    assert _expr(text) == ('increase(job_fail_total{error_type="x\\"} or vector(1) #",job="payments"}[5m]) > 3')
+    series = 'job_fail_total{error_type="x\\"} or vector(1) #",job="payments"}'
+    assert _expr(text) == "(" + _births(f"increase({series}[5m])", f"max_over_time({series}[5m])", series, "5m") + \
+        ") > 3"
 
 
 def test_unknown_metric_with_type() -> None:
     alert = _file("metric: checkout_ms\ntype: histogram\nwhen: avg_over_1m > 300\naction: slack:#ops\n").alerts[0]
     assert alert.layer == "custom"
-    assert alert_expr(alert) == "rate(checkout_ms_sum[1m]) / rate(checkout_ms_count[1m]) > 300"
+    assert alert_expr(alert).endswith(" or rate(checkout_ms_sum[1m]) / rate(checkout_ms_count[1m])) > 300")
 
 
 def test_defaults_and_labels() -> None:

@@ -102,7 +102,7 @@ def test_a_link_is_written_through_to_its_target(source: Path, tmp_path: Path) -
     code, output = _compile(source, "-o", str(deploy / "rules.yml"))
     assert code == 0, output
     assert (deploy / "rules.yml").is_symlink()
-    assert "increase(job_fail_total[5m]) > 3" in (deploy / "real-rules.yml").read_text()
+    assert "increase(job_fail_total[5m])) > 3" in (deploy / "real-rules.yml").read_text()
     assert sorted(path.name for path in deploy.iterdir()) == ["real-rules.yml", "rules.yml"]
 
 

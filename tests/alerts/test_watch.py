@@ -43,9 +43,10 @@ def watcher(tmp_path: Path):
 
 def test_watch_follows_edits_and_keeps_last_good_output(watcher) -> None:
     source, output, lines = watcher
-    eventually(lambda: output.exists() and "increase(job_fail_total[5m]) > 3" in output.read_text(), 30, "first output")
+    eventually(lambda: output.exists() and "increase(job_fail_total[5m])) > 3" in output.read_text(), 30,
+               "first output")
     (source / "fails.yml").write_text("metric: job_fail_total\nwhen: increase_over_10m > 7\naction: slack:#ops\n")
-    eventually(lambda: "increase(job_fail_total[10m]) > 7" in output.read_text(), 30, "edited output")
+    eventually(lambda: "increase(job_fail_total[10m])) > 7" in output.read_text(), 30, "edited output")
     good = output.read_text()
     (source / "fails.yml").write_text("metric: job_fail_total\nwhen: increase_over_10q > 7\naction: slack:#ops\n")
     eventually(lambda: any("fails.yml:2:21: bad duration" in line for line in lines), 30, "the located error")
@@ -106,7 +107,7 @@ def test_an_edit_during_the_first_compile_is_applied(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(watcher_module, "compile_dir", compile_then_save)
     with _Watch(source, output) as watch:
-        eventually(lambda: "increase(job_fail_total[5m]) > 7" in watch.rules(), 30, "the edit saved during "
+        eventually(lambda: "increase(job_fail_total[5m])) > 7" in watch.rules(), 30, "the edit saved during "
                                                                                     "the first compile")
     assert not any("> 3\n" in text for text in watch.written), "the stale first compile was written"
 
@@ -283,7 +284,7 @@ def test_a_file_dated_in_the_future_does_not_hold_back_the_builds(tmp_path: Path
         os.utime(source / "fails.yml", (ahead, ahead))
         eventually(lambda: "> 5" in watch.rules(), 30, "the file dated an hour ahead")
         (source / "other.yml").write_text(_ALERT.replace("job_fail_total", "a2a_failed_total").format(threshold=9))
-        eventually(lambda: "a2a_failed_total[5m]) > 9" in watch.rules(), 30, "a later save beside it")
+        eventually(lambda: "a2a_failed_total[5m])) > 9" in watch.rules(), 30, "a later save beside it")
 
 
 def test_a_file_rewritten_again_and_again_is_named_and_the_edits_beside_it_load_after(
@@ -313,4 +314,4 @@ def test_a_file_rewritten_again_and_again_is_named_and_the_edits_beside_it_load_
             churning.set()
             writer.join(10)
         assert "generated.yml" in said and "fails.yml" not in said, said
-        eventually(lambda: "increase(job_fail_total[5m]) > 8" in watch.rules(), 30, "the edit, once it is still")
+        eventually(lambda: "increase(job_fail_total[5m])) > 8" in watch.rules(), 30, "the edit, once it is still")
