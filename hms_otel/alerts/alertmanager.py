@@ -128,6 +128,7 @@ def alertmanager_config(files: list[AlertFile], settings: Settings) -> Alertmana
     if any(action.scheme == "email" for _id, action in pairs):
         global_config.update(smtp_smarthost=settings.smtp_smarthost, smtp_from=settings.smtp_from,
                              smtp_require_tls=settings.smtp_require_tls)
+    inhibit = inhibit_rules(files)
     config: dict[str, object] = {
         "global": global_config,
         "route": {
@@ -140,4 +141,16 @@ def alertmanager_config(files: list[AlertFile], settings: Settings) -> Alertmana
         },
         "receivers": list(receivers.values()),
     }
+    if inhibit:
+        config["inhibit_rules"] = inhibit
     return AlertmanagerOutput(config, tuple(warnings))
+
+
+def inhibit_rules(files: list[AlertFile]) -> list[dict[str, object]]:
+    """An SLO's page silences its ticket while both fire: a budget burning fast enough to page also burns
+    it over the ticket's slower windows (at 14.4x, after 5 h), and the people paged got the same
+    news on the ticket's channel as well, for the whole incident."""
+    return [{"source_matchers": [f"{ROUTING_LABEL}={json.dumps(slo_id(slo, 'page'))}"],
+             "target_matchers": [f"{ROUTING_LABEL}={json.dumps(slo_id(slo, 'ticket'))}"],
+             "equal": ["hms_slo"]}
+            for source in files for slo in source.slos]
