@@ -148,3 +148,18 @@ def test_an_exact_rate_no_increase_gives_is_an_error() -> None:
                       "increase_over_5m == 2000", "rate_over_1m == 2000"):
         parsed, problems = load_bytes(f"metric: job_fail_total\nwhen: {reachable}\naction: slack:#ops\n", "a.yml")
         assert problems == [], (reachable, problems)
+
+
+def test_a_threshold_written_with_a_unit_says_the_number_to_write() -> None:
+    """Told only "not a number", people drop the unit: `> 2` on payment_latency_ms alerts on every call over 2 ms."""
+    cases = {
+        ("payment_latency_ms", "avg_over_30s > 2s"): "measures (ms): write 2000",
+        ("payment_latency_ms", "p99_over_5m >= 1.5 min"): "measures (ms): write 90000",
+        ("payment_latency_ms", "rate_over_5m > 2s"): "measures (/s)",
+        ("citizen_satisfaction_score", "last_over_5m < 60%"): "a ratio is a plain number: write 0.6 for 60%",
+        ("job_queue_depth", "avg_over_5m > 10k"): "measures ({job})",
+    }
+    for (metric, when), hint in cases.items():
+        _parsed, problems = load_bytes(f"metric: {metric}\nwhen: {when}\naction: slack:#ops\n", "a.yml")
+        assert len(problems) == 1 and problems[0].message.endswith(hint), (when, [str(p) for p in problems])
+        assert problems[0].location.line == 2

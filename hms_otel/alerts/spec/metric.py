@@ -7,6 +7,7 @@ import re
 
 from hms_otel.alerts import promql
 from hms_otel.alerts.model import Condition
+from hms_otel.alerts.rules import value_unit
 from hms_otel.alerts.spec.fields import FieldReader, Fields, Invalid
 from hms_otel.alerts.syntax import SyntaxProblem, parse_when, shown
 from hms_otel.registry import Kind, MetricDefinition, MetricNameError, check_name
@@ -73,7 +74,8 @@ def read_when(reader: FieldReader, node: Node, metric: MetricDefinition) -> Cond
     try:
         condition = parse_when(value)
     except SyntaxProblem as problem:
-        raise reader.fail(node, problem.message, problem.offset) from None
+        hint = threshold_unit_hint(value, metric) if problem.message.startswith("threshold ") else ""
+        raise reader.fail(node, problem.message + hint, problem.offset) from None
     problem_text = promql.aggregation_problem(metric.kind, condition.aggregation, metric.name)
     if problem_text:
         raise reader.fail(node, problem_text, value.find(condition.aggregation))
@@ -81,3 +83,32 @@ def read_when(reader: FieldReader, node: Node, metric: MetricDefinition) -> Cond
     if problem_text:
         raise reader.fail(node, problem_text, value.find(condition.op, value.find(condition.aggregation)))
     return condition
+
+
+#: A number with a unit, as people write a threshold (``2s``, ``2000 ms``, ``5%``).
+_WITH_UNIT = re.compile(r"[-+]?([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z%]+)", re.ASCII)
+_IN_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def threshold_unit_hint(when: str, metric: MetricDefinition) -> str:
+    """What to write instead of a threshold with a unit: ``'; ... write 2000'`` for ``> 2s`` on a ms metric.
+
+    Without it, the fix people reach for is dropping the unit (``> 2``), which on a millisecond metric
+    alerts on every call above 2 ms.
+    """
+    written = re.split(r"[<>=!]+", when, maxsplit=1)[-1].strip()
+    match = _WITH_UNIT.fullmatch(written)
+    if match is None:
+        return ""
+    number, unit = float(written[: match.start(2)].strip()), match.group(2)
+    aggregation = when.strip().partition("_over_")[0]
+    measured = value_unit(metric, aggregation) or ("ms" if metric.name.endswith("_ms") and aggregation not in (
+        "rate", "count", "increase") else "")
+    if unit in _IN_SECONDS and measured in _IN_SECONDS and measured != "m":
+        converted = number * _IN_SECONDS[unit] / _IN_SECONDS[measured]
+        return (f"; a threshold is a plain number in what {aggregation} of {metric.name} measures ({measured}): "
+                f"write {promql.format_number(round(converted, 9))}")
+    if unit == "%" and measured in ("", "1"):
+        return f"; a ratio is a plain number: write {promql.format_number(round(number / 100, 12))} for {written}"
+    shown_unit = f"({measured})" if measured else "(no unit)"
+    return f"; a threshold is a plain number in what {aggregation} of {metric.name} measures {shown_unit}"
