@@ -233,7 +233,13 @@ _VALUE_PLACEHOLDER = re.compile(r"\{\{\s*value\s*\}\}")
 #: before an action this module emits (one of the delimiters' or the value's, which may follow the text):
 #: ``{`` + ``{{`` reads as ``{{{``, which Go cannot parse. A ``}`` after an action's ``}}`` is plain text to Go.
 _DELIMITERS = re.compile(r"\{\{|\}\}|\{(?=\}\}|\Z)")
-VALUE_TEMPLATE = "{{ $value | humanize }}"
+#: The value in a message Prometheus renders (e-mail, PagerDuty, the UIs): 6 significant digits below a
+#: million, humanize's k/M/G above. humanize alone made 0.55 "550m" ("satisfaction 550m (below 0.6)") and
+#: 2000.4 ms "2k ms (>2 s)".
+VALUE_TEMPLATE = ('{{ if or (ge $value 1e6) (le $value -1e6) }}{{ humanize $value }}'
+                  '{{ else }}{{ printf "%.6g" $value }}{{ end }}')
+#: From here on the value is humanized (1.235M), below it printed in full.
+_HUMANIZED_FROM = 1e6
 #: Template text other than the placeholder, or a lone delimiter. No nesting: linear on any text.
 _STRAY_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}|\{\{|\}\}")
 
@@ -263,7 +269,14 @@ def stray_templates(text: str) -> list[str]:
 
 def render_message(text: str, value: float) -> str:
     """What Prometheus will print for ``text`` when the value is ``value``."""
-    return humanize(value).join(_VALUE_PLACEHOLDER.split(text))
+    return message_value(value).join(_VALUE_PLACEHOLDER.split(text))
+
+
+def message_value(value: float) -> str:
+    """What :data:`VALUE_TEMPLATE` prints for ``value``."""
+    if abs(value) >= _HUMANIZED_FROM:  # false for NaN, as Go's ge and le are
+        return humanize(value)
+    return _go_g(value, 6)
 
 
 _BIG = ("k", "M", "G", "T", "P", "E", "Z", "Y")
@@ -290,10 +303,10 @@ def humanize(value: float) -> str:
     return _go_g(value) + prefix
 
 
-def _go_g(value: float) -> str:
-    """Go's ``%.4g``."""
+def _go_g(value: float, digits: int = 4) -> str:
+    """Go's ``%.4g`` (``%.<digits>g``)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.4g}"
+    return f"{value:.{digits}g}"

@@ -12,6 +12,7 @@ from hms_otel.alerts.promql import alert_expr
 from hms_otel.alerts.settings import Settings, SettingsError
 from hms_otel.alerts.slo import burn_windows
 from hms_otel.alerts.spec import load_bytes
+from hms_otel.alerts.syntax import VALUE_TEMPLATE
 
 
 def _file(text: str, name: str = "a.yml") -> AlertFile:
@@ -79,7 +80,7 @@ def test_defaults_and_labels() -> None:
     assert rule["labels"] == {"severity": "critical", "layer": "quick start", "hms_alert": "payment_latency_high"}
     assert "for" not in rule
     assert rule["annotations"]["message"] == \
-        "payment_latency_ms avg over 30s is {{ $value | humanize }} ms (> 2000)"
+        f"payment_latency_ms avg over 30s is {VALUE_TEMPLATE} ms (> 2000)"
 
 
 def test_workbook_windows_for_thirty_days() -> None:

@@ -7,11 +7,13 @@ import math
 import pytest
 
 from hms_otel.alerts.syntax import (
+    VALUE_TEMPLATE,
     SyntaxProblem,
     format_duration,
     humanize,
     literal_template,
     message_template,
+    message_value,
     parse_action,
     parse_duration,
     parse_when,
@@ -85,20 +87,28 @@ def test_bad_actions(text: str) -> None:
         parse_action(text)
 
 
-def test_value_placeholder_becomes_humanize_and_the_rest_is_literal() -> None:
-    assert message_template("Payment latency {{value}} ms (>2 s)") == \
-        "Payment latency {{ $value | humanize }} ms (>2 s)"
-    assert message_template("{{ value }}") == "{{ $value | humanize }}"
+def test_value_placeholder_becomes_the_value_and_the_rest_is_literal() -> None:
+    assert message_template("Payment latency {{value}} ms (>2 s)") == f"Payment latency {VALUE_TEMPLATE} ms (>2 s)"
+    assert message_template("{{ value }}") == VALUE_TEMPLATE
     assert literal_template("a {{ .Labels }} b }}") == 'a {{ "{{" }} .Labels {{ "}}" }} b {{ "}}" }}'
-    assert message_template("{{{{value}}}}") == '{{ "{{" }}{{ $value | humanize }}{{ "}}" }}'
+    assert message_template("{{{{value}}}}") == '{{ "{{" }}' + VALUE_TEMPLATE + '{{ "}}" }}'
     # A lone '{' before an action would make '{{{', which Go cannot parse: it is printed by an action of its own.
-    assert message_template("cost {{{value}}} jobs") == 'cost {{ "{" }}{{ $value | humanize }}} jobs'
+    assert message_template("cost {{{value}}} jobs") == 'cost {{ "{" }}' + VALUE_TEMPLATE + '} jobs'
     assert literal_template("{{{}}") == '{{ "{{" }}{{ "{" }}{{ "}}" }}'
 
 
 def test_render_message() -> None:
-    assert render_message("Payment latency {{value}} ms (>2 s)", 11_000) == "Payment latency 11k ms (>2 s)"
-    assert render_message("{{ .Labels }} {{value}}", 0.5) == "{{ .Labels }} 500m"
+    assert render_message("Payment latency {{value}} ms (>2 s)", 11_000) == "Payment latency 11000 ms (>2 s)"
+    assert render_message("{{ .Labels }} {{value}}", 0.5) == "{{ .Labels }} 0.5"
+
+
+@pytest.mark.parametrize("value,text", [
+    # humanize made these "550m (below 0.6)" and "2k ms (>2 s)" (promtool 2.42 renders what message_value says)
+    (0.55, "0.55"), (2000.4, "2000.4"), (2.0833333333333335, "2.08333"), (1e-5, "1e-05"), (-5, "-5"),
+    (999_999.9, "1e+06"), (2_500_000, "2.5M"), (-3e7, "-30M"), (1e20, "100E"), (float("nan"), "NaN"),
+    (float("inf"), "+Inf"), (float("-inf"), "-Inf")])
+def test_a_message_shows_the_value_in_full_below_a_million(value: float, text: str) -> None:
+    assert message_value(value) == text
 
 
 @pytest.mark.parametrize("value,text", [(0, "0"), (1, "1"), (999, "999"), (2534.2, "2.534k"), (11_000, "11k"),

@@ -115,9 +115,9 @@ def test_go_template_text_in_messages_is_shown_literally(tmp_path: Path) -> None
 
     expected = plan(result.files[0]).files["test_alert.yml"]["tests"][0]["alert_rule_test"][0]
     annotations = expected["exp_alerts"][0]["exp_annotations"]
-    assert annotations["message"] == ('Latency 4k ms; {{ .Labels }} {{ template "x" . }} {{ $value }} }} '
-                                      '{{ end }} {{- printf "%d" 1 -}} {{4k}} 4k')
-    assert annotations["summary"] == "{{ .Value }} 4k"
+    assert annotations["message"] == ('Latency 4000 ms; {{ .Labels }} {{ template "x" . }} {{ $value }} }} '
+                                      '{{ end }} {{- printf "%d" 1 -}} {{4000}} 4000')
+    assert annotations["summary"] == "{{ .Value }} 4000"
     assert annotations["runbook_url"] == "https://runbooks.example.gov/{{ .x }}"
 
 

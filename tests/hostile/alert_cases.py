@@ -119,7 +119,7 @@ CASES = [
     a("template_in_runbook_is_literal", ALERT + "runbook: 'https://x.gov/{{ .Value }}'\n",
       Means("{{ in a runbook is printed", _alert(lambda _x, rules: 'https://x.gov/{{ "{{" }} .Value' in rules))),
     a("value_placeholder", ALERT + "message: 'failed {{value}} times'\n",
-      Means("{{value}} is the one placeholder", _alert(lambda _x, rules: "{{ $value | humanize }} times" in rules))),
+      Means("{{value}} is the one placeholder", _alert(lambda _x, rules: "{{ end }} times" in rules))),
     a("promql_in_label_value", ALERT + "labels:\n  job: 'x\"} or vector(1) or up{a=\"'\n",
       Means("a label value is a quoted string in PromQL", _alert(
           lambda x, rules: x.selector == (("job", 'x"} or vector(1) or up{a="'),) and
