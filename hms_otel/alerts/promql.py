@@ -202,9 +202,26 @@ def alert_expr(alert: Alert) -> str:
         return f"absent_over_time({selector(series, alert.selector)}[{format_duration(alert.absent_for.ms)}])"
     condition = alert.condition
     value = value_expr(alert.metric, condition, alert.selector)
+    if counts_events(alert.metric.kind, condition.aggregation) and _holds(0.0, condition.op, condition.threshold):
+        # No series at all is no events: a service that stopped (or whose calls all hang) has none left in the
+        # window, and `rate_over_5m < 1` then went silent instead of firing. `on ()` adds the 0 only when no
+        # series is left, so a running service keeps its own value and labels.
+        value = f"{value} or on () vector(0)"
     if " or " in value:  # a comparison binds tighter than `or`: it must take the whole value
         value = f"({value})"
     return f"{value} {condition.op} {format_number(condition.threshold)}"
+
+
+def counts_events(kind: Kind, aggregation: str) -> bool:
+    """Whether ``aggregation`` of a ``kind`` metric counts events (or adds them up), so that no data means 0."""
+    if kind is Kind.COUNTER:
+        return aggregation in ("rate", "increase")
+    return kind is Kind.HISTOGRAM and aggregation in ("rate", "increase", "count", "sum")
+
+
+def _holds(value: float, op: str, threshold: float) -> bool:
+    return {">": value > threshold, ">=": value >= threshold, "<": value < threshold, "<=": value <= threshold,
+            "==": value == threshold, "!=": value != threshold}[op]
 
 
 def format_number(value: float) -> str:

@@ -1,9 +1,11 @@
-"""Counters and histograms that first reach Prometheus already counting, against the real promtool.
+"""Counters and histograms that first reach Prometheus already counting, or stop reaching it, against the
+real promtool.
 
 An OpenTelemetry counter is exported only once it has counted something, so its first sample is the
 count since the process started (5 failed jobs, 40 dropped log records, one 11 s payment). increase(),
 rate() and rate()/rate() saw nothing before that first sample: a new worker that failed 5 jobs and
-crashed, or the first slow call of a new instance, never alerted.
+crashed, or the first slow call of a new instance, never alerted. And a service that stopped has no
+series left in the window: `rate_over_1m < 0.5` (too little traffic) went silent then, when it is most true.
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ _BORN = "_x72 "
 
 
 def _run(alert: str, series: list[dict[str, str]], eval_time: str, value: float | None,
-         tmp_path: Path) -> subprocess.CompletedProcess[str]:
+         tmp_path: Path, labels: str = '{instance="a", job="w"}') -> subprocess.CompletedProcess[str]:
     """promtool on the compiled rule's expression: ``value`` for the new series (the alert fires with it), or
     nothing (``None``: silent)."""
     parsed, problems = load_bytes(alert, "alert.yml")
     assert parsed is not None and not problems, problems
     rule = compile_files([parsed], Settings()).rules["groups"][0]["rules"][0]
-    expected = [] if value is None else [{"labels": '{instance="a", job="w"}', "value": value}]
+    expected = [] if value is None else [{"labels": labels, "value": value}]
     test = {"evaluation_interval": "5s", "tests": [{
         "interval": "5s", "input_series": series,
         "promql_expr_test": [{"expr": rule["expr"], "eval_time": eval_time, "exp_samples": expected}]}]}
@@ -82,4 +84,23 @@ def test_a_lifetime_count_prometheus_never_saw_growing_is_no_increase(values: st
     series = [{"series": 'target_info{job="w",instance="a"}', "values": _BORN + "1x100"},
               {"series": 'job_fail_total{job="w",instance="a"}', "values": _BORN + values}]
     run = _run(alert, series, "7m", None, tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(("alert", "values", "value"), [
+    # the service stopped at 2m: its last samples leave the 1m window at 3m
+    ("metric: payment_latency_ms\nwhen: rate_over_1m < 0.5\n", "0+10x24", 0),
+    ("metric: payment_latency_ms\nwhen: count_over_1m <= 3\n", "0+10x24", 0),
+    ("metric: refund_pdf_total\nwhen: increase_over_1m == 0\nlabels: {service: w}\n", "0+10x24", 0),
+    # a stopped service is no busy service: `>` gets no 0
+    ("metric: payment_latency_ms\nwhen: rate_over_1m > 0.5\n", "0+10x24", None),
+    # too little traffic, but some: the service's own value and labels
+    ("metric: refund_pdf_total\nwhen: rate_over_1m < 0.5\n", "0+1x100", 0.2),
+])
+def test_a_service_with_no_events_left_is_zero_events(alert: str, values: str, value: float | None,
+                                                      tmp_path: Path) -> None:
+    name = "payment_latency_ms_count" if "payment" in alert else "refund_pdf_total"
+    series = [_SENDING, {"series": f'{name}{{job="w",instance="a"}}', "values": values}]
+    labels = "{}" if value == 0 else '{instance="a", job="w"}'
+    run = _run(alert + "action: slack:#ops\n", series, "4m", value, tmp_path, labels)
     assert run.returncode == 0, run.stdout + run.stderr
