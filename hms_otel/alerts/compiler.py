@@ -11,7 +11,7 @@ import yaml
 
 from hms_otel.alerts import alertmanager, promtool_tests, rules, spec, tools
 from hms_otel.alerts.model import Alert, AlertFile, Slo
-from hms_otel.alerts.promql import format_number
+from hms_otel.alerts.promql import format_number, no_data_fires
 from hms_otel.alerts.rules import RulesFile, slo_id
 from hms_otel.alerts.settings import Settings
 from hms_otel.alerts.slo import burn_windows, can_fire, max_burn, shortest_period
@@ -138,8 +138,11 @@ def window_warnings(files: list[AlertFile], settings: Settings) -> list[Problem]
                 continue
             needs_two = alert.condition is not None and (
                 alert.metric.kind in (Kind.COUNTER, Kind.HISTOGRAM) and alert.condition.aggregation != "last")
-            consequence = ("rate() needs two samples, so this alert may never fire"
-                           if needs_two and samples < 2 else "the value will be jumpy")
+            consequence = "the value will be jumpy"
+            if needs_two and samples < 2:
+                # With no rate, a comparison that holds for 0 events reads "no events": it fires all along.
+                consequence = ("rate() needs two samples, so this alert will read 0 and fire while the service runs"
+                               if no_data_fires(alert) else "rate() needs two samples, so this alert may never fire")
             warnings.append(Problem(alert.source, (
                 f"window {window.text} holds only {samples:.1f} samples at a {format_duration(step)} "
                 f"scrape/export interval; {consequence}. Use at least {format_duration(step * MIN_SAMPLES)} "

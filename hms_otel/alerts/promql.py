@@ -202,7 +202,7 @@ def alert_expr(alert: Alert) -> str:
         return f"absent_over_time({selector(series, alert.selector)}[{format_duration(alert.absent_for.ms)}])"
     condition = alert.condition
     value = value_expr(alert.metric, condition, alert.selector)
-    if counts_events(alert.metric.kind, condition.aggregation) and _holds(0.0, condition.op, condition.threshold):
+    if no_data_fires(alert):
         # No series at all is no events: a service that stopped (or whose calls all hang) has none left in the
         # window, and `rate_over_5m < 1` then went silent instead of firing. `on ()` adds the 0 only when no
         # series is left, so a running service keeps its own value and labels.
@@ -210,6 +210,14 @@ def alert_expr(alert: Alert) -> str:
     if " or " in value:  # a comparison binds tighter than `or`: it must take the whole value
         value = f"({value})"
     return f"{value} {condition.op} {format_number(condition.threshold)}"
+
+
+def no_data_fires(alert: Alert) -> bool:
+    """Whether ``alert`` counts events and its comparison holds for 0 (``rate_over_1m < 0.5``): then no series
+    at all is 0 events, and the rule fires on it."""
+    condition = alert.condition
+    return (condition is not None and counts_events(alert.metric.kind, condition.aggregation)
+            and _holds(0.0, condition.op, condition.threshold))
 
 
 def counts_events(kind: Kind, aggregation: str) -> bool:

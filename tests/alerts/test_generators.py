@@ -131,6 +131,10 @@ def test_window_warnings() -> None:
     assert window_warnings(files, Settings(scrape_interval_ms=1000, export_interval_ms=5000)) == []
     never = window_warnings(files, Settings(scrape_interval_ms=60_000))
     assert "may never fire" in never[0].message
+    # `< 0.5` holds for no events: with no rate it reads 0 and fires all along
+    quiet = [_file("metric: payment_latency_ms\nwhen: rate_over_30s < 0.5\naction: sms:+15551234\n")]
+    always = window_warnings(quiet, Settings(scrape_interval_ms=60_000))
+    assert "will read 0 and fire while the service runs" in always[0].message
 
 
 def test_slo_windows_too_short_for_the_scrape_interval_are_warned_about() -> None:
