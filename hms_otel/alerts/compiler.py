@@ -139,6 +139,8 @@ def window_warnings(files: list[AlertFile], settings: Settings) -> list[Problem]
             needs_two = alert.condition is not None and (
                 alert.metric.kind in (Kind.COUNTER, Kind.HISTOGRAM) and alert.condition.aggregation != "last")
             consequence = "the value will be jumpy"
+            if no_data_fires(alert):
+                consequence += ", and a window left with one sample (a late export) reads as 0 events and fires"
             if needs_two and samples < 2:
                 # With no rate, a comparison that holds for 0 events reads "no events": it fires all along.
                 consequence = ("rate() needs two samples, so this alert will read 0 and fire while the service runs"

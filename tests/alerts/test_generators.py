@@ -135,6 +135,8 @@ def test_window_warnings() -> None:
     quiet = [_file("metric: payment_latency_ms\nwhen: rate_over_30s < 0.5\naction: sms:+15551234\n")]
     always = window_warnings(quiet, Settings(scrape_interval_ms=60_000))
     assert "will read 0 and fire while the service runs" in always[0].message
+    late = window_warnings(quiet, Settings(scrape_interval_ms=15_000))[0].message
+    assert "jumpy, and a window left with one sample (a late export) reads as 0 events and fires" in late
 
 
 def test_slo_windows_too_short_for_the_scrape_interval_are_warned_about() -> None:
