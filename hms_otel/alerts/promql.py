@@ -206,10 +206,20 @@ def alert_expr(alert: Alert) -> str:
         # No series at all is no events: a service that stopped (or whose calls all hang) has none left in the
         # window, and `rate_over_5m < 1` then went silent instead of firing. `on ()` adds the 0 only when no
         # series is left, so a running service keeps its own value and labels.
-        value = f"{value} or on () vector(0)"
+        value = f"{value} or on () {_zero(alert.selector)}"
     if " or " in value:  # a comparison binds tighter than `or`: it must take the whole value
         value = f"({value})"
     return f"{value} {condition.op} {format_number(condition.threshold)}"
+
+
+def _zero(matchers: tuple[tuple[str, str], ...]) -> str:
+    """``vector(0)`` with the alert's own labels (``job="refunds"``), so the alert still names its service
+    (the notifier looks its probable source up by it). ``$`` is a group reference in a replacement."""
+    zero = "vector(0)"
+    for name, value in matchers:
+        replacement = json.dumps(value.replace("$", "$$"), ensure_ascii=False)
+        zero = f'label_replace({zero}, {json.dumps(name)}, {replacement}, "", "")'
+    return zero
 
 
 def no_data_fires(alert: Alert) -> bool:
