@@ -88,6 +88,20 @@ def never_true_problem(kind: Kind, condition: Condition, name: str) -> str | Non
             f"so '{condition.op} {format_number(threshold)}' never holds{hint}")
 
 
+def always_true_problem(kind: Kind, condition: Condition, name: str) -> str | None:
+    """Why ``condition`` holds whatever happens, or ``None``: a count is never below 0 and no data counts
+    as 0 events (:func:`no_data_fires`), so ``increase_over_5m >= 0`` would page all day, with or without data.
+    """
+    if not counts_events(kind, condition.aggregation):
+        return None
+    threshold, op = condition.threshold, condition.op
+    if not ((op == ">=" and threshold <= 0) or (op in (">", "!=") and threshold < 0)):
+        return None
+    return (f"this alert always fires: {condition.aggregation} of {name} is never below 0, and no data "
+            f"counts as 0 events, so '{op} {format_number(threshold)}' always holds; "
+            "for any event at all write > 0")
+
+
 def range_seconds(window_ms: int) -> float:
     """The window in seconds as Prometheus has it: Go's ``time.Duration.Seconds()``, to the last bit."""
     seconds, rest = divmod(window_ms, 1000)

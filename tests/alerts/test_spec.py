@@ -163,3 +163,17 @@ def test_a_threshold_written_with_a_unit_says_the_number_to_write() -> None:
         _parsed, problems = load_bytes(f"metric: {metric}\nwhen: {when}\naction: slack:#ops\n", "a.yml")
         assert len(problems) == 1 and problems[0].message.endswith(hint), (when, [str(p) for p in problems])
         assert problems[0].location.line == 2
+
+
+def test_a_count_compared_so_that_it_always_holds_is_refused() -> None:
+    """No data counts as 0 events (a stopped service must fire `rate_over_1m < 0.5`), so `increase >= 0`,
+    which once needed data to fire, would page all day."""
+    for when in ("increase_over_5m >= 0", "rate_over_5m > -1", "increase_over_5m != -2"):
+        _parsed, problems = load_bytes(f"metric: job_fail_total\nwhen: {when}\naction: slack:#ops\n", "a.yml")
+        assert len(problems) == 1 and "this alert always fires" in problems[0].message, when
+        assert problems[0].location.line == 2
+    for when in ("increase_over_5m > 0", "increase_over_5m >= 1", "rate_over_5m != 0"):
+        _parsed, problems = load_bytes(f"metric: job_fail_total\nwhen: {when}\naction: slack:#ops\n", "a.yml")
+        assert problems == [], when
+    # a gauge has no events: no data stays no alert, whatever the comparison
+    assert load_bytes("metric: activities_pending\nwhen: avg_over_5m >= 0\naction: slack:#ops\n", "a.yml")[1] == []

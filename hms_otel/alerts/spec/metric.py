@@ -79,7 +79,8 @@ def read_when(reader: FieldReader, node: Node, metric: MetricDefinition) -> Cond
     problem_text = promql.aggregation_problem(metric.kind, condition.aggregation, metric.name)
     if problem_text:
         raise reader.fail(node, problem_text, value.find(condition.aggregation))
-    problem_text = promql.never_true_problem(metric.kind, condition, metric.name)
+    problem_text = (promql.never_true_problem(metric.kind, condition, metric.name)
+                    or promql.always_true_problem(metric.kind, condition, metric.name))
     if problem_text:
         raise reader.fail(node, problem_text, value.find(condition.op, value.find(condition.aggregation)))
     return condition
