@@ -99,30 +99,29 @@ def extract(tarball: bytes, target: Path) -> None:
 def install_uplot(progress: Progress = print, force: bool = False) -> Path:
     """Fetch uPlot with ``npm pack`` into the cache (skipped when already there)."""
     target = uplot_dir()
-    if not force:
-        try:
-            found = find_uplot()
-        except MissingBinary:
-            pass
-        else:
-            progress(f"uplot already fetched: {safe_name(str(found))}")
-            return found
+    found = None if force else _already_fetched(progress)
+    if found is not None:
+        return found
     npm = which("npm")
     if npm is None:
         raise BuildError("npm not found: install Node.js and npm (Debian: apt-get install npm), then "
                          "run `hms-ops install uplot`")
     with build_lock(target.parent, f"uplot {VERSION}", progress):  # two installs at once: one fetch
-        if not force:
-            try:
-                found = find_uplot()
-            except MissingBinary:
-                pass
-            else:
-                progress(f"uplot already fetched: {safe_name(str(found))}")
-                return found
+        found = None if force else _already_fetched(progress)  # by the install this one waited for
+        if found is not None:
+            return found
         _fetch(npm, target, progress)
     progress(f"uplot: {target}")
     return target
+
+
+def _already_fetched(progress: Progress) -> Path | None:
+    try:
+        found = find_uplot()
+    except MissingBinary:
+        return None
+    progress(f"uplot already fetched: {safe_name(str(found))}")
+    return found
 
 
 def _fetch(npm: str, target: Path, progress: Progress) -> None:
